@@ -1,0 +1,259 @@
+"""One HTTP client for every check, and answers that fail like an on-call note.
+
+A failure names the request, what was expected, what came back and, where we know it, the
+likely fix. Failures are raised with ``pytrace=False``: the message is the whole story, and no
+traceback full of locals can carry a token into a report.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+
+from umbrella_checks import __version__
+from umbrella_checks.config import Http
+from umbrella_checks.secrets import Secret, scrub
+
+USER_AGENT = f"umbrella-checks/{__version__} (+runbook post-launch operations)"
+
+_STACK_MARKERS = (
+    "Traceback (most recent call last)",
+    'File "/',
+    "    at ",
+    ".js:",
+    ".ts:",
+    "SQLITE_ERROR",
+    "D1_ERROR",
+    "SELECT ",
+    "INSERT INTO",
+    "sqlite3.",
+)
+
+
+def fail(message: str) -> NoReturn:
+    """Fail the current check with ``message`` alone, secrets scrubbed."""
+    pytest.fail(scrub(message), pytrace=False)
+
+
+def snippet(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class RequestCounter:
+    """Counts requests made by this process; the plugin attributes them to checks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.total += 1
+
+
+@dataclass
+class Answer:
+    """One HTTP exchange, with expectations that fail readably."""
+
+    method: str
+    url: str
+    response: httpx.Response
+    elapsed: float
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.url}"
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response.headers
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+    def describe_body(self) -> str:
+        kind = self.response.headers.get("content-type", "no content-type").split(";")[0]
+        body = snippet(self.response.text) if self.response.content else "(empty body)"
+        return f"{kind} {body}"
+
+    def fail(self, expected: str, got: str, hint: str | None = None) -> NoReturn:
+        note = f" ({hint})" if hint else ""
+        fail(f"{self.what}: expected {expected}, got {got}{note}")
+
+    def expect_status(self, *codes: int, hint: str | None = None) -> Answer:
+        if self.status not in codes:
+            wanted = " or ".join(str(code) for code in codes)
+            self.fail(f"status {wanted}", f"{self.status}: {self.describe_body()}", hint)
+        return self
+
+    def json(self) -> Any:
+        try:
+            return self.response.json()
+        except (ValueError, UnicodeDecodeError):
+            self.fail("a JSON body", f"{self.status} {self.describe_body()}")
+
+    def body(self) -> dict[str, Any]:
+        data = self.json()
+        if not isinstance(data, dict):
+            self.fail("a JSON object", snippet(jsonlib.dumps(data)))
+        return data
+
+    def field(self, dotted: str) -> Any:
+        """The value at ``data.status``-style path, or fail naming the missing part."""
+        node: Any = self.body()
+        walked: list[str] = []
+        for part in dotted.split("."):
+            walked.append(part)
+            if not isinstance(node, dict) or part not in node:
+                self.fail(f'field "{".".join(walked)}"', f"a body without it: {self.describe_body()}")
+            node = node[part]
+        return node
+
+    def expect_field(self, dotted: str, expected: Any, hint: str | None = None) -> Answer:
+        actual = self.field(dotted)
+        if actual != expected:
+            self.fail(f"{dotted} {jsonlib.dumps(expected)}", jsonlib.dumps(actual), hint)
+        return self
+
+    def expect_fresh(self, dotted: str, within: float, now: datetime) -> Answer:
+        raw = self.field(dotted)
+        try:
+            stamp = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{dotted} as an ISO-8601 time", repr(raw))
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        skew = abs((now - stamp).total_seconds())
+        if skew > within:
+            self.fail(
+                f"{dotted} within {within:g} s of now ({now:%Y-%m-%dT%H:%M:%SZ})",
+                f"{raw}, {skew:.0f} s off",
+                "the service is serving a stale cached answer or its clock is wrong",
+            )
+        return self
+
+    def expect_envelope(self) -> dict[str, Any]:
+        """The contract's envelope: ``success`` plus ``meta.timestamp``; error bodies need a code."""
+        body = self.body()
+        if not isinstance(body.get("success"), bool):
+            self.fail('an envelope with boolean "success"', snippet(self.text))
+        meta = body.get("meta")
+        if not isinstance(meta, dict) or "timestamp" not in meta:
+            self.fail('an envelope with "meta.timestamp"', snippet(self.text))
+        if body["success"] is False:
+            error = body.get("error")
+            if not isinstance(error, dict) or not error.get("code"):
+                self.fail('an error envelope with "error.code"', snippet(self.text))
+        return body
+
+    def expect_error_code(self, code: str) -> Answer:
+        body = self.expect_envelope()
+        actual = body.get("error", {}).get("code") if body["success"] is False else None
+        if actual != code:
+            self.fail(f'error code "{code}"', f"{self.status} {snippet(self.text)}")
+        return self
+
+    def expect_no_internals(self) -> Answer:
+        """No stack trace, file path or SQL in the body: they help attackers, not users."""
+        for marker in _STACK_MARKERS:
+            if marker in self.text:
+                self.fail(
+                    "a body without stack traces, file paths or SQL",
+                    f"{marker.strip()!r} in {snippet(self.text)}",
+                    "the error handler leaks internals; check the Worker's error middleware",
+                )
+        return self
+
+
+class TargetUnresponsive(Exception):
+    pass
+
+
+class ApiClient:
+    """httpx with the suite's timeouts, User-Agent and request counting.
+
+    After one timeout the target is marked unresponsive and every later request in this
+    process fails at once with the same explanation, so a hung service ends the run in about
+    one timeout instead of one per check.
+    """
+
+    def __init__(self, base_url: str, http: Http, counter: RequestCounter) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.counter = counter
+        self.unresponsive: str | None = None
+        timeout = httpx.Timeout(
+            connect=http.connect_timeout,
+            read=http.read_timeout,
+            write=http.read_timeout,
+            pool=http.connect_timeout,
+        )
+        self._http = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+            transport=httpx.HTTPTransport(retries=http.retries),
+        )
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Secret | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+    ) -> Answer:
+        url = self.url(path)
+        what = f"{method} {url}"
+        if self.unresponsive:
+            fail(f"{what}: not sent, {self.unresponsive}")
+        sent_headers = dict(headers or {})
+        if token is not None:
+            sent_headers["Authorization"] = f"Bearer {token.reveal()}"
+        self.counter.add()
+        started = time.perf_counter()
+        try:
+            response = self._http.request(
+                method, url, headers=sent_headers, json=json, content=content
+            )
+        except httpx.TimeoutException as exc:
+            kind = type(exc).__name__.replace("Timeout", " timeout").lower()
+            self.unresponsive = (
+                f"the target did not answer {what} in time ({kind}, "
+                f"{time.perf_counter() - started:.1f} s); it accepts connections but hangs — "
+                "check `wrangler tail`, recent deploys, and Cloudflare status"
+            )
+            fail(f"{what}: no answer in time ({kind}); {self.unresponsive}")
+        except httpx.HTTPError as exc:
+            fail(
+                f"{what}: could not connect ({type(exc).__name__}: {exc}); is the URL right "
+                "and the service up?"
+            )
+        return Answer(method, url, response, time.perf_counter() - started)
+
+    def get(self, path: str, **kwargs: Any) -> Answer:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Answer:
+        return self.request("POST", path, **kwargs)

@@ -1,0 +1,190 @@
+"""The suite's thresholds: one checked-in TOML file, validated, overridable per environment.
+
+The defaults below are the runbook's and the contract's numbers; ``umbrella.toml`` repeats them
+so the team sees them in one place and records deliberate differences there (``[env.<name>]``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+ENVIRONMENTS = ("production", "staging", "preview", "development")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class ConfigError(Exception):
+    """A config file problem, already phrased as one line for the user."""
+
+
+def parse_duration(value: object) -> float:
+    """Turn "500ms", "60s", "30m", "1h" or a bare number of seconds into seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '500ms' or '60s'")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"expected a duration such as '500ms' or '60s', got {value!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(_Section):
+    base_url: str | None = None
+    environment: str | None = None
+
+
+class Http(_Section):
+    connect_timeout: Duration = 5.0
+    read_timeout: Duration = 10.0
+    retries: int = Field(default=0, ge=0, le=3)
+
+
+class Safety(_Section):
+    # pytest-selenium's idea: a URL matching this is treated as production whatever else is said.
+    sensitive_url: str = r"^https?://(www\.|api\.)?umbrella\.app(/|:|$)"
+
+
+class Health(_Section):
+    path: str = "/v1/health"
+    service: str = "umbrella-api"
+    # The service caches health for 10 s; a minute allows for that and modest clock drift.
+    max_clock_skew: Duration = 60.0
+
+
+class Cors(_Section):
+    allowed_origins: list[str] = ["https://umbrella.app"]
+    disallowed_origin: str = "https://evil.example"
+    preflight_path: str = "/v1/artists"
+
+
+class Budgets(_Section):
+    samples: int = Field(default=3, ge=1, le=20)
+    overall_p95: Duration = 0.5
+    error_rate: float = Field(default=0.01, ge=0, le=1)
+    endpoints: dict[str, Duration] = {
+        "/v1/health": 0.05,
+        "/v1/artists": 0.3,
+        "/v1/gigs": 0.4,
+        "/v1/auth/session": 0.2,
+        "/v1/profile": 0.3,
+    }
+
+
+class Routes(_Section):
+    artist_id: str = "artist_1"
+    missing_artist_id: str = "artist_does_not_exist"
+    list_limit: int = 5
+    webhook: str = "/v1/auth/webhook"
+    session: str = "/v1/auth/session"
+    profile: str = "/v1/profile"
+
+
+class Violet(_Section):
+    daily_limit: int = Field(default=50, ge=1)
+    usage_path: str = "/v1/violet/usage"
+    prompt_path: str = "/v1/violet/prompt"
+    # The reset may be up to this much past the next 00:00 UTC (clock drift, rounding).
+    reset_slack: Duration = 60.0
+
+
+class Database(_Section):
+    query_target: Duration = 0.1
+    migrations_table: str = "d1_migrations"
+    users_table: str = "users"
+
+
+class Cron(_Section):
+    job_name: str = "analytics_aggregation"
+    table: str = "cron_logs"
+    grace: Duration = 1800.0
+    running_timeout: Duration = 3600.0
+    # Used when wrangler.toml cannot be read: the runbook's schedule.
+    default_schedule: list[str] = ["0 0 * * *"]
+
+
+class SuiteConfig(_Section):
+    target: Target = Target()
+    http: Http = Http()
+    safety: Safety = Safety()
+    health: Health = Health()
+    cors: Cors = Cors()
+    budgets: Budgets = Budgets()
+    routes: Routes = Routes()
+    violet: Violet = Violet()
+    database: Database = Database()
+    cron: Cron = Cron()
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _one_line(source: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        what = "unknown key"
+        fix = "remove it or check its spelling against umbrella.toml's documented keys"
+    else:
+        what = first["msg"].removeprefix("Value error, ")
+        fix = "correct the value"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{source}: {where}: {what}{more}; {fix}"
+
+
+def load_config(path: Path | None, environment: str) -> SuiteConfig:
+    """Read and validate the config file, then apply its ``[env.<environment>]`` overrides.
+
+    Every environment's overrides are validated, not just the selected one, so a typo in the
+    staging section is found by the production run too.
+    """
+    if path is None:
+        return SuiteConfig()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass an existing file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc}); check it") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    overrides = raw.pop("env", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{path}: env must be a table of [env.<name>] sections")
+    try:
+        SuiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(str(path), exc)) from None
+    for name, overlay in overrides.items():
+        if name not in ENVIRONMENTS:
+            raise ConfigError(
+                f"{path}: env.{name}: unknown environment; use one of {', '.join(ENVIRONMENTS)}"
+            )
+        if not isinstance(overlay, dict):
+            raise ConfigError(f"{path}: env.{name} must be a table")
+        try:
+            SuiteConfig.model_validate(_merge(raw, overlay))
+        except ValidationError as exc:
+            raise ConfigError(_one_line(f"{path} [env.{name}]", exc)) from None
+    return SuiteConfig.model_validate(_merge(raw, overrides.get(environment, {})))

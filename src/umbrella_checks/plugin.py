@@ -1,0 +1,396 @@
+"""The pytest plugin: options, the run's target, tiers, reports and the checks' fixtures.
+
+Registered through the ``pytest11`` entry point, so ``pytest -m postdeploy`` in this repo (or
+anywhere the package is installed) gets it without a conftest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from umbrella_checks import __version__
+from umbrella_checks.client import Answer, ApiClient, RequestCounter
+from umbrella_checks.config import ENVIRONMENTS, ConfigError
+from umbrella_checks.reporting import ReportPaths, tier_of
+from umbrella_checks.safety import GUARD_PREFIX, destructive_refusal
+from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
+from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import TOKEN_VARS, SandboxInfo, Settings, SettingsError, resolve
+
+MARKERS = {
+    "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
+    "daily": "the runbook's morning health check, run nightly by the scheduler",
+    "weekly": "the runbook's weekly review, run on Sundays",
+    "destructive": "changes state or uses quota; needs --allow-destructive, never production",
+}
+
+settings_key = pytest.StashKey[Settings]()
+probe_key = pytest.StashKey["Probe"]()
+counter_key = pytest.StashKey[RequestCounter]()
+sandbox_key = pytest.StashKey[Sandbox]()
+reports_key = pytest.StashKey[ReportPaths]()
+started_key = pytest.StashKey[datetime]()
+tally_key = pytest.StashKey[dict[str, int]]()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the target said about itself when the run started (one GET of the health route)."""
+
+    status: int | None = None
+    version: str | None = None
+    environment: str | None = None
+    error: str | None = None
+    unresponsive: str | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("umbrella-checks", "Umbrella runbook checks")
+    group.addoption("--base-url", dest="base_url", metavar="URL",
+                    help="the Umbrella API to check (env API_URL), e.g. https://umbrella.app")
+    group.addoption("--sandbox", action="store_true", default=False,
+                    help="start the bundled sandbox for this run and check it")
+    group.addoption("--sandbox-fault", dest="sandbox_faults", action="append", default=[],
+                    metavar="NAME[=VALUE]",
+                    help="inject a sandbox fault (repeatable; env UMBRELLA_SANDBOX_FAULTS)")
+    group.addoption("--sandbox-environment", dest="sandbox_environment", choices=ENVIRONMENTS,
+                    help="environment the sandbox reports (default: the expected one)")
+    group.addoption("--environment", dest="environment", metavar="NAME",
+                    help=f"expected environment: {', '.join(ENVIRONMENTS)} (env ENVIRONMENT; "
+                    "default production, development with --sandbox)")
+    group.addoption("--umbrella-config", dest="umbrella_config", metavar="PATH",
+                    help="--umbrella-config=PATH: thresholds file (env UMBRELLA_CONFIG; default ./umbrella.toml)")
+    group.addoption("--app-dir", dest="app_dir", metavar="DIR",
+                    help="the Umbrella app checkout with wrangler.toml (env UMBRELLA_APP_DIR)")
+    group.addoption("--d1-sqlite", dest="d1_sqlite", metavar="PATH",
+                    help="read D1 from this local SQLite file (env D1_SQLITE_PATH)")
+    group.addoption("--migrations-dir", dest="migrations_dir", metavar="DIR",
+                    help="migrations folder (default: migrations_dir from wrangler.toml)")
+    group.addoption("--expected-version", dest="expected_version", metavar="VERSION",
+                    help="version the deploy should report (env EXPECTED_VERSION)")
+    group.addoption("--allow-destructive", action="store_true", default=False,
+                    help="allow checks that change state or use quota (never production)")
+    group.addoption("--strict-skips", action="store_true", default=False,
+                    help="fail every check skipped for a missing input (the safety guard's "
+                    "refusals stay skips)")
+    group.addoption("--reports-dir", dest="reports_dir", metavar="DIR",
+                    help="where tier reports go (default: <rootdir>/reports)")
+
+
+PATH_OPTIONS = ("--umbrella-config", "--app-dir", "--d1-sqlite", "--migrations-dir",
+                "--reports-dir")
+
+
+def _check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
+    # pytest picks its rootdir before plugins add their options, so in `--app-dir DIR` it takes
+    # DIR for a test path: the run then starts from the wrong folder. `--app-dir=DIR` is safe.
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag in PATH_OPTIONS:
+            raise pytest.UsageError(
+                f"write {flag}={value} (with '='): in '{flag} {value}' pytest takes {value} "
+                "for a test path and picks the wrong root folder"
+            )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _start_sandbox(config: pytest.Config) -> Callable[[str], SandboxInfo]:
+    specs = [s for s in os.environ.get("UMBRELLA_SANDBOX_FAULTS", "").split(",") if s.strip()]
+    specs += config.getoption("sandbox_faults")
+    try:
+        faults = parse_faults(specs)
+    except FaultError as exc:
+        raise pytest.UsageError(f"{exc}; see the README's fault table") from None
+
+    def start(environment: str) -> SandboxInfo:
+        env = config.getoption("sandbox_environment") or environment
+        sandbox = Sandbox(faults, environment=env).start()
+        config.stash[sandbox_key] = sandbox
+        return SandboxInfo.from_dict(sandbox.describe())
+
+    return start
+
+
+def _probe(settings: Settings, counter: RequestCounter) -> Probe:
+    client = ApiClient(settings.base_url, settings.config.http, counter)
+    try:
+        answer = client.get(settings.config.health.path)
+    except pytest.fail.Exception as exc:
+        return Probe(error=str(exc.msg), unresponsive=client.unresponsive)
+    finally:
+        client.close()
+    try:
+        data = answer.response.json().get("data", {})
+    except (ValueError, AttributeError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    return Probe(answer.status, data.get("version"), data.get("environment"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    _check_path_option_syntax(config.invocation_params.args)
+    counter = RequestCounter()
+    config.stash[counter_key] = counter
+    config.stash[tally_key] = {"requests": 0}
+    if _is_worker(config):
+        shared = config.workerinput["umbrella"]  # type: ignore[attr-defined]
+        sandbox = SandboxInfo.from_dict(shared["sandbox"]) if shared["sandbox"] else None
+        config.stash[started_key] = datetime.fromisoformat(shared["started"])
+        config.stash[probe_key] = Probe(**shared["probe"])
+    else:
+        sandbox = None
+        config.stash[started_key] = datetime.now(UTC)
+    start = None
+    if sandbox is not None:
+        info = sandbox
+        start = lambda _env: info  # noqa: E731
+    elif config.getoption("sandbox") and not _is_worker(config):
+        start = _start_sandbox(config)
+    try:
+        settings = resolve(config.getoption, os.environ, config.rootpath, start)
+    except (SettingsError, ConfigError) as exc:
+        _stop_sandbox(config)
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[settings_key] = settings
+    if _is_worker(config):
+        return
+    config.stash[probe_key] = _probe(settings, counter)
+    config.pluginmanager.register(_Tally(config), "umbrella-tally")
+    _plan_reports(config)
+
+
+def _plan_reports(config: pytest.Config) -> None:
+    reports_dir = Path(config.getoption("reports_dir") or config.rootpath / "reports")
+    tier = tier_of(config.getoption("markexpr") or "")
+    paths = ReportPaths.plan(reports_dir, tier, config.stash[started_key])
+    config.stash[reports_key] = paths
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath"):
+        # pytest-html reads these in its own pytest_configure, which runs after ours.
+        config.option.htmlpath = str(paths.html)
+        config.option.self_contained_html = True
+    if not config.getoption("xmlpath"):
+        config.option.xmlpath = str(paths.junit)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand every xdist worker the one sandbox and the start-of-run probe."""
+    config = node.config
+    settings = config.stash[settings_key]
+    node.workerinput["umbrella"] = {
+        "sandbox": settings.sandbox.to_dict() if settings.sandbox else None,
+        "probe": asdict(config.stash[probe_key]),
+        "started": config.stash[started_key].isoformat(),
+    }
+
+
+def _stop_sandbox(config: pytest.Config) -> None:
+    sandbox = config.stash.get(sandbox_key, None)
+    if sandbox is not None:
+        sandbox.stop()
+        del config.stash[sandbox_key]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop_sandbox(config)
+    paths = config.stash.get(reports_key, None)
+    if paths is not None:
+        paths.publish_latest()
+
+
+def describe_run(config: pytest.Config) -> dict[str, str]:
+    """The facts shown in the terminal header and the report's environment table."""
+    settings = config.stash[settings_key]
+    probe = config.stash[probe_key]
+    if probe.version:
+        reported = f"{probe.version} (environment {probe.environment})"
+    else:
+        reported = f"unknown ({probe.error or f'health answered {probe.status}'})"
+    facts = {
+        "Target": f"{settings.base_url} (from {settings.base_url_source})",
+        "Expected environment": f"{settings.environment} (from {settings.environment_source})",
+        "Target version": reported,
+        "Suite version": f"umbrella-checks {__version__}",
+        "Started (UTC)": config.stash[started_key].strftime("%Y-%m-%d %H:%M:%S"),
+        "Config file": str(settings.config_path or "none (built-in defaults)"),
+        "Destructive checks": "allowed" if settings.allow_destructive else "off",
+    }
+    if settings.expected_version:
+        facts["Expected version"] = settings.expected_version
+    for account in TOKEN_VARS:
+        facts[f"Credential: {account}"] = settings.token_source(account)
+    return facts
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"umbrella: {key}: {value}" for key, value in describe_run(config).items()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    if settings_key in config.stash:
+        metadata.update(describe_run(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
+                                session: pytest.Session) -> None:
+    total = _total_requests(session.config)
+    prefix.append(f"<p>Requests sent to the target: {total} (including 1 start-of-run probe)</p>")
+
+
+def _total_requests(config: pytest.Config) -> int:
+    return config.stash[tally_key]["requests"] + config.stash[counter_key].total
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    settings = item.config.stash.get(settings_key, None)
+    if not (settings and settings.strict_skips and report.skipped):
+        return
+    if hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if reason.removeprefix("Skipped: ").startswith(GUARD_PREFIX):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"--strict-skips: this check did not run: {reason.removeprefix('Skipped: ')}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if settings_key in config.stash and not _is_worker(config):
+        terminalreporter.write_line(
+            f"umbrella: {_total_requests(config)} requests sent to the target"
+        )
+
+
+before_key = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture: session-scoped ones send requests in the first check's setup.
+    item.stash[before_key] = item.config.stash[counter_key].total
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        yield
+    finally:
+        spent = item.config.stash[counter_key].total - item.stash.get(before_key, 0)
+        item.user_properties.append(("requests", spent))
+
+
+class _Tally:
+    """Controller side: add up the requests that xdist workers report per check.
+
+    Without xdist the process's own counter already saw every request.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown" or not hasattr(report, "node"):
+            return
+        for key, value in report.user_properties:
+            if key == "requests":
+                self.config.stash[tally_key]["requests"] += int(value)
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's resolved settings (target, environment, thresholds, credentials)."""
+    return pytestconfig.stash[settings_key]
+
+
+@pytest.fixture(scope="session")
+def target_probe(pytestconfig: pytest.Config) -> Probe:
+    """What the target said about itself at the start of the run."""
+    return pytestconfig.stash[probe_key]
+
+
+@pytest.fixture(scope="session")
+def api(pytestconfig: pytest.Config, settings: Settings, target_probe: Probe) -> Iterator[ApiClient]:
+    """The suite's one HTTP client, pointed at the target."""
+    client = ApiClient(settings.base_url, settings.config.http, pytestconfig.stash[counter_key])
+    # A target that hung on the probe is not asked again: the run ends in one timeout.
+    client.unresponsive = target_probe.unresponsive
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _destructive_guard(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("destructive") is None:
+        return
+    settings = request.config.stash[settings_key]
+    refusal = destructive_refusal(
+        allowed=settings.allow_destructive,
+        base_url=settings.base_url,
+        environment=settings.environment,
+        pattern=settings.config.safety.sensitive_url,
+        reported_environment=request.config.stash[probe_key].environment,
+    )
+    if refusal:
+        pytest.skip(refusal)
+
+
+@pytest.fixture(scope="session")
+def health(api: ApiClient, settings: Settings) -> Answer:
+    """One GET of the health route, shared by the health checks (the service caches it 10 s)."""
+    return api.get(settings.config.health.path)
+
+
+def _token(settings: Settings, account: str) -> Secret:
+    secret = settings.tokens.get(account)
+    if secret is None:
+        names = TOKEN_VARS[account]
+        alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+        pytest.skip(f"{names[0]}{alias} is not set: this check needs the {account} test "
+                    "account's bearer token in that environment variable")
+    return secret
+
+
+@pytest.fixture
+def user_token(settings: Settings) -> Secret:
+    """A regular artist test account's token (UMBRELLA_USER_TOKEN)."""
+    return _token(settings, "user")
+
+
+@pytest.fixture
+def admin_token(settings: Settings) -> Secret:
+    """An admin test account's token (UMBRELLA_ADMIN_TOKEN)."""
+    return _token(settings, "admin")
+
+
+@pytest.fixture
+def limit_token(settings: Settings) -> Secret:
+    """The dedicated account whose Violet quota destructive checks may use up."""
+    return _token(settings, "limit")
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC)

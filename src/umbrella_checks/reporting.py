@@ -1,0 +1,39 @@
+"""Where a tier run's reports go: ``reports/<tier>-<UTC timestamp>.html`` plus JUnit XML.
+
+Written by the controller only (xdist workers never touch ``reports/``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+TIERS = ("postdeploy", "daily", "weekly")
+
+
+def tier_of(markexpr: str) -> str:
+    """The tier a ``-m`` expression names, or ``custom``."""
+    expr = markexpr.strip()
+    return expr if expr in TIERS else "custom"
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    junit: Path
+    latest: Path
+
+    @classmethod
+    def plan(cls, reports_dir: Path, tier: str, started: datetime) -> ReportPaths:
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        return cls(
+            html=reports_dir / f"{tier}-{stamp}.html",
+            junit=reports_dir / f"{tier}-{stamp}.xml",
+            latest=reports_dir / f"{tier}-latest.html",
+        )
+
+    def publish_latest(self) -> None:
+        if self.html.exists():
+            shutil.copyfile(self.html, self.latest)

@@ -1,0 +1,55 @@
+"""``umbrella-sandbox`` / ``python -m umbrella_checks.sandbox``: run the sandbox on its own.
+
+Prints one JSON line (URL, tokens, app dir, database file) and serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+from umbrella_checks.config import ENVIRONMENTS
+from umbrella_checks.sandbox.faults import FAULTS, FaultError, parse_faults
+from umbrella_checks.sandbox.server import Sandbox
+
+FAULTS_ENV = "UMBRELLA_SANDBOX_FAULTS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="umbrella-sandbox",
+        description="A local Umbrella API on real SQLite, with fault switches.",
+        epilog="faults: " + "; ".join(
+            f"{name}{'=' + arg if arg else ''}" for name, (arg, _) in FAULTS.items()
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
+    parser.add_argument("--environment", default="development", choices=ENVIRONMENTS)
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]",
+                        help=f"inject a fault (repeatable; also ${FAULTS_ENV}, comma-separated)")
+    args = parser.parse_args(argv)
+    if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
+        parser.error("the sandbox binds loopback addresses only (127.0.0.0/8, ::1)")
+    specs = [s for s in os.environ.get(FAULTS_ENV, "").split(",") if s.strip()] + args.fault
+    try:
+        faults = parse_faults(specs)
+    except FaultError as exc:
+        parser.error(str(exc))
+    sandbox = Sandbox(faults, environment=args.environment, host=args.host, port=args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(json.dumps(sandbox.describe()), flush=True)
+    try:
+        sandbox.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

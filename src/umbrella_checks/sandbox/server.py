@@ -1,0 +1,441 @@
+"""The sandbox: a real HTTP server that speaks the Umbrella API contract on real SQLite.
+
+It binds a free loopback port, builds its own app checkout (``state.py``), and answers like
+the Worker does — envelopes, auth rules, CORS, Violet's limit — unless a fault switch says
+otherwise. ``/__sandbox/*`` is its own control surface (counters, clock) and not part of the
+contract.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sqlite3
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from umbrella_checks.sandbox.faults import Faults
+from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
+
+VERSION = "0.1.0"
+ALLOWED_ORIGINS = ("https://umbrella.app", "http://localhost:5173")
+
+
+class Clock:
+    """Real time plus an offset the self-tests can move (no sleeping in tests)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+class Sandbox:
+    """Start with ``start()``; ``url``, ``accounts``, ``app_dir`` and ``d1_sqlite`` describe it."""
+
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        environment: str = "development",
+        version: str = VERSION,
+        daily_limit: int = 50,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        root: Path | None = None,
+    ) -> None:
+        self.faults = faults or Faults()
+        self.environment = environment
+        self.version = "0.0.9" if "stale-version" in self.faults else version
+        self.daily_limit = daily_limit
+        self.clock = Clock()
+        self.counts: Counter[str] = Counter()
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._tmp = None if root else tempfile.TemporaryDirectory(prefix="umbrella-sandbox-")
+        base = root or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.state: AppState = build_app(base, self.faults, self.clock.now(), daily_limit)
+        self.db: sqlite3.Connection | None = None
+        if "database-down" in self.faults:
+            take_down(self.state)
+        else:
+            self.db = sqlite3.connect(self.state.d1_sqlite, check_same_thread=False)
+        self.by_token = {account.token: account for account in self.state.accounts.values()}
+        self._server = _Server((host, port), _Handler, self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        return self.state.accounts
+
+    @property
+    def app_dir(self) -> Path:
+        return self.state.app_dir
+
+    @property
+    def d1_sqlite(self) -> Path:
+        return self.state.d1_sqlite
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "environment": self.environment,
+            "version": self.version,
+            "app_dir": str(self.app_dir),
+            "d1_sqlite": str(self.d1_sqlite),
+            "tokens": {key: account.token for key, account in self.accounts.items()},
+            "faults": list(self.faults.raw),
+        }
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="umbrella-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+        if self.db:
+            self.db.close()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    # --- data access -------------------------------------------------------------------------
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        if self.db is None:
+            raise ApiError(500, "internal_error", "database unavailable")
+        with self._lock:
+            self.db.row_factory = sqlite3.Row
+            rows = self.db.execute(sql, params).fetchall()
+            self.db.commit()
+            return rows
+
+    def window(self) -> tuple[str, datetime]:
+        """Violet's rate window key and its reset time (a UTC day, or a minute when faulty)."""
+        now = self.clock.now()
+        if "rate-limit-per-minute" in self.faults:
+            start = now.replace(second=0, microsecond=0)
+            return start.strftime("%Y-%m-%dT%H:%M"), start + timedelta(minutes=1)
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return utc_day(now), start + timedelta(days=1)
+
+    def used(self, account: Account, key: str) -> int:
+        rows = self.query(
+            "SELECT prompts FROM violet_usage WHERE user_id = ? AND day = ?", (account.user_id, key)
+        )
+        return int(rows[0]["prompts"]) if rows else 0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        super().__init__(address, handler)
+
+
+_PUBLIC_ONE = re.compile(r"^/v1/(artists|profile)/([^/]+)$")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # quiet: the suite's own output is what the user reads
+
+    @property
+    def sb(self) -> Sandbox:
+        return self.server.sandbox
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, str]:
+        return {"timestamp": iso(self.sb.clock.now()), "version": "v1", "requestId": uuid.uuid4().hex}
+
+    def _cors(self) -> dict[str, str]:
+        origin = self.headers.get("Origin")
+        if "cors-missing" in self.sb.faults or origin not in ALLOWED_ORIGINS:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        }
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in {**self._cors(), **headers}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _ok(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self._json(status, {"success": True, "data": data, "meta": self._meta()}, headers or {})
+
+    def _error(self, exc: ApiError, headers: dict[str, str] | None = None) -> None:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.field:
+            error["field"] = exc.field
+        if "stack-trace" in self.sb.faults:
+            error["stack"] = (
+                f"Error: {exc.message}\n    at handleRequest (/app/src/worker.ts:42:13)\n"
+                "    at async Object.fetch (/app/src/index.ts:17:5)"
+            )
+        self._json(exc.status, {"success": False, "error": error, "meta": self._meta()}, headers or {})
+
+    def _read_json(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise ApiError(400, "validation_error", "request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "validation_error", "request body must be a JSON object")
+        return body
+
+    def _account(self, required: bool = True) -> Account | None:
+        header = self.headers.get("Authorization", "")
+        if not header:
+            if required and "auth-not-enforced" not in self.sb.faults:
+                raise ApiError(401, "authentication_failed", "missing bearer token")
+            return None
+        token = header.removeprefix("Bearer ").strip()
+        account = self.sb.by_token.get(token)
+        if account is None and "auth-not-enforced" not in self.sb.faults:
+            raise ApiError(401, "authentication_failed", "invalid or expired token")
+        return account
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self.sb.counts["requests"] += 1
+        headers = {"Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+                   "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                   "Access-Control-Max-Age": "86400"}
+        self._send(204, b"", "text/plain", headers)
+
+    def _dispatch(self) -> None:
+        sb = self.sb
+        if "hang" in sb.faults:
+            sb._stopping.wait()
+            self.close_connection = True
+            return
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        if path.startswith("/__sandbox/"):
+            self._control(path)
+            return
+        sb.counts["requests"] += 1
+        delay = sb.faults.delay_for(path, random.random())
+        if delay:
+            time.sleep(delay)
+        try:
+            if random.random() < sb.faults.error_share(path):
+                raise ApiError(500, "internal_error", "injected failure")
+            self._route(self.command, path, parse_qs(url.query))
+        except ApiError as exc:
+            self._error(exc)
+        except Exception as exc:  # the Worker's catch-all: an envelope, never a raw trace
+            if "stack-trace" in sb.faults:
+                body = "".join(traceback.format_exception(exc)).encode()
+                self._send(500, body, "text/plain", {})
+            else:
+                self._error(ApiError(500, "internal_error", "internal error"))
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        sb = self.sb
+        if method == "GET" and path == "/v1/health":
+            self._health()
+            return
+        match = _PUBLIC_ONE.match(path)
+        if method == "GET" and match:
+            rows = sb.query("SELECT id, name, genre, city FROM artists WHERE id = ?",
+                            (match.group(2),))
+            if not rows:
+                raise ApiError(404, "not_found", f"{match.group(1)[:-1]} not found")
+            self._ok(dict(rows[0]))
+            return
+        if method == "GET" and path == "/v1/artists":
+            self._account()
+            rows = sb.query("SELECT id, name, genre, city FROM artists LIMIT ?",
+                            (self._limit(query),))
+            self._ok([dict(r) for r in rows])
+        elif method == "GET" and path == "/v1/gigs":
+            self._account()
+            rows = sb.query("SELECT id, title, venue_name, date FROM gigs LIMIT ?",
+                            (self._limit(query),))
+            self._ok([dict(r) for r in rows])
+        elif method == "GET" and path in ("/v1/profile", "/v1/auth/session"):
+            account = self._account()
+            who = account or next(iter(sb.accounts.values()))
+            self._ok({"userId": who.user_id, "role": who.role})
+        elif method == "POST" and path == "/v1/auth/webhook":
+            missing = [h for h in ("svix-id", "svix-timestamp", "svix-signature")
+                       if not self.headers.get(h)]
+            if missing:
+                raise ApiError(400, "validation_error", "missing svix headers", missing[0])
+            raise ApiError(400, "validation_error", "invalid webhook signature", "svix-signature")
+        elif method == "GET" and path == "/v1/admin/stats":
+            account = self._account()
+            if account and account.role != "admin" and "admin-not-enforced" not in sb.faults:
+                raise ApiError(403, "authorization_failed", "admin role required")
+            users = sb.query("SELECT COUNT(*) AS n FROM users")[0]["n"]
+            self._ok({"users": users, "artists": 5, "gigs": 5})
+        elif method == "GET" and path == "/v1/violet/usage":
+            self._violet_usage()
+        elif method == "POST" and path == "/v1/violet/prompt":
+            self._violet_prompt()
+        elif "unknown-route-html" in sb.faults:
+            self._send(200, b"<!doctype html><title>Umbrella</title><div id=root></div>",
+                       "text/html; charset=utf-8", {})
+        else:
+            raise ApiError(404, "not_found", f"no route for {method} {path}")
+
+    @staticmethod
+    def _limit(query: dict[str, list[str]]) -> int:
+        raw = query.get("limit", ["20"])[0]
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise ApiError(400, "validation_error", "limit must be an integer 1..100", "limit")
+        return int(raw)
+
+    def _health(self) -> None:
+        sb, faults = self.sb, self.sb.faults
+        if "health-500" in faults:
+            raise ApiError(500, "internal_error", "health handler crashed")
+        database = "healthy"
+        try:
+            sb.query("SELECT 1")
+        except (ApiError, sqlite3.Error):
+            database = "unhealthy"
+        kv = "unhealthy" if "health-unhealthy" in faults else "healthy"
+        deps = {"database": database, "kv": kv, "storage": "healthy"}
+        healthy = all(v == "healthy" for v in deps.values())
+        environment = sb.environment
+        if "wrong-environment" in faults:
+            environment = "staging" if environment == "production" else "production"
+        stamp = sb.clock.now() - timedelta(minutes=15 if "stale-health-timestamp" in faults else 0)
+        data = {
+            "status": "healthy" if healthy else "unhealthy",
+            "service": "umbrella-api",
+            "version": sb.version,
+            "timestamp": iso(stamp),
+            "environment": environment,
+            "uptime": round(time.monotonic() - sb.started, 1),
+            "dependencies": deps,
+        }
+        self._ok(data, status=200 if healthy else 503)
+
+    def _rate_headers(self, used: int, reset: datetime) -> dict[str, str]:
+        limit = self.sb.daily_limit
+        remaining = max(limit - used, 0)
+        if "rate-limit-remaining-wrong" in self.sb.faults:
+            remaining = limit
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(int(reset.timestamp())),
+        }
+
+    def _violet_usage(self) -> None:
+        account = self._account()
+        if account is None:
+            raise ApiError(401, "authentication_failed", "missing bearer token")
+        key, reset = self.sb.window()
+        used = self.sb.used(account, key)
+        limit = self.sb.daily_limit
+        self._ok(
+            {"used": used, "limit": limit, "remaining": max(limit - used, 0), "resetAt": iso(reset)},
+            headers=self._rate_headers(used, reset),
+        )
+
+    def _violet_prompt(self) -> None:
+        sb = self.sb
+        account = self._account()
+        body = self._read_json()
+        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+            raise ApiError(400, "validation_error", "prompt is required", "prompt")
+        if account is None:
+            raise ApiError(401, "authentication_failed", "missing bearer token")
+        sb.counts["prompts"] += 1
+        key, reset = sb.window()
+        used = sb.used(account, key)
+        allowed = sb.daily_limit + (1 if "rate-limit-off-by-one" in sb.faults else 0)
+        if used >= allowed and "rate-limit-off" not in sb.faults:
+            headers = self._rate_headers(used, reset)
+            if "retry-after-missing" not in sb.faults:
+                wait = max(int((reset - sb.clock.now()).total_seconds()), 1)
+                headers["Retry-After"] = str(wait)
+            self._error(ApiError(429, "RATE_LIMIT_EXCEEDED", "daily Violet limit reached"), headers)
+            return
+        sb.query(
+            "INSERT INTO violet_usage (user_id, day, prompts) VALUES (?, ?, 1) "
+            "ON CONFLICT (user_id, day) DO UPDATE SET prompts = prompts + 1",
+            (account.user_id, key),
+        )
+        self._ok({"reply": "Here is an idea for your next set."},
+                 headers=self._rate_headers(used + 1, reset))
+
+    def _control(self, path: str) -> None:
+        sb = self.sb
+        if path == "/__sandbox/state" and self.command == "GET":
+            self._json(200, {"counts": dict(sb.counts), "now": iso(sb.clock.now()),
+                             **sb.describe()}, {})
+        elif path == "/__sandbox/clock" and self.command == "POST":
+            body = self._read_json()
+            sb.clock.offset += float(body.get("advance", 0))
+            self._json(200, {"now": iso(sb.clock.now())}, {})
+        else:
+            self._json(404, {"error": "unknown control route"}, {})

@@ -24,7 +24,9 @@ def test_health_answers_200(health: Answer) -> None:
 def test_health_says_healthy(health: Answer) -> None:
     """Every dependency (D1, KV, R2) must be up, not just the Worker."""
     health.expect_field(
-        "data.status", "healthy", hint=f"dependencies: {health.body().get('data', {}).get('dependencies')}"
+        "data.status",
+        "healthy",
+        hint=f"dependencies: {health.body().get('data', {}).get('dependencies')}",
     )
 
 

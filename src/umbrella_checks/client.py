@@ -119,7 +119,9 @@ class Answer:
         for part in dotted.split("."):
             walked.append(part)
             if not isinstance(node, dict) or part not in node:
-                self.fail(f'field "{".".join(walked)}"', f"a body without it: {self.describe_body()}")
+                self.fail(
+                    f'field "{".".join(walked)}"', f"a body without it: {self.describe_body()}"
+                )
             node = node[part]
         return node
 
@@ -147,7 +149,7 @@ class Answer:
         return self
 
     def expect_envelope(self) -> dict[str, Any]:
-        """The contract's envelope: ``success`` plus ``meta.timestamp``; error bodies need a code."""
+        """The contract's envelope: ``success`` and ``meta.timestamp``; errors need a code."""
         body = self.body()
         if not isinstance(body.get("success"), bool):
             self.fail('an envelope with boolean "success"', snippet(self.text))

@@ -6,6 +6,7 @@ anywhere the package is installed) gets it without a conftest.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__
 from umbrella_checks.client import Answer, ApiClient, RequestCounter
@@ -53,45 +55,103 @@ class Probe:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("umbrella-checks", "Umbrella runbook checks")
-    group.addoption("--base-url", dest="base_url", metavar="URL",
-                    help="the Umbrella API to check (env API_URL), e.g. https://umbrella.app")
-    group.addoption("--sandbox", action="store_true", default=False,
-                    help="start the bundled sandbox for this run and check it")
-    group.addoption("--sandbox-fault", dest="sandbox_faults", action="append", default=[],
-                    metavar="NAME[=VALUE]",
-                    help="inject a sandbox fault (repeatable; env UMBRELLA_SANDBOX_FAULTS)")
-    group.addoption("--sandbox-environment", dest="sandbox_environment", choices=ENVIRONMENTS,
-                    help="environment the sandbox reports (default: the expected one)")
-    group.addoption("--environment", dest="environment", metavar="NAME",
-                    help=f"expected environment: {', '.join(ENVIRONMENTS)} (env ENVIRONMENT; "
-                    "default production, development with --sandbox)")
-    group.addoption("--umbrella-config", dest="umbrella_config", metavar="PATH",
-                    help="--umbrella-config=PATH: thresholds file (env UMBRELLA_CONFIG; default ./umbrella.toml)")
-    group.addoption("--app-dir", dest="app_dir", metavar="DIR",
-                    help="the Umbrella app checkout with wrangler.toml (env UMBRELLA_APP_DIR)")
-    group.addoption("--d1-sqlite", dest="d1_sqlite", metavar="PATH",
-                    help="read D1 from this local SQLite file (env D1_SQLITE_PATH)")
-    group.addoption("--migrations-dir", dest="migrations_dir", metavar="DIR",
-                    help="migrations folder (default: migrations_dir from wrangler.toml)")
-    group.addoption("--expected-version", dest="expected_version", metavar="VERSION",
-                    help="version the deploy should report (env EXPECTED_VERSION)")
-    group.addoption("--allow-destructive", action="store_true", default=False,
-                    help="allow checks that change state or use quota (never production)")
-    group.addoption("--strict-skips", action="store_true", default=False,
-                    help="fail every check skipped for a missing input (the safety guard's "
-                    "refusals stay skips)")
-    group.addoption("--reports-dir", dest="reports_dir", metavar="DIR",
-                    help="where tier reports go (default: <rootdir>/reports)")
+    group.addoption(
+        "--base-url",
+        dest="base_url",
+        metavar="URL",
+        help="the Umbrella API to check (env API_URL), e.g. https://umbrella.app",
+    )
+    group.addoption(
+        "--sandbox",
+        action="store_true",
+        default=False,
+        help="start the bundled sandbox for this run and check it",
+    )
+    group.addoption(
+        "--sandbox-fault",
+        dest="sandbox_faults",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="inject a sandbox fault (repeatable; env UMBRELLA_SANDBOX_FAULTS)",
+    )
+    group.addoption(
+        "--sandbox-environment",
+        dest="sandbox_environment",
+        choices=ENVIRONMENTS,
+        help="environment the sandbox reports (default: the expected one)",
+    )
+    group.addoption(
+        "--environment",
+        dest="environment",
+        metavar="NAME",
+        help=f"expected environment: {', '.join(ENVIRONMENTS)} (env ENVIRONMENT; "
+        "default production, development with --sandbox)",
+    )
+    group.addoption(
+        "--umbrella-config",
+        dest="umbrella_config",
+        metavar="PATH",
+        help="thresholds file (env UMBRELLA_CONFIG; default ./umbrella.toml)",
+    )
+    group.addoption(
+        "--app-dir",
+        dest="app_dir",
+        metavar="DIR",
+        help="the Umbrella app checkout with wrangler.toml (env UMBRELLA_APP_DIR)",
+    )
+    group.addoption(
+        "--d1-sqlite",
+        dest="d1_sqlite",
+        metavar="PATH",
+        help="read D1 from this local SQLite file (env D1_SQLITE_PATH)",
+    )
+    group.addoption(
+        "--migrations-dir",
+        dest="migrations_dir",
+        metavar="DIR",
+        help="migrations folder (default: migrations_dir from wrangler.toml)",
+    )
+    group.addoption(
+        "--expected-version",
+        dest="expected_version",
+        metavar="VERSION",
+        help="version the deploy should report (env EXPECTED_VERSION)",
+    )
+    group.addoption(
+        "--allow-destructive",
+        action="store_true",
+        default=False,
+        help="allow checks that change state or use quota (never production)",
+    )
+    group.addoption(
+        "--strict-skips",
+        action="store_true",
+        default=False,
+        help="fail every check skipped for a missing input (the safety guard's "
+        "refusals stay skips)",
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="reports_dir",
+        metavar="DIR",
+        help="where tier reports go (default: <rootdir>/reports)",
+    )
 
 
-PATH_OPTIONS = ("--umbrella-config", "--app-dir", "--d1-sqlite", "--migrations-dir",
-                "--reports-dir")
+PATH_OPTIONS = (
+    "--umbrella-config",
+    "--app-dir",
+    "--d1-sqlite",
+    "--migrations-dir",
+    "--reports-dir",
+)
 
 
 def _check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
     # pytest picks its rootdir before plugins add their options, so in `--app-dir DIR` it takes
     # DIR for a test path: the run then starts from the wrong folder. `--app-dir=DIR` is safe.
-    for flag, value in zip(args, args[1:], strict=False):
+    for flag, value in itertools.pairwise(args):
         if flag in PATH_OPTIONS:
             raise pytest.UsageError(
                 f"write {flag}={value} (with '='): in '{flag} {value}' pytest takes {value} "
@@ -164,8 +224,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     if _is_worker(config):
+        _add_metadata(config)
+        return
+    if config.getoption("collectonly"):
+        config.stash[probe_key] = Probe(error="not asked: --collect-only")
         return
     config.stash[probe_key] = _probe(settings, counter)
+    _add_metadata(config)
     config.pluginmanager.register(_Tally(config), "umbrella-tally")
     _plan_reports(config)
 
@@ -238,15 +303,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"umbrella: {key}: {value}" for key, value in describe_run(config).items()]
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
-    if settings_key in config.stash:
-        metadata.update(describe_run(config))
+def _add_metadata(config: pytest.Config) -> None:
+    """Put the run's facts in pytest-html's environment table (on workers too: xdist hands
+    the controller a worker's table at the end)."""
+    if metadata_key in config.stash:
+        config.stash[metadata_key].update(describe_run(config))
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
-                                session: pytest.Session) -> None:
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
     total = _total_requests(session.config)
     prefix.append(f"<p>Requests sent to the target: {total} (including 1 start-of-run probe)</p>")
 
@@ -313,7 +380,7 @@ class _Tally:
             return
         for key, value in report.user_properties:
             if key == "requests":
-                self.config.stash[tally_key]["requests"] += int(value)
+                self.config.stash[tally_key]["requests"] += int(str(value))
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -332,7 +399,9 @@ def target_probe(pytestconfig: pytest.Config) -> Probe:
 
 
 @pytest.fixture(scope="session")
-def api(pytestconfig: pytest.Config, settings: Settings, target_probe: Probe) -> Iterator[ApiClient]:
+def api(
+    pytestconfig: pytest.Config, settings: Settings, target_probe: Probe
+) -> Iterator[ApiClient]:
     """The suite's one HTTP client, pointed at the target."""
     client = ApiClient(settings.base_url, settings.config.http, pytestconfig.stash[counter_key])
     # A target that hung on the probe is not asked again: the run ends in one timeout.
@@ -368,8 +437,10 @@ def _token(settings: Settings, account: str) -> Secret:
     if secret is None:
         names = TOKEN_VARS[account]
         alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
-        pytest.skip(f"{names[0]}{alias} is not set: this check needs the {account} test "
-                    "account's bearer token in that environment variable")
+        pytest.skip(
+            f"{names[0]}{alias} is not set: this check needs the {account} test "
+            "account's bearer token in that environment variable"
+        )
     return secret
 
 

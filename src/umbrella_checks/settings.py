@@ -56,8 +56,12 @@ class SandboxInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "url": self.url, "environment": self.environment, "version": self.version,
-            "app_dir": str(self.app_dir), "d1_sqlite": str(self.d1_sqlite), "tokens": self.tokens,
+            "url": self.url,
+            "environment": self.environment,
+            "version": self.version,
+            "app_dir": str(self.app_dir),
+            "d1_sqlite": str(self.d1_sqlite),
+            "tokens": self.tokens,
         }
 
 
@@ -96,8 +100,14 @@ class Settings:
 Getter = Callable[[str], Any]
 
 
-def _pick(cli: Any, env_name: str | None, environ: Mapping[str, str], file_value: Any,
-          default: Any, cli_name: str) -> tuple[Any, str]:
+def _pick(
+    cli: Any,
+    env_name: str | None,
+    environ: Mapping[str, str],
+    file_value: Any,
+    default: Any,
+    cli_name: str,
+) -> tuple[Any, str]:
     if cli not in (None, ""):
         return cli, cli_name
     if env_name and environ.get(env_name, "").strip():
@@ -147,8 +157,9 @@ def resolve(
     config_value, config_source = _pick(
         config_cli, "UMBRELLA_CONFIG", environ, None, None, "--umbrella-config"
     )
+    config_path: Path | None
     if config_value:
-        config_path: Path | None = Path(str(config_value))
+        config_path = Path(str(config_value))
         if not config_path.exists():
             raise SettingsError(f"{config_source}: config file {config_path} does not exist")
     else:
@@ -158,7 +169,11 @@ def resolve(
     first = load_config(config_path, "production")
     default_env = "development" if start_sandbox else "production"
     environment, environment_source = _pick(
-        option("environment"), "ENVIRONMENT", environ, first.target.environment, default_env,
+        option("environment"),
+        "ENVIRONMENT",
+        environ,
+        first.target.environment,
+        default_env,
         "--environment",
     )
     if environment not in ENVIRONMENTS:
@@ -169,6 +184,8 @@ def resolve(
     config = load_config(config_path, environment)
 
     sandbox = start_sandbox(str(environment)) if start_sandbox else None
+    app_dir: Path | None
+    d1_sqlite: Path | None
     if sandbox:
         base_url, base_source = sandbox.url, "--sandbox"
     else:
@@ -198,24 +215,29 @@ def resolve(
         app_dir, d1_sqlite = sandbox.app_dir, sandbox.d1_sqlite
     else:
         tokens = {key: from_env(*names) for key, names in TOKEN_VARS.items()}
-        app_value, app_source = _pick(option("app_dir"), "UMBRELLA_APP_DIR", environ, None, None,
-                                      "--app-dir")
+        app_value, app_source = _pick(
+            option("app_dir"), "UMBRELLA_APP_DIR", environ, None, None, "--app-dir"
+        )
         app_dir = _path(app_value, app_source)
-        d1_value, d1_source = _pick(option("d1_sqlite"), "D1_SQLITE_PATH", environ, None, None,
-                                    "--d1-sqlite")
+        d1_value, d1_source = _pick(
+            option("d1_sqlite"), "D1_SQLITE_PATH", environ, None, None, "--d1-sqlite"
+        )
         # Existence is the D1 check's to report (a database that went missing is a finding).
         d1_sqlite = _path(d1_value, d1_source, must_exist=False)
     migrations_dir = _path(option("migrations_dir"), "--migrations-dir")
 
-    expected_version, _ = _pick(option("expected_version"), "EXPECTED_VERSION", environ, None,
-                                None, "--expected-version")
+    expected_version, _ = _pick(
+        option("expected_version"), "EXPECTED_VERSION", environ, None, None, "--expected-version"
+    )
 
     cf_token = from_env("CLOUDFLARE_API_TOKEN")
     account_id = environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip()
     cloudflare = None
     if cf_token and account_id:
-        api_base = validate_url(environ.get("CLOUDFLARE_API_BASE_URL", "").strip()
-                                or CLOUDFLARE_API, "CLOUDFLARE_API_BASE_URL")
+        api_base = validate_url(
+            environ.get("CLOUDFLARE_API_BASE_URL", "").strip() or CLOUDFLARE_API,
+            "CLOUDFLARE_API_BASE_URL",
+        )
         cloudflare = CloudflareAccess(
             cf_token, account_id, environ.get("D1_DATABASE_ID", "").strip() or None, api_base
         )

@@ -22,15 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="umbrella-sandbox",
         description="A local Umbrella API on real SQLite, with fault switches.",
-        epilog="faults: " + "; ".join(
-            f"{name}{'=' + arg if arg else ''}" for name, (arg, _) in FAULTS.items()
-        ),
+        epilog="faults: "
+        + "; ".join(f"{name}{'=' + arg if arg else ''}" for name, (arg, _) in FAULTS.items()),
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
     parser.add_argument("--environment", default="development", choices=ENVIRONMENTS)
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]",
-                        help=f"inject a fault (repeatable; also ${FAULTS_ENV}, comma-separated)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help=f"inject a fault (repeatable; also ${FAULTS_ENV}, comma-separated)",
+    )
     args = parser.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the sandbox binds loopback addresses only (127.0.0.0/8, ::1)")

@@ -84,7 +84,7 @@ class Sandbox:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def accounts(self) -> dict[str, Account]:
@@ -174,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the suite's own output is what the user reads
 
     @property
@@ -184,7 +184,11 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing ----------------------------------------------------------------------------
 
     def _meta(self) -> dict[str, str]:
-        return {"timestamp": iso(self.sb.clock.now()), "version": "v1", "requestId": uuid.uuid4().hex}
+        return {
+            "timestamp": iso(self.sb.clock.now()),
+            "version": "v1",
+            "requestId": uuid.uuid4().hex,
+        }
 
     def _cors(self) -> dict[str, str]:
         origin = self.headers.get("Origin")
@@ -221,7 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Error: {exc.message}\n    at handleRequest (/app/src/worker.ts:42:13)\n"
                 "    at async Object.fetch (/app/src/index.ts:17:5)"
             )
-        self._json(exc.status, {"success": False, "error": error, "meta": self._meta()}, headers or {})
+        self._json(
+            exc.status, {"success": False, "error": error, "meta": self._meta()}, headers or {}
+        )
 
     def _read_json(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -262,9 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self.sb.counts["requests"] += 1
-        headers = {"Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-                   "Access-Control-Allow-Headers": "Authorization, Content-Type",
-                   "Access-Control-Max-Age": "86400"}
+        headers = {
+            "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "86400",
+        }
         self._send(204, b"", "text/plain", headers)
 
     def _dispatch(self) -> None:
@@ -302,29 +310,35 @@ class _Handler(BaseHTTPRequestHandler):
             return
         match = _PUBLIC_ONE.match(path)
         if method == "GET" and match:
-            rows = sb.query("SELECT id, name, genre, city FROM artists WHERE id = ?",
-                            (match.group(2),))
+            rows = sb.query(
+                "SELECT id, name, genre, city FROM artists WHERE id = ?", (match.group(2),)
+            )
             if not rows:
                 raise ApiError(404, "not_found", f"{match.group(1)[:-1]} not found")
             self._ok(dict(rows[0]))
             return
         if method == "GET" and path == "/v1/artists":
             self._account()
-            rows = sb.query("SELECT id, name, genre, city FROM artists LIMIT ?",
-                            (self._limit(query),))
+            rows = sb.query(
+                "SELECT id, name, genre, city FROM artists LIMIT ?", (self._limit(query),)
+            )
             self._ok([dict(r) for r in rows])
         elif method == "GET" and path == "/v1/gigs":
             self._account()
-            rows = sb.query("SELECT id, title, venue_name, date FROM gigs LIMIT ?",
-                            (self._limit(query),))
+            rows = sb.query(
+                "SELECT id, title, venue_name, date FROM gigs LIMIT ?", (self._limit(query),)
+            )
             self._ok([dict(r) for r in rows])
         elif method == "GET" and path in ("/v1/profile", "/v1/auth/session"):
             account = self._account()
             who = account or next(iter(sb.accounts.values()))
             self._ok({"userId": who.user_id, "role": who.role})
         elif method == "POST" and path == "/v1/auth/webhook":
-            missing = [h for h in ("svix-id", "svix-timestamp", "svix-signature")
-                       if not self.headers.get(h)]
+            missing = [
+                h
+                for h in ("svix-id", "svix-timestamp", "svix-signature")
+                if not self.headers.get(h)
+            ]
             if missing:
                 raise ApiError(400, "validation_error", "missing svix headers", missing[0])
             raise ApiError(400, "validation_error", "invalid webhook signature", "svix-signature")
@@ -339,8 +353,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "POST" and path == "/v1/violet/prompt":
             self._violet_prompt()
         elif "unknown-route-html" in sb.faults:
-            self._send(200, b"<!doctype html><title>Umbrella</title><div id=root></div>",
-                       "text/html; charset=utf-8", {})
+            self._send(
+                200,
+                b"<!doctype html><title>Umbrella</title><div id=root></div>",
+                "text/html; charset=utf-8",
+                {},
+            )
         else:
             raise ApiError(404, "not_found", f"no route for {method} {path}")
 
@@ -397,7 +415,12 @@ class _Handler(BaseHTTPRequestHandler):
         used = self.sb.used(account, key)
         limit = self.sb.daily_limit
         self._ok(
-            {"used": used, "limit": limit, "remaining": max(limit - used, 0), "resetAt": iso(reset)},
+            {
+                "used": used,
+                "limit": limit,
+                "remaining": max(limit - used, 0),
+                "resetAt": iso(reset),
+            },
             headers=self._rate_headers(used, reset),
         )
 
@@ -425,14 +448,17 @@ class _Handler(BaseHTTPRequestHandler):
             "ON CONFLICT (user_id, day) DO UPDATE SET prompts = prompts + 1",
             (account.user_id, key),
         )
-        self._ok({"reply": "Here is an idea for your next set."},
-                 headers=self._rate_headers(used + 1, reset))
+        self._ok(
+            {"reply": "Here is an idea for your next set."},
+            headers=self._rate_headers(used + 1, reset),
+        )
 
     def _control(self, path: str) -> None:
         sb = self.sb
         if path == "/__sandbox/state" and self.command == "GET":
-            self._json(200, {"counts": dict(sb.counts), "now": iso(sb.clock.now()),
-                             **sb.describe()}, {})
+            self._json(
+                200, {"counts": dict(sb.counts), "now": iso(sb.clock.now()), **sb.describe()}, {}
+            )
         elif path == "/__sandbox/clock" and self.command == "POST":
             body = self._read_json()
             sb.clock.offset += float(body.get("advance", 0))

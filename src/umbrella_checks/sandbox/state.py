@@ -81,8 +81,13 @@ def _seed(db: sqlite3.Connection, accounts: dict[str, Account], now: datetime, l
     for account in accounts.values():
         db.execute(
             "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
-            (account.user_id, account.clerk_id, f"{account.user_id}@sandbox.test", account.role,
-             created),
+            (
+                account.user_id,
+                account.clerk_id,
+                f"{account.user_id}@sandbox.test",
+                account.role,
+                created,
+            ),
         )
     for n in range(1, 6):
         db.execute(
@@ -104,9 +109,17 @@ def _cron_run(db: sqlite3.Connection, start: datetime, status: str, error: str |
     db.execute(
         "INSERT INTO cron_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            f"cron_{uuid.uuid4().hex[:12]}", "analytics_aggregation", iso(start),
-            iso(end) if end else None, 4000 if end else None, 120 if status == "completed" else 0,
-            1 if status == "failed" else 0, status, error, '{"trigger":"0 0 * * *"}', iso(start),
+            f"cron_{uuid.uuid4().hex[:12]}",
+            "analytics_aggregation",
+            iso(start),
+            iso(end) if end else None,
+            4000 if end else None,
+            120 if status == "completed" else 0,
+            1 if status == "failed" else 0,
+            status,
+            error,
+            '{"trigger":"0 0 * * *"}',
+            iso(start),
         ),
     )
 

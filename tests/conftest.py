@@ -1,0 +1,134 @@
+"""The self-test harness: run the real checks against the sandbox and read the verdicts."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Every variable the suite reads: the host's values must not leak into a self-test.
+SUITE_VARIABLES = (
+    "API_URL",
+    "ENVIRONMENT",
+    "UMBRELLA_CONFIG",
+    "UMBRELLA_APP_DIR",
+    "D1_SQLITE_PATH",
+    "EXPECTED_VERSION",
+    "UMBRELLA_USER_TOKEN",
+    "SMOKE_TEST_TOKEN",
+    "UMBRELLA_ADMIN_TOKEN",
+    "UMBRELLA_LIMIT_TOKEN",
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "D1_DATABASE_ID",
+    "CLOUDFLARE_API_BASE_URL",
+    "UMBRELLA_SANDBOX_FAULTS",
+    "PYTEST_ADDOPTS",
+)
+
+INNER_INI = """[pytest]
+testpaths = checks
+strict = true
+addopts = -p no:locust -p no:cacheprovider -p no:randomly
+filterwarnings =
+    error
+"""
+
+
+@dataclass
+class CheckRun:
+    """The verdict of one inner run: outcome and failure text per check name."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    ret: int = 0
+    output: str = ""
+
+    def named(self, outcome: str) -> list[str]:
+        return sorted(name for name, seen in self.outcomes.items() if seen == outcome)
+
+    def failed_names(self) -> list[str]:
+        return self.named("failed")
+
+    def passed_names(self) -> list[str]:
+        return self.named("passed")
+
+    def skipped_names(self) -> list[str]:
+        return self.named("skipped")
+
+    def message_of(self, name: str) -> str:
+        return self.messages[name]
+
+
+def _record(run: CheckRun, reports: list[pytest.TestReport]) -> None:
+    for report in reports:
+        name = report.nodeid.split("::", 1)[-1]
+        if report.failed:
+            run.outcomes[name] = "failed"
+            run.messages[name] = report.longreprtext
+        elif report.skipped and run.outcomes.get(name) != "failed":
+            run.outcomes[name] = "skipped"
+            run.messages[name] = (
+                str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+            )
+        elif report.when == "call" and report.passed:
+            run.outcomes.setdefault(name, "passed")
+
+
+RunChecks = Callable[..., CheckRun]
+
+
+@pytest.fixture
+def suite_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the suite's checks and config in a scratch folder, with a clean environment."""
+    for name in SUITE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    shutil.copytree(
+        REPO / "checks", pytester.path / "checks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(REPO / "umbrella.toml", pytester.path / "umbrella.toml")
+    pytester.makefile(".ini", pytest=INNER_INI)
+    return pytester.path
+
+
+@pytest.fixture
+def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
+    """Run the real checks in-process: ``run_checks("-m", "postdeploy", faults=["hang"])``.
+
+    Without ``target=`` the run uses ``--sandbox`` with the given fault switches.
+    """
+
+    def run(
+        *args: str,
+        faults: tuple[str, ...] | list[str] = (),
+        target: str | None = None,
+        config: str | None = None,
+    ) -> CheckRun:
+        argv = list(args)
+        if target is None:
+            argv.append("--sandbox")
+            argv += [f"--sandbox-fault={fault}" for fault in faults]
+        else:
+            argv.append(f"--base-url={target}")
+        if config is not None:
+            (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
+        recorder = pytester.inline_run(*argv)
+        run = CheckRun(ret=int(recorder.ret or 0))
+        _record(run, recorder.getreports("pytest_runtest_logreport"))  # type: ignore[arg-type]
+        return run
+
+    return run
+
+
+def assert_on_call_message(message: str, *fragments: str) -> None:
+    """A failure an on-call engineer can act on: the URL, what was expected, what came back."""
+    assert "http://127.0.0.1:" in message, message
+    assert "expected" in message, message
+    assert ", got" in message, message
+    for fragment in fragments:
+        assert fragment in message, message

@@ -1,0 +1,169 @@
+"""Target selection, usage errors, xdist sharing and hung targets, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunChecks
+
+
+def _one_line_usage_error(result: pytest.RunResult) -> str:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["-m", "postdeploy"], "no target: pass --base-url", id="no-target"),
+        pytest.param(["--base-url=htp:/nowhere"], "is not an http(s) URL", id="malformed-url"),
+        pytest.param(["--base-url=https://"], "is not an http(s) URL", id="url-without-host"),
+        pytest.param(
+            ["--sandbox", "--environment=prod"],
+            "unknown environment 'prod'",
+            id="unknown-environment",
+        ),
+        pytest.param(
+            ["--sandbox", "--allow-destructive", "--environment=production"],
+            "--allow-destructive refused: the expected environment is production",
+            id="destructive-production",
+        ),
+        pytest.param(
+            ["--base-url=https://umbrella.app", "--environment=staging", "--allow-destructive"],
+            "matches the sensitive-URL pattern",
+            id="destructive-sensitive-url",
+        ),
+        pytest.param(
+            ["--sandbox", "--sandbox-fault=nope"],
+            "unknown sandbox fault 'nope'",
+            id="unknown-fault",
+        ),
+        pytest.param(["--sandbox", "--sandbox-fault=slow"], "needs a value", id="fault-value"),
+        pytest.param(
+            ["--sandbox", "--app-dir", "checks"],
+            "write --app-dir=checks",
+            id="path-option-without-equals",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_exit_4(
+    pytester: pytest.Pytester, suite_dir: Path, args: list[str], expected: str
+) -> None:
+    line = _one_line_usage_error(pytester.runpytest_subprocess(*args))
+    assert expected in line
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param(
+            '[health]\nmax_clock_skeww = "1s"\n',
+            "health.max_clock_skeww: unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            '[http]\nread_timeout = "soon"\n',
+            "http.read_timeout: expected a duration",
+            id="bad-duration",
+        ),
+        pytest.param("[violet]\ndaily_limit = 'fifty'\n", "violet.daily_limit", id="wrong-type"),
+        pytest.param(
+            "[env.staging.cron]\ngracee = '1m'\n",
+            "[env.staging]: cron.gracee",
+            id="unknown-key-in-env",
+        ),
+        pytest.param("[env.qa]\n", "env.qa: unknown environment", id="unknown-env-section"),
+        pytest.param("[health\n", "not valid TOML", id="not-toml"),
+    ],
+)
+def test_bad_config_is_one_line_exit_4(
+    pytester: pytest.Pytester, suite_dir: Path, config: str, expected: str
+) -> None:
+    (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
+    line = _one_line_usage_error(pytester.runpytest_subprocess("--sandbox"))
+    assert expected in line
+
+
+def test_cli_beats_environment_beats_file(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (suite_dir / "umbrella.toml").write_text(
+        '[target]\nbase_url = "http://127.0.0.1:9"\nenvironment = "preview"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("ENVIRONMENT", "staging")
+    header = pytester.runpytest_subprocess("--co", "--base-url=http://127.0.0.1:8")
+    text = header.stdout.str()
+    assert "Target: http://127.0.0.1:8 (from --base-url)" in text
+    assert "Expected environment: staging (from ENVIRONMENT)" in text
+    monkeypatch.delenv("ENVIRONMENT")
+    text = pytester.runpytest_subprocess("--co").stdout.str()
+    assert "Target: http://127.0.0.1:9 (from config file)" in text
+    assert "Expected environment: preview (from config file)" in text
+
+
+def test_one_sandbox_serves_all_xdist_workers(pytester: pytest.Pytester, suite_dir: Path) -> None:
+    pytester.makepyfile(
+        **{
+            "checks/test_where": """
+                import json, os
+                import pytest
+
+                @pytest.mark.postdeploy
+                @pytest.mark.parametrize("n", range(8))
+                def test_where(settings, n):
+                    with open("where.jsonl", "a") as out:
+                        out.write(json.dumps([os.getpid(), settings.base_url]) + "\\n")
+            """
+        }
+    )
+    # --dist=each runs every check on every worker, so each worker must report its target.
+    result = pytester.runpytest_subprocess(
+        "-m", "postdeploy", "--sandbox", "-n", "4", "--dist=each"
+    )
+    result.assert_outcomes(passed=13 * 4)
+    assert result.stdout.str().count("umbrella: Target:") == 1
+    seen = [json.loads(line) for line in (suite_dir / "where.jsonl").read_text().splitlines()]
+    assert len({pid for pid, _ in seen}) == 4
+    assert len({url for _, url in seen}) == 1
+
+
+def test_a_hung_target_ends_the_run_in_one_timeout(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    (suite_dir / "umbrella.toml").write_text('[http]\nread_timeout = "1s"\n', encoding="utf-8")
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox", "--sandbox-fault=hang")
+    elapsed = time.monotonic() - started
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "read timeout" in result.stdout.str()
+    assert "it accepts connections but hangs" in result.stdout.str()
+    # One 1 s timeout for the whole run, not one per check; generous bound for a slow machine.
+    assert elapsed < 30
+
+
+def test_the_report_shows_target_and_versions_and_no_secret(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    assert result.ret == 0
+    latest = suite_dir / "reports" / "postdeploy-latest.html"
+    html = latest.read_text(encoding="utf-8")
+    assert "Target" in html
+    assert "umbrella-checks 0.1.0" in html
+    assert "Expected environment" in html
+    assert "sbx_" not in html  # the sandbox's bearer tokens all start with sbx_
+    stamped = sorted((suite_dir / "reports").glob("postdeploy-2*.html"))
+    assert len(stamped) == 1
+    assert stamped[0].with_suffix(".xml").exists()
+
+
+def test_custom_tier_name(run_checks: RunChecks, suite_dir: Path) -> None:
+    run_checks("-m", "postdeploy or daily")
+    assert (suite_dir / "reports" / "custom-latest.html").exists()

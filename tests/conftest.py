@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from umbrella_checks.sandbox import Sandbox, parse_faults
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -73,9 +75,8 @@ def _record(run: CheckRun, reports: list[pytest.TestReport]) -> None:
             run.messages[name] = report.longreprtext
         elif report.skipped and run.outcomes.get(name) != "failed":
             run.outcomes[name] = "skipped"
-            run.messages[name] = (
-                str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-            )
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            run.messages[name] = str(reason).removeprefix("Skipped: ")
         elif report.when == "call" and report.passed:
             run.outcomes.setdefault(name, "passed")
 
@@ -132,3 +133,18 @@ def assert_on_call_message(message: str, *fragments: str) -> None:
     assert ", got" in message, message
     for fragment in fragments:
         assert fragment in message, message
+
+
+@pytest.fixture
+def sandbox_server() -> Iterator[Callable[..., Sandbox]]:
+    """Start sandboxes outside the run (for checks pointed at a plain --base-url)."""
+    started: list[Sandbox] = []
+
+    def start(*faults: str, environment: str = "development") -> Sandbox:
+        sandbox = Sandbox(parse_faults(list(faults)), environment=environment).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()

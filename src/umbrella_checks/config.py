@@ -117,6 +117,11 @@ class Cron(_Section):
     default_schedule: list[str] = ["0 0 * * *"]
 
 
+class Matrix(_Section):
+    # Relative to the folder pytest runs from (its rootdir).
+    file: str = "checks/status_matrix.toml"
+
+
 class SuiteConfig(_Section):
     target: Target = Target()
     http: Http = Http()
@@ -128,6 +133,7 @@ class SuiteConfig(_Section):
     violet: Violet = Violet()
     database: Database = Database()
     cron: Cron = Cron()
+    matrix: Matrix = Matrix()
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,9 @@ import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__
-from umbrella_checks.client import Answer, ApiClient, RequestCounter
+from umbrella_checks.client import Answer, ApiClient, RequestCounter, fail
 from umbrella_checks.config import ENVIRONMENTS, ConfigError
+from umbrella_checks.matrix import Row, load_rows
 from umbrella_checks.reporting import ReportPaths, tier_of
 from umbrella_checks.safety import GUARD_PREFIX, destructive_refusal
 from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
@@ -40,6 +41,7 @@ sandbox_key = pytest.StashKey[Sandbox]()
 reports_key = pytest.StashKey[ReportPaths]()
 started_key = pytest.StashKey[datetime]()
 tally_key = pytest.StashKey[dict[str, int]]()
+matrix_key = pytest.StashKey[list[Row]]()
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _stop_sandbox(config)
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
+    _load_matrix(config, settings)
     if _is_worker(config):
         _add_metadata(config)
         return
@@ -233,6 +236,20 @@ def pytest_configure(config: pytest.Config) -> None:
     _add_metadata(config)
     config.pluginmanager.register(_Tally(config), "umbrella-tally")
     _plan_reports(config)
+
+
+def _load_matrix(config: pytest.Config, settings: Settings) -> None:
+    path = config.rootpath / settings.config.matrix.file
+    try:
+        config.stash[matrix_key] = load_rows(path) if path.exists() else []
+    except ConfigError as exc:
+        _stop_sandbox(config)
+        raise pytest.UsageError(str(exc)) from None
+
+
+def matrix_rows(config: pytest.Config) -> list[Row]:
+    """The validated status-matrix rows, for the matrix check's parametrization."""
+    return config.stash[matrix_key]
 
 
 def _plan_reports(config: pytest.Config) -> None:
@@ -460,6 +477,53 @@ def admin_token(settings: Settings) -> Secret:
 def limit_token(settings: Settings) -> Secret:
     """The dedicated account whose Violet quota destructive checks may use up."""
     return _token(settings, "limit")
+
+
+@pytest.fixture(scope="session")
+def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiClient) -> Secret:
+    """A user over Violet's daily limit.
+
+    The sandbox has one ready. Elsewhere this uses up the dedicated limit account's quota, so
+    it is destructive: guarded, and never against production.
+    """
+    if settings.sandbox:
+        return Secret("sandbox exhausted account", settings.sandbox.tokens["exhausted"])
+    refusal = destructive_refusal(
+        allowed=settings.allow_destructive,
+        base_url=settings.base_url,
+        environment=settings.environment,
+        pattern=settings.config.safety.sensitive_url,
+        reported_environment=pytestconfig.stash[probe_key].environment,
+    )
+    if refusal:
+        pytest.skip(refusal)
+    token = _token(settings, "limit")
+    violet = settings.config.violet
+    for _ in range(violet.daily_limit + 1):
+        answer = api.post(violet.prompt_path, token=token, json={"prompt": "quota check"})
+        if answer.status == 429:
+            return token
+        answer.expect_status(200, hint="while using up the limit account's quota")
+    fail(
+        f"POST {api.url(violet.prompt_path)}: expected 429 within {violet.daily_limit + 1} "
+        "prompts, got none (Violet's limit is not enforced)"
+    )
+
+
+@pytest.fixture
+def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[str], Secret | None]:
+    """The credential for a matrix row's ``who``; skips naming the variable when it is unset."""
+
+    def pick(who: str) -> Secret | None:
+        if who == "anonymous":
+            return None
+        if who == "invalid-token":
+            return Secret("invalid-token", "invalid.token.for-umbrella-checks")
+        if who == "limit-exhausted":
+            return request.getfixturevalue("exhausted_token")  # type: ignore[no-any-return]
+        return _token(settings, who)
+
+    return pick
 
 
 @pytest.fixture

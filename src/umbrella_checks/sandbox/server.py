@@ -173,6 +173,7 @@ _PUBLIC_ONE = re.compile(r"^/v1/(artists|profile)/([^/]+)$")
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    raw_body = b""
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the suite's own output is what the user reads
@@ -230,10 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _read_json(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
-            body = json.loads(raw or b"null")
+            body = json.loads(self.raw_body or b"null")
         except ValueError:
             raise ApiError(400, "validation_error", "request body is not valid JSON") from None
         if not isinstance(body, dict):
@@ -277,6 +276,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         sb = self.sb
+        # Read the whole body before answering anything: an answer that leaves it unread (a
+        # 401 before parsing) would make the next request on this keep-alive connection garbage.
+        length = int(self.headers.get("Content-Length") or 0)
+        self.raw_body = self.rfile.read(length) if length else b""
         if "hang" in sb.faults:
             sb._stopping.wait()
             self.close_connection = True

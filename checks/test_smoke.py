@@ -1,0 +1,145 @@
+"""Runbook › Emergency Commands › `npm run verify:deployment` and `npm run test:smoke`.
+
+What CI runs right after a deploy to decide on rollback: is the Worker routing, guarding,
+talking to browsers and answering fast enough on the critical paths?
+"""
+
+import statistics
+
+import pytest
+
+from umbrella_checks.client import Answer, ApiClient
+from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import Settings
+
+pytestmark = [pytest.mark.postdeploy]
+
+
+def _preflight(api: ApiClient, settings: Settings, origin: str) -> Answer:
+    return api.request(
+        "OPTIONS",
+        settings.config.cors.preflight_path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+
+
+def test_cors_preflight_allows_each_configured_origin(api: ApiClient, settings: Settings) -> None:
+    """Without these headers every browser call from the web app fails, though curl works."""
+    for origin in settings.config.cors.allowed_origins:
+        answer = _preflight(api, settings, origin)
+        answer.expect_status(200, 204)
+        granted = answer.headers.get("Access-Control-Allow-Origin")
+        if granted != origin:
+            answer.fail(
+                f"Access-Control-Allow-Origin: {origin}",
+                repr(granted) if granted else "no Access-Control-Allow-Origin header",
+                "the Worker's CORS allow-list lost this origin; check CORS_ORIGINS for "
+                f"[env.{settings.environment}]",
+            )
+        credentials = answer.headers.get("Access-Control-Allow-Credentials")
+        if credentials != "true":
+            answer.fail("Access-Control-Allow-Credentials: true", repr(credentials))
+
+
+def test_cors_does_not_grant_credentials_to_other_origins(
+    api: ApiClient, settings: Settings
+) -> None:
+    """Reflecting any origin with credentials lets any site act as a signed-in user."""
+    origin = settings.config.cors.disallowed_origin
+    answer = _preflight(api, settings, origin)
+    granted = answer.headers.get("Access-Control-Allow-Origin")
+    credentials = answer.headers.get("Access-Control-Allow-Credentials")
+    if granted in (origin, "*") and credentials == "true":
+        answer.fail(
+            f"no credentials for origin {origin}",
+            f"Access-Control-Allow-Origin: {granted} with credentials",
+            "the Worker reflects any Origin; restrict it to the allow-list",
+        )
+
+
+def test_unknown_route_answers_404_envelope(api: ApiClient) -> None:
+    """A SPA fallback answering 200 HTML hides broken API routes from every client."""
+    answer = api.get("/v1/umbrella-checks-unknown-route")
+    answer.expect_status(404, hint="unknown API routes must not fall through to the web app")
+    answer.expect_envelope()
+    answer.expect_error_code("not_found")
+    answer.expect_no_internals()
+
+
+def test_protected_route_refuses_anonymous(api: ApiClient, settings: Settings) -> None:
+    """Auth middleware missing after a deploy exposes every user's data."""
+    answer = api.get(settings.config.routes.profile)
+    answer.expect_status(
+        401, hint="auth is not enforced: roll back now (Incident Response › SEV-1)"
+    )
+    answer.expect_error_code("authentication_failed")
+
+
+def test_protected_route_accepts_the_test_user(
+    api: ApiClient, settings: Settings, user_token: Secret
+) -> None:
+    """Users can sign in: Clerk keys and the auth middleware work together."""
+    answer = api.get(settings.config.routes.profile, token=user_token)
+    answer.expect_status(
+        200,
+        hint=f"check CLERK_SECRET_KEY / CLERK_PUBLISHABLE_KEY for [env.{settings.environment}] "
+        "(Common Issues › Issue 4), or refresh the token in "
+        f"{user_token.source}",
+    )
+    answer.expect_envelope()
+
+
+def test_auth_webhook_is_routed(api: ApiClient, settings: Settings) -> None:
+    """Clerk's webhook keeps users in sync; 404/405/5xx means signups silently stop."""
+    answer = api.post(settings.config.routes.webhook, json={})
+    answer.expect_status(
+        400, hint="the webhook must reject unsigned calls with 400, not be missing or crash"
+    )
+    answer.expect_error_code("validation_error")
+
+
+CRITICAL_PATHS = [
+    pytest.param("/v1/health", "", False, id="health"),
+    pytest.param("/v1/artists", "?limit={list_limit}", True, id="artists"),
+    pytest.param("/v1/gigs", "?limit={list_limit}", True, id="gigs"),
+    pytest.param("/v1/auth/session", "", True, id="auth-session"),
+    pytest.param("/v1/profile", "", True, id="profile"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "query", "signed_in"), CRITICAL_PATHS)
+def test_critical_path_meets_its_latency_budget(
+    request: pytest.FixtureRequest,
+    api: ApiClient,
+    settings: Settings,
+    endpoint: str,
+    query: str,
+    signed_in: bool,
+) -> None:
+    """Runbook › Key Metrics: P95 < 500 ms overall, tighter per endpoint (monitoring guide).
+
+    Judged on the median of a few requests so one slow packet does not fail a deploy.
+    """
+    budgets = settings.config.budgets
+    budget = budgets.endpoints.get(endpoint)
+    if budget is None:
+        pytest.skip(f"no budget for {endpoint} in [budgets.endpoints]")
+    token = request.getfixturevalue("user_token") if signed_in else None
+    path = endpoint + query.format(**settings.config.routes.model_dump())
+    samples = []
+    for _ in range(budgets.samples):
+        answer = api.get(path, token=token)
+        answer.expect_status(200)
+        samples.append(answer.elapsed)
+    median = statistics.median(samples)
+    if median > budget:
+        listed = ", ".join(f"{s * 1000:.0f}" for s in samples)
+        answer.fail(
+            f"median ≤ {budget * 1000:.0f} ms over {len(samples)} requests",
+            f"{median * 1000:.0f} ms (samples: {listed} ms)",
+            "see Common Issues › Issue 2 (High Latency): D1 queries, KV cache, N+1 queries",
+        )

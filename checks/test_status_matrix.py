@@ -1,0 +1,60 @@
+"""Runbook › Appendix › Common HTTP Status Codes, as a matrix over every route of the contract.
+
+Each row of ``status_matrix.toml`` is one request and one expected status. On every row: never
+a 5xx, error bodies are JSON envelopes with a code, and no stack trace, file path or SQL leaks.
+"""
+
+from collections.abc import Callable
+
+import pytest
+
+from umbrella_checks.client import ApiClient
+from umbrella_checks.matrix import Row
+from umbrella_checks.plugin import matrix_rows
+from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import Settings
+
+pytestmark = [pytest.mark.postdeploy]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "row" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "row",
+            [
+                pytest.param(row, id=row.id, marks=[pytest.mark.destructive] * row.destructive)
+                for row in matrix_rows(metafunc.config)
+            ],
+        )
+
+
+def test_route_answers_its_status(
+    row: Row,
+    api: ApiClient,
+    settings: Settings,
+    token_for: Callable[[str], Secret | None],
+) -> None:
+    """The status a client gets decides what it shows the user; a wrong one is a broken app."""
+    token = token_for(row.who)
+    headers = {"Content-Type": "application/json"} if row.body is not None else None
+    answer = api.request(
+        row.method,
+        row.url_path(settings.config.routes.model_dump()),
+        token=token,
+        headers=headers,
+        content=row.body,
+        json=row.json_body,
+    )
+    if answer.status >= 500:
+        answer.fail(
+            f"{row.status} (never a 5xx)",
+            f"{answer.status}: {answer.describe_body()}",
+            "the Worker crashed on this route; check Sentry and `wrangler tail`",
+        )
+    answer.expect_no_internals()
+    answer.expect_status(row.status)
+    body = answer.expect_envelope()
+    if row.code:
+        answer.expect_error_code(row.code)
+    elif row.status >= 400 and body["success"] is not False:
+        answer.fail('"success": false on an error status', "success true")

@@ -1,0 +1,207 @@
+"""The post-deploy gate: smoke checks and the status matrix, proven against their faults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunChecks, assert_on_call_message
+from umbrella_checks.sandbox import Sandbox
+
+MATRIX = "test_route_answers_its_status[{}]"
+BUDGET = "test_critical_path_meets_its_latency_budget[{}]"
+
+
+def matrix(*ids: str) -> list[str]:
+    return [MATRIX.format(i) for i in ids]
+
+
+ANONYMOUS_401 = matrix(
+    "GET /v1/profile [anonymous] -> 401",
+    "GET /v1/profile [invalid-token] -> 401",
+    "GET /v1/artists?limit={list_limit} [anonymous] -> 401",
+    "GET /v1/gigs?limit={list_limit} [anonymous] -> 401",
+    "GET /v1/auth/session [anonymous] -> 401",
+    "GET /v1/admin/stats [anonymous] -> 401",
+)
+
+ERROR_ROWS = [
+    *matrix(
+        "GET /v1/artists/{missing_artist_id} [anonymous] -> 404",
+        "GET /v1/profile/{missing_artist_id} [anonymous] -> 404",
+        "GET /v1/artists?limit=lots [user] -> 400",
+        "POST /v1/auth/webhook [anonymous] -> 400",
+        "GET /v1/violet/usage [anonymous] -> 401",
+        "POST /v1/violet/prompt [anonymous] -> 401",
+        "POST /v1/violet/prompt [user] -> 400 (malformed JSON)",
+        "POST /v1/violet/prompt [user] -> 400 (missing field prompt)",
+        "POST /v1/violet/prompt [limit-exhausted] -> 429",
+        "GET /v1/admin/stats [user] -> 403",
+        "GET /v1/this-route-does-not-exist [anonymous] -> 404",
+    ),
+    *ANONYMOUS_401,
+]
+
+
+def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
+    run = run_checks("-m", "postdeploy")
+    assert run.failed_names() == []
+    assert run.skipped_names() == []
+    assert len(run.passed_names()) >= 40
+    assert run.ret == 0
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing", "fragment"),
+    [
+        pytest.param(
+            "unknown-route-html",
+            [
+                "test_unknown_route_answers_404_envelope",
+                *matrix("GET /v1/this-route-does-not-exist [anonymous] -> 404"),
+            ],
+            "expected status 404, got 200: text/html",
+            id="unknown-route-html",
+        ),
+        pytest.param(
+            "cors-missing",
+            ["test_cors_preflight_allows_each_configured_origin"],
+            "expected Access-Control-Allow-Origin: https://umbrella.app, got no "
+            "Access-Control-Allow-Origin header",
+            id="cors-missing",
+        ),
+        pytest.param(
+            "route-5xx=/v1/gigs",
+            [
+                BUDGET.format("gigs"),
+                *matrix(
+                    "GET /v1/gigs?limit={list_limit} [anonymous] -> 401",
+                    "GET /v1/gigs?limit={list_limit} [user] -> 200",
+                ),
+            ],
+            "(never a 5xx), got 500",
+            id="5xx-on-a-route",
+        ),
+        pytest.param(
+            "stack-trace",
+            ["test_unknown_route_answers_404_envelope", *ERROR_ROWS],
+            "expected a body without stack traces, file paths or SQL",
+            id="stack-trace",
+        ),
+        pytest.param(
+            "auth-not-enforced",
+            ["test_protected_route_refuses_anonymous", *ANONYMOUS_401],
+            "expected status 401, got 200",
+            id="auth-not-enforced",
+        ),
+        pytest.param(
+            "admin-not-enforced",
+            matrix("GET /v1/admin/stats [user] -> 403"),
+            "expected status 403, got 200",
+            id="admin-not-enforced",
+        ),
+        pytest.param(
+            "slow=/v1/artists:400",
+            [BUDGET.format("artists")],
+            "expected median ≤ 300 ms over 3 requests, got 4",
+            id="slow-route",
+        ),
+    ],
+)
+def test_gate_catches_its_fault(
+    run_checks: RunChecks, fault: str, failing: list[str], fragment: str
+) -> None:
+    run = run_checks("-m", "postdeploy", "--deselect=checks/test_health.py", faults=[fault])
+    assert run.failed_names() == sorted(failing)
+    for name in failing:
+        assert_on_call_message(run.message_of(name))
+    assert any(fragment in run.message_of(name) for name in failing)
+
+
+def test_latency_failure_lists_every_sample(run_checks: RunChecks) -> None:
+    run = run_checks("checks/test_smoke.py", faults=["slow=/v1/gigs:450"])
+    message = run.message_of(BUDGET.format("gigs"))
+    assert "samples: " in message
+    assert message.count(", ") >= 2
+    assert "High Latency" in message
+
+
+def test_missing_tokens_skip_with_the_variable_name(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    run = run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
+    skipped = run.skipped_names()
+    assert "test_protected_route_accepts_the_test_user" in skipped
+    assert MATRIX.format("GET /v1/admin/stats [admin] -> 200") in skipped
+    assert "UMBRELLA_USER_TOKEN" in run.message_of("test_protected_route_accepts_the_test_user")
+    assert run.failed_names() == []
+
+
+def test_strict_skips_fails_a_run_without_secrets(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    run = run_checks(
+        "-m", "postdeploy", "--strict-skips", "--environment=development", target=sandbox.url
+    )
+    assert run.ret == 1
+    # The safety guard's refusal is policy, not a missing input: it stays a skip.
+    exhausted = MATRIX.format("POST /v1/violet/prompt [limit-exhausted] -> 429")
+    assert run.skipped_names() == [exhausted]
+    assert run.message_of(exhausted).startswith("[safety guard] destructive checks are off")
+    message = run.message_of("test_protected_route_accepts_the_test_user")
+    assert message.startswith("--strict-skips: this check did not run")
+    assert "UMBRELLA_USER_TOKEN" in message
+    assert "UMBRELLA_ADMIN_TOKEN" in run.message_of(
+        MATRIX.format("GET /v1/admin/stats [admin] -> 200")
+    )
+
+
+def test_the_user_token_comes_from_the_old_scripts_variable_too(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox = sandbox_server()
+    monkeypatch.setenv("SMOKE_TEST_TOKEN", sandbox.accounts["user"].token)
+    run = run_checks("checks/test_smoke.py", "--environment=development", target=sandbox.url)
+    assert "test_protected_route_accepts_the_test_user" in run.passed_names()
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        pytest.param(
+            'method = "GET"\npath = "/v1/x"\nwho = "anonymous"\nstatus = 200\nstauts = 200\n',
+            "row 1 (GET /v1/x): stauts: unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            'method = "GET"\npath = "/v1/x"\nwho = "robot"\nstatus = 200\n',
+            "row 1 (GET /v1/x): who:",
+            id="unknown-who",
+        ),
+        pytest.param(
+            'method = "GET"\npath = "v1/x"\nwho = "user"\nstatus = 200\n',
+            "row 1 (GET v1/x): path:",
+            id="relative-path",
+        ),
+        pytest.param(
+            'method = "GET"\npath = "/v1/x"\nwho = "user"\n',
+            "row 1 (GET /v1/x): status: Field required",
+            id="missing-status",
+        ),
+    ],
+)
+def test_a_malformed_matrix_row_is_one_line(
+    pytester: pytest.Pytester, suite_dir: Path, row: str, expected: str
+) -> None:
+    (suite_dir / "checks" / "status_matrix.toml").write_text(f"[[row]]\n{row}", "utf-8")
+    result = pytester.runpytest_subprocess("--sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        line for line in result.stderr.lines if expected in line
+    ]

@@ -278,6 +278,12 @@ def pytest_configure_node(node: Any) -> None:
     }
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: checks wait on the network, not the CPU, so run more workers than cores."""
+    return min(8, 4 * (os.cpu_count() or 1))
+
+
 def _stop_sandbox(config: pytest.Config) -> None:
     sandbox = config.stash.get(sandbox_key, None)
     if sandbox is not None:

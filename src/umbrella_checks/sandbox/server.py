@@ -172,6 +172,9 @@ _PUBLIC_ONE = re.compile(r"^/v1/(artists|profile)/([^/]+)$")
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK adds
+    # ~40 ms to every answer, which would swamp the latency budgets being tested.
+    disable_nagle_algorithm = True
     server: _Server
     raw_body = b""
 

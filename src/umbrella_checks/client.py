@@ -39,8 +39,13 @@ _STACK_MARKERS = (
 
 
 def fail(message: str) -> NoReturn:
-    """Fail the current check with ``message`` alone, secrets scrubbed."""
-    pytest.fail(scrub(message), pytrace=False)
+    """Fail the current check with ``message`` alone, secrets scrubbed.
+
+    ``from None``: when called while handling another error, that error's chain would otherwise
+    be printed above the message.
+    """
+    __tracebackhide__ = True
+    raise pytest.fail.Exception(scrub(message), pytrace=False) from None
 
 
 def snippet(text: str, limit: int = 160) -> str:

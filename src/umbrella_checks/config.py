@@ -102,15 +102,20 @@ class Violet(_Section):
     reset_slack: Duration = 60.0
 
 
+_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
 class Database(_Section):
     query_target: Duration = 0.1
-    migrations_table: str = "d1_migrations"
-    users_table: str = "users"
+    # None: wrangler.toml's migrations_table, else wrangler's default d1_migrations.
+    migrations_table: str | None = Field(default=None, pattern=_IDENTIFIER)
+    users_table: str = Field(default="users", pattern=_IDENTIFIER)
+    binding: str = "DB"
 
 
 class Cron(_Section):
     job_name: str = "analytics_aggregation"
-    table: str = "cron_logs"
+    table: str = Field(default="cron_logs", pattern=_IDENTIFIER)
     grace: Duration = 1800.0
     running_timeout: Duration = 3600.0
     # Used when wrangler.toml cannot be read: the runbook's schedule.

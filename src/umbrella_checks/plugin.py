@@ -6,6 +6,7 @@ anywhere the package is installed) gets it without a conftest.
 
 from __future__ import annotations
 
+import html
 import itertools
 import os
 from collections.abc import Callable, Generator, Iterator
@@ -20,12 +21,14 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 from umbrella_checks import __version__
 from umbrella_checks.client import Answer, ApiClient, RequestCounter, fail
 from umbrella_checks.config import ENVIRONMENTS, ConfigError
+from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
 from umbrella_checks.matrix import Row, load_rows
 from umbrella_checks.reporting import ReportPaths, tier_of
 from umbrella_checks.safety import GUARD_PREFIX, destructive_refusal
 from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import TOKEN_VARS, SandboxInfo, Settings, SettingsError, resolve
+from umbrella_checks.wrangler import WranglerApp, WranglerError
 
 MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
@@ -42,6 +45,7 @@ reports_key = pytest.StashKey[ReportPaths]()
 started_key = pytest.StashKey[datetime]()
 tally_key = pytest.StashKey[dict[str, int]]()
 matrix_key = pytest.StashKey[list[Row]]()
+figures_key = pytest.StashKey[dict[str, Any]]()
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,7 @@ def pytest_configure(config: pytest.Config) -> None:
     counter = RequestCounter()
     config.stash[counter_key] = counter
     config.stash[tally_key] = {"requests": 0}
+    config.stash[figures_key] = {}
     if _is_worker(config):
         shared = config.workerinput["umbrella"]  # type: ignore[attr-defined]
         sandbox = SandboxInfo.from_dict(shared["sandbox"]) if shared["sandbox"] else None
@@ -339,6 +344,8 @@ def pytest_html_results_summary(
 ) -> None:
     total = _total_requests(session.config)
     prefix.append(f"<p>Requests sent to the target: {total} (including 1 start-of-run probe)</p>")
+    for name, value in sorted(session.config.stash[figures_key].items()):
+        prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
 
 
 def _total_requests(config: pytest.Config) -> int:
@@ -369,6 +376,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(
             f"umbrella: {_total_requests(config)} requests sent to the target"
         )
+        for name, value in sorted(config.stash[figures_key].items()):
+            terminalreporter.write_line(f"umbrella: {name}: {value}")
 
 
 before_key = pytest.StashKey[int]()
@@ -390,7 +399,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 
 
 class _Tally:
-    """Controller side: add up the requests that xdist workers report per check.
+    """Controller side: requests and figures that checks report, also from xdist workers.
 
     Without xdist the process's own counter already saw every request.
     """
@@ -399,11 +408,13 @@ class _Tally:
         self.config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown" or not hasattr(report, "node"):
+        if report.when != "teardown":
             return
         for key, value in report.user_properties:
-            if key == "requests":
+            if key == "requests" and hasattr(report, "node"):
                 self.config.stash[tally_key]["requests"] += int(str(value))
+            elif key == "figure" and isinstance(value, tuple | list):
+                self.config.stash[figures_key][str(value[0])] = value[1]
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -530,6 +541,69 @@ def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[s
         return _token(settings, who)
 
     return pick
+
+
+class Figures:
+    """Numbers a check records for the report (the runbook's "note growth trends")."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
+    def record(self, name: str, value: object) -> None:
+        self._node.user_properties.append(("figure", (name, value)))
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    return Figures(request.node)
+
+
+@pytest.fixture(scope="session")
+def wrangler_app(settings: Settings) -> WranglerApp:
+    """The app's wrangler.toml (from --app-dir, UMBRELLA_APP_DIR, or the sandbox)."""
+    if settings.app_dir is None:
+        pytest.skip(
+            "no app checkout: pass --app-dir=DIR (or set UMBRELLA_APP_DIR) so the "
+            "suite can read wrangler.toml and the migrations folder"
+        )
+    try:
+        app = WranglerApp.load(settings.app_dir)
+        app.env(settings.environment)
+    except WranglerError as exc:
+        fail(str(exc))
+    return app
+
+
+@pytest.fixture(scope="session")
+def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
+    """Read-only D1: --d1-sqlite / D1_SQLITE_PATH, else the Cloudflare D1 API."""
+    if settings.d1_sqlite is not None:
+        return SqliteBackend(settings.d1_sqlite)
+    cloudflare = settings.cloudflare
+    if cloudflare is None:
+        pytest.skip(
+            "no D1 access: pass --d1-sqlite=PATH (or D1_SQLITE_PATH), or set "
+            "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID for the D1 API"
+        )
+    database_id = cloudflare.database_id
+    if database_id is None and settings.app_dir is not None:
+        try:
+            app = WranglerApp.load(settings.app_dir)
+            database_id = app.d1(settings.environment, settings.config.database.binding).get(
+                "database_id"
+            )
+        except WranglerError as exc:
+            fail(str(exc))
+    if not database_id:
+        pytest.skip("no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml")
+    return D1ApiBackend(
+        cloudflare.api_base,
+        cloudflare.account_id,
+        str(database_id),
+        cloudflare.api_token,
+        settings.config.http,
+        pytestconfig.stash[counter_key],
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,193 @@
+"""Runbook › Morning Health Check, step 5 (Check Database Status), Common Issues › Issue 3
+(Database Errors: are migrations up to date?) and step 4 / Issue 5 (Verify Cron Job Execution).
+
+Read straight from D1 — a local SQLite file or the Cloudflare D1 API — with SELECTs only.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from umbrella_checks import cron, migrations
+from umbrella_checks.client import fail
+from umbrella_checks.d1 import D1Backend, D1Error, ask, is_missing_table
+from umbrella_checks.plugin import Figures
+from umbrella_checks.settings import Settings
+from umbrella_checks.wrangler import WranglerApp, WranglerError
+
+APPLY_HINT = "run `wrangler d1 migrations apply {binding} --env {env}` (runbook › Issue 3)"
+
+
+@pytest.mark.postdeploy
+@pytest.mark.daily
+def test_database_is_reachable(d1: D1Backend, settings: Settings, figures: Figures) -> None:
+    """A D1 the Worker cannot reach turns every data route into a 500 (SEV-1)."""
+    probe = ask(d1, "SELECT 1 AS ok")
+    target = settings.config.database.query_target
+    figures.record("D1 SELECT 1 (ms)", round(probe.duration_ms, 2))
+    users = ask(d1, f"SELECT COUNT(*) AS n FROM {settings.config.database.users_table}")
+    figures.record("users", users.rows[0]["n"])
+    if probe.size_bytes is not None:
+        figures.record("D1 size (bytes)", probe.size_bytes)
+    if probe.duration_ms > target * 1000:
+        fail(
+            f"{d1.description}: expected SELECT 1 within {target * 1000:.0f} ms, got "
+            f"{probe.duration_ms:.0f} ms (runbook: D1 query time < 100 ms; check D1 metrics)"
+        )
+
+
+@pytest.fixture(scope="module")
+def migration_state(
+    d1: D1Backend, settings: Settings, wrangler_app: WranglerApp
+) -> migrations.Comparison:
+    try:
+        folder = settings.migrations_dir or wrangler_app.migrations_dir(settings.environment)
+        table = settings.config.database.migrations_table or wrangler_app.migrations_table(
+            settings.environment
+        )
+    except WranglerError as exc:
+        fail(str(exc))
+    if not folder.is_dir():
+        fail(f"migrations folder {folder} does not exist; check migrations_dir in wrangler.toml")
+    files = migrations.migration_files(folder)
+    if not files:
+        fail(
+            f"migrations folder {folder} has no *.sql files; check migrations_dir in "
+            "wrangler.toml or --migrations-dir"
+        )
+    try:
+        rows = d1.query(f"SELECT name FROM {table} ORDER BY id")
+        applied = [str(row["name"]) for row in rows.rows]
+    except D1Error as exc:
+        # wrangler creates its table on first apply; no table means nothing applied yet.
+        if not is_missing_table(exc):
+            fail(f"{d1.description}: {exc}")
+        applied = []
+    return migrations.Comparison(files, applied)
+
+
+@pytest.mark.postdeploy
+@pytest.mark.daily
+def test_no_migration_is_pending(
+    migration_state: migrations.Comparison, d1: D1Backend, settings: Settings
+) -> None:
+    """Code deployed ahead of its schema fails on the first query that needs the new column."""
+    pending = migration_state.pending
+    if pending:
+        hint = APPLY_HINT.format(binding=settings.config.database.binding, env=settings.environment)
+        fail(
+            f"{d1.description}: expected every migration in the repo applied, got "
+            f"{len(pending)} pending: {', '.join(pending)}; {hint}"
+        )
+
+
+@pytest.mark.postdeploy
+@pytest.mark.daily
+def test_no_unknown_migration_is_applied(
+    migration_state: migrations.Comparison, d1: D1Backend
+) -> None:
+    """A migration applied from a branch or a laptop is schema nobody can rebuild."""
+    unknown = migration_state.unknown
+    if unknown:
+        fail(
+            f"{d1.description}: expected only the repo's migrations applied, got "
+            f"{len(unknown)} the repo does not have: {', '.join(unknown)}; restore the file(s) "
+            "or add a forward-fixing migration (runbook › Database Rollback)"
+        )
+
+
+@pytest.mark.postdeploy
+@pytest.mark.daily
+def test_migration_files_are_numbered_in_sequence(
+    migration_state: migrations.Comparison,
+) -> None:
+    """wrangler orders by the number: a gap or duplicate applies migrations out of order."""
+    problems = migrations.naming_problems(migration_state.files)
+    if problems:
+        fail(
+            f"migration files: expected NNNN_description.sql from 0001 without gaps, got: "
+            f"{'; '.join(problems)}"
+        )
+
+
+@pytest.fixture(scope="module")
+def cron_runs(d1: D1Backend, settings: Settings) -> list[cron.Run]:
+    config = settings.config.cron
+    result = ask(
+        d1,
+        f"SELECT id, status, start_time, error_message FROM {config.table} "
+        "WHERE job_name = ? ORDER BY start_time DESC LIMIT 50",
+        [config.job_name],
+    )
+    return [cron.Run.from_row(row) for row in result.rows]
+
+
+@pytest.fixture(scope="module")
+def cron_schedule(settings: Settings, request: pytest.FixtureRequest) -> tuple[list[str], str]:
+    if settings.app_dir is None:
+        return settings.config.cron.default_schedule, "[cron] default_schedule (no --app-dir)"
+    app: WranglerApp = request.getfixturevalue("wrangler_app")
+    try:
+        crons, where = app.where_crons(settings.environment)
+    except WranglerError as exc:
+        fail(str(exc))
+    if not crons:
+        fail(
+            f"{app.path} {where}: no cron expressions; the daily analytics cron is not scheduled "
+            '(runbook › Issue 5: crons = ["0 0 * * *"])'
+        )
+    bad = cron.invalid_crons(crons)
+    if bad:
+        fail(f"{app.path} {where}: invalid cron expression {bad[0]!r}")
+    return crons, f"{app.path.name} {where}"
+
+
+@pytest.mark.daily
+def test_analytics_cron_ran_on_schedule(
+    cron_runs: list[cron.Run],
+    cron_schedule: tuple[list[str], str],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Runbook › Issue 5: a cron that silently stops leaves analytics frozen for days."""
+    config = settings.config.cron
+    crons, where = cron_schedule
+    due = cron.due_since(crons, now, timedelta(seconds=config.grace))
+    problem = cron.missing_run(cron_runs, due)
+    if problem:
+        fail(
+            f"{config.table}: expected a completed {config.job_name} run since {cron.fmt(due)} "
+            f"(schedule {', '.join(crons)} from {where}, {config.grace / 60:g} min grace), got "
+            f"{problem}; check Cron Triggers in the dashboard and trigger it manually "
+            "(runbook › Issue 5)"
+        )
+
+
+@pytest.mark.daily
+def test_analytics_cron_last_run_did_not_fail(
+    cron_runs: list[cron.Run], settings: Settings
+) -> None:
+    """A failed aggregation leaves a hole in the analytics the business reads."""
+    failed = cron.failed_run(cron_runs)
+    if failed:
+        fail(
+            f"{settings.config.cron.table}: expected the latest {settings.config.cron.job_name} "
+            f"run to complete, got run {failed.id} (started {cron.fmt(failed.start)}) failed: "
+            f"{failed.error_message!r}; fix the handler and re-run it (runbook › Issue 5)"
+        )
+
+
+@pytest.mark.daily
+def test_no_cron_run_is_stuck(cron_runs: list[cron.Run], settings: Settings, now: datetime) -> None:
+    """A run that hung never writes 'failed': only its age gives it away."""
+    config = settings.config.cron
+    stuck = cron.stuck_runs(cron_runs, now, timedelta(seconds=config.running_timeout))
+    if stuck:
+        oldest = min(stuck, key=lambda run: run.start)
+        hours = (now - oldest.start).total_seconds() / 3600
+        fail(
+            f"{config.table}: expected no {config.job_name} run 'running' longer than "
+            f"{config.running_timeout / 60:g} min, got run {oldest.id} running since "
+            f"{cron.fmt(oldest.start)} ({hours:.1f} h): it hung or died without logging; "
+            "check `wrangler tail` for the scheduled handler"
+        )

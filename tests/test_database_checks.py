@@ -1,0 +1,256 @@
+"""D1 checks: both backends, every fault, every API error, and bad inputs as one line."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CheckRun, RunChecks
+from tests.fakes import FakeD1Api
+from umbrella_checks.sandbox import Sandbox
+
+DATABASE = "checks/test_database.py"
+ALL = [
+    "test_analytics_cron_last_run_did_not_fail",
+    "test_analytics_cron_ran_on_schedule",
+    "test_database_is_reachable",
+    "test_migration_files_are_numbered_in_sequence",
+    "test_no_cron_run_is_stuck",
+    "test_no_migration_is_pending",
+    "test_no_unknown_migration_is_applied",
+]
+
+
+def test_database_checks_pass_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
+    run = run_checks(DATABASE)
+    assert run.passed_names() == ALL
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing", "fragment"),
+    [
+        pytest.param(
+            "pending-migration",
+            ["test_no_migration_is_pending"],
+            "1 pending: 0004_artist_payouts.sql; run `wrangler d1 migrations apply DB "
+            "--env development`",
+            id="pending-migration",
+        ),
+        pytest.param(
+            "unknown-migration",
+            ["test_no_unknown_migration_is_applied"],
+            "the repo does not have: 0099_hotfix_from_laptop.sql",
+            id="unknown-migration",
+        ),
+        pytest.param(
+            "cron-missed",
+            ["test_analytics_cron_ran_on_schedule"],
+            "expected a completed analytics_aggregation run since",
+            id="cron-missed",
+        ),
+        pytest.param(
+            "cron-failed",
+            ["test_analytics_cron_last_run_did_not_fail", "test_analytics_cron_ran_on_schedule"],
+            "failed: 'D1_ERROR: no such table: analytics_daily'",
+            id="cron-failed",
+        ),
+        pytest.param("cron-stuck", ["test_no_cron_run_is_stuck"], "running since", id="cron-stuck"),
+        pytest.param(
+            "database-down",
+            ALL,
+            "cannot open the database: the file does not exist",
+            id="database-down",
+        ),
+    ],
+)
+def test_database_checks_catch_their_fault(
+    run_checks: RunChecks, fault: str, failing: list[str], fragment: str
+) -> None:
+    run = run_checks(DATABASE, faults=[fault])
+    assert run.failed_names() == sorted(failing)
+    assert sorted(run.passed_names() + run.failed_names()) == ALL
+    assert any(fragment in run.message_of(name) for name in failing)
+
+
+def _verdicts(run: CheckRun) -> dict[str, str]:
+    return dict(sorted(run.outcomes.items()))
+
+
+def _api_env(monkeypatch: pytest.MonkeyPatch, api: FakeD1Api) -> None:
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", FakeD1Api.TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", FakeD1Api.ACCOUNT)
+    monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "healthy",
+        "pending-migration",
+        "unknown-migration",
+        "cron-missed",
+        "cron-failed",
+        "cron-stuck",
+    ],
+)
+def test_both_backends_give_the_same_verdicts(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    sandbox = sandbox_server(*([] if fault == "healthy" else [fault]))
+    common = (DATABASE, "--environment=development", f"--app-dir={sandbox.app_dir}")
+    local = run_checks(*common, f"--d1-sqlite={sandbox.d1_sqlite}", target=sandbox.url)
+    database_id = "00000000-0000-4000-8000-000000000000"  # the sandbox's wrangler.toml
+    with FakeD1Api(sandbox.d1_sqlite, database_id).running() as api:
+        _api_env(monkeypatch, api)
+        remote = run_checks(*common, target=sandbox.url)
+    assert _verdicts(remote) == _verdicts(local)
+    assert len(remote.outcomes) == len(ALL)
+    assert api.statements
+    assert all(sql.lstrip().upper().startswith("SELECT") for sql in api.statements)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fragment"),
+    [
+        pytest.param(
+            "bad-token", "Cloudflare refused the API token (HTTP 401, code 10000", id="bad-token"
+        ),
+        pytest.param("unknown-database", "unknown D1 database", id="unknown-database"),
+        pytest.param("rate-limited", "HTTP 429, Retry-After: 30 s", id="429"),
+        pytest.param("server-error", "the Cloudflare API failed (HTTP 502)", id="5xx"),
+        pytest.param("malformed", "without JSON", id="malformed-json"),
+        pytest.param("hang", "did not answer within 1 s", id="timeout"),
+    ],
+)
+def test_d1_api_errors_are_one_clear_failure(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    suite_dir: Path,
+    mode: str,
+    fragment: str,
+) -> None:
+    sandbox = sandbox_server()
+    with FakeD1Api(sandbox.d1_sqlite, "db-1").running() as api:
+        api.mode = mode
+        _api_env(monkeypatch, api)
+        monkeypatch.setenv("D1_DATABASE_ID", "db-1")
+        run = run_checks(
+            "checks/test_database.py::test_database_is_reachable",
+            "--environment=development",
+            target=sandbox.url,
+            config='[http]\nread_timeout = "1s"\n',
+        )
+    message = run.message_of("test_database_is_reachable")
+    assert run.failed_names() == ["test_database_is_reachable"]
+    assert fragment in message
+    assert FakeD1Api.TOKEN not in message
+    assert "\n" not in message.strip()
+
+
+def test_sql_errors_name_the_cause(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = sandbox_server()
+    with FakeD1Api(sandbox.d1_sqlite, "db-1").running() as api:
+        _api_env(monkeypatch, api)
+        monkeypatch.setenv("D1_DATABASE_ID", "db-1")
+        run = run_checks(
+            DATABASE,
+            "--environment=development",
+            target=sandbox.url,
+            config='[database]\nusers_table = "no_users_here"\n',
+        )
+    assert "D1 rejected the query (HTTP 400, code 7500: no such table: no_users_here" in (
+        run.message_of("test_database_is_reachable")
+    )
+
+
+def test_a_missing_sqlite_file_is_one_line(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = sandbox_server()
+    run = run_checks(
+        DATABASE,
+        "--environment=development",
+        f"--app-dir={sandbox.app_dir}",
+        f"--d1-sqlite={tmp_path / 'nope.sqlite'}",
+        target=sandbox.url,
+    )
+    message = run.message_of("test_database_is_reachable")
+    assert "nope.sqlite: cannot open the database: the file does not exist" in message
+    assert "Traceback" not in message
+
+
+def test_an_unreadable_sqlite_file_is_one_line(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = sandbox_server()
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    run = run_checks(
+        DATABASE,
+        "--environment=development",
+        f"--app-dir={sandbox.app_dir}",
+        f"--d1-sqlite={garbage}",
+        target=sandbox.url,
+    )
+    assert "file is not a database" in run.message_of("test_database_is_reachable")
+
+
+def test_wrangler_toml_without_the_environment_is_one_line(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = sandbox_server(environment="staging")
+    app = tmp_path / "app"
+    shutil.copytree(sandbox.app_dir, app)
+    toml = (app / "wrangler.toml").read_text()
+    (app / "wrangler.toml").write_text(toml.split("[env.staging]")[0])
+    run = run_checks(
+        DATABASE,
+        "--environment=staging",
+        f"--app-dir={app}",
+        f"--d1-sqlite={sandbox.d1_sqlite}",
+        target=sandbox.url,
+    )
+    message = run.message_of("test_no_migration_is_pending")
+    assert "has no [env.staging] (environments: production)" in message
+
+
+def test_an_empty_migrations_folder_is_one_line(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = sandbox_server()
+    empty = tmp_path / "migrations"
+    empty.mkdir()
+    run = run_checks(
+        DATABASE,
+        "--environment=development",
+        f"--app-dir={sandbox.app_dir}",
+        f"--migrations-dir={empty}",
+        f"--d1-sqlite={sandbox.d1_sqlite}",
+        target=sandbox.url,
+    )
+    assert f"migrations folder {empty} has no *.sql files" in run.message_of(
+        "test_no_migration_is_pending"
+    )
+
+
+def test_the_suite_never_writes_to_d1(sandbox_server: Callable[..., Sandbox]) -> None:
+    from umbrella_checks.d1 import D1Error, SqliteBackend
+
+    backend = SqliteBackend(sandbox_server().d1_sqlite)
+    for sql in (
+        "DELETE FROM users",
+        "SELECT 1; DROP TABLE users",
+        "PRAGMA journal_mode=wal",
+        "WITH x AS (SELECT 1) INSERT INTO users SELECT * FROM x",
+    ):
+        with pytest.raises(D1Error, match="not a single SELECT"):
+            backend.query(sql)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import html
 import itertools
 import os
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -444,20 +445,26 @@ def api(
     client.close()
 
 
-@pytest.fixture(autouse=True)
-def _destructive_guard(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("destructive") is None:
-        return
-    settings = request.config.stash[settings_key]
+def require_destructive(config: pytest.Config) -> None:
+    """Skip unless destructive work is allowed here (call it before any state change)."""
+    settings = config.stash[settings_key]
     refusal = destructive_refusal(
         allowed=settings.allow_destructive,
         base_url=settings.base_url,
         environment=settings.environment,
         pattern=settings.config.safety.sensitive_url,
-        reported_environment=request.config.stash[probe_key].environment,
+        reported_environment=config.stash[probe_key].environment,
     )
     if refusal:
         pytest.skip(refusal)
+
+
+@pytest.fixture(autouse=True)
+def _destructive_guard(request: pytest.FixtureRequest) -> None:
+    # Function-scoped: wider fixtures that change state must call require_destructive
+    # themselves, since they are set up before this one.
+    if request.node.get_closest_marker("destructive") is not None:
+        require_destructive(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -478,19 +485,19 @@ def _token(settings: Settings, account: str) -> Secret:
     return secret
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def user_token(settings: Settings) -> Secret:
     """A regular artist test account's token (UMBRELLA_USER_TOKEN)."""
     return _token(settings, "user")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def admin_token(settings: Settings) -> Secret:
     """An admin test account's token (UMBRELLA_ADMIN_TOKEN)."""
     return _token(settings, "admin")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def limit_token(settings: Settings) -> Secret:
     """The dedicated account whose Violet quota destructive checks may use up."""
     return _token(settings, "limit")
@@ -505,15 +512,7 @@ def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiCli
     """
     if settings.sandbox:
         return Secret("sandbox exhausted account", settings.sandbox.tokens["exhausted"])
-    refusal = destructive_refusal(
-        allowed=settings.allow_destructive,
-        base_url=settings.base_url,
-        environment=settings.environment,
-        pattern=settings.config.safety.sensitive_url,
-        reported_environment=pytestconfig.stash[probe_key].environment,
-    )
-    if refusal:
-        pytest.skip(refusal)
+    require_destructive(pytestconfig)
     token = _token(settings, "limit")
     violet = settings.config.violet
     for _ in range(violet.daily_limit + 1):
@@ -604,6 +603,32 @@ def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
         settings.config.http,
         pytestconfig.stash[counter_key],
     )
+
+
+class TargetClock:
+    """Time as the target sees it; the sandbox's can be moved instead of slept through."""
+
+    def __init__(self, api: ApiClient, sandbox: bool) -> None:
+        self.api = api
+        self.sandbox = sandbox
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def pass_minute_boundary(self) -> None:
+        """Get past the next minute boundary: move the sandbox's clock, or wait (≤ 61 s)."""
+        if self.sandbox:
+            self.api.post("/__sandbox/clock", json={"advance": 61}).expect_status(200)
+            self.offset += 61
+            return
+        now = self.now()
+        time.sleep(61 - now.second - now.microsecond / 1e6)
+
+
+@pytest.fixture(scope="session")
+def target_clock(api: ApiClient, settings: Settings) -> TargetClock:
+    return TargetClock(api, settings.sandbox is not None)
 
 
 @pytest.fixture

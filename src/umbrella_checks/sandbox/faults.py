@@ -30,7 +30,10 @@ FAULTS: dict[str, tuple[str | None, str]] = {
     "rate-limit-off-by-one": (None, "Violet accepts prompt 51 before answering 429"),
     "retry-after-missing": (None, "Violet's 429 carries no Retry-After"),
     "rate-limit-per-minute": (None, "Violet's window is one minute instead of one UTC day"),
-    "rate-limit-remaining-wrong": (None, "X-RateLimit-Remaining disagrees with the usage body"),
+    "rate-limit-remaining-wrong": (
+        None,
+        "X-RateLimit-Remaining is one more than the usage body says",
+    ),
     "pending-migration": (None, "the repo has a migration the database has not applied"),
     "unknown-migration": (None, "the database records a migration the repo does not have"),
     "cron-missed": (None, "no analytics_aggregation run since the day before yesterday"),

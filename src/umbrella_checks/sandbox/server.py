@@ -406,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
         limit = self.sb.daily_limit
         remaining = max(limit - used, 0)
         if "rate-limit-remaining-wrong" in self.sb.faults:
-            remaining = limit
+            remaining = limit - used + 1
         return {
             "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": str(remaining),

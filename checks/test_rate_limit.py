@@ -1,0 +1,181 @@
+"""Runbook › Weekly Review › Security Review: "Verify rate limiting is working (Violet: 50/day)".
+
+A limit that quietly resets every minute, or lets the 51st prompt through, costs real money at
+the AI provider. The read-only checks are safe against production; the ones that use up a
+quota are destructive and run only on staging, preview or the sandbox.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from umbrella_checks.client import Answer, ApiClient, fail
+from umbrella_checks.plugin import TargetClock, require_destructive
+from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import Settings
+from umbrella_checks.violet import Exhaustion, RateHeaders, exhaust, fmt, next_utc_midnight
+
+pytestmark = [pytest.mark.weekly]
+
+
+@pytest.fixture(scope="module")
+def usage(api: ApiClient, settings: Settings, user_token: Secret) -> Answer:
+    """One read of the test user's usage; the read-only checks share it."""
+    answer = api.get(settings.config.violet.usage_path, token=user_token)
+    answer.expect_status(200)
+    return answer
+
+
+def test_violet_limit_is_the_documented_one(usage: Answer, settings: Settings) -> None:
+    limit = settings.config.violet.daily_limit
+    headers = RateHeaders.of(usage)
+    if headers.limit != limit:
+        usage.fail(f"X-RateLimit-Limit: {limit}", str(headers.limit))
+    usage.expect_field("data.limit", limit)
+
+
+def test_violet_remaining_matches_usage(usage: Answer, settings: Settings) -> None:
+    """Clients show users what they have left; the header and the body must agree."""
+    limit = settings.config.violet.daily_limit
+    headers = RateHeaders.of(usage)
+    used = usage.field("data.used")
+    if not 0 <= headers.remaining <= limit:
+        usage.fail(f"X-RateLimit-Remaining within 0..{limit}", str(headers.remaining))
+    if headers.remaining != limit - used or headers.remaining != usage.field("data.remaining"):
+        usage.fail(
+            f"X-RateLimit-Remaining: {limit - used} (limit {limit} - used {used} in the body)",
+            str(headers.remaining),
+            "the limiter and the usage counter disagree; check the KV/D1 counters",
+        )
+
+
+def test_violet_window_is_daily(usage: Answer, settings: Settings, now: datetime) -> None:
+    """A per-minute window lets a user send 50 prompts every minute instead of every day."""
+    reset = RateHeaders.of(usage).reset
+    midnight = next_utc_midnight(now)
+    slack = timedelta(seconds=settings.config.violet.reset_slack)
+    if reset <= now or abs(reset - midnight) > slack:
+        usage.fail(
+            f"X-RateLimit-Reset at the next 00:00 UTC ({fmt(midnight)} ± {slack.seconds} s)",
+            f"{fmt(reset)} ({(reset - now).total_seconds():.0f} s from now)",
+            "the limit window is not one UTC day",
+        )
+
+
+@pytest.fixture(scope="module")
+def exhaustion(
+    pytestconfig: pytest.Config, api: ApiClient, settings: Settings, limit_token: Secret
+) -> Exhaustion:
+    """Use up the dedicated limit account's quota for today (guarded: never production)."""
+    require_destructive(pytestconfig)
+    return exhaust(api, settings.config.violet, limit_token)
+
+
+@pytest.mark.destructive
+def test_exactly_the_remaining_quota_is_accepted(exhaustion: Exhaustion) -> None:
+    """X-RateLimit-Remaining is a promise: exactly that many more prompts, then 429."""
+    last = exhaustion.last
+    assert last is not None  # exhaust() always sends at least one prompt
+    if exhaustion.refused is None:
+        last.fail(
+            f"429 for prompt {exhaustion.accepted} (X-RateLimit-Remaining promised "
+            f"{exhaustion.promised - 1} after the first)",
+            f"{last.status}: prompt {exhaustion.accepted} was accepted too",
+            "the limiter lets prompts past the limit (off by one, or not enforced): every "
+            "extra prompt costs money at the AI provider",
+        )
+    if exhaustion.accepted != exhaustion.promised:
+        last.fail(
+            f"{exhaustion.promised} prompts accepted before the 429 (X-RateLimit-Remaining "
+            f"promised {exhaustion.promised - 1} after the first)",
+            f"{exhaustion.accepted}",
+        )
+    countdown = list(range(exhaustion.promised - 1, -1, -1))
+    if exhaustion.remaining_seen != countdown:
+        seen = ", ".join(map(str, exhaustion.remaining_seen[:6]))
+        last.fail(
+            "X-RateLimit-Remaining counting down by one per accepted prompt "
+            f"({', '.join(map(str, countdown[:6]))}, …)",
+            f"{seen}, …",
+            "the header does not track the usage counter",
+        )
+
+
+@pytest.fixture
+def refused(exhaustion: Exhaustion) -> Answer:
+    if exhaustion.refused is None:
+        fail("no prompt was refused: see test_exactly_the_remaining_quota_is_accepted")
+    return exhaustion.refused
+
+
+@pytest.mark.destructive
+def test_the_prompt_past_the_limit_gets_429_envelope(refused: Answer) -> None:
+    refused.expect_error_code("RATE_LIMIT_EXCEEDED")
+    remaining = refused.headers.get("X-RateLimit-Remaining")
+    if remaining != "0":
+        refused.fail("X-RateLimit-Remaining: 0", repr(remaining))
+
+
+@pytest.mark.destructive
+def test_retry_after_points_at_the_daily_reset(
+    refused: Answer, settings: Settings, target_clock: TargetClock
+) -> None:
+    """Clients back off by Retry-After; without it they hammer the API all day."""
+    raw = refused.headers.get("Retry-After")
+    if raw is None or not raw.strip().isdigit():
+        refused.fail(
+            "header Retry-After in seconds",
+            "no Retry-After header" if raw is None else repr(raw),
+            "clients cannot know when to try again",
+        )
+    now = target_clock.now()
+    retry_at = now + timedelta(seconds=int(raw))
+    midnight = next_utc_midnight(now)
+    slack = timedelta(seconds=settings.config.violet.reset_slack)
+    if abs(retry_at - midnight) > slack:
+        refused.fail(
+            f"Retry-After reaching the next 00:00 UTC ({fmt(midnight)})",
+            f"Retry-After: {raw} ({fmt(retry_at)})",
+        )
+
+
+@pytest.mark.destructive
+def test_another_account_is_unaffected(
+    exhaustion: Exhaustion, api: ApiClient, settings: Settings, user_token: Secret
+) -> None:
+    """The limit is per user: one heavy user must not lock everyone out."""
+    answer = api.get(settings.config.violet.usage_path, token=user_token)
+    answer.expect_status(200)
+    if RateHeaders.of(answer).remaining == 0:
+        answer.fail(
+            "the test user's own quota (X-RateLimit-Remaining > 0)",
+            "0",
+            "the limit is shared between accounts instead of per user",
+        )
+
+
+@pytest.mark.destructive
+def test_quota_stays_closed_after_a_minute(
+    refused: Answer,
+    api: ApiClient,
+    settings: Settings,
+    limit_token: Secret,
+    target_clock: TargetClock,
+) -> None:
+    """The window is a UTC day: crossing a minute boundary must not reopen it."""
+    now = target_clock.now()
+    if next_utc_midnight(now) - now < timedelta(minutes=2):
+        pytest.skip(
+            "too close to 00:00 UTC to tell a minute window from a day window; "
+            "run again after 00:02 UTC"
+        )
+    target_clock.pass_minute_boundary()
+    answer = api.post(
+        settings.config.violet.prompt_path, token=limit_token, json={"prompt": "after a minute"}
+    )
+    if answer.status != 429:
+        answer.fail(
+            "429 after the next minute boundary (the quota is per UTC day)",
+            f"{answer.status}",
+            "the limit window is a minute, not a day",
+        )

@@ -1,0 +1,81 @@
+"""Reading Violet's rate-limit headers and usage body, and exhausting a quota on purpose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from umbrella_checks.client import Answer, ApiClient
+from umbrella_checks.config import Violet
+from umbrella_checks.secrets import Secret
+
+HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    limit: int
+    remaining: int
+    reset: datetime
+
+    @classmethod
+    def of(cls, answer: Answer) -> RateHeaders:
+        values = []
+        for name in HEADERS:
+            raw = answer.headers.get(name)
+            if raw is None or not raw.strip().isdigit():
+                answer.fail(
+                    f"header {name} with a whole number",
+                    "no such header" if raw is None else repr(raw),
+                )
+            values.append(int(raw))
+        return cls(values[0], values[1], datetime.fromtimestamp(values[2], UTC))
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+        days=1
+    )
+
+
+def fmt(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@dataclass
+class Exhaustion:
+    """What happened while using up one account's quota."""
+
+    # How many prompts the service promised to accept: X-RateLimit-Remaining on the first
+    # answer, plus that first prompt (capped at the limit, which also bounds the requests).
+    promised: int = 0
+    accepted: int = 0
+    remaining_seen: list[int] = field(default_factory=list)
+    refused: Answer | None = None
+    last: Answer | None = None
+
+
+def exhaust(api: ApiClient, violet: Violet, token: Secret) -> Exhaustion:
+    """Send the promised prompts plus one: at most limit + 1 requests.
+
+    The first answer's X-RateLimit-Remaining says how many more the service promises to
+    accept, so no separate usage request is needed. The prompt after the promised ones must be
+    refused; one that is not is the finding, and nothing more is sent.
+    """
+    result = Exhaustion()
+    budget = 1
+    while budget > 0:
+        budget -= 1
+        answer = api.post(violet.prompt_path, token=token, json={"prompt": "rate limit check"})
+        result.last = answer
+        if answer.status == 429:
+            result.refused = answer
+            return result
+        answer.expect_status(200, hint="while using up the limit account's quota")
+        remaining = RateHeaders.of(answer).remaining
+        result.remaining_seen.append(remaining)
+        if result.accepted == 0:
+            result.promised = min(remaining + 1, violet.daily_limit)
+            budget = result.promised
+        result.accepted += 1
+    return result

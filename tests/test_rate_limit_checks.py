@@ -1,0 +1,130 @@
+"""Violet's 50/day limit: both levels pass on the sandbox, fail on each fault, and the
+destructive level never sends a prompt to anything that looks like production."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import RunChecks, assert_on_call_message
+from umbrella_checks.sandbox import Sandbox
+
+READ_ONLY = [
+    "test_violet_limit_is_the_documented_one",
+    "test_violet_remaining_matches_usage",
+    "test_violet_window_is_daily",
+]
+DESTRUCTIVE = [
+    "test_another_account_is_unaffected",
+    "test_exactly_the_remaining_quota_is_accepted",
+    "test_quota_stays_closed_after_a_minute",
+    "test_retry_after_points_at_the_daily_reset",
+    "test_the_prompt_past_the_limit_gets_429_envelope",
+]
+ALLOW = ("checks/test_rate_limit.py", "--allow-destructive")
+
+
+def test_both_levels_pass_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
+    run = run_checks(*ALLOW)
+    assert run.passed_names() == sorted(READ_ONLY + DESTRUCTIVE)
+
+
+def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
+    run = run_checks("checks/test_rate_limit.py")
+    assert run.passed_names() == READ_ONLY
+    assert run.skipped_names() == DESTRUCTIVE
+    for name in DESTRUCTIVE:
+        assert "--allow-destructive --environment staging" in run.message_of(name)
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing", "fragment"),
+    [
+        pytest.param(
+            "rate-limit-off",
+            ["test_exactly_the_remaining_quota_is_accepted"],
+            "expected 429 for prompt 51",
+            id="not-enforced",
+        ),
+        pytest.param(
+            "rate-limit-off-by-one",
+            ["test_exactly_the_remaining_quota_is_accepted"],
+            "got 200: prompt 51 was accepted too",
+            id="off-by-one",
+        ),
+        pytest.param(
+            "retry-after-missing",
+            ["test_retry_after_points_at_the_daily_reset"],
+            "expected header Retry-After in seconds, got no Retry-After header",
+            id="retry-after-missing",
+        ),
+        pytest.param(
+            "rate-limit-per-minute",
+            [
+                "test_quota_stays_closed_after_a_minute",
+                "test_retry_after_points_at_the_daily_reset",
+                "test_violet_window_is_daily",
+            ],
+            "expected X-RateLimit-Reset at the next 00:00 UTC",
+            id="per-minute-window",
+        ),
+        pytest.param(
+            "rate-limit-remaining-wrong",
+            [
+                "test_exactly_the_remaining_quota_is_accepted",
+                "test_the_prompt_past_the_limit_gets_429_envelope",
+                "test_violet_remaining_matches_usage",
+            ],
+            "expected X-RateLimit-Remaining within 0..50, got 51",
+            id="remaining-inconsistent",
+        ),
+    ],
+)
+def test_rate_limit_checks_catch_their_fault(
+    run_checks: RunChecks, fault: str, failing: list[str], fragment: str
+) -> None:
+    run = run_checks(*ALLOW, faults=[fault])
+    assert sorted(set(run.failed_names()) & set(failing)) == sorted(failing)
+    # Checks that depend on a refused prompt error out when none was refused; nothing passes
+    # by accident and nothing outside the rate-limit module is involved.
+    assert not set(run.passed_names()) & set(failing)
+    for name in failing:
+        assert_on_call_message(run.message_of(name))
+    assert any(fragment in run.message_of(name) for name in failing)
+
+
+def test_the_destructive_level_never_prompts_a_production_target(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox = sandbox_server(environment="production")
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
+    monkeypatch.setenv("UMBRELLA_LIMIT_TOKEN", sandbox.accounts["limit"].token)
+    # The user says staging, but the target itself reports production: refused.
+    run = run_checks(
+        "-m",
+        "weekly or postdeploy",
+        "--allow-destructive",
+        "--environment=staging",
+        target=sandbox.url,
+    )
+    for name in DESTRUCTIVE:
+        assert run.message_of(name).startswith(
+            f"[safety guard] refused: the target at {sandbox.url} reports environment production"
+        )
+    state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
+    assert state["counts"].get("prompts", 0) == 0
+
+
+def test_a_sensitive_url_is_refused_before_any_request(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    result = pytester.runpytest_subprocess(
+        "--base-url=https://api.umbrella.app", "--environment=staging", "--allow-destructive"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "matches the sensitive-URL pattern" in result.stderr.str()

@@ -7,9 +7,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpcore
+import httpx
 import pytest
 
+# Imported here, once: pytester's in-process runs drop modules first imported inside them, and
+# a re-imported httpcore no longer matches the exception classes httpx already mapped.
+import umbrella_checks.plugin
 from umbrella_checks.sandbox import Sandbox, parse_faults
+
+_KEEP_LOADED = (httpcore, httpx, umbrella_checks.plugin)
 
 REPO = Path(__file__).resolve().parent.parent
 

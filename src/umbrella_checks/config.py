@@ -122,6 +122,22 @@ class Cron(_Section):
     default_schedule: list[str] = ["0 0 * * *"]
 
 
+class PerfWeights(_Section):
+    health: int = Field(default=1, ge=0)
+    artist_profile: int = Field(default=4, ge=0)
+    discovery: int = Field(default=3, ge=0)
+    gigs: int = Field(default=2, ge=0)
+    profile: int = Field(default=1, ge=0)
+
+
+class Perf(_Section):
+    """The release load profile; run time, users and spawn rate live in perf/locust.conf."""
+
+    think_time_min: Duration = 0.5
+    think_time_max: Duration = 2.0
+    weights: PerfWeights = PerfWeights()
+
+
 class Matrix(_Section):
     # Relative to the folder pytest runs from (its rootdir).
     file: str = "checks/status_matrix.toml"
@@ -139,6 +155,7 @@ class SuiteConfig(_Section):
     database: Database = Database()
     cron: Cron = Cron()
     matrix: Matrix = Matrix()
+    perf: Perf = Perf()
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""Release gate: the critical read paths under load; P95 < 500 ms per budget, < 1% errors.
+
+Run it with ``tox -e perf`` or ``python -m umbrella_checks.perf [--sandbox]`` (headless, bounded by
+perf/locust.conf). The verdict is judged once, on the master (or the only process), when Locust
+quits; a broken budget makes the process exit non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, between, events
+from locust.runners import WorkerRunner
+
+from umbrella_checks.perf import CONFIRM_ENV, EndpointStats, judge, load_suite_config, refusal
+
+ENVIRONMENT = os.environ.get("ENVIRONMENT", "production")
+CONFIG = load_suite_config(ENVIRONMENT)
+TOKEN = os.environ.get("UMBRELLA_USER_TOKEN") or os.environ.get("SMOKE_TEST_TOKEN")
+ROUTES = CONFIG.routes
+
+
+def _options(parser: Any) -> None:
+    parser.add_argument(
+        "--confirm-production",
+        action="store_true",
+        default=False,
+        help="allow this load test against a production-looking target",
+    )
+
+
+def _refuse_production(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master decides; workers only follow it
+    confirmed = bool(getattr(environment.parsed_options, "confirm_production", False)) or (
+        os.environ.get(CONFIRM_ENV, "").lower() in ("1", "yes", "true")
+    )
+    reason = refusal(environment.host or "", ENVIRONMENT, CONFIG.safety.sensitive_url, confirmed)
+    if reason:
+        print(f"perf: {reason}", file=sys.stderr, flush=True)
+        sys.exit(2)  # before any user is spawned: not a single request is sent
+    if TOKEN is None:
+        print(
+            "perf: UMBRELLA_USER_TOKEN is not set: the signed-in tasks (discovery, gigs, "
+            "profile) are left out of the mix",
+            flush=True,
+        )
+
+
+class CriticalPaths(FastHttpUser):
+    """Browsing the marketplace: profiles, discovery, gigs; the signed-in ones with a token."""
+
+    wait_time = between(CONFIG.perf.think_time_min, CONFIG.perf.think_time_max)
+
+    def _signed_in(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKEN}"}
+
+    def health(self) -> None:
+        self.client.get("/v1/health", name="/v1/health")
+
+    def artist_profile(self) -> None:
+        self.client.get(f"/v1/artists/{ROUTES.artist_id}", name="/v1/artists/:id")
+
+    def discovery(self) -> None:
+        self.client.get(
+            f"/v1/artists?limit={ROUTES.list_limit}", name="/v1/artists", headers=self._signed_in()
+        )
+
+    def gigs(self) -> None:
+        self.client.get(
+            f"/v1/gigs?limit={ROUTES.list_limit}", name="/v1/gigs", headers=self._signed_in()
+        )
+
+    def profile(self) -> None:
+        self.client.get(ROUTES.profile, name="/v1/profile", headers=self._signed_in())
+
+    weights = CONFIG.perf.weights
+    tasks = {  # type: ignore[assignment]  # noqa: RUF012 — Locust accepts {task: weight}
+        task: weight
+        for task, weight in {
+            health: weights.health,
+            artist_profile: weights.artist_profile,
+            discovery: weights.discovery if TOKEN else 0,
+            gigs: weights.gigs if TOKEN else 0,
+            profile: weights.profile if TOKEN else 0,
+        }.items()
+        if weight > 0
+    }
+
+
+def _stats(entry: Any, name: str) -> EndpointStats:
+    return EndpointStats(
+        name,
+        entry.num_requests,
+        entry.num_failures,
+        entry.get_response_time_percentile(0.5),
+        entry.get_response_time_percentile(0.95),
+        entry.get_response_time_percentile(0.99),
+    )
+
+
+def _verdict(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # judged on the master's aggregated stats
+    stats = environment.stats
+    endpoints = [
+        _stats(entry, entry.name)
+        for entry in sorted(stats.entries.values(), key=lambda e: e.name)
+        if entry.num_requests
+    ]
+    passed, table = judge(endpoints, _stats(stats.total, "overall"), CONFIG.budgets)
+    print(table, flush=True)
+    target = os.environ.get("UMBRELLA_PERF_VERDICT")
+    if target:
+        Path(target).write_text(table + "\n", encoding="utf-8")
+    environment.process_exit_code = 0 if passed else 1
+
+
+events.init_command_line_parser.add_listener(_options)
+events.init.add_listener(_refuse_production)
+events.quitting.add_listener(_verdict)

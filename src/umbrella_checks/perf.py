@@ -1,0 +1,174 @@
+"""The release gate around Locust: budgets, the verdict table, and the ``perf`` command.
+
+``python -m umbrella_checks.perf [--sandbox] [locust options]`` runs ``perf/locustfile.py``
+headless with ``perf/locust.conf``, names its reports ``reports/perf-<UTC timestamp>.*`` and
+exits non-zero when a budget is broken. Locust has no percentile gate of its own; the
+locustfile calls ``judge`` from its ``quitting`` listener.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from umbrella_checks.config import Budgets, ConfigError, SuiteConfig, load_config
+from umbrella_checks.safety import sensitive_reason
+
+CONFIRM_ENV = "UMBRELLA_CONFIRM_PRODUCTION"
+
+
+@dataclass(frozen=True)
+class EndpointStats:
+    name: str
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Line:
+    stats: EndpointStats
+    budget_ms: float | None
+    ok: bool
+
+
+def budget_for(name: str, budgets: Budgets) -> float | None:
+    """The longest configured endpoint prefix of a request name (``/v1/artists/:id`` →
+    ``/v1/artists``): profile views are judged against the artists budget, as the guide says."""
+    matches = [key for key in budgets.endpoints if name == key or name.startswith(key + "/")]
+    return budgets.endpoints[max(matches, key=len)] * 1000 if matches else None
+
+
+def judge(
+    endpoints: list[EndpointStats], total: EndpointStats, budgets: Budgets
+) -> tuple[bool, str]:
+    """The verdict and the table: endpoint, requests, failures, P50, P95, P99, budget, verdict."""
+    lines = []
+    for stats in endpoints:
+        budget = budget_for(stats.name, budgets)
+        lines.append(Line(stats, budget, budget is None or stats.p95_ms < budget))
+    overall = budgets.overall_p95 * 1000
+    lines.append(Line(total, overall, total.p95_ms < overall))
+    error_rate = total.failures / total.requests if total.requests else 1.0
+    errors_ok = total.requests > 0 and error_rate < budgets.error_rate
+    header = (
+        f"{'endpoint':<22}{'requests':>9}{'failures':>9}{'P50':>8}{'P95':>8}{'P99':>8}"
+        f"{'budget':>10}  verdict"
+    )
+    rows = [header, "-" * len(header)]
+    for line in lines:
+        s = line.stats
+        limit = f"<{line.budget_ms:.0f}ms" if line.budget_ms is not None else "-"
+        rows.append(
+            f"{s.name:<22}{s.requests:>9}{s.failures:>9}{s.p50_ms:>8.0f}{s.p95_ms:>8.0f}"
+            f"{s.p99_ms:>8.0f}{limit:>10}  {'ok' if line.ok else 'FAIL: P95 over budget'}"
+        )
+    rows.append(
+        f"{'error rate':<22}{total.requests:>9}{total.failures:>9}{'':>24}"
+        f"{'<' + format(budgets.error_rate, '.0%'):>10}  "
+        f"{error_rate:.2%} {'ok' if errors_ok else 'FAIL: error rate over budget'}"
+    )
+    passed = errors_ok and all(line.ok for line in lines)
+    rows.append(
+        f"verdict: {'PASS' if passed else 'FAIL'}  (P95 from Locust, rounded to ~2 "
+        "significant figures)"
+    )
+    return passed, "\n".join(rows)
+
+
+def refusal(host: str, environment: str, pattern: str, confirmed: bool) -> str | None:
+    """Why a load test must not start against this host, or None."""
+    reason = sensitive_reason(host, environment, pattern)
+    if reason and not confirmed:
+        return (
+            f"refused to load-test {host}: {reason}. Load against production must be "
+            f"confirmed: pass --confirm-production or set {CONFIRM_ENV}=yes"
+        )
+    return None
+
+
+def _start_sandbox(faults: list[str]) -> tuple[subprocess.Popen[str], dict[str, object]]:
+    # Its own process: Locust's gevent must not share a GIL with the server it measures.
+    args = [sys.executable, "-m", "umbrella_checks.sandbox"]
+    for fault in faults:
+        args += ["--fault", fault]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        raise SystemExit("perf: the sandbox did not start")
+    return process, json.loads(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m umbrella_checks.perf",
+        description="Release gate: the Locust profile, judged against the P95 budgets.",
+    )
+    parser.add_argument("--sandbox", action="store_true", help="load the bundled sandbox")
+    parser.add_argument("--sandbox-fault", action="append", default=[], metavar="NAME[=VALUE]")
+    parser.add_argument("--reports-dir", default="reports")
+    parser.add_argument("--perf-dir", default="perf", help="folder with locustfile.py")
+    args, locust_args = parser.parse_known_args(argv)
+    env = dict(os.environ)
+    sandbox = None
+    if args.sandbox:
+        sandbox, info = _start_sandbox(args.sandbox_fault)
+        env["API_URL"] = str(info["url"])
+        env["ENVIRONMENT"] = str(info["environment"])
+        tokens = info["tokens"]
+        assert isinstance(tokens, dict)
+        env["UMBRELLA_USER_TOKEN"] = str(tokens["user"])
+    host = env.get("API_URL", "")
+    if not host and "--host" not in locust_args and "-H" not in locust_args:
+        print("perf: no target: set API_URL, pass --host URL, or --sandbox", file=sys.stderr)
+        return 4
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    reports = Path(args.reports_dir)
+    reports.mkdir(parents=True, exist_ok=True)
+    base = reports / f"perf-{stamp}"
+    env["UMBRELLA_PERF_VERDICT"] = f"{base}-verdict.txt"
+    perf = Path(args.perf_dir)
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(perf / "locustfile.py"),
+        "--config",
+        str(perf / "locust.conf"),
+        "--html",
+        f"{base}.html",
+        "--csv",
+        str(base),
+    ]
+    if host and "--host" not in locust_args and "-H" not in locust_args:
+        command += ["--host", host]
+    try:
+        return subprocess.run([*command, *locust_args], env=env, check=False).returncode
+    finally:
+        if sandbox is not None:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+
+
+def load_suite_config(environment: str) -> SuiteConfig:
+    """The same umbrella.toml the pytest tiers read (UMBRELLA_CONFIG, else ./umbrella.toml)."""
+    path = Path(os.environ.get("UMBRELLA_CONFIG", "umbrella.toml"))
+    try:
+        return load_config(path if path.exists() else None, environment)
+    except ConfigError as exc:
+        raise SystemExit(f"perf: {exc}") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""The release gate: real Locust runs against the sandbox, judged by the suite's budgets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, SUITE_VARIABLES
+from umbrella_checks.config import Budgets
+from umbrella_checks.perf import EndpointStats, budget_for, judge
+from umbrella_checks.sandbox import Sandbox
+
+# Short think time so a few seconds give hundreds of requests: shares and P95s are stable.
+FAST = '[perf]\nthink_time_min = "0ms"\nthink_time_max = "20ms"\n'
+
+
+def _env(tmp_path: Path, config: str = FAST, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    (tmp_path / "umbrella.toml").write_text(config, encoding="utf-8")
+    env["UMBRELLA_CONFIG"] = str(tmp_path / "umbrella.toml")
+    env.update(extra)
+    return env
+
+
+def perf(
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "umbrella_checks.perf",
+        f"--reports-dir={tmp_path}",
+        f"--perf-dir={REPO / 'perf'}",
+        "-t",
+        "3s",
+        "-u",
+        "10",
+        "-r",
+        "10",
+        *args,
+    ]
+    return subprocess.run(
+        command,
+        env=env or _env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+
+def test_the_profile_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
+    done = perf(tmp_path, "--sandbox")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verdict: PASS" in done.stdout
+    verdicts = list(tmp_path.glob("perf-*-verdict.txt"))
+    assert len(verdicts) == 1
+    assert verdicts[0].with_name(verdicts[0].name.replace("-verdict.txt", ".html")).exists()
+    assert list(tmp_path.glob("perf-*_stats.csv"))
+
+
+def test_a_slow_route_fails_its_budget_and_names_it(tmp_path: Path) -> None:
+    done = perf(tmp_path, "--sandbox", "--sandbox-fault=slow=/v1/gigs:450")
+    assert done.returncode == 1
+    failing = [line for line in done.stdout.splitlines() if "FAIL: P95 over budget" in line]
+    assert [line.split()[0] for line in failing] == ["/v1/gigs"]
+
+
+def test_errors_above_one_percent_fail_the_error_rate(tmp_path: Path) -> None:
+    done = perf(tmp_path, "--sandbox", "--sandbox-fault=route-5xx=*:5")
+    assert done.returncode == 1
+    assert "FAIL: error rate over budget" in done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_distributed_run_is_judged_on_the_master(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    env = _env(
+        tmp_path,
+        API_URL=sandbox.url,
+        ENVIRONMENT="development",
+        UMBRELLA_USER_TOKEN=sandbox.accounts["user"].token,
+    )
+    port = str(_free_port())
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(REPO / "perf" / "locustfile.py"),
+                "--worker",
+                "--master-host=127.0.0.1",
+                f"--master-port={port}",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        done = perf(
+            tmp_path, "--master", "--expect-workers=2", f"--master-bind-port={port}", env=env
+        )
+    finally:
+        for worker in workers:
+            worker.wait(timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("verdict: PASS") == 1
+
+
+def test_a_production_target_is_refused_without_a_request(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    done = perf(tmp_path, env=_env(tmp_path, API_URL=sandbox.url, ENVIRONMENT="production"))
+    assert done.returncode == 2
+    assert "refused to load-test" in done.stderr
+    assert "--confirm-production" in done.stderr
+    state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
+    assert state["counts"].get("requests", 0) == 0
+
+
+def test_confirmation_lets_it_run(tmp_path: Path, sandbox_server: Callable[..., Sandbox]) -> None:
+    sandbox = sandbox_server()
+    env = _env(tmp_path, API_URL=sandbox.url, ENVIRONMENT="production")
+    done = perf(tmp_path, "--confirm-production", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "UMBRELLA_USER_TOKEN is not set: the signed-in tasks" in done.stdout
+
+
+def stats(name: str, p95: float, requests: int = 100, failures: int = 0) -> EndpointStats:
+    return EndpointStats(name, requests, failures, p95 / 2, p95, p95 * 1.2)
+
+
+@pytest.mark.parametrize(
+    ("name", "budget"),
+    [
+        pytest.param("/v1/artists/:id", 300, id="profile-view-uses-artists"),
+        pytest.param("/v1/gigs", 400, id="exact"),
+        pytest.param("/v1/unknown", None, id="no-budget"),
+        pytest.param("/v1/healthz", None, id="prefix-is-not-a-path-segment"),
+    ],
+)
+def test_budget_lookup(name: str, budget: float | None) -> None:
+    assert budget_for(name, Budgets()) == budget
+
+
+def test_the_verdict_table_names_the_broken_endpoint() -> None:
+    passed, table = judge(
+        [stats("/v1/gigs", 450), stats("/v1/health", 10)],
+        stats("overall", 300, requests=200),
+        Budgets(),
+    )
+    assert not passed
+    assert "/v1/gigs" in [line.split()[0] for line in table.splitlines() if "FAIL" in line]
+
+
+def test_no_requests_is_not_a_pass() -> None:
+    passed, _ = judge([], stats("overall", 0, requests=0), Budgets())
+    assert not passed

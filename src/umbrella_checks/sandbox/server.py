@@ -12,6 +12,7 @@ import json
 import random
 import re
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -166,6 +167,11 @@ class _Server(ThreadingHTTPServer):
         self.sandbox = sandbox
         super().__init__(address, handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Load generators drop connections when they stop; that is not the sandbox's error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 _PUBLIC_ONE = re.compile(r"^/v1/(artists|profile)/([^/]+)$")
 
@@ -302,6 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(self.command, path, parse_qs(url.query))
         except ApiError as exc:
             self._error(exc)
+        except ConnectionError:
+            self.close_connection = True  # the client went away; nobody to answer
         except Exception as exc:  # the Worker's catch-all: an envelope, never a raw trace
             if "stack-trace" in sb.faults:
                 body = "".join(traceback.format_exception(exc)).encode()

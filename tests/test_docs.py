@@ -1,0 +1,21 @@
+"""The README stays true: every fault switch is documented, and CI runs its two commands."""
+
+from __future__ import annotations
+
+from tests.conftest import REPO
+from umbrella_checks.sandbox import FAULTS
+
+
+def test_every_fault_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, (value, description) in FAULTS.items():
+        assert f"| `{name}{'=' + value if value else ''}` |" in readme, name
+
+
+def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    block = lines[lines.index("```sh") + 1 : lines.index("```", lines.index("```sh") + 1)]
+    assert len(block) == 2
+    assert "pytest -m postdeploy --sandbox" in block[0]
+    assert "pytest tests" in block[1] and "ruff" in block[1] and "mypy" in block[1]
+    assert "README.md" in (REPO / ".ci" / "run").read_text(encoding="utf-8")

@@ -97,6 +97,15 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
             id="auth-not-enforced",
         ),
         pytest.param(
+            "envelope-missing=/v1/gigs",
+            [
+                BUDGET.format("gigs"),
+                *matrix("GET /v1/gigs?limit={list_limit} [user] -> 200"),
+            ],
+            "expected a JSON envelope with success and meta.timestamp, got 200",
+            id="envelope-missing",
+        ),
+        pytest.param(
             "admin-not-enforced",
             matrix("GET /v1/admin/stats [user] -> 403"),
             "expected status 403, got 200",

@@ -202,6 +202,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.counter = counter
         self.unresponsive: str | None = None
+        self.envelope_violations: list[str] = []
         timeout = httpx.Timeout(
             connect=http.connect_timeout,
             read=http.read_timeout,
@@ -257,7 +258,32 @@ class ApiClient:
                 f"{what}: could not connect ({type(exc).__name__}: {exc}); is the URL right "
                 "and the service up?"
             )
-        return Answer(method, url, response, time.perf_counter() - started)
+        answer = Answer(method, url, response, time.perf_counter() - started)
+        self._check_envelope(answer, path)
+        return answer
+
+    def _check_envelope(self, answer: Answer, path: str) -> None:
+        """Remember JSON answers without the contract's envelope; the plugin fails the check
+        that saw one, whatever that check was about."""
+        if path.startswith("/__sandbox/"):
+            return
+        if "json" not in answer.headers.get("content-type", ""):
+            return
+        try:
+            body = answer.response.json()
+        except ValueError:
+            return  # not JSON after all: the checks that read it say so
+        meta = body.get("meta") if isinstance(body, dict) else None
+        if not (
+            isinstance(body, dict)
+            and isinstance(body.get("success"), bool)
+            and isinstance(meta, dict)
+            and "timestamp" in meta
+        ):
+            self.envelope_violations.append(
+                f"{answer.what}: expected a JSON envelope with success and meta.timestamp, "
+                f"got {answer.status} {snippet(answer.text)}"
+            )
 
     def get(self, path: str, **kwargs: Any) -> Answer:
         return self.request("GET", path, **kwargs)

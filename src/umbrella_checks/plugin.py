@@ -445,6 +445,23 @@ def api(
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def _every_json_answer_has_the_envelope(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Only where the check talks to the target; checks that never use `api` pay nothing.
+    if "api" not in request.fixturenames:
+        yield
+        return
+    client: ApiClient = request.getfixturevalue("api")
+    seen = len(client.envelope_violations)
+    yield
+    fresh = client.envelope_violations[seen:]
+    if fresh:
+        fail(
+            f"{fresh[0]} (contract: every JSON answer carries the envelope)"
+            + (f"; {len(fresh) - 1} more" if len(fresh) > 1 else "")
+        )
+
+
 def require_destructive(config: pytest.Config) -> None:
     """Skip unless destructive work is allowed here (call it before any state change)."""
     settings = config.stash[settings_key]

@@ -21,6 +21,7 @@ FAULTS: dict[str, tuple[str | None, str]] = {
         "`100,600@10` delays 10% of answers by 600 ms and the rest by 100 ms",
     ),
     "route-5xx": ("ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)"),
+    "envelope-missing": ("ROUTE", "successful answers on ROUTE are bare JSON, no envelope"),
     "unknown-route-html": (None, "unknown /v1/ paths answer 200 with an HTML page"),
     "cors-missing": (None, "no Access-Control-Allow-Origin on any answer"),
     "auth-not-enforced": (None, "signed-in routes answer 200 without a token"),
@@ -61,6 +62,7 @@ class Faults:
     delays: tuple[Delay, ...] = ()
     errors: tuple[tuple[str, float], ...] = ()
     raw: tuple[str, ...] = field(default=())
+    bare: tuple[str, ...] = ()
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
@@ -72,6 +74,9 @@ class Faults:
                     if draw < bound:
                         return seconds
         return 0.0
+
+    def is_bare(self, path: str) -> bool:
+        return any(route == "*" or path.startswith(route) for route in self.bare)
 
     def error_share(self, path: str) -> float:
         for route, share in self.errors:
@@ -124,6 +129,7 @@ def parse_faults(specs: list[str]) -> Faults:
     names: set[str] = set()
     delays: list[Delay] = []
     errors: list[tuple[str, float]] = []
+    bare: list[str] = []
     for spec in (s.strip() for s in specs):
         if not spec:
             continue
@@ -141,5 +147,7 @@ def parse_faults(specs: list[str]) -> Faults:
             delays.append(_parse_slow(value))
         elif name == "route-5xx":
             errors.append(_parse_5xx(value))
+        elif name == "envelope-missing":
+            bare.append(value)
         names.add(name)
-    return Faults(frozenset(names), tuple(delays), tuple(errors), tuple(specs))
+    return Faults(frozenset(names), tuple(delays), tuple(errors), tuple(specs), tuple(bare))

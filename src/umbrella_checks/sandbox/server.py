@@ -224,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
     def _ok(self, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        if self.sb.faults.is_bare(urlsplit(self.path).path):
+            self._json(status, data if isinstance(data, dict) else {"items": data}, headers or {})
+            return
         self._json(status, {"success": True, "data": data, "meta": self._meta()}, headers or {})
 
     def _error(self, exc: ApiError, headers: dict[str, str] | None = None) -> None:

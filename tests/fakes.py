@@ -12,9 +12,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 class _Quiet(BaseHTTPRequestHandler):
@@ -142,3 +143,191 @@ class FakeD1Api:
             self.stop.set()
             self.server.shutdown()
             self.server.server_close()
+
+
+class _Fake:
+    """A local server with a switchable error ``mode`` shared by the API fakes below."""
+
+    TOKEN = "fake-api-token-0123456789"
+    ERRORS: ClassVar[dict[str, tuple[int, Any, dict[str, str]]]] = {
+        "bad-token": (401, {"errors": [{"message": "Invalid access token"}]}, {}),
+        "rate-limited": (429, {"errors": [{"message": "rate limited"}]}, {"Retry-After": "30"}),
+        "server-error": (502, b"<html>502 Bad Gateway</html>", {}),
+        "malformed": (200, b"{not json", {}),
+    }
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.calls = 0
+        self.stop = threading.Event()
+        fake = self
+
+        class Handler(_Quiet):
+            def do_GET(self) -> None:
+                fake._serve(self)
+
+            def do_POST(self) -> None:
+                fake._serve(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    @property
+    def root(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def _serve(self, request: _Quiet) -> None:
+        self.calls += 1
+        if self.mode == "hang":
+            self.stop.wait()
+            return
+        if self.mode in self.ERRORS:
+            status, body, headers = self.ERRORS[self.mode]
+            request.send_json(status, body, headers)
+            return
+        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            request.send_json(401, {"detail": "Invalid token"})
+            return
+        self.answer(request)
+
+    def answer(self, request: _Quiet) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def running(self) -> Iterator[Any]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.stop.set()
+            self.server.shutdown()
+            self.server.server_close()
+
+
+class FakeGraphQL(_Fake):
+    """Cloudflare's ``POST /client/v4/graphql`` for Workers invocations and R2 storage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quantile_fields = ["cpuTimeP50", "cpuTimeP99"]
+        self.current = {
+            "requests": 10_000,
+            "errors": 20,
+            "quantiles": {"cpuTimeP50": 1500.0, "cpuTimeP99": 9000.0},
+        }
+        self.previous = {"requests": 9_000, "errors": 10, "quantiles": {}}
+        self.r2_bytes = 2_000_000_000
+        self.queries: list[str] = []
+
+    @property
+    def base(self) -> str:
+        return f"{self.root}/client/v4"
+
+    def answer(self, request: _Quiet) -> None:
+        body = json.loads(request.read_body() or b"{}")
+        query, variables = str(body.get("query", "")), body.get("variables") or {}
+        self.queries.append(query)
+        if self.mode == "graphql-errors":
+            request.send_json(
+                200,
+                {
+                    "data": None,
+                    "errors": [{"message": "not authorized for that account", "path": ["viewer"]}],
+                },
+            )
+            return
+        if "__type" in query:
+            request.send_json(
+                200,
+                {"data": {"__type": {"fields": [{"name": name} for name in self.quantile_fields]}}},
+            )
+            return
+        if "r2StorageAdaptiveGroups" in query:
+            groups = [{"max": {"payloadSize": self.r2_bytes, "metadataSize": 0, "objectCount": 10}}]
+            request.send_json(
+                200, {"data": {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": groups}]}}}
+            )
+            return
+        to = datetime.fromisoformat(variables["to"])
+        recent = datetime.now(to.tzinfo) - to < timedelta(minutes=5)
+        period = self.current if recent else self.previous
+        group = {
+            "sum": {"requests": period["requests"], "errors": period["errors"], "subrequests": 0},
+            "quantiles": period["quantiles"],
+        }
+        request.send_json(
+            200, {"data": {"viewer": {"accounts": [{"workersInvocationsAdaptive": [group]}]}}}
+        )
+
+
+class FakeSentry(_Fake):
+    """``GET /api/0/organizations/{org}/issues/`` with Link-header pagination."""
+
+    ORG = "umbrella"
+    PROJECT = "42"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: list[list[dict[str, Any]]] = [[], []]
+        self.queries: list[str] = []
+
+    @staticmethod
+    def issue(title: str, level: str = "error", culprit: str = "worker.ts") -> dict[str, Any]:
+        return {
+            "title": title,
+            "culprit": culprit,
+            "level": level,
+            "count": "3",
+            "firstSeen": "2026-11-26T01:00:00Z",
+            "permalink": "https://sentry.example/i/1",
+            "metadata": {},
+        }
+
+    def answer(self, request: _Quiet) -> None:
+        self.queries.append(request.path)
+        if not request.path.startswith(f"/api/0/organizations/{self.ORG}/issues/"):
+            request.send_json(404, {"detail": "not found"})
+            return
+        page = 1 if "cursor=page2" in request.path else 0
+        base = f"{self.root}/api/0/organizations/{self.ORG}/issues/"
+        more = "true" if page == 0 else "false"
+        link = (
+            f'<{base}?cursor=page0>; rel="previous"; results="false"; cursor="page0", '
+            f'<{base}?cursor=page2>; rel="next"; results="{more}"; cursor="page2"'
+        )
+        request.send_json(200, self.pages[page], {"Link": link})
+
+
+class FakeSlack(_Fake):
+    """An incoming webhook: counts posts, answers ``ok``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"{self.root}/services/T000/B000/{self.TOKEN}"
+
+    # Slack answers errors with a short text body.
+    TEXT_ERRORS: ClassVar[dict[str, tuple[int, bytes]]] = {
+        "invalid-payload": (400, b"invalid_payload"),
+        "gone": (404, b"no_service"),
+        "forbidden": (403, b"invalid_token"),
+    }
+
+    def _serve(self, request: _Quiet) -> None:
+        body = request.read_body()
+        status, text = self.TEXT_ERRORS.get(self.mode, (200, b"ok"))
+        if self.mode not in ("ok", *self.TEXT_ERRORS):
+            super()._serve(request)
+            return
+        if status == 200:
+            self.posts.append(json.loads(body or b"{}").get("text", ""))
+        request.send_response(status)
+        request.send_header("Content-Type", "text/plain")
+        request.send_header("Content-Length", str(len(text)))
+        request.end_headers()
+        request.wfile.write(text)

@@ -138,6 +138,56 @@ class Perf(_Section):
     weights: PerfWeights = PerfWeights()
 
 
+def parse_size(value: object) -> float:
+    """Turn "10GB", "500MB" or a number of bytes into bytes."""
+    units = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        match = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)\s*$", value.upper())
+        if match:
+            return float(match.group(1)) * units[match.group(2)]
+    raise ValueError(f"expected a size such as '10GB' or '500MB', got {value!r}")
+
+
+Size = Annotated[float, BeforeValidator(parse_size)]
+
+
+class Analytics(_Section):
+    # None: the worker name from wrangler.toml for the environment.
+    script_name: str | None = None
+    volume_drop: float = Field(default=0.5, gt=0, le=1)
+    # Preferred latency quantiles, first found wins (discovered by introspection).
+    latency_fields: list[str] = ["wallTimeP95", "durationP95", "wallTimeP99", "durationP99"]
+
+
+class Sentry(_Section):
+    fail_on: list[str] = ["critical", "high"]
+    critical_words: list[str] = [
+        "d1_error",
+        "database",
+        "sqlite",
+        "sql",
+        "no such table",
+        "authentication",
+        "clerk",
+        "jwt",
+        "d1 ",
+    ]
+    max_pages: int = Field(default=10, ge=1, le=100)
+
+
+class Capacity(_Section):
+    d1_quota: Size = 10e9
+    r2_quota: Size = 10e9
+    alert_at: float = Field(default=0.8, gt=0, le=1)
+
+
+class Trends(_Section):
+    max_ratio: float = Field(default=1.5, gt=1)
+    weeks: int = Field(default=4, ge=2, le=52)
+
+
 class Matrix(_Section):
     # Relative to the folder pytest runs from (its rootdir).
     file: str = "checks/status_matrix.toml"
@@ -156,6 +206,10 @@ class SuiteConfig(_Section):
     cron: Cron = Cron()
     matrix: Matrix = Matrix()
     perf: Perf = Perf()
+    analytics: Analytics = Analytics()
+    sentry: Sentry = Sentry()
+    capacity: Capacity = Capacity()
+    trends: Trends = Trends()
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

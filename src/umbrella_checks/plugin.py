@@ -19,16 +19,26 @@ from typing import Any
 import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
-from umbrella_checks import __version__
+from umbrella_checks import __version__, history, incident, slack
+from umbrella_checks.analytics import GraphQL
 from umbrella_checks.client import Answer, ApiClient, RequestCounter, fail
 from umbrella_checks.config import ENVIRONMENTS, ConfigError
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
+from umbrella_checks.incident import Failure
 from umbrella_checks.matrix import Row, load_rows
 from umbrella_checks.reporting import ReportPaths, tier_of
 from umbrella_checks.safety import GUARD_PREFIX, destructive_refusal
 from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
-from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import TOKEN_VARS, SandboxInfo, Settings, SettingsError, resolve
+from umbrella_checks.secrets import Secret, from_env
+from umbrella_checks.settings import (
+    SENTRY_VARS,
+    TOKEN_VARS,
+    SandboxInfo,
+    SentryAccess,
+    Settings,
+    SettingsError,
+    resolve,
+)
 from umbrella_checks.wrangler import WranglerApp, WranglerError
 
 MARKERS = {
@@ -47,6 +57,8 @@ started_key = pytest.StashKey[datetime]()
 tally_key = pytest.StashKey[dict[str, int]]()
 matrix_key = pytest.StashKey[list[Row]]()
 figures_key = pytest.StashKey[dict[str, Any]]()
+failures_key = pytest.StashKey[list[Failure]]()
+notes_key = pytest.StashKey[list[str]]()
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[counter_key] = counter
     config.stash[tally_key] = {"requests": 0}
     config.stash[figures_key] = {}
+    config.stash[failures_key] = []
+    config.stash[notes_key] = []
     if _is_worker(config):
         shared = config.workerinput["umbrella"]  # type: ignore[attr-defined]
         sandbox = SandboxInfo.from_dict(shared["sandbox"]) if shared["sandbox"] else None
@@ -259,11 +273,11 @@ def matrix_rows(config: pytest.Config) -> list[Row]:
 
 
 def _plan_reports(config: pytest.Config) -> None:
-    reports_dir = Path(config.getoption("reports_dir") or config.rootpath / "reports")
+    folder = reports_dir(config)
     tier = tier_of(config.getoption("markexpr") or "")
-    paths = ReportPaths.plan(reports_dir, tier, config.stash[started_key])
+    paths = ReportPaths.plan(folder, tier, config.stash[started_key])
     config.stash[reports_key] = paths
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath"):
         # pytest-html reads these in its own pytest_configure, which runs after ours.
         config.option.htmlpath = str(paths.html)
@@ -371,6 +385,56 @@ def pytest_runtest_makereport(
     report.longrepr = f"--strict-skips: this check did not run: {reason.removeprefix('Skipped: ')}"
 
 
+def reports_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("reports_dir") or config.rootpath / "reports")
+
+
+def history_key(settings: Settings) -> str:
+    """Trends follow a target across runs; every sandbox run is the same target."""
+    return "sandbox" if settings.sandbox else settings.base_url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Controller only: history, the incident draft and the Slack alert."""
+    config = session.config
+    if _is_worker(config) or settings_key not in config.stash or reports_key not in config.stash:
+        return
+    settings = config.stash[settings_key]
+    started = config.stash[started_key]
+    tier = tier_of(config.getoption("markexpr") or "")
+    numeric = [
+        (name, float(value))
+        for name, value in config.stash[figures_key].items()
+        if isinstance(value, int | float)
+    ]
+    if numeric:
+        history.append(
+            reports_dir(config) / "history.sqlite", started, tier, history_key(settings), numeric
+        )
+    failures = config.stash[failures_key]
+    if not failures:
+        return
+    paths = config.stash[reports_key]
+    text = incident.draft(
+        failures, tier=tier, target=settings.base_url, started=started, report=paths.latest
+    )
+    written = incident.write(reports_dir(config), text, started)
+    notes = config.stash[notes_key]
+    notes.append(f"incident draft: {written} ({incident.severity(failures)})")
+    webhook = from_env("SLACK_WEBHOOK_URL")
+    if webhook is not None:
+        names = ", ".join(f.name for f in failures[:10])
+        more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
+        problem = slack.post(
+            webhook,
+            f":rotating_light: umbrella-checks {tier} on {settings.base_url}: "
+            f"{len(failures)} failed ({incident.severity(failures)}): {names}{more}. "
+            f"Report: {paths.latest}",
+            timeout=settings.config.http.read_timeout,
+        )
+        notes.append(problem or "Slack alerted")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if settings_key in config.stash and not _is_worker(config):
@@ -379,6 +443,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
         for name, value in sorted(config.stash[figures_key].items()):
             terminalreporter.write_line(f"umbrella: {name}: {value}")
+        for note in config.stash[notes_key]:
+            terminalreporter.write_line(f"umbrella: {note}")
 
 
 before_key = pytest.StashKey[int]()
@@ -409,6 +475,10 @@ class _Tally:
         self.config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.config.stash[failures_key].append(
+                Failure(report.nodeid, report.longreprtext.strip()[:2000])
+            )
         if report.when != "teardown":
             return
         for key, value in report.user_properties:
@@ -646,6 +716,81 @@ class TargetClock:
 @pytest.fixture(scope="session")
 def target_clock(api: ApiClient, settings: Settings) -> TargetClock:
     return TargetClock(api, settings.sandbox is not None)
+
+
+@pytest.fixture(scope="session")
+def graphql(pytestconfig: pytest.Config, settings: Settings) -> GraphQL:
+    """Cloudflare's GraphQL Analytics API (CLOUDFLARE_API_TOKEN + CLOUDFLARE_ACCOUNT_ID)."""
+    cloudflare = settings.cloudflare
+    if cloudflare is None:
+        missing = [
+            v
+            for v in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID")
+            if not os.environ.get(v, "").strip()
+        ]
+        pytest.skip(
+            f"Cloudflare analytics not configured: set {' and '.join(missing)} "
+            "(a token with Account Analytics read)"
+        )
+    return GraphQL(
+        cloudflare.api_base,
+        cloudflare.account_id,
+        cloudflare.api_token,
+        settings.config.http,
+        pytestconfig.stash[counter_key],
+    )
+
+
+@pytest.fixture(scope="session")
+def worker_script(settings: Settings, request: pytest.FixtureRequest) -> str:
+    """The Worker's name: [analytics] script_name, else wrangler.toml's for the environment."""
+    if settings.config.analytics.script_name:
+        return settings.config.analytics.script_name
+    app: WranglerApp = request.getfixturevalue("wrangler_app")
+    return app.worker_name(settings.environment)
+
+
+@pytest.fixture(scope="session")
+def sentry_access(settings: Settings) -> SentryAccess:
+    if settings.sentry is None:
+        missing = [v for v in SENTRY_VARS if not os.environ.get(v, "").strip()]
+        pytest.skip(
+            f"Sentry not configured: set {', '.join(missing)} (token scope event:read; "
+            "SENTRY_BASE_URL for self-hosted)"
+        )
+    return settings.sentry
+
+
+class ReportNotes:
+    """HTML put beside a check's row in the report (lists, charts)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._extras: list[Any] | None = None
+        if request.config.pluginmanager.hasplugin("html"):
+            self._extras = request.getfixturevalue("extras")
+
+    def add(self, markup: str) -> None:
+        if self._extras is not None:
+            import pytest_html  # type: ignore[import-untyped]
+
+            self._extras.append(pytest_html.extras.html(markup))
+
+
+@pytest.fixture
+def report_notes(request: pytest.FixtureRequest) -> ReportNotes:
+    return ReportNotes(request)
+
+
+@pytest.fixture(scope="session")
+def history_series(
+    pytestconfig: pytest.Config,
+    settings: Settings,
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Figures earlier runs stored for this target (``reports/history.sqlite``)."""
+    since = datetime.now(UTC) - timedelta(weeks=settings.config.trends.weeks)
+    return history.series(
+        reports_dir(pytestconfig) / "history.sqlite", history_key(settings), since
+    )
 
 
 @pytest.fixture

@@ -74,6 +74,17 @@ class CloudflareAccess:
 
 
 @dataclass(frozen=True)
+class SentryAccess:
+    token: Secret
+    org: str
+    project: str
+    base_url: str
+
+
+SENTRY_VARS = ("SENTRY_AUTH_TOKEN", "SENTRY_ORG", "SENTRY_PROJECT")
+
+
+@dataclass(frozen=True)
 class Settings:
     base_url: str
     base_url_source: str
@@ -90,6 +101,7 @@ class Settings:
     tokens: dict[str, Secret | None]
     cloudflare: CloudflareAccess | None
     sandbox: SandboxInfo | None = None
+    sentry: SentryAccess | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def token_source(self, account: str) -> str:
@@ -242,7 +254,20 @@ def resolve(
             cf_token, account_id, environ.get("D1_DATABASE_ID", "").strip() or None, api_base
         )
 
+    sentry = None
+    sentry_token = from_env("SENTRY_AUTH_TOKEN")
+    if sentry_token and environ.get("SENTRY_ORG") and environ.get("SENTRY_PROJECT"):
+        sentry = SentryAccess(
+            sentry_token,
+            environ["SENTRY_ORG"].strip(),
+            environ["SENTRY_PROJECT"].strip(),
+            validate_url(
+                environ.get("SENTRY_BASE_URL", "").strip() or "https://sentry.io", "SENTRY_BASE_URL"
+            ),
+        )
+
     return Settings(
+        sentry=sentry,
         base_url=base_url,
         base_url_source=base_source,
         environment=str(environment),

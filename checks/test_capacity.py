@@ -1,0 +1,67 @@
+"""Runbook › Weekly Review › Capacity Planning: D1 database size and R2 storage against quota
+(alert at 80%)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from umbrella_checks.analytics import GraphQL
+from umbrella_checks.client import fail
+from umbrella_checks.d1 import D1Backend, ask
+from umbrella_checks.plugin import Figures
+from umbrella_checks.settings import Settings
+from umbrella_checks.wrangler import WranglerApp
+
+pytestmark = [pytest.mark.weekly]
+
+
+def _judge(what: str, used: float, quota: float, alert_at: float, fix: str) -> None:
+    if used >= quota * alert_at:
+        fail(
+            f"{what}: expected under {alert_at:.0%} of the {quota / 1e9:g} GB quota, got "
+            f"{used / 1e9:.2f} GB ({used / quota:.0%}); {fix}"
+        )
+
+
+def test_d1_database_is_under_its_size_quota(
+    d1: D1Backend, settings: Settings, figures: Figures
+) -> None:
+    size = ask(d1, "SELECT 1 AS ok").size_bytes
+    if size is None:
+        pytest.skip(f"{d1.description} does not report the database size")
+    figures.record("D1 size (bytes)", size)
+    capacity = settings.config.capacity
+    _judge(
+        f"{d1.description}",
+        size,
+        capacity.d1_quota,
+        capacity.alert_at,
+        "archive old rows or raise the plan before writes start failing",
+    )
+
+
+def test_r2_bucket_is_under_its_storage_quota(
+    graphql: GraphQL, wrangler_app: WranglerApp, settings: Settings, figures: Figures
+) -> None:
+    buckets = (
+        wrangler_app.data.get("env", {}).get(settings.environment, {}).get("r2_buckets")
+        or wrangler_app.data.get("r2_buckets")
+        or []
+    )
+    names = [str(b["bucket_name"]) for b in buckets if "bucket_name" in b]
+    if not names:
+        pytest.skip(f"{wrangler_app.path} declares no [[r2_buckets]]")
+    end = datetime.now().astimezone().replace(microsecond=0)
+    capacity = settings.config.capacity
+    for name in names:
+        used = graphql.r2_bytes(name, end - timedelta(days=1), end)
+        if used is None:
+            fail(f"could not check: no R2 storage analytics for bucket {name} in the last day")
+        figures.record(f"R2 {name} (bytes)", used)
+        _judge(
+            f"R2 bucket {name}",
+            used,
+            capacity.r2_quota,
+            capacity.alert_at,
+            "clean up old uploads or raise the quota",
+        )

@@ -1,0 +1,117 @@
+"""Runbook › Morning Health Check 2 (Check Cloudflare Analytics: past 24 h) and Weekly Review ›
+Performance Analysis (7 days): request count, error rate < 1%, P95 < 500 ms, sudden drops.
+
+Read from Cloudflare's GraphQL Analytics API for the Worker named in wrangler.toml.
+"""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from umbrella_checks.analytics import GraphQL, Invocations
+from umbrella_checks.client import fail
+from umbrella_checks.plugin import Figures
+from umbrella_checks.settings import Settings
+
+PERIODS = [
+    pytest.param(timedelta(days=1), id="24h", marks=pytest.mark.daily),
+    pytest.param(timedelta(days=7), id="7d", marks=pytest.mark.weekly),
+]
+
+
+@pytest.fixture(params=PERIODS, scope="module")
+def period(request: pytest.FixtureRequest) -> timedelta:
+    value: timedelta = request.param
+    return value
+
+
+@pytest.fixture(scope="module")
+def quantile_fields(graphql: GraphQL, settings: Settings) -> list[str]:
+    offered = graphql.quantile_fields()
+    wanted = settings.config.analytics.latency_fields
+    return [name for name in wanted if name in offered][:1] + [
+        name for name in ("cpuTimeP50", "cpuTimeP99") if name in offered
+    ]
+
+
+@pytest.fixture(scope="module")
+def traffic(
+    graphql: GraphQL, worker_script: str, period: timedelta, quantile_fields: list[str]
+) -> tuple[Invocations, Invocations]:
+    """This period and the one before it, of the same length."""
+    end = datetime.now().astimezone().replace(microsecond=0)
+    this = graphql.invocations(worker_script, end - period, end, quantile_fields)
+    before = graphql.invocations(worker_script, end - 2 * period, end - period, quantile_fields)
+    return this, before
+
+
+def test_worker_error_rate_is_under_budget(
+    traffic: tuple[Invocations, Invocations],
+    settings: Settings,
+    worker_script: str,
+    figures: Figures,
+) -> None:
+    """Runbook: error rate < 1% (alert > 5%)."""
+    this, _ = traffic
+    if this.requests == 0:
+        fail(
+            f"Cloudflare analytics for {worker_script}: expected requests in the period, got "
+            "none (wrong worker name, or the Worker receives no traffic)"
+        )
+    rate = this.errors / this.requests
+    figures.record(f"{worker_script} error rate", round(rate, 5))
+    budget = settings.config.budgets.error_rate
+    if rate >= budget:
+        fail(
+            f"Cloudflare analytics for {worker_script}: expected error rate < {budget:.0%}, got "
+            f"{rate:.2%} ({this.errors} of {this.requests} invocations); see Sentry and "
+            "Common Issues › Issue 6"
+        )
+
+
+def test_request_volume_did_not_drop(
+    traffic: tuple[Invocations, Invocations],
+    settings: Settings,
+    worker_script: str,
+    figures: Figures,
+) -> None:
+    """Runbook alert: "Worker Requests: sudden drop (< 50% of normal)"."""
+    this, before = traffic
+    figures.record(f"{worker_script} requests", this.requests)
+    floor = settings.config.analytics.volume_drop
+    if before.requests and this.requests < before.requests * floor:
+        fail(
+            f"Cloudflare analytics for {worker_script}: expected at least {floor:.0%} of the "
+            f"previous period's {before.requests} requests, got {this.requests} "
+            f"({this.requests / before.requests:.0%}): clients may be failing before reaching "
+            "the Worker (DNS, routes, a broken web app)"
+        )
+
+
+def test_worker_latency_is_under_target(
+    traffic: tuple[Invocations, Invocations],
+    quantile_fields: list[str],
+    settings: Settings,
+    worker_script: str,
+    figures: Figures,
+) -> None:
+    """Runbook: P95 < 500 ms — judged only on a latency quantile the API really offers."""
+    this, _ = traffic
+    for name in ("cpuTimeP50", "cpuTimeP99"):
+        if name in this.quantiles:
+            figures.record(f"{worker_script} {name} (ms)", round(this.quantiles[name] / 1000, 2))
+    latency = [name for name in quantile_fields if not name.startswith("cpuTime")]
+    if not latency:
+        pytest.skip(
+            "the GraphQL API offers no wall-time quantile for Workers here (only CPU "
+            "time); client-side P95 is the release gate's job (tox -e perf)"
+        )
+    name = latency[0]
+    milliseconds = this.quantiles.get(name, 0.0) / 1000  # Workers quantiles are microseconds
+    figures.record(f"{worker_script} {name} (ms)", round(milliseconds, 1))
+    target = settings.config.budgets.overall_p95 * 1000
+    if milliseconds >= target:
+        fail(
+            f"Cloudflare analytics for {worker_script}: expected {name} < {target:.0f} ms, got "
+            f"{milliseconds:.0f} ms; see Common Issues › Issue 2 (High Latency)"
+        )

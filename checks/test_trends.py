@@ -1,0 +1,48 @@
+"""Runbook › Weekly Review › Performance Analysis: "compare against previous weeks; identify
+any degradation patterns". Every tier run stores its figures in reports/history.sqlite."""
+
+import html
+from datetime import datetime
+
+import pytest
+
+from umbrella_checks import history
+from umbrella_checks.client import fail
+from umbrella_checks.plugin import ReportNotes
+from umbrella_checks.settings import Settings
+
+pytestmark = [pytest.mark.weekly]
+
+
+def test_no_figure_degraded_week_over_week(
+    history_series: dict[str, list[tuple[datetime, float]]],
+    settings: Settings,
+    now: datetime,
+    report_notes: ReportNotes,
+) -> None:
+    if not history_series:
+        pytest.skip("no history yet: every tier run adds its figures to reports/history.sqlite")
+    found = history.trends(history_series, now)
+    rows = []
+    for trend in found:
+        before = f"{trend.before:g}" if trend.before is not None else "–"
+        rows.append(
+            f"<tr><td>{html.escape(trend.metric)}</td><td>{trend.this_week:g}</td>"
+            f"<td>{before}</td><td>{history.sparkline(history_series[trend.metric])}</td></tr>"
+        )
+    report_notes.add(
+        "<table><tr><th>figure</th><th>this week</th><th>weeks before</th>"
+        "<th>trend</th></tr>" + "".join(rows) + "</table>"
+    )
+    limit = settings.config.trends.max_ratio
+    worse = [t for t in found if t.judged and t.ratio is not None and t.ratio > limit]
+    if worse:
+        fail(
+            "history: "
+            + "; ".join(
+                f"expected {t.metric} within {limit:g}× the weeks before ({t.before:g}), got "
+                f"{t.this_week:g} ({t.ratio:.1f}×)"
+                for t in worse
+            )
+            + " — see the trend charts in the report; Common Issues › Issue 2"
+        )

@@ -1,0 +1,140 @@
+"""Cloudflare's GraphQL Analytics API: Workers invocations and R2 storage for a period.
+
+Fields read, and why:
+- ``workersInvocationsAdaptive.sum.requests`` / ``sum.errors``: the error rate. ``errors``
+  counts invocations that did not succeed (exceptions, exceeded resources, internal errors) —
+  the Worker-side 5xx; ``dimensions.status`` is an outcome, not an HTTP status, so it is not used.
+- ``sum.requests`` of the previous period of the same length: the runbook's "sudden drop".
+- A latency quantile only when introspection of ``AccountWorkersInvocationsAdaptiveQuantiles``
+  shows one (``wallTimeP95``, ``durationP95``, … in [analytics] latency_fields); ``cpuTimeP50`` /
+  ``cpuTimeP99`` are CPU time, not latency, and are reported but not judged.
+- ``r2StorageAdaptiveGroups.max.payloadSize`` + ``metadataSize``: bytes stored in a bucket.
+GraphQL answers 200 with an ``errors`` array on bad queries or permissions: that is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from umbrella_checks.client import RequestCounter, fail
+from umbrella_checks.config import Http
+from umbrella_checks.external import call, json_body
+from umbrella_checks.secrets import Secret
+
+QUANTILES_TYPE = "AccountWorkersInvocationsAdaptiveQuantiles"
+
+INVOCATIONS = """
+query Invocations($account: String!, $script: String!, $from: Time!, $to: Time!) {
+  viewer { accounts(filter: {accountTag: $account}) {
+    workersInvocationsAdaptive(limit: 10000, filter: {scriptName: $script,
+        datetime_geq: $from, datetime_leq: $to}) {
+      sum { requests errors subrequests }
+      quantiles { %s }
+    }
+  } }
+}
+"""
+
+R2_STORAGE = """
+query R2Storage($account: String!, $bucket: String!, $from: Time!, $to: Time!) {
+  viewer { accounts(filter: {accountTag: $account}) {
+    r2StorageAdaptiveGroups(limit: 1, filter: {bucketName: $bucket,
+        datetime_geq: $from, datetime_leq: $to}) {
+      max { payloadSize metadataSize objectCount }
+    }
+  } }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Invocations:
+    requests: int
+    errors: int
+    quantiles: dict[str, float]
+
+
+class GraphQL:
+    def __init__(
+        self, api_base: str, account: str, token: Secret, http: Http, counter: RequestCounter
+    ) -> None:
+        self.url = f"{api_base.rstrip('/')}/graphql"
+        self.account = account
+        self.token = token
+        self.http = http
+        self.counter = counter
+
+    def ask(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        what = "the Cloudflare GraphQL API"
+        response = call(
+            "POST",
+            self.url,
+            what=what,
+            token=self.token,
+            http=self.http,
+            counter=self.counter,
+            json={"query": query, "variables": variables},
+        )
+        body = json_body(response, what)
+        if not isinstance(body, dict):
+            fail(f"could not check: {what} answered something other than a JSON object")
+        errors = body.get("errors")
+        if errors:
+            first = errors[0].get("message", errors[0]) if isinstance(errors, list) else errors
+            fail(f"could not check: {what} returned errors: {first}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            fail(f"could not check: {what} answered without data")
+        return data
+
+    def quantile_fields(self) -> list[str]:
+        data = self.ask(f'{{ __type(name: "{QUANTILES_TYPE}") {{ fields {{ name }} }} }}', {})
+        found = (data.get("__type") or {}).get("fields") or []
+        return [str(field["name"]) for field in found if isinstance(field, dict)]
+
+    def _accounts(self, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(data["viewer"]["accounts"][0])
+        except (KeyError, IndexError, TypeError):
+            fail(f"could not check: no analytics for account {self.account} (wrong account id?)")
+
+    def invocations(
+        self, script: str, start: datetime, end: datetime, quantiles: list[str]
+    ) -> Invocations:
+        query = INVOCATIONS % (" ".join(quantiles) or "cpuTimeP50")
+        data = self.ask(
+            query,
+            {
+                "account": self.account,
+                "script": script,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+            },
+        )
+        groups = self._accounts(data).get("workersInvocationsAdaptive") or []
+        requests = sum(int(g["sum"]["requests"]) for g in groups)
+        errors = sum(int(g["sum"]["errors"]) for g in groups)
+        merged: dict[str, float] = {}
+        for group in groups:
+            for name, value in (group.get("quantiles") or {}).items():
+                if value is not None:
+                    merged[name] = max(merged.get(name, 0.0), float(value))
+        return Invocations(requests, errors, merged)
+
+    def r2_bytes(self, bucket: str, start: datetime, end: datetime) -> int | None:
+        data = self.ask(
+            R2_STORAGE,
+            {
+                "account": self.account,
+                "bucket": bucket,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+            },
+        )
+        groups = self._accounts(data).get("r2StorageAdaptiveGroups") or []
+        if not groups:
+            return None
+        peak = groups[0]["max"]
+        return int(peak.get("payloadSize") or 0) + int(peak.get("metadataSize") or 0)

@@ -1,0 +1,89 @@
+"""A failed run leaves a pre-filled incident log (runbook › Incident Log Template)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Failure:
+    nodeid: str
+    message: str
+
+    @property
+    def name(self) -> str:
+        return self.nodeid.split("::", 1)[-1]
+
+
+def severity(failures: list[Failure]) -> str:
+    """The runbook's SEV definitions, from which checks failed."""
+    names = " ".join(f.nodeid for f in failures)
+    texts = " ".join(f.message for f in failures)
+    if (
+        "test_health_answers_200" in names
+        or "hangs" in texts
+        or "test_protected_route_refuses_anonymous" in names
+    ):
+        return "SEV-1"  # production down, or auth open: immediate
+    if "latency_budget" in names or "error rate" in texts or "P95" in texts:
+        return "SEV-2"  # degraded performance: < 15 minutes
+    return "SEV-3"
+
+
+def draft(
+    failures: list[Failure], *, tier: str, target: str, started: datetime, report: Path
+) -> str:
+    sev = severity(failures)
+    first = failures[0].name if failures else "unknown"
+    timeline = "\n".join(
+        f"- {started:%H:%M} - Detected by umbrella-checks ({tier}): {f.name} — "
+        f"{' '.join(f.message.split())[:300]}"
+        for f in failures
+    )
+    return f"""## Incident: {tier} checks failed on {target} ({first})
+
+**Date:** {started:%Y-%m-%d}
+**Time:** {started:%H:%M} UTC
+**Severity:** {sev}
+**Status:** Open
+
+### Timeline
+{timeline}
+- HH:MM - Team notified
+- HH:MM - Investigation started
+- HH:MM - Mitigation applied
+- HH:MM - Issue resolved
+
+### Impact
+- Users affected: [number/percentage]
+- Duration: [minutes/hours]
+- Services impacted: [list]
+
+### Root Cause
+[Description of what caused the incident]
+
+### Resolution
+[Description of how it was fixed]
+
+### Action Items
+- [ ] Fix underlying issue
+- [ ] Add monitoring/alerting
+- [ ] Update runbook
+- [ ] Review with team
+
+### Lessons Learned
+[What we learned and how to prevent in future]
+
+Report: {report}
+"""
+
+
+def write(reports_dir: Path, text: str, started: datetime) -> Path:
+    path = reports_dir / f"incident-{started:%Y-%m-%d}.md"
+    if path.exists():
+        # A second failed run the same day adds to the day's draft instead of replacing it.
+        text = path.read_text(encoding="utf-8") + "\n---\n\n" + text
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,141 @@
+"""Monitor mode: the runbook's alert rule "non-200 for 2+ consecutive checks".
+
+``python -m umbrella_checks.monitor --once`` checks health once and keeps its state in
+``reports/monitor-state.json`` (for a scheduler every 5 minutes); ``--interval 300`` loops
+instead. It alerts Slack (``SLACK_WEBHOOK_URL``) on the second consecutive failure, once, and
+once more on recovery. Exit code: 0 when the last check was healthy, 1 when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from umbrella_checks.client import USER_AGENT
+from umbrella_checks.config import ConfigError, SuiteConfig, load_config
+from umbrella_checks.secrets import from_env
+from umbrella_checks.settings import SettingsError, validate_url
+from umbrella_checks.slack import post
+
+THRESHOLD = 2  # consecutive failures before alerting (runbook › Monitoring › Application Health)
+
+
+@dataclass
+class State:
+    failures: int = 0
+    alerted: bool = False
+    last: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError, TypeError):
+            return cls()  # no or unreadable state: start counting afresh
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+
+def probe(url: str, config: SuiteConfig) -> str | None:
+    """None when health answers 200 and healthy; else what went wrong."""
+    timeout = httpx.Timeout(config.http.read_timeout, connect=config.http.connect_timeout)
+    try:
+        response = httpx.get(url, timeout=timeout, headers={"User-Agent": USER_AGENT})
+    except httpx.TimeoutException:
+        return f"GET {url}: no answer within {config.http.read_timeout:g} s"
+    except httpx.HTTPError as exc:
+        return f"GET {url}: {type(exc).__name__}: {exc}"
+    if response.status_code != 200:
+        return f"GET {url}: HTTP {response.status_code}"
+    try:
+        status = response.json()["data"]["status"]
+    except (ValueError, KeyError, TypeError):
+        return f"GET {url}: 200 but no data.status in the body"
+    return None if status == "healthy" else f"GET {url}: status {status!r}"
+
+
+def step(state: State, problem: str | None) -> str | None:
+    """Advance the state by one check; the message to send, if any."""
+    if problem is None:
+        message = f":white_check_mark: recovered: {state.last}" if state.alerted else None
+        state.failures, state.alerted = 0, False
+        return message
+    state.failures += 1
+    state.last = problem
+    if state.failures >= THRESHOLD and not state.alerted:
+        state.alerted = True
+        return f":red_circle: health failing {state.failures} checks in a row: {problem}"
+    return None
+
+
+def run_once(url: str, config: SuiteConfig, state_path: Path) -> bool:
+    state = State.load(state_path)
+    problem = probe(url, config)
+    message = step(state, problem)
+    state.save(state_path)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    print(
+        f"{stamp} {'ok' if problem is None else 'FAIL ' + problem} "
+        f"(consecutive failures: {state.failures})",
+        flush=True,
+    )
+    if message:
+        webhook = from_env("SLACK_WEBHOOK_URL")
+        if webhook is None:
+            print(f"alert (SLACK_WEBHOOK_URL not set): {message}", flush=True)
+        else:
+            print(
+                post(webhook, message, timeout=config.http.read_timeout) or "alert sent", flush=True
+            )
+    return problem is None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m umbrella_checks.monitor",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument("--base-url", default=os.environ.get("API_URL"))
+    parser.add_argument("--umbrella-config", default=os.environ.get("UMBRELLA_CONFIG"))
+    parser.add_argument("--state", default="reports/monitor-state.json")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one check, state kept in --state")
+    mode.add_argument("--interval", type=float, default=300.0, help="seconds between checks")
+    parser.add_argument("--count", type=int, default=0, help="stop after N checks (0: never)")
+    args = parser.parse_args(argv)
+    try:
+        if not args.base_url:
+            raise SettingsError("no target: pass --base-url https://umbrella.app or set API_URL")
+        base = validate_url(args.base_url, "--base-url")
+        path = Path(args.umbrella_config) if args.umbrella_config else Path("umbrella.toml")
+        config = load_config(
+            path if path.exists() else None, os.environ.get("ENVIRONMENT", "production")
+        )
+    except (SettingsError, ConfigError) as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 4
+    url = f"{base}{config.health.path}"
+    state = Path(args.state)
+    if args.once:
+        return 0 if run_once(url, config, state) else 1
+    done = 0
+    while True:
+        healthy = run_once(url, config, state)
+        done += 1
+        if args.count and done >= args.count:
+            return 0 if healthy else 1
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

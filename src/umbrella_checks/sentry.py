@@ -1,0 +1,102 @@
+"""Sentry: issues first seen in the last 24 h, classified by the runbook's priorities.
+
+Runbook › Morning Health Check 3: Critical — database errors, authentication failures; High —
+5xx errors, unhandled exceptions; Medium — 4xx errors except 401 and 404; Low — warnings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from umbrella_checks.client import RequestCounter, fail
+from umbrella_checks.config import Http, Sentry
+from umbrella_checks.external import call, json_body
+from umbrella_checks.secrets import Secret
+
+PRIORITIES = ("critical", "high", "medium", "low")
+_4XX = re.compile(r"\b4(0[0-35-9]|[1-9]\d)\b")  # 400-499 except 401 and 404
+_5XX = re.compile(r"\b5\d\d\b")
+_EXPECTED_4XX = re.compile(r"\b40[14]\b")  # signed-out users and dead links: noise, not errors
+
+
+@dataclass(frozen=True)
+class Issue:
+    title: str
+    culprit: str
+    level: str
+    count: str
+    permalink: str
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Issue:
+        metadata = raw.get("metadata") or {}
+        title = " ".join(str(x) for x in (raw.get("title", ""), metadata.get("value", "")) if x)
+        return cls(
+            title,
+            str(raw.get("culprit") or ""),
+            str(raw.get("level") or "error"),
+            str(raw.get("count") or "?"),
+            str(raw.get("permalink") or ""),
+        )
+
+    def line(self, priority: str) -> str:
+        return f"[{priority}] {self.title} ({self.culprit}, {self.count} events) {self.permalink}"
+
+
+def classify(issue: Issue, config: Sentry) -> str:
+    text = f"{issue.title} {issue.culprit}".lower()
+    if any(word in text for word in config.critical_words):
+        return "critical"
+    if _4XX.search(text):
+        return "medium"
+    if _EXPECTED_4XX.search(text):
+        return "low"
+    if issue.level in ("warning", "info", "debug", "sample"):
+        return "low"
+    if issue.level in ("error", "fatal") or _5XX.search(text):
+        return "high"
+    return "low"
+
+
+def new_issues(
+    base: str,
+    org: str,
+    project: str,
+    environment: str | None,
+    token: Secret,
+    config: Sentry,
+    http: Http,
+    counter: RequestCounter,
+) -> list[Issue]:
+    """Every unresolved issue first seen in 24 h, following the Link header's cursor."""
+    url: str | None = f"{base.rstrip('/')}/api/0/organizations/{org}/issues/"
+    params: dict[str, str] | None = {
+        "project": project,
+        "query": "is:unresolved firstSeen:-24h",
+        "statsPeriod": "24h",
+    }
+    if environment and params is not None:
+        params["environment"] = environment
+    issues: list[Issue] = []
+    for _ in range(config.max_pages):
+        if url is None:
+            break
+        response = call(
+            "GET",
+            url,
+            what="the Sentry API",
+            token=token,
+            http=http,
+            counter=counter,
+            params=params,
+        )
+        page = json_body(response, "the Sentry API")
+        if not isinstance(page, list):
+            fail("could not check: the Sentry API answered something other than a list of issues")
+        issues += [Issue.of(item) for item in page if isinstance(item, dict)]
+        following = response.links.get("next", {})
+        url = following.get("url") if following.get("results") == "true" else None
+        params = None  # the next URL carries the cursor and the query
+    return issues

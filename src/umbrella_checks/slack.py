@@ -1,0 +1,40 @@
+"""Slack incoming webhooks: ``POST <url>`` with ``{"text": ...}``; the URL itself is the secret."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from umbrella_checks.client import USER_AGENT
+from umbrella_checks.secrets import Secret, scrub
+
+# A 429 asking for longer than this is reported instead of waited for: alerts must not hang.
+MAX_RETRY_WAIT = 5.0
+
+
+def post(webhook: Secret, text: str, timeout: float = 10.0) -> str | None:
+    """Send ``text``; None when Slack took it, else one line saying why not (no URL in it)."""
+    for attempt in (1, 2):
+        try:
+            response = httpx.post(
+                webhook.reveal(),
+                json={"text": text},
+                timeout=timeout,
+                headers={"User-Agent": USER_AGENT},
+            )
+        except httpx.TimeoutException:
+            return f"could not alert Slack: no answer within {timeout:g} s"
+        except httpx.HTTPError as exc:
+            return scrub(f"could not alert Slack: {type(exc).__name__}")
+        if response.status_code == 200:
+            return None
+        if response.status_code == 429 and attempt == 1:
+            wait = response.headers.get("Retry-After", "")
+            if wait.isdigit() and int(wait) <= MAX_RETRY_WAIT:
+                time.sleep(int(wait))
+                continue
+            return f"could not alert Slack: rate limited (HTTP 429, Retry-After: {wait or '?'})"
+        body = " ".join(response.text.split())[:80]
+        return scrub(f"could not alert Slack: HTTP {response.status_code} {body}")
+    return "could not alert Slack: still rate limited after one retry"

@@ -1,0 +1,323 @@
+"""Daily and weekly tiers against local servers speaking the GraphQL, Sentry and Slack formats;
+trends over a seeded history; the consecutive-failure alert rule; the incident draft."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunChecks
+from tests.fakes import FakeGraphQL, FakeSentry, FakeSlack
+from umbrella_checks import history
+
+TRAFFIC = "checks/test_traffic.py"
+ERROR_ANSWERS = [
+    pytest.param("bad-token", "refused the token in CLOUDFLARE_API_TOKEN (HTTP 401)", id="401"),
+    pytest.param("rate-limited", "rate limiting (HTTP 429, Retry-After: 30 s)", id="429"),
+    pytest.param("server-error", "failed (HTTP 502)", id="5xx"),
+    pytest.param("malformed", "with malformed JSON", id="malformed-json"),
+]
+
+
+@pytest.fixture
+def cloudflare(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
+    with FakeGraphQL().running() as api:
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", FakeGraphQL.TOKEN)
+        monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acc123")
+        monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
+        yield api
+
+
+@pytest.fixture
+def sentry_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    with FakeSentry().running() as api:
+        monkeypatch.setenv("SENTRY_AUTH_TOKEN", FakeSentry.TOKEN)
+        monkeypatch.setenv("SENTRY_ORG", FakeSentry.ORG)
+        monkeypatch.setenv("SENTRY_PROJECT", FakeSentry.PROJECT)
+        monkeypatch.setenv("SENTRY_BASE_URL", api.root)
+        yield api
+
+
+def test_traffic_passes_on_healthy_analytics(
+    run_checks: RunChecks, cloudflare: FakeGraphQL
+) -> None:
+    run = run_checks(TRAFFIC)
+    assert run.passed_names() == [
+        "test_request_volume_did_not_drop[24h]",
+        "test_request_volume_did_not_drop[7d]",
+        "test_worker_error_rate_is_under_budget[24h]",
+        "test_worker_error_rate_is_under_budget[7d]",
+    ]
+    # Only CPU-time quantiles offered: latency is said to be unchecked, not passed.
+    assert "offers no wall-time quantile" in run.message_of(
+        "test_worker_latency_is_under_target[24h]"
+    )
+    assert any("__type" in q for q in cloudflare.queries)
+    assert any("scriptName: $script" in q for q in cloudflare.queries)
+
+
+@pytest.mark.parametrize(
+    ("change", "failing", "fragment"),
+    [
+        pytest.param(
+            {"errors": 300},
+            "test_worker_error_rate_is_under_budget",
+            "expected error rate < 1%, got 3.00% (300 of 10000",
+            id="error-rate",
+        ),
+        pytest.param(
+            {"requests": 3000, "errors": 0},
+            "test_request_volume_did_not_drop",
+            "expected at least 50% of the previous period's 9000 requests, got 3000",
+            id="volume-drop",
+        ),
+        pytest.param(
+            {"quantiles": {"wallTimeP95": 850_000.0}},
+            "test_worker_latency_is_under_target",
+            "expected wallTimeP95 < 500 ms, got 850 ms",
+            id="latency",
+        ),
+    ],
+)
+def test_traffic_checks_fail_on_their_finding(
+    run_checks: RunChecks,
+    cloudflare: FakeGraphQL,
+    change: dict[str, object],
+    failing: str,
+    fragment: str,
+) -> None:
+    cloudflare.current = {**cloudflare.current, **change}
+    cloudflare.quantile_fields = ["cpuTimeP50", "cpuTimeP99", "wallTimeP95"]
+    run = run_checks(TRAFFIC, "-m", "daily")
+    assert run.failed_names() == [f"{failing}[24h]"]
+    assert fragment in run.message_of(f"{failing}[24h]")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fragment"),
+    [
+        *ERROR_ANSWERS,
+        pytest.param("graphql-errors", "returned errors: not authorized", id="200-with-errors"),
+    ],
+)
+def test_graphql_outages_are_could_not_check(
+    run_checks: RunChecks, cloudflare: FakeGraphQL, mode: str, fragment: str
+) -> None:
+    cloudflare.mode = mode
+    run = run_checks(TRAFFIC, "-m", "daily")
+    assert run.passed_names() == []
+    for name in run.failed_names():
+        message = run.message_of(name)
+        assert message.startswith("could not check: ")
+        assert fragment in message
+        assert FakeGraphQL.TOKEN not in message
+        assert "Traceback" not in message
+
+
+def test_sentry_classifies_across_pages_and_fails_on_critical(
+    run_checks: RunChecks, sentry_api: FakeSentry, suite_dir: Path
+) -> None:
+    sentry_api.pages = [
+        [
+            FakeSentry.issue("D1_ERROR: no such table: gigs"),
+            FakeSentry.issue("HTTP 422 validation failed"),
+        ],
+        [
+            FakeSentry.issue("Deprecated API used", level="warning"),
+            FakeSentry.issue("TypeError: cannot read properties of undefined"),
+        ],
+    ]
+    run = run_checks("checks/test_sentry.py")
+    message = run.message_of("test_no_new_critical_or_high_sentry_issues")
+    assert "expected no new critical or high issues in 24 h, got 2" in message
+    assert "[critical] D1_ERROR: no such table: gigs" in message
+    assert "[high] TypeError" in message
+    assert len(sentry_api.queries) == 2  # followed the Link header's next cursor once
+    assert "firstSeen%3A-24h" in sentry_api.queries[0]
+    html = (suite_dir / "reports" / "custom-latest.html").read_text()
+    assert "[medium] HTTP 422 validation failed" in html
+    assert "[low] Deprecated API used" in html
+
+
+def test_sentry_passes_with_only_medium_and_low(
+    run_checks: RunChecks, sentry_api: FakeSentry
+) -> None:
+    sentry_api.pages = [
+        [FakeSentry.issue("HTTP 403 on /v1/admin")],
+        [FakeSentry.issue("HTTP 404 on /v1/x"), FakeSentry.issue("slow", "warning")],
+    ]
+    run = run_checks("checks/test_sentry.py")
+    assert run.passed_names() == ["test_no_new_critical_or_high_sentry_issues"]
+
+
+@pytest.mark.parametrize(("mode", "fragment"), ERROR_ANSWERS)
+def test_sentry_outages_are_could_not_check(
+    run_checks: RunChecks, sentry_api: FakeSentry, mode: str, fragment: str
+) -> None:
+    sentry_api.mode = mode
+    run = run_checks("checks/test_sentry.py")
+    message = run.message_of("test_no_new_critical_or_high_sentry_issues")
+    assert message.startswith("could not check: the Sentry API")
+    assert fragment.replace("CLOUDFLARE_API_TOKEN", "SENTRY_AUTH_TOKEN") in message
+    assert FakeSentry.TOKEN not in message
+
+
+def test_missing_credentials_skip_and_strict_skips_fails(run_checks: RunChecks) -> None:
+    run = run_checks(TRAFFIC, "checks/test_sentry.py", "-m", "daily")
+    assert "set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID" in run.message_of(
+        "test_worker_error_rate_is_under_budget[24h]"
+    )
+    assert "set SENTRY_AUTH_TOKEN, SENTRY_ORG, SENTRY_PROJECT" in run.message_of(
+        "test_no_new_critical_or_high_sentry_issues"
+    )
+    strict = run_checks(TRAFFIC, "checks/test_sentry.py", "-m", "daily", "--strict-skips")
+    assert strict.ret == 1
+    assert strict.skipped_names() == []
+
+
+def test_capacity_fails_at_80_percent_of_quota(
+    run_checks: RunChecks, cloudflare: FakeGraphQL
+) -> None:
+    cloudflare.r2_bytes = 9_000_000_000
+    run = run_checks("checks/test_capacity.py", config='[capacity]\nd1_quota = "70KB"\n')
+    assert run.failed_names() == [
+        "test_d1_database_is_under_its_size_quota",
+        "test_r2_bucket_is_under_its_storage_quota",
+    ]
+    assert (
+        "R2 bucket umbrella-sandbox: expected under 80% of the 10 GB quota, got 9.00 GB (90%)"
+        in (run.message_of("test_r2_bucket_is_under_its_storage_quota"))
+    )
+
+
+def _seed(path: Path, metric: str, weeks_ago_values: dict[int, float]) -> None:
+    now = datetime.now(UTC)
+    for weeks, value in weeks_ago_values.items():
+        for day in range(3):
+            history.append(
+                path,
+                now - timedelta(weeks=weeks, days=day, hours=1),
+                "postdeploy",
+                "sandbox",
+                [(metric, value)],
+            )
+
+
+def test_a_2x_p95_regression_fails_the_weekly_trend_with_a_chart(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    store = suite_dir / "reports" / "history.sqlite"
+    _seed(store, "median GET /v1/artists (ms)", {3: 100.0, 2: 110.0, 1: 105.0, 0: 210.0})
+    _seed(store, "users", {3: 100.0, 0: 400.0})  # growth is shown, not judged
+    run = run_checks("checks/test_trends.py")
+    message = run.message_of("test_no_figure_degraded_week_over_week")
+    assert (
+        "expected median GET /v1/artists (ms) within 1.5× the weeks before (105), got 210 (2.0×)"
+        in message
+    )
+    assert "users" not in message
+    html = (suite_dir / "reports" / "custom-latest.html").read_text()
+    assert "&lt;svg" in html or "<svg" in html
+    assert "polyline" in html
+
+
+def test_every_run_adds_its_figures_to_the_history(run_checks: RunChecks, suite_dir: Path) -> None:
+    run_checks("-m", "postdeploy")
+    with sqlite3.connect(suite_dir / "reports" / "history.sqlite") as db:
+        metrics = {
+            row[0] for row in db.execute("SELECT metric FROM figures WHERE target = 'sandbox'")
+        }
+    assert "median GET /v1/artists (ms)" in metrics
+    assert "users" in metrics
+
+
+def test_a_failed_run_alerts_slack_once_and_drafts_an_incident(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeSlack().running() as slack:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        result = pytester.runpytest_subprocess(
+            "-m", "postdeploy", "--sandbox", "--sandbox-fault=health-500", "-n", "2"
+        )
+    assert result.ret == 1
+    assert len(slack.posts) == 1  # the controller posts; xdist workers never do
+    assert "postdeploy" in slack.posts[0]
+    assert "test_health_answers_200" in slack.posts[0]
+    drafts = list((suite_dir / "reports").glob("incident-*.md"))
+    assert len(drafts) == 1
+    text = drafts[0].read_text()
+    assert "**Severity:** SEV-1" in text
+    assert "Detected by umbrella-checks (postdeploy): test_health_answers_200" in text
+    report = (suite_dir / "reports" / "postdeploy-latest.html").read_text()
+    assert FakeSlack.TOKEN not in report
+    assert FakeSlack.TOKEN not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    "mode", ["invalid-payload", "gone", "forbidden", "server-error", "rate-limited"]
+)
+def test_slack_errors_are_one_line(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    with FakeSlack().running() as slack:
+        slack.mode = mode
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        result = pytester.runpytest_subprocess(
+            "checks/test_health.py", "--sandbox", "--sandbox-fault=health-500"
+        )
+    lines = [x for x in result.stdout.lines if "could not alert Slack" in x]
+    assert len(lines) == 1
+    assert FakeSlack.TOKEN not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+def _monitor(url: str, state: Path, env: dict[str, str]) -> int:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "umbrella_checks.monitor",
+            "--once",
+            f"--base-url={url}",
+            f"--state={state}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).returncode
+
+
+def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
+    sandbox_server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from umbrella_checks.sandbox import Sandbox, parse_faults
+
+    healthy = Sandbox(parse_faults([])).start()
+    broken = Sandbox(parse_faults(["health-500"])).start()
+    state = tmp_path / "monitor.json"
+    try:
+        with FakeSlack().running() as slack:
+            env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url}
+            assert _monitor(broken.url, state, env) == 1
+            assert slack.posts == []  # one failure: no alert
+            assert _monitor(broken.url, state, env) == 1
+            assert len(slack.posts) == 1  # two: one alert
+            assert _monitor(broken.url, state, env) == 1
+            assert len(slack.posts) == 1  # three: still one
+            assert _monitor(healthy.url, state, env) == 0
+            assert len(slack.posts) == 2  # recovery: one message
+            assert "recovered" in slack.posts[1]
+            assert _monitor(healthy.url, state, env) == 0
+            assert len(slack.posts) == 2
+    finally:
+        healthy.stop()
+        broken.stop()

@@ -15,11 +15,28 @@ from typing import Any
 from locust import FastHttpUser, between, events
 from locust.runners import WorkerRunner
 
-from umbrella_checks.perf import CONFIRM_ENV, EndpointStats, judge, load_suite_config, refusal
+from umbrella_checks.clerk import TokenStore
+from umbrella_checks.perf import (
+    CONFIRM_ENV,
+    TOKEN_FILE_ENV,
+    EndpointStats,
+    clerk_from_env,
+    judge,
+    load_suite_config,
+    refusal,
+)
 
 ENVIRONMENT = os.environ.get("ENVIRONMENT", "production")
 CONFIG = load_suite_config(ENVIRONMENT)
-TOKEN = os.environ.get("UMBRELLA_USER_TOKEN") or os.environ.get("SMOKE_TEST_TOKEN")
+STATIC_TOKEN = os.environ.get("UMBRELLA_USER_TOKEN") or os.environ.get("SMOKE_TEST_TOKEN")
+# Minted by `python -m umbrella_checks.perf` once per load test, re-minted near expiry.
+_clerk = clerk_from_env(os.environ)
+STORE = (
+    TokenStore.open(Path(os.environ[TOKEN_FILE_ENV]), _clerk, CONFIG.clerk.refresh_margin)
+    if _clerk is not None and os.environ.get(TOKEN_FILE_ENV)
+    else None
+)
+TOKEN = STATIC_TOKEN or (STORE and "minted")
 ROUTES = CONFIG.routes
 
 
@@ -56,7 +73,8 @@ class CriticalPaths(FastHttpUser):
     wait_time = between(CONFIG.perf.think_time_min, CONFIG.perf.think_time_max)
 
     def _signed_in(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKEN}"}
+        token = STATIC_TOKEN or (STORE.current("user") if STORE else "")
+        return {"Authorization": f"Bearer {token}"}
 
     def health(self) -> None:
         self.client.get("/v1/health", name="/v1/health")

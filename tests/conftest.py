@@ -147,8 +147,12 @@ def sandbox_server() -> Iterator[Callable[..., Sandbox]]:
     """Start sandboxes outside the run (for checks pointed at a plain --base-url)."""
     started: list[Sandbox] = []
 
-    def start(*faults: str, environment: str = "development") -> Sandbox:
-        sandbox = Sandbox(parse_faults(list(faults)), environment=environment).start()
+    def start(
+        *faults: str, environment: str = "development", clerk_jwks_url: str | None = None
+    ) -> Sandbox:
+        sandbox = Sandbox(
+            parse_faults(list(faults)), environment=environment, clerk_jwks_url=clerk_jwks_url
+        ).start()
         started.append(sandbox)
         return sandbox
 

@@ -7,6 +7,7 @@ answer the real service gives.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -331,3 +332,121 @@ class FakeSlack(_Fake):
         request.send_header("Content-Length", str(len(text)))
         request.end_headers()
         request.wfile.write(text)
+
+
+class FakeClerk(_Fake):
+    """Clerk's Backend API: sessions, session tokens (RS256 JWTs), revocation and JWKS."""
+
+    TOKEN = "sk_test_fake_clerk_secret_0123456789"
+    ERRORS: ClassVar[dict[str, tuple[int, Any, dict[str, str]]]] = {
+        "bad-token": (
+            401,
+            {
+                "errors": [
+                    {
+                        "code": "authentication_invalid",
+                        "message": "Unauthorized request",
+                        "long_message": "The secret key is invalid",
+                    }
+                ]
+            },
+            {},
+        ),
+        "rate-limited": (
+            429,
+            {"errors": [{"code": "too_many_requests", "message": "Too many requests"}]},
+            {"Retry-After": "7"},
+        ),
+        "server-error": (
+            500,
+            {"errors": [{"code": "internal_clerk_error", "message": "Oops"}]},
+            {},
+        ),
+        "malformed": (200, b"{not json", {}),
+    }
+
+    def __init__(self, users: list[str], lifetime: int = 60) -> None:
+        super().__init__()
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.users = set(users)
+        self.lifetime = lifetime
+        self.sessions: dict[str, str] = {}
+        self.created = 0
+        self.revoked = 0
+        self.tokens = 0
+
+    @property
+    def base(self) -> str:
+        return f"{self.root}/v1"
+
+    def jwks(self) -> dict[str, Any]:
+        import jwt
+
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**jwk, "kid": "ins_test", "alg": "RS256", "use": "sig"}]}
+
+    def sign(self, user_id: str, session_id: str, expires: float) -> str:
+        import jwt
+
+        claims = {
+            "sub": user_id,
+            "sid": session_id,
+            "iat": int(time.time()),
+            "exp": int(expires),
+            "iss": self.root,
+            "jti": os.urandom(8).hex(),
+        }
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "ins_test"})
+
+    def _serve(self, request: _Quiet) -> None:
+        if request.command == "GET" and request.path == "/v1/jwks":
+            request.send_json(200, self.jwks())  # public: no secret needed
+            return
+        super()._serve(request)
+
+    def answer(self, request: _Quiet) -> None:
+        body = json.loads(request.read_body() or b"{}")
+        parts = request.path.strip("/").split("/")
+        not_found = {
+            "errors": [
+                {
+                    "code": "resource_not_found",
+                    "message": "not found",
+                    "long_message": "Resource not found",
+                }
+            ]
+        }
+        if parts == ["v1", "sessions"]:
+            if body.get("user_id") not in self.users:
+                request.send_json(404, not_found)
+                return
+            self.created += 1
+            session = f"sess_{self.created}"
+            self.sessions[session] = body["user_id"]
+            request.send_json(
+                200,
+                {
+                    "object": "session",
+                    "id": session,
+                    "status": "active",
+                    "user_id": body["user_id"],
+                },
+            )
+            return
+        if len(parts) >= 4 and parts[:2] == ["v1", "sessions"] and parts[2] in self.sessions:
+            session = parts[2]
+            if parts[3] == "tokens":
+                self.tokens += 1
+                expires = time.time() + self.lifetime
+                request.send_json(
+                    200,
+                    {"object": "token", "jwt": self.sign(self.sessions[session], session, expires)},
+                )
+                return
+            if parts[3] == "revoke":
+                self.revoked += 1
+                request.send_json(200, {"object": "session", "id": session, "status": "revoked"})
+                return
+        request.send_json(404, not_found)

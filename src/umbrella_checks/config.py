@@ -188,6 +188,13 @@ class Trends(_Section):
     weeks: int = Field(default=4, ge=2, le=52)
 
 
+class Clerk(_Section):
+    # A JWT template name for minted tokens (Dashboard → JWT templates); None: session tokens.
+    template: str | None = None
+    # Re-mint a token when it has less than this left (Clerk session tokens live 60 s).
+    refresh_margin: Duration = 20.0
+
+
 class Matrix(_Section):
     # Relative to the folder pytest runs from (its rootdir).
     file: str = "checks/status_matrix.toml"
@@ -210,6 +217,7 @@ class SuiteConfig(_Section):
     sentry: Sentry = Sentry()
     capacity: Capacity = Capacity()
     trends: Trends = Trends()
+    clerk: Clerk = Clerk()
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

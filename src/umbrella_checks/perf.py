@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk, ClerkError, TokenStore
 from umbrella_checks.config import Budgets, ConfigError, SuiteConfig, load_config
 from umbrella_checks.safety import sensitive_reason
+from umbrella_checks.secrets import Secret
 
 CONFIRM_ENV = "UMBRELLA_CONFIRM_PRODUCTION"
 
@@ -128,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         tokens = info["tokens"]
         assert isinstance(tokens, dict)
         env["UMBRELLA_USER_TOKEN"] = str(tokens["user"])
+    store = None
+    if not args.sandbox and not (env.get("UMBRELLA_USER_TOKEN") or env.get("SMOKE_TEST_TOKEN")):
+        try:
+            store = mint_for_locust(env)
+        except ClerkError as exc:
+            print(f"perf: cannot mint a test token: {exc}", file=sys.stderr)
+            return 4
     host = env.get("API_URL", "")
     if not host and "--host" not in locust_args and "-H" not in locust_args:
         print("perf: no target: set API_URL, pass --host URL, or --sandbox", file=sys.stderr)
@@ -156,9 +165,39 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return subprocess.run([*command, *locust_args], env=env, check=False).returncode
     finally:
+        for problem in store.close() if store else []:
+            print(f"perf: {problem}", file=sys.stderr)
         if sandbox is not None:
             sandbox.terminate()
             sandbox.wait(timeout=10)
+
+
+TOKEN_FILE_ENV = "UMBRELLA_TOKEN_FILE"
+
+
+def clerk_from_env(env: dict[str, str] | os._Environ[str]) -> Clerk | None:
+    secret = env.get("CLERK_SECRET_KEY", "").strip()
+    if not secret:
+        return None
+    config = load_suite_config(env.get("ENVIRONMENT", "production"))
+    return Clerk(
+        Secret("CLERK_SECRET_KEY", secret),
+        env.get("CLERK_API_URL") or CLERK_API,
+        config.http,
+        config.clerk.template,
+    )
+
+
+def mint_for_locust(env: dict[str, str]) -> TokenStore | None:
+    """Mint the user account's token once for the whole load test (all Locust processes)."""
+    clerk = clerk_from_env(env)
+    user_id = env.get(ID_VARS["user"], "").strip()
+    if clerk is None or not user_id:
+        return None
+    margin = load_suite_config(env.get("ENVIRONMENT", "production")).clerk.refresh_margin
+    store = TokenStore.create(clerk, {"user": user_id}, margin)
+    env[TOKEN_FILE_ENV] = str(store.path)
+    return store
 
 
 def load_suite_config(environment: str) -> SuiteConfig:

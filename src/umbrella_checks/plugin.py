@@ -21,6 +21,7 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__, history, incident, slack
 from umbrella_checks.analytics import GraphQL
+from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, Clerk, ClerkError, TokenStore, jwt_expiry
 from umbrella_checks.client import Answer, ApiClient, RequestCounter, fail
 from umbrella_checks.config import ENVIRONMENTS, ConfigError
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
@@ -59,6 +60,7 @@ matrix_key = pytest.StashKey[list[Row]]()
 figures_key = pytest.StashKey[dict[str, Any]]()
 failures_key = pytest.StashKey[list[Failure]]()
 notes_key = pytest.StashKey[list[str]]()
+store_key = pytest.StashKey[TokenStore]()
 
 
 @dataclass(frozen=True)
@@ -247,8 +249,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = settings
     _load_matrix(config, settings)
     if _is_worker(config):
+        token_file = config.workerinput["umbrella"].get("token_file")  # type: ignore[attr-defined]
+        if token_file and settings.clerk:
+            config.stash[store_key] = TokenStore.open(
+                Path(token_file), _clerk(settings), settings.config.clerk.refresh_margin
+            )
         _add_metadata(config)
         return
+    if settings.clerk and not config.getoption("collectonly"):
+        try:
+            config.stash[store_key] = TokenStore.create(
+                _clerk(settings), settings.clerk.mint, settings.config.clerk.refresh_margin
+            )
+        except ClerkError as exc:
+            _stop_sandbox(config)
+            raise pytest.UsageError(f"cannot mint test tokens: {exc}") from None
     if config.getoption("collectonly"):
         config.stash[probe_key] = Probe(error="not asked: --collect-only")
         return
@@ -256,6 +271,26 @@ def pytest_configure(config: pytest.Config) -> None:
     _add_metadata(config)
     config.pluginmanager.register(_Tally(config), "umbrella-tally")
     _plan_reports(config)
+
+
+def _clerk(settings: Settings) -> Clerk:
+    assert settings.clerk is not None
+    return Clerk(
+        settings.clerk.secret,
+        settings.clerk.api_base,
+        settings.config.http,
+        settings.config.clerk.template,
+    )
+
+
+def _revoke_minted(config: pytest.Config) -> None:
+    store = config.stash.get(store_key, None)
+    if store is None or _is_worker(config):
+        return
+    del config.stash[store_key]
+    sessions = len(store.accounts())
+    problems = store.close()
+    config.stash[notes_key].extend(problems or [f"Clerk: revoked {sessions} minted session(s)"])
 
 
 def _load_matrix(config: pytest.Config, settings: Settings) -> None:
@@ -295,6 +330,7 @@ def pytest_configure_node(node: Any) -> None:
         "sandbox": settings.sandbox.to_dict() if settings.sandbox else None,
         "probe": asdict(config.stash[probe_key]),
         "started": config.stash[started_key].isoformat(),
+        "token_file": str(store.path) if (store := config.stash.get(store_key, None)) else None,
     }
 
 
@@ -312,6 +348,7 @@ def _stop_sandbox(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    _revoke_minted(config)  # normally done at session end; this catches aborted runs
     _stop_sandbox(config)
     paths = config.stash.get(reports_key, None)
     if paths is not None:
@@ -397,7 +434,10 @@ def history_key(settings: Settings) -> str:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Controller only: history, the incident draft and the Slack alert."""
     config = session.config
-    if _is_worker(config) or settings_key not in config.stash or reports_key not in config.stash:
+    if _is_worker(config) or settings_key not in config.stash:
+        return
+    _revoke_minted(config)
+    if reports_key not in config.stash:
         return
     settings = config.stash[settings_key]
     started = config.stash[started_key]
@@ -560,34 +600,53 @@ def health(api: ApiClient, settings: Settings) -> Answer:
     return api.get(settings.config.health.path)
 
 
-def _token(settings: Settings, account: str) -> Secret:
-    secret = settings.tokens.get(account)
-    if secret is None:
-        names = TOKEN_VARS[account]
-        alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
-        pytest.skip(
-            f"{names[0]}{alias} is not set: this check needs the {account} test "
-            "account's bearer token in that environment variable"
-        )
-    return secret
+def credential(config: pytest.Config, account: str) -> Secret:
+    """The account's token: static from the environment, or minted via Clerk for this run.
+
+    Skips, naming the variables, when there is neither; fails when a static token has expired.
+    """
+    settings = config.stash[settings_key]
+    static = settings.tokens.get(account)
+    if static is not None:
+        expires = jwt_expiry(static.reveal())
+        if expires is not None and expires < time.time():
+            stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            fail(
+                f"{static.source} expired at {stamp} (Clerk session tokens live 60 s, so a "
+                f"pasted one is dead by the time a scheduled run uses it): {HOW_TO_GET_ONE}"
+            )
+        return static
+    store = config.stash.get(store_key, None)
+    if store is not None and settings.clerk and account in settings.clerk.mint:
+        try:
+            return Secret(f"minted via Clerk for {ID_VARS[account]}", store.current(account))
+        except ClerkError as exc:
+            fail(str(exc))
+    names = TOKEN_VARS[account]
+    alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+    pytest.skip(
+        f"{names[0]}{alias} is not set: this check needs the {account} test account's "
+        f"bearer token in that variable, or CLERK_SECRET_KEY and {ID_VARS[account]} to "
+        "mint one"
+    )
 
 
-@pytest.fixture(scope="session")
-def user_token(settings: Settings) -> Secret:
+@pytest.fixture
+def user_token(pytestconfig: pytest.Config) -> Secret:
     """A regular artist test account's token (UMBRELLA_USER_TOKEN)."""
-    return _token(settings, "user")
+    return credential(pytestconfig, "user")
 
 
-@pytest.fixture(scope="session")
-def admin_token(settings: Settings) -> Secret:
+@pytest.fixture
+def admin_token(pytestconfig: pytest.Config) -> Secret:
     """An admin test account's token (UMBRELLA_ADMIN_TOKEN)."""
-    return _token(settings, "admin")
+    return credential(pytestconfig, "admin")
 
 
-@pytest.fixture(scope="session")
-def limit_token(settings: Settings) -> Secret:
+@pytest.fixture
+def limit_token(pytestconfig: pytest.Config) -> Secret:
     """The dedicated account whose Violet quota destructive checks may use up."""
-    return _token(settings, "limit")
+    return credential(pytestconfig, "limit")
 
 
 @pytest.fixture(scope="session")
@@ -600,7 +659,7 @@ def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiCli
     if settings.sandbox:
         return Secret("sandbox exhausted account", settings.sandbox.tokens["exhausted"])
     require_destructive(pytestconfig)
-    token = _token(settings, "limit")
+    token = credential(pytestconfig, "limit")
     violet = settings.config.violet
     for _ in range(violet.daily_limit + 1):
         answer = api.post(violet.prompt_path, token=token, json={"prompt": "quota check"})
@@ -624,7 +683,7 @@ def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[s
             return Secret("invalid-token", "invalid.token.for-umbrella-checks")
         if who == "limit-exhausted":
             return request.getfixturevalue("exhausted_token")  # type: ignore[no-any-return]
-        return _token(settings, who)
+        return credential(request.config, who)
 
     return pick
 

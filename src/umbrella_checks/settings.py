@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from umbrella_checks.clerk import CLERK_API, ID_VARS
 from umbrella_checks.config import ENVIRONMENTS, SuiteConfig, load_config
 from umbrella_checks.safety import sensitive_reason
 from umbrella_checks.secrets import Secret, from_env
@@ -74,6 +75,14 @@ class CloudflareAccess:
 
 
 @dataclass(frozen=True)
+class ClerkAccess:
+    secret: Secret
+    api_base: str
+    # account -> Clerk user id, for the accounts without a static token
+    mint: dict[str, str]
+
+
+@dataclass(frozen=True)
 class SentryAccess:
     token: Secret
     org: str
@@ -102,11 +111,16 @@ class Settings:
     cloudflare: CloudflareAccess | None
     sandbox: SandboxInfo | None = None
     sentry: SentryAccess | None = None
+    clerk: ClerkAccess | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def token_source(self, account: str) -> str:
         secret = self.tokens.get(account)
-        return f"{secret.source} (set)" if secret else "not set"
+        if secret:
+            return f"{secret.source} (set)"
+        if self.clerk and account in self.clerk.mint:
+            return f"minted per run via Clerk for {ID_VARS[account]}"
+        return "not set"
 
 
 Getter = Callable[[str], Any]
@@ -254,6 +268,20 @@ def resolve(
             cf_token, account_id, environ.get("D1_DATABASE_ID", "").strip() or None, api_base
         )
 
+    clerk = None
+    clerk_secret = from_env("CLERK_SECRET_KEY")
+    mint = {
+        account: environ[var].strip()
+        for account, var in ID_VARS.items()
+        if tokens.get(account) is None and environ.get(var, "").strip()
+    }
+    if clerk_secret and mint:
+        clerk = ClerkAccess(
+            clerk_secret,
+            validate_url(environ.get("CLERK_API_URL", "").strip() or CLERK_API, "CLERK_API_URL"),
+            mint,
+        )
+
     sentry = None
     sentry_token = from_env("SENTRY_AUTH_TOKEN")
     if sentry_token and environ.get("SENTRY_ORG") and environ.get("SENTRY_PROJECT"):
@@ -267,6 +295,7 @@ def resolve(
         )
 
     return Settings(
+        clerk=clerk,
         sentry=sentry,
         base_url=base_url,
         base_url_source=base_source,

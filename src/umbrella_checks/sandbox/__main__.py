@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME[=VALUE]",
         help=f"inject a fault (repeatable; also ${FAULTS_ENV}, comma-separated)",
     )
+    parser.add_argument(
+        "--clerk-jwks-url",
+        metavar="URL",
+        help="also accept Clerk session JWTs signed by this instance's keys",
+    )
     args = parser.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the sandbox binds loopback addresses only (127.0.0.0/8, ::1)")
@@ -43,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         faults = parse_faults(specs)
     except FaultError as exc:
         parser.error(str(exc))
-    sandbox = Sandbox(faults, environment=args.environment, host=args.host, port=args.port)
+    sandbox = Sandbox(
+        faults,
+        environment=args.environment,
+        host=args.host,
+        port=args.port,
+        clerk_jwks_url=args.clerk_jwks_url,
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(json.dumps(sandbox.describe()), flush=True)
     try:

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+import jwt
+
 from umbrella_checks.sandbox.faults import Faults
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
 
@@ -60,8 +63,11 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         root: Path | None = None,
+        clerk_jwks_url: str | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.clerk_jwks_url = clerk_jwks_url
+        self._jwks: dict[str, Any] | None = None
         self.environment = environment
         self.version = "0.0.9" if "stale-version" in self.faults else version
         self.daily_limit = daily_limit
@@ -141,6 +147,33 @@ class Sandbox:
             rows = self.db.execute(sql, params).fetchall()
             self.db.commit()
             return rows
+
+    def verify_clerk_jwt(self, token: str) -> Account:
+        """Accept a Clerk session JWT signed by the configured instance's key (RS256)."""
+        if not self.clerk_jwks_url:
+            raise ApiError(401, "authentication_failed", "invalid or expired token")
+        if self._jwks is None:
+            try:
+                self._jwks = httpx.get(self.clerk_jwks_url, timeout=5).json()
+            except (httpx.HTTPError, ValueError):
+                raise ApiError(401, "authentication_failed", "cannot fetch Clerk keys") from None
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            keys = {k.get("kid"): k for k in (self._jwks or {}).get("keys", [])}
+            key = jwt.PyJWK(keys[kid]) if kid in keys else None
+            if key is None:
+                raise ApiError(401, "authentication_failed", "token signed by an unknown key")
+            claims = jwt.decode(
+                token, key.key, algorithms=["RS256"], options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise ApiError(401, "authentication_failed", "token expired") from None
+        except jwt.InvalidTokenError:
+            raise ApiError(401, "authentication_failed", "invalid token") from None
+        for account in self.accounts.values():
+            if account.clerk_id == claims["sub"]:
+                return account
+        raise ApiError(401, "authentication_failed", "unknown user")
 
     def window(self) -> tuple[str, datetime]:
         """Violet's rate window key and its reset time (a UTC day, or a minute when faulty)."""
@@ -260,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         token = header.removeprefix("Bearer ").strip()
         account = self.sb.by_token.get(token)
         if account is None and "auth-not-enforced" not in self.sb.faults:
-            raise ApiError(401, "authentication_failed", "invalid or expired token")
+            return self.sb.verify_clerk_jwt(token)
         return account
 
     # --- dispatch ----------------------------------------------------------------------------

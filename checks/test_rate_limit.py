@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient, fail
-from umbrella_checks.plugin import TargetClock, require_destructive
+from umbrella_checks.plugin import TargetClock, credential, require_destructive
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 from umbrella_checks.violet import Exhaustion, RateHeaders, exhaust, fmt, next_utc_midnight
@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.weekly]
 
 
 @pytest.fixture(scope="module")
-def usage(api: ApiClient, settings: Settings, user_token: Secret) -> Answer:
+def usage(pytestconfig: pytest.Config, api: ApiClient, settings: Settings) -> Answer:
     """One read of the test user's usage; the read-only checks share it."""
-    answer = api.get(settings.config.violet.usage_path, token=user_token)
+    answer = api.get(settings.config.violet.usage_path, token=credential(pytestconfig, "user"))
     answer.expect_status(200)
     return answer
 
@@ -63,12 +63,10 @@ def test_violet_window_is_daily(usage: Answer, settings: Settings, now: datetime
 
 
 @pytest.fixture(scope="module")
-def exhaustion(
-    pytestconfig: pytest.Config, api: ApiClient, settings: Settings, limit_token: Secret
-) -> Exhaustion:
+def exhaustion(pytestconfig: pytest.Config, api: ApiClient, settings: Settings) -> Exhaustion:
     """Use up the dedicated limit account's quota for today (guarded: never production)."""
     require_destructive(pytestconfig)
-    return exhaust(api, settings.config.violet, limit_token)
+    return exhaust(api, settings.config.violet, credential(pytestconfig, "limit"))
 
 
 @pytest.mark.destructive

@@ -41,37 +41,88 @@ class _Quiet(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
 
-class FakeD1Api:
+class _Fake:
+    """A local server with a switchable error ``mode`` shared by the API fakes below."""
+
+    TOKEN = "fake-api-token-0123456789"
+    ERRORS: ClassVar[dict[str, tuple[int, Any, dict[str, str]]]] = {
+        "bad-token": (401, {"errors": [{"message": "Invalid access token"}]}, {}),
+        "rate-limited": (429, {"errors": [{"message": "rate limited"}]}, {"Retry-After": "30"}),
+        "server-error": (502, b"<html>502 Bad Gateway</html>", {}),
+        "malformed": (200, b"{not json", {}),
+    }
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.calls = 0
+        self.stop = threading.Event()
+        fake = self
+
+        class Handler(_Quiet):
+            def do_GET(self) -> None:
+                fake._serve(self)
+
+            def do_POST(self) -> None:
+                fake._serve(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    @property
+    def root(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def _serve(self, request: _Quiet) -> None:
+        self.calls += 1
+        if self.mode == "hang":
+            self.stop.wait()
+            return
+        if self.mode in self.ERRORS:
+            status, body, headers = self.ERRORS[self.mode]
+            request.send_json(status, body, headers)
+            return
+        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            request.send_json(401, {"detail": "Invalid token"})
+            return
+        self.answer(request)
+
+    def answer(self, request: _Quiet) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def running(self) -> Iterator[Any]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.stop.set()
+            self.server.shutdown()
+            self.server.server_close()
+
+
+class FakeD1Api(_Fake):
     """``POST /client/v4/accounts/{account}/d1/database/{id}/query`` over a SQLite file.
 
     ``mode`` picks an answer: ok, bad-token, unknown-database, sql-error, rate-limited,
-    server-error, malformed, hang.
+    server-error, malformed, hang — in Cloudflare's error format, not the shared one.
     """
 
     TOKEN = "cf-test-token-0123456789"
     ACCOUNT = "acc123"
 
     def __init__(self, sqlite_path: Path, database_id: str) -> None:
+        super().__init__()
         self.sqlite_path = sqlite_path
         self.database_id = database_id
-        self.mode = "ok"
         self.statements: list[str] = []
-        self.stop = threading.Event()
-        fake = self
-
-        class Handler(_Quiet):
-            def do_POST(self) -> None:
-                fake.handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
 
     @property
     def base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/client/v4"
+        return f"{self.root}/client/v4"
 
-    def handle(self, request: _Quiet) -> None:
+    def _serve(self, request: _Quiet) -> None:
         body = json.loads(request.read_body() or b"{}")
         self.statements.append(str(body.get("sql")))
         mode = self.mode
@@ -133,78 +184,6 @@ class FakeD1Api:
                 "result": [{"success": True, "results": rows, "meta": meta}],
             },
         )
-
-    @contextmanager
-    def running(self) -> Iterator[FakeD1Api]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.stop.set()
-            self.server.shutdown()
-            self.server.server_close()
-
-
-class _Fake:
-    """A local server with a switchable error ``mode`` shared by the API fakes below."""
-
-    TOKEN = "fake-api-token-0123456789"
-    ERRORS: ClassVar[dict[str, tuple[int, Any, dict[str, str]]]] = {
-        "bad-token": (401, {"errors": [{"message": "Invalid access token"}]}, {}),
-        "rate-limited": (429, {"errors": [{"message": "rate limited"}]}, {"Retry-After": "30"}),
-        "server-error": (502, b"<html>502 Bad Gateway</html>", {}),
-        "malformed": (200, b"{not json", {}),
-    }
-
-    def __init__(self) -> None:
-        self.mode = "ok"
-        self.calls = 0
-        self.stop = threading.Event()
-        fake = self
-
-        class Handler(_Quiet):
-            def do_GET(self) -> None:
-                fake._serve(self)
-
-            def do_POST(self) -> None:
-                fake._serve(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-
-    @property
-    def root(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def _serve(self, request: _Quiet) -> None:
-        self.calls += 1
-        if self.mode == "hang":
-            self.stop.wait()
-            return
-        if self.mode in self.ERRORS:
-            status, body, headers = self.ERRORS[self.mode]
-            request.send_json(status, body, headers)
-            return
-        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
-            request.send_json(401, {"detail": "Invalid token"})
-            return
-        self.answer(request)
-
-    def answer(self, request: _Quiet) -> None:
-        raise NotImplementedError
-
-    @contextmanager
-    def running(self) -> Iterator[Any]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.stop.set()
-            self.server.shutdown()
-            self.server.server_close()
 
 
 class FakeGraphQL(_Fake):

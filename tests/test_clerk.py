@@ -3,6 +3,7 @@ sandbox against that server's key: minting, sharing, re-minting, revocation, and
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -174,41 +175,16 @@ def test_the_sandbox_verifies_signature_and_expiry(target: Sandbox, clerk: FakeC
 def test_locust_users_share_one_minted_session(
     tmp_path: Path, target: Sandbox, clerk: FakeClerk
 ) -> None:
-    import os
-    import subprocess
-    import sys
+    from tests.test_perf import FAST, perf
 
-    from tests.conftest import REPO
-
-    (tmp_path / "umbrella.toml").write_text(
-        '[perf]\nthink_time_min = "0ms"\nthink_time_max = "20ms"\n', "utf-8"
-    )
+    (tmp_path / "umbrella.toml").write_text(FAST, "utf-8")
     env = {
         **os.environ,
         "API_URL": target.url,
         "ENVIRONMENT": "development",
         "UMBRELLA_CONFIG": str(tmp_path / "umbrella.toml"),
     }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "umbrella_checks.perf",
-            f"--reports-dir={tmp_path}",
-            f"--perf-dir={REPO / 'perf'}",
-            "-t",
-            "3s",
-            "-u",
-            "5",
-            "-r",
-            "5",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    done = perf(tmp_path, "-u", "5", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     profile = next(line for line in done.stdout.splitlines() if line.startswith("/v1/profile"))
     requests, failures = (int(x) for x in profile.split()[1:3])

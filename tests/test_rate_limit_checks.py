@@ -72,6 +72,18 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
             id="per-minute-window",
         ),
         pytest.param(
+            "violet-limit=100",
+            ["test_violet_limit_is_the_documented_one"],
+            "expected X-RateLimit-Limit: 50, got 100",
+            id="wrong-limit",
+        ),
+        pytest.param(
+            "rate-limit-global",
+            ["test_another_account_is_unaffected"],
+            "expected the test user's own quota (X-RateLimit-Remaining > 0), got 0",
+            id="shared-quota",
+        ),
+        pytest.param(
             "rate-limit-remaining-wrong",
             [
                 "test_exactly_the_remaining_quota_is_accepted",

@@ -106,6 +106,41 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
             id="envelope-missing",
         ),
         pytest.param(
+            "cors-any-origin",
+            ["test_cors_does_not_grant_credentials_to_other_origins"],
+            "expected no credentials for origin https://evil.example, got "
+            "Access-Control-Allow-Origin: https://evil.example with credentials",
+            id="cors-reflects-any-origin",
+        ),
+        pytest.param(
+            "webhook-missing",
+            ["test_auth_webhook_is_routed", *matrix("POST /v1/auth/webhook [anonymous] -> 400")],
+            "expected status 400, got 404",
+            id="webhook-missing",
+        ),
+        pytest.param(
+            "auth-broken",
+            [
+                "test_protected_route_accepts_the_test_user",
+                *[BUDGET.format(x) for x in ("artists", "gigs", "auth-session", "profile")],
+                *matrix(
+                    "GET /v1/profile [user] -> 200",
+                    "GET /v1/artists?limit={list_limit} [user] -> 200",
+                    "GET /v1/artists?limit=lots [user] -> 400",
+                    "GET /v1/gigs?limit={list_limit} [user] -> 200",
+                    "GET /v1/auth/session [user] -> 200",
+                    "GET /v1/violet/usage [user] -> 200",
+                    "POST /v1/violet/prompt [user] -> 400 (malformed JSON)",
+                    "POST /v1/violet/prompt [user] -> 400 (missing field prompt)",
+                    "POST /v1/violet/prompt [limit-exhausted] -> 429",
+                    "GET /v1/admin/stats [user] -> 403",
+                    "GET /v1/admin/stats [admin] -> 200",
+                ),
+            ],
+            "expected status 200, got 401",
+            id="valid-tokens-refused",
+        ),
+        pytest.param(
             "admin-not-enforced",
             matrix("GET /v1/admin/stats [user] -> 403"),
             "expected status 403, got 200",

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,8 @@ def jwt_expiry(token: str) -> float | None:
 class Minted:
     account: str
     session_id: str
-    jwt: str
-    expires: float
+    jwt: str = field(repr=False)
+    expires: float = 0.0
 
 
 class Clerk:

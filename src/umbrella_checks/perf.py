@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -104,10 +105,11 @@ def _start_sandbox(faults: list[str]) -> tuple[subprocess.Popen[str], dict[str, 
         args += ["--fault", fault]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
-    line = process.stdout.readline()
+    ready, _, _ = select.select([process.stdout], [], [], 30)
+    line = process.stdout.readline() if ready else ""
     if not line:
         process.kill()
-        raise SystemExit("perf: the sandbox did not start")
+        raise SystemExit("perf: the sandbox did not start within 30 s")
     return process, json.loads(line)
 
 

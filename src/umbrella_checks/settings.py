@@ -42,7 +42,7 @@ class SandboxInfo:
     version: str
     app_dir: Path
     d1_sqlite: Path
-    tokens: dict[str, str]
+    tokens: dict[str, str] = field(repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SandboxInfo:

@@ -24,19 +24,25 @@ FAULTS: dict[str, tuple[str | None, str]] = {
     "envelope-missing": ("ROUTE", "successful answers on ROUTE are bare JSON, no envelope"),
     "unknown-route-html": (None, "unknown /v1/ paths answer 200 with an HTML page"),
     "cors-missing": (None, "no Access-Control-Allow-Origin on any answer"),
+    "cors-any-origin": (None, "any Origin is reflected with credentials"),
     "auth-not-enforced": (None, "signed-in routes answer 200 without a token"),
+    "auth-broken": (None, "every bearer token is refused with 401 (wrong Clerk keys)"),
+    "webhook-missing": (None, "POST /v1/auth/webhook answers 404 (route lost)"),
     "admin-not-enforced": (None, "admin routes answer 200 to any signed-in user"),
     "stack-trace": (None, "error bodies carry a stack trace with file paths"),
     "rate-limit-off": (None, "Violet's limit is not enforced (never 429)"),
     "rate-limit-off-by-one": (None, "Violet accepts prompt 51 before answering 429"),
     "retry-after-missing": (None, "Violet's 429 carries no Retry-After"),
     "rate-limit-per-minute": (None, "Violet's window is one minute instead of one UTC day"),
+    "violet-limit": ("N", "Violet's daily limit is N instead of 50"),
+    "rate-limit-global": (None, "one Violet quota shared by all accounts"),
     "rate-limit-remaining-wrong": (
         None,
         "X-RateLimit-Remaining is one more than the usage body says",
     ),
     "pending-migration": (None, "the repo has a migration the database has not applied"),
     "unknown-migration": (None, "the database records a migration the repo does not have"),
+    "migration-misnamed": (None, "a migration file is named 2_violet_usage.sql (no NNNN_ prefix)"),
     "cron-missed": (None, "no analytics_aggregation run since the day before yesterday"),
     "cron-failed": (None, "the latest analytics_aggregation run failed"),
     "cron-stuck": (None, "an analytics_aggregation run has been 'running' for 3 hours"),
@@ -63,6 +69,7 @@ class Faults:
     errors: tuple[tuple[str, float], ...] = ()
     raw: tuple[str, ...] = field(default=())
     bare: tuple[str, ...] = ()
+    limit: int | None = None
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
@@ -130,6 +137,7 @@ def parse_faults(specs: list[str]) -> Faults:
     delays: list[Delay] = []
     errors: list[tuple[str, float]] = []
     bare: list[str] = []
+    limit: int | None = None
     for spec in (s.strip() for s in specs):
         if not spec:
             continue
@@ -149,5 +157,11 @@ def parse_faults(specs: list[str]) -> Faults:
             errors.append(_parse_5xx(value))
         elif name == "envelope-missing":
             bare.append(value)
+        elif name == "violet-limit":
+            if not value.isdigit() or int(value) < 1:
+                raise FaultError(
+                    f"violet-limit={value}: give a whole number, e.g. violet-limit=100"
+                )
+            limit = int(value)
         names.add(name)
-    return Faults(frozenset(names), tuple(delays), tuple(errors), tuple(specs), tuple(bare))
+    return Faults(frozenset(names), tuple(delays), tuple(errors), tuple(specs), tuple(bare), limit)

@@ -70,7 +70,7 @@ class Sandbox:
         self._jwks: dict[str, Any] | None = None
         self.environment = environment
         self.version = "0.0.9" if "stale-version" in self.faults else version
-        self.daily_limit = daily_limit
+        self.daily_limit = self.faults.limit or daily_limit
         self.clock = Clock()
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
@@ -185,10 +185,16 @@ class Sandbox:
         return utc_day(now), start + timedelta(days=1)
 
     def used(self, account: Account, key: str) -> int:
-        rows = self.query(
-            "SELECT prompts FROM violet_usage WHERE user_id = ? AND day = ?", (account.user_id, key)
-        )
-        return int(rows[0]["prompts"]) if rows else 0
+        if "rate-limit-global" in self.faults:  # one counter for everybody: a shared quota
+            rows = self.query(
+                "SELECT SUM(prompts) AS prompts FROM violet_usage WHERE day = ?", (key,)
+            )
+        else:
+            rows = self.query(
+                "SELECT prompts FROM violet_usage WHERE user_id = ? AND day = ?",
+                (account.user_id, key),
+            )
+        return int(rows[0]["prompts"] or 0) if rows else 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -235,7 +241,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cors(self) -> dict[str, str]:
         origin = self.headers.get("Origin")
-        if "cors-missing" in self.sb.faults or origin not in ALLOWED_ORIGINS:
+        if origin is None or "cors-missing" in self.sb.faults:
+            return {}
+        if origin not in ALLOWED_ORIGINS and "cors-any-origin" not in self.sb.faults:
             return {}
         return {
             "Access-Control-Allow-Origin": origin,
@@ -290,6 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
             if required and "auth-not-enforced" not in self.sb.faults:
                 raise ApiError(401, "authentication_failed", "missing bearer token")
             return None
+        if "auth-broken" in self.sb.faults:
+            raise ApiError(401, "authentication_failed", "invalid token")
         token = header.removeprefix("Bearer ").strip()
         account = self.sb.by_token.get(token)
         if account is None and "auth-not-enforced" not in self.sb.faults:
@@ -383,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
             account = self._account()
             who = account or next(iter(sb.accounts.values()))
             self._ok({"userId": who.user_id, "role": who.role})
-        elif method == "POST" and path == "/v1/auth/webhook":
+        elif method == "POST" and path == "/v1/auth/webhook" and "webhook-missing" not in sb.faults:
             missing = [
                 h
                 for h in ("svix-id", "svix-timestamp", "svix-signature")

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS d1_migrations(
 
 PENDING_MIGRATION = "0004_artist_payouts.sql"
 UNKNOWN_MIGRATION = "0099_hotfix_from_laptop.sql"
+MISNAMED_MIGRATION = "2_violet_usage.sql"
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,13 @@ def build_app(root: Path, faults: Faults, now: datetime, limit: int) -> AppState
         _seed_cron(db, now, faults)
         if "unknown-migration" in faults:
             db.execute("INSERT INTO d1_migrations (name) VALUES (?)", (UNKNOWN_MIGRATION,))
+        if "migration-misnamed" in faults:
+            # Applied and recorded under the bad name: only the naming rule can catch it.
+            (migrations / "0002_violet_usage.sql").rename(migrations / MISNAMED_MIGRATION)
+            db.execute(
+                "UPDATE d1_migrations SET name = ? WHERE name = ?",
+                (MISNAMED_MIGRATION, "0002_violet_usage.sql"),
+            )
         db.commit()
     finally:
         db.close()

@@ -119,11 +119,13 @@ def test_both_backends_give_the_same_verdicts(
     ("mode", "fragment"),
     [
         pytest.param(
-            "bad-token", "Cloudflare refused the API token (HTTP 401, code 10000", id="bad-token"
+            "bad-token",
+            "refused the token in CLOUDFLARE_API_TOKEN (HTTP 401); check it is valid and has read access (code 10000",
+            id="bad-token",
         ),
         pytest.param("unknown-database", "unknown D1 database", id="unknown-database"),
-        pytest.param("rate-limited", "HTTP 429, Retry-After: 30 s", id="429"),
-        pytest.param("server-error", "the Cloudflare API failed (HTTP 502)", id="5xx"),
+        pytest.param("rate-limited", "rate limiting (HTTP 429, Retry-After: 30 s)", id="429"),
+        pytest.param("server-error", "the Cloudflare D1 API failed (HTTP 502)", id="5xx"),
         pytest.param("malformed", "without JSON", id="malformed-json"),
         pytest.param("hang", "did not answer within 1 s", id="timeout"),
     ],

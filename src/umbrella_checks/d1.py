@@ -19,6 +19,7 @@ import httpx
 
 from umbrella_checks.client import USER_AGENT, RequestCounter
 from umbrella_checks.config import Http
+from umbrella_checks.external import refusal
 from umbrella_checks.secrets import Secret, scrub
 
 _READ_ONLY = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
@@ -139,24 +140,15 @@ class D1ApiBackend:
         errors = body.get("errors") if isinstance(body, dict) else None
         first = errors[0] if isinstance(errors, list) and errors else {}
         detail = f"code {first.get('code')}: {first.get('message')}" if first else ""
-        if status in (401, 403):
-            raise D1Error(
-                f"could not check: Cloudflare refused the API token (HTTP {status}, {detail}); "
-                "CLOUDFLARE_API_TOKEN needs D1 read permission on this account"
-            )
         if status == 404:
             raise D1Error(
                 f"could not check: unknown D1 database {self.database_id} in account "
                 f"{self.account_id} (HTTP 404, {detail}); check D1_DATABASE_ID or wrangler.toml"
             )
-        if status == 429:
-            wait = response.headers.get("Retry-After", "unknown")
-            raise D1Error(
-                f"could not check: the Cloudflare API is rate limiting this token (HTTP 429, "
-                f"Retry-After: {wait} s); run again later"
-            )
-        if status >= 500:
-            raise D1Error(f"could not check: the Cloudflare API failed (HTTP {status}) {detail}")
+        if status != 400:  # 400 is D1 rejecting the SQL: reported with its detail below
+            reason = refusal(response, "the Cloudflare D1 API", self.token)
+            if reason:
+                raise D1Error(f"{reason} ({detail})" if detail else reason)
         if not isinstance(body, dict):
             raise D1Error(f"could not check: the D1 API answered HTTP {status} without JSON")
         if status >= 400 or not body.get("success"):

@@ -42,23 +42,31 @@ def call(
         fail(f"could not check: {what} did not answer within {http.read_timeout:g} s")
     except httpx.HTTPError as exc:
         fail(f"could not check: cannot reach {what} ({type(exc).__name__})")
+    reason = refusal(response, what, token)
+    if reason:
+        fail(reason)
+    return response
+
+
+def refusal(response: httpx.Response, what: str, token: Secret) -> str | None:
+    """The one-line ``could not check`` for a non-2xx answer, or None for a 2xx."""
     status = response.status_code
     if status in (401, 403):
-        fail(
+        return (
             f"could not check: {what} refused the token in {token.source} (HTTP {status}); "
             "check it is valid and has read access"
         )
     if status == 429:
         wait = response.headers.get("Retry-After", "unknown")
-        fail(
+        return (
             f"could not check: {what} is rate limiting (HTTP 429, Retry-After: {wait} s); "
             "run again later"
         )
     if status >= 500:
-        fail(f"could not check: {what} failed (HTTP {status})")
+        return f"could not check: {what} failed (HTTP {status})"
     if status >= 400:
-        fail(scrub(f"could not check: {what} answered HTTP {status}: {response.text[:200]}"))
-    return response
+        return scrub(f"could not check: {what} answered HTTP {status}: {response.text[:200]}")
+    return None
 
 
 def json_body(response: httpx.Response, what: str) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
@@ -29,7 +29,6 @@ from umbrella_checks.incident import Failure
 from umbrella_checks.matrix import Row, load_rows
 from umbrella_checks.reporting import ReportPaths, tier_of
 from umbrella_checks.safety import GUARD_PREFIX, destructive_refusal
-from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
 from umbrella_checks.secrets import Secret, from_env
 from umbrella_checks.settings import (
     SENTRY_VARS,
@@ -42,6 +41,9 @@ from umbrella_checks.settings import (
 )
 from umbrella_checks.wrangler import WranglerApp, WranglerError
 
+if TYPE_CHECKING:
+    pass
+
 MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
     "daily": "the runbook's morning health check, run nightly by the scheduler",
@@ -52,7 +54,7 @@ MARKERS = {
 settings_key = pytest.StashKey[Settings]()
 probe_key = pytest.StashKey["Probe"]()
 counter_key = pytest.StashKey[RequestCounter]()
-sandbox_key = pytest.StashKey[Sandbox]()
+sandbox_key = pytest.StashKey["Sandbox"]()
 reports_key = pytest.StashKey[ReportPaths]()
 started_key = pytest.StashKey[datetime]()
 tally_key = pytest.StashKey[dict[str, int]]()
@@ -185,6 +187,10 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def _start_sandbox(config: pytest.Config) -> Callable[[str], SandboxInfo]:
+    # Imported here: only the controller of a --sandbox run needs the server (and its JWT
+    # verification), and every xdist worker would otherwise pay for importing it.
+    from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
+
     specs = [s for s in os.environ.get("UMBRELLA_SANDBOX_FAULTS", "").split(",") if s.strip()]
     specs += config.getoption("sandbox_faults")
     try:

@@ -8,7 +8,7 @@ import pytest
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.client import fail
 from umbrella_checks.d1 import D1Backend, ask
-from umbrella_checks.plugin import Figures
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp
 

@@ -11,7 +11,7 @@ import pytest
 from umbrella_checks import cron, migrations
 from umbrella_checks.client import fail
 from umbrella_checks.d1 import D1Backend, D1Error, ask, is_missing_table
-from umbrella_checks.plugin import Figures
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp, WranglerError
 

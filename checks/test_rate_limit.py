@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient, fail
-from umbrella_checks.plugin import TargetClock, credential, require_destructive
+from umbrella_checks.fixtures import TargetClock, credential, require_destructive
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 from umbrella_checks.violet import Exhaustion, RateHeaders, exhaust, fmt, next_utc_midnight

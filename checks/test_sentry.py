@@ -8,7 +8,8 @@ import pytest
 
 from umbrella_checks import sentry
 from umbrella_checks.client import RequestCounter, fail
-from umbrella_checks.plugin import Figures, ReportNotes, counter_key
+from umbrella_checks.fixtures import Figures, ReportNotes
+from umbrella_checks.runstate import counter_key
 from umbrella_checks.settings import SentryAccess, Settings
 
 pytestmark = [pytest.mark.daily]

@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.plugin import Figures
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 

@@ -10,7 +10,7 @@ import pytest
 
 from umbrella_checks.analytics import GraphQL, Invocations
 from umbrella_checks.client import fail
-from umbrella_checks.plugin import Figures
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 
 PERIODS = [

@@ -8,7 +8,7 @@ import pytest
 
 from umbrella_checks import history
 from umbrella_checks.client import fail
-from umbrella_checks.plugin import ReportNotes
+from umbrella_checks.fixtures import ReportNotes
 from umbrella_checks.settings import Settings
 
 pytestmark = [pytest.mark.weekly]

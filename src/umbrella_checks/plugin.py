@@ -9,40 +9,49 @@ from __future__ import annotations
 import html
 import itertools
 import os
-import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Generator
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__, history, incident, slack
-from umbrella_checks.analytics import GraphQL
-from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, Clerk, ClerkError, TokenStore, jwt_expiry
-from umbrella_checks.client import Answer, ApiClient, RequestCounter, fail
+from umbrella_checks.clerk import Clerk, ClerkError, TokenStore
+from umbrella_checks.client import ApiClient, RequestCounter
 from umbrella_checks.config import ENVIRONMENTS, ConfigError
-from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
 from umbrella_checks.incident import Failure
-from umbrella_checks.matrix import Row, load_rows
+from umbrella_checks.matrix import load_rows
 from umbrella_checks.reporting import ReportPaths, tier_of
-from umbrella_checks.safety import GUARD_PREFIX, destructive_refusal
-from umbrella_checks.secrets import Secret, from_env
+from umbrella_checks.runstate import (
+    Probe,
+    counter_key,
+    failures_key,
+    figures_key,
+    history_key,
+    is_worker,
+    matrix_key,
+    notes_key,
+    probe_key,
+    reports_dir,
+    reports_key,
+    sandbox_key,
+    settings_key,
+    started_key,
+    store_key,
+    tally_key,
+)
+from umbrella_checks.safety import GUARD_PREFIX
+from umbrella_checks.secrets import from_env
 from umbrella_checks.settings import (
-    SENTRY_VARS,
     TOKEN_VARS,
     SandboxInfo,
-    SentryAccess,
     Settings,
     SettingsError,
     resolve,
 )
-from umbrella_checks.wrangler import WranglerApp, WranglerError
-
-if TYPE_CHECKING:
-    pass
 
 MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
@@ -51,29 +60,8 @@ MARKERS = {
     "destructive": "changes state or uses quota; needs --allow-destructive, never production",
 }
 
-settings_key = pytest.StashKey[Settings]()
-probe_key = pytest.StashKey["Probe"]()
-counter_key = pytest.StashKey[RequestCounter]()
-sandbox_key = pytest.StashKey["Sandbox"]()
-reports_key = pytest.StashKey[ReportPaths]()
-started_key = pytest.StashKey[datetime]()
-tally_key = pytest.StashKey[dict[str, int]]()
-matrix_key = pytest.StashKey[list[Row]]()
-figures_key = pytest.StashKey[dict[str, Any]]()
-failures_key = pytest.StashKey[list[Failure]]()
-notes_key = pytest.StashKey[list[str]]()
-store_key = pytest.StashKey[TokenStore]()
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What the target said about itself when the run started (one GET of the health route)."""
-
-    status: int | None = None
-    version: str | None = None
-    environment: str | None = None
-    error: str | None = None
-    unresponsive: str | None = None
+# The checks' fixtures live in their own module; registering this plugin loads them too.
+pytest_plugins = ["umbrella_checks.fixtures"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -182,10 +170,6 @@ def _check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
             )
 
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
 def _start_sandbox(config: pytest.Config) -> Callable[[str], SandboxInfo]:
     # Imported here: only the controller of a --sandbox run needs the server (and its JWT
     # verification), and every xdist worker would otherwise pay for importing it.
@@ -233,7 +217,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[figures_key] = {}
     config.stash[failures_key] = []
     config.stash[notes_key] = []
-    if _is_worker(config):
+    if is_worker(config):
         shared = config.workerinput["umbrella"]  # type: ignore[attr-defined]
         sandbox = SandboxInfo.from_dict(shared["sandbox"]) if shared["sandbox"] else None
         config.stash[started_key] = datetime.fromisoformat(shared["started"])
@@ -245,7 +229,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if sandbox is not None:
         info = sandbox
         start = lambda _env: info  # noqa: E731
-    elif config.getoption("sandbox") and not _is_worker(config):
+    elif config.getoption("sandbox") and not is_worker(config):
         start = _start_sandbox(config)
     try:
         settings = resolve(config.getoption, os.environ, config.rootpath, start)
@@ -254,7 +238,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[settings_key] = settings
     _load_matrix(config, settings)
-    if _is_worker(config):
+    if is_worker(config):
         token_file = config.workerinput["umbrella"].get("token_file")  # type: ignore[attr-defined]
         if token_file and settings.clerk:
             config.stash[store_key] = TokenStore.open(
@@ -291,7 +275,7 @@ def _clerk(settings: Settings) -> Clerk:
 
 def _revoke_minted(config: pytest.Config) -> None:
     store = config.stash.get(store_key, None)
-    if store is None or _is_worker(config):
+    if store is None or is_worker(config):
         return
     del config.stash[store_key]
     sessions = len(store.accounts())
@@ -306,11 +290,6 @@ def _load_matrix(config: pytest.Config, settings: Settings) -> None:
     except ConfigError as exc:
         _stop_sandbox(config)
         raise pytest.UsageError(str(exc)) from None
-
-
-def matrix_rows(config: pytest.Config) -> list[Row]:
-    """The validated status-matrix rows, for the matrix check's parametrization."""
-    return config.stash[matrix_key]
 
 
 def _plan_reports(config: pytest.Config) -> None:
@@ -428,19 +407,10 @@ def pytest_runtest_makereport(
     report.longrepr = f"--strict-skips: this check did not run: {reason.removeprefix('Skipped: ')}"
 
 
-def reports_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("reports_dir") or config.rootpath / "reports")
-
-
-def history_key(settings: Settings) -> str:
-    """Trends follow a target across runs; every sandbox run is the same target."""
-    return "sandbox" if settings.sandbox else settings.base_url
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Controller only: history, the incident draft and the Slack alert."""
     config = session.config
-    if _is_worker(config) or settings_key not in config.stash:
+    if is_worker(config) or settings_key not in config.stash:
         return
     _revoke_minted(config)
     if reports_key not in config.stash:
@@ -483,7 +453,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if settings_key in config.stash and not _is_worker(config):
+    if settings_key in config.stash and not is_worker(config):
         terminalreporter.write_line(
             f"umbrella: {_total_requests(config)} requests sent to the target"
         )
@@ -532,332 +502,3 @@ class _Tally:
                 self.config.stash[tally_key]["requests"] += int(str(value))
             elif key == "figure" and isinstance(value, tuple | list):
                 self.config.stash[figures_key][str(value[0])] = value[1]
-
-
-# --- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def settings(pytestconfig: pytest.Config) -> Settings:
-    """The run's resolved settings (target, environment, thresholds, credentials)."""
-    return pytestconfig.stash[settings_key]
-
-
-@pytest.fixture(scope="session")
-def target_probe(pytestconfig: pytest.Config) -> Probe:
-    """What the target said about itself at the start of the run."""
-    return pytestconfig.stash[probe_key]
-
-
-@pytest.fixture(scope="session")
-def api(
-    pytestconfig: pytest.Config, settings: Settings, target_probe: Probe
-) -> Iterator[ApiClient]:
-    """The suite's one HTTP client, pointed at the target."""
-    client = ApiClient(settings.base_url, settings.config.http, pytestconfig.stash[counter_key])
-    # A target that hung on the probe is not asked again: the run ends in one timeout.
-    client.unresponsive = target_probe.unresponsive
-    yield client
-    client.close()
-
-
-@pytest.fixture(autouse=True)
-def _every_json_answer_has_the_envelope(request: pytest.FixtureRequest) -> Iterator[None]:
-    # Only where the check talks to the target; checks that never use `api` pay nothing.
-    if "api" not in request.fixturenames:
-        yield
-        return
-    client: ApiClient = request.getfixturevalue("api")
-    seen = len(client.envelope_violations)
-    yield
-    fresh = client.envelope_violations[seen:]
-    if fresh:
-        fail(
-            f"{fresh[0]} (contract: every JSON answer carries the envelope)"
-            + (f"; {len(fresh) - 1} more" if len(fresh) > 1 else "")
-        )
-
-
-def require_destructive(config: pytest.Config) -> None:
-    """Skip unless destructive work is allowed here (call it before any state change)."""
-    settings = config.stash[settings_key]
-    refusal = destructive_refusal(
-        allowed=settings.allow_destructive,
-        base_url=settings.base_url,
-        environment=settings.environment,
-        pattern=settings.config.safety.sensitive_url,
-        reported_environment=config.stash[probe_key].environment,
-    )
-    if refusal:
-        pytest.skip(refusal)
-
-
-@pytest.fixture(autouse=True)
-def _destructive_guard(request: pytest.FixtureRequest) -> None:
-    # Function-scoped: wider fixtures that change state must call require_destructive
-    # themselves, since they are set up before this one.
-    if request.node.get_closest_marker("destructive") is not None:
-        require_destructive(request.config)
-
-
-@pytest.fixture(scope="session")
-def health(api: ApiClient, settings: Settings) -> Answer:
-    """One GET of the health route, shared by the health checks (the service caches it 10 s)."""
-    return api.get(settings.config.health.path)
-
-
-def credential(config: pytest.Config, account: str) -> Secret:
-    """The account's token: static from the environment, or minted via Clerk for this run.
-
-    Skips, naming the variables, when there is neither; fails when a static token has expired.
-    """
-    settings = config.stash[settings_key]
-    static = settings.tokens.get(account)
-    if static is not None:
-        expires = jwt_expiry(static.reveal())
-        if expires is not None and expires < time.time():
-            stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-            fail(
-                f"{static.source} expired at {stamp} (Clerk session tokens live 60 s, so a "
-                f"pasted one is dead by the time a scheduled run uses it): {HOW_TO_GET_ONE}"
-            )
-        return static
-    store = config.stash.get(store_key, None)
-    if store is not None and settings.clerk and account in settings.clerk.mint:
-        try:
-            return Secret(f"minted via Clerk for {ID_VARS[account]}", store.current(account))
-        except ClerkError as exc:
-            fail(str(exc))
-    names = TOKEN_VARS[account]
-    alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
-    pytest.skip(
-        f"{names[0]}{alias} is not set: this check needs the {account} test account's "
-        f"bearer token in that variable, or CLERK_SECRET_KEY and {ID_VARS[account]} to "
-        "mint one"
-    )
-
-
-@pytest.fixture
-def user_token(pytestconfig: pytest.Config) -> Secret:
-    """A regular artist test account's token (UMBRELLA_USER_TOKEN)."""
-    return credential(pytestconfig, "user")
-
-
-@pytest.fixture
-def admin_token(pytestconfig: pytest.Config) -> Secret:
-    """An admin test account's token (UMBRELLA_ADMIN_TOKEN)."""
-    return credential(pytestconfig, "admin")
-
-
-@pytest.fixture
-def limit_token(pytestconfig: pytest.Config) -> Secret:
-    """The dedicated account whose Violet quota destructive checks may use up."""
-    return credential(pytestconfig, "limit")
-
-
-@pytest.fixture(scope="session")
-def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiClient) -> Secret:
-    """A user over Violet's daily limit.
-
-    The sandbox has one ready. Elsewhere this uses up the dedicated limit account's quota, so
-    it is destructive: guarded, and never against production.
-    """
-    if settings.sandbox:
-        return Secret("sandbox exhausted account", settings.sandbox.tokens["exhausted"])
-    require_destructive(pytestconfig)
-    token = credential(pytestconfig, "limit")
-    violet = settings.config.violet
-    for _ in range(violet.daily_limit + 1):
-        answer = api.post(violet.prompt_path, token=token, json={"prompt": "quota check"})
-        if answer.status == 429:
-            return token
-        answer.expect_status(200, hint="while using up the limit account's quota")
-    fail(
-        f"POST {api.url(violet.prompt_path)}: expected 429 within {violet.daily_limit + 1} "
-        "prompts, got none (Violet's limit is not enforced)"
-    )
-
-
-@pytest.fixture
-def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[str], Secret | None]:
-    """The credential for a matrix row's ``who``; skips naming the variable when it is unset."""
-
-    def pick(who: str) -> Secret | None:
-        if who == "anonymous":
-            return None
-        if who == "invalid-token":
-            return Secret("invalid-token", "invalid.token.for-umbrella-checks")
-        if who == "limit-exhausted":
-            return request.getfixturevalue("exhausted_token")  # type: ignore[no-any-return]
-        return credential(request.config, who)
-
-    return pick
-
-
-class Figures:
-    """Numbers a check records for the report (the runbook's "note growth trends")."""
-
-    def __init__(self, node: pytest.Item) -> None:
-        self._node = node
-
-    def record(self, name: str, value: object) -> None:
-        self._node.user_properties.append(("figure", (name, value)))
-
-
-@pytest.fixture
-def figures(request: pytest.FixtureRequest) -> Figures:
-    return Figures(request.node)
-
-
-@pytest.fixture(scope="session")
-def wrangler_app(settings: Settings) -> WranglerApp:
-    """The app's wrangler.toml (from --app-dir, UMBRELLA_APP_DIR, or the sandbox)."""
-    if settings.app_dir is None:
-        pytest.skip(
-            "no app checkout: pass --app-dir=DIR (or set UMBRELLA_APP_DIR) so the "
-            "suite can read wrangler.toml and the migrations folder"
-        )
-    try:
-        app = WranglerApp.load(settings.app_dir)
-        app.env(settings.environment)
-    except WranglerError as exc:
-        fail(str(exc))
-    return app
-
-
-@pytest.fixture(scope="session")
-def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
-    """Read-only D1: --d1-sqlite / D1_SQLITE_PATH, else the Cloudflare D1 API."""
-    if settings.d1_sqlite is not None:
-        return SqliteBackend(settings.d1_sqlite)
-    cloudflare = settings.cloudflare
-    if cloudflare is None:
-        pytest.skip(
-            "no D1 access: pass --d1-sqlite=PATH (or D1_SQLITE_PATH), or set "
-            "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID for the D1 API"
-        )
-    database_id = cloudflare.database_id
-    if database_id is None and settings.app_dir is not None:
-        try:
-            app = WranglerApp.load(settings.app_dir)
-            database_id = app.d1(settings.environment, settings.config.database.binding).get(
-                "database_id"
-            )
-        except WranglerError as exc:
-            fail(str(exc))
-    if not database_id:
-        pytest.skip("no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml")
-    return D1ApiBackend(
-        cloudflare.api_base,
-        cloudflare.account_id,
-        str(database_id),
-        cloudflare.api_token,
-        settings.config.http,
-        pytestconfig.stash[counter_key],
-    )
-
-
-class TargetClock:
-    """Time as the target sees it; the sandbox's can be moved instead of slept through."""
-
-    def __init__(self, api: ApiClient, sandbox: bool) -> None:
-        self.api = api
-        self.sandbox = sandbox
-        self.offset = 0.0
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
-
-    def pass_minute_boundary(self) -> None:
-        """Get past the next minute boundary: move the sandbox's clock, or wait (≤ 61 s)."""
-        if self.sandbox:
-            self.api.post("/__sandbox/clock", json={"advance": 61}).expect_status(200)
-            self.offset += 61
-            return
-        now = self.now()
-        time.sleep(61 - now.second - now.microsecond / 1e6)
-
-
-@pytest.fixture(scope="session")
-def target_clock(api: ApiClient, settings: Settings) -> TargetClock:
-    return TargetClock(api, settings.sandbox is not None)
-
-
-@pytest.fixture(scope="session")
-def graphql(pytestconfig: pytest.Config, settings: Settings) -> GraphQL:
-    """Cloudflare's GraphQL Analytics API (CLOUDFLARE_API_TOKEN + CLOUDFLARE_ACCOUNT_ID)."""
-    cloudflare = settings.cloudflare
-    if cloudflare is None:
-        missing = [
-            v
-            for v in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID")
-            if not os.environ.get(v, "").strip()
-        ]
-        pytest.skip(
-            f"Cloudflare analytics not configured: set {' and '.join(missing)} "
-            "(a token with Account Analytics read)"
-        )
-    return GraphQL(
-        cloudflare.api_base,
-        cloudflare.account_id,
-        cloudflare.api_token,
-        settings.config.http,
-        pytestconfig.stash[counter_key],
-    )
-
-
-@pytest.fixture(scope="session")
-def worker_script(settings: Settings, request: pytest.FixtureRequest) -> str:
-    """The Worker's name: [analytics] script_name, else wrangler.toml's for the environment."""
-    if settings.config.analytics.script_name:
-        return settings.config.analytics.script_name
-    app: WranglerApp = request.getfixturevalue("wrangler_app")
-    return app.worker_name(settings.environment)
-
-
-@pytest.fixture(scope="session")
-def sentry_access(settings: Settings) -> SentryAccess:
-    if settings.sentry is None:
-        missing = [v for v in SENTRY_VARS if not os.environ.get(v, "").strip()]
-        pytest.skip(
-            f"Sentry not configured: set {', '.join(missing)} (token scope event:read; "
-            "SENTRY_BASE_URL for self-hosted)"
-        )
-    return settings.sentry
-
-
-class ReportNotes:
-    """HTML put beside a check's row in the report (lists, charts)."""
-
-    def __init__(self, request: pytest.FixtureRequest) -> None:
-        self._extras: list[Any] | None = None
-        if request.config.pluginmanager.hasplugin("html"):
-            self._extras = request.getfixturevalue("extras")
-
-    def add(self, markup: str) -> None:
-        if self._extras is not None:
-            import pytest_html  # type: ignore[import-untyped]
-
-            self._extras.append(pytest_html.extras.html(markup))
-
-
-@pytest.fixture
-def report_notes(request: pytest.FixtureRequest) -> ReportNotes:
-    return ReportNotes(request)
-
-
-@pytest.fixture(scope="session")
-def history_series(
-    pytestconfig: pytest.Config,
-    settings: Settings,
-) -> dict[str, list[tuple[datetime, float]]]:
-    """Figures earlier runs stored for this target (``reports/history.sqlite``)."""
-    since = datetime.now(UTC) - timedelta(weeks=settings.config.trends.weeks)
-    return history.series(
-        reports_dir(pytestconfig) / "history.sqlite", history_key(settings), since
-    )
-
-
-@pytest.fixture
-def now() -> datetime:
-    return datetime.now(UTC)

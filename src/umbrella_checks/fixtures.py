@@ -1,0 +1,359 @@
+"""The fixtures the checks use: the target, credentials, D1, external APIs, report helpers.
+
+Loaded by the plugin (``pytest_plugins``); check modules import the helper types from here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from umbrella_checks import history
+from umbrella_checks.analytics import GraphQL
+from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expiry
+from umbrella_checks.client import Answer, ApiClient, fail
+from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
+from umbrella_checks.runstate import (
+    Probe,
+    counter_key,
+    history_key,
+    probe_key,
+    reports_dir,
+    settings_key,
+    store_key,
+)
+from umbrella_checks.safety import destructive_refusal
+from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import SENTRY_VARS, TOKEN_VARS, SentryAccess, Settings
+from umbrella_checks.wrangler import WranglerApp, WranglerError
+
+
+@pytest.fixture(scope="session")
+def settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's resolved settings (target, environment, thresholds, credentials)."""
+    return pytestconfig.stash[settings_key]
+
+
+@pytest.fixture(scope="session")
+def target_probe(pytestconfig: pytest.Config) -> Probe:
+    """What the target said about itself at the start of the run."""
+    return pytestconfig.stash[probe_key]
+
+
+@pytest.fixture(scope="session")
+def api(
+    pytestconfig: pytest.Config, settings: Settings, target_probe: Probe
+) -> Iterator[ApiClient]:
+    """The suite's one HTTP client, pointed at the target."""
+    client = ApiClient(settings.base_url, settings.config.http, pytestconfig.stash[counter_key])
+    # A target that hung on the probe is not asked again: the run ends in one timeout.
+    client.unresponsive = target_probe.unresponsive
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _every_json_answer_has_the_envelope(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Only where the check talks to the target; checks that never use `api` pay nothing.
+    if "api" not in request.fixturenames:
+        yield
+        return
+    client: ApiClient = request.getfixturevalue("api")
+    seen = len(client.envelope_violations)
+    yield
+    fresh = client.envelope_violations[seen:]
+    if fresh:
+        fail(
+            f"{fresh[0]} (contract: every JSON answer carries the envelope)"
+            + (f"; {len(fresh) - 1} more" if len(fresh) > 1 else "")
+        )
+
+
+def require_destructive(config: pytest.Config) -> None:
+    """Skip unless destructive work is allowed here (call it before any state change)."""
+    settings = config.stash[settings_key]
+    refusal = destructive_refusal(
+        allowed=settings.allow_destructive,
+        base_url=settings.base_url,
+        environment=settings.environment,
+        pattern=settings.config.safety.sensitive_url,
+        reported_environment=config.stash[probe_key].environment,
+    )
+    if refusal:
+        pytest.skip(refusal)
+
+
+@pytest.fixture(autouse=True)
+def _destructive_guard(request: pytest.FixtureRequest) -> None:
+    # Function-scoped: wider fixtures that change state must call require_destructive
+    # themselves, since they are set up before this one.
+    if request.node.get_closest_marker("destructive") is not None:
+        require_destructive(request.config)
+
+
+@pytest.fixture(scope="session")
+def health(api: ApiClient, settings: Settings) -> Answer:
+    """One GET of the health route, shared by the health checks (the service caches it 10 s)."""
+    return api.get(settings.config.health.path)
+
+
+def credential(config: pytest.Config, account: str) -> Secret:
+    """The account's token: static from the environment, or minted via Clerk for this run.
+
+    Skips, naming the variables, when there is neither; fails when a static token has expired.
+    """
+    settings = config.stash[settings_key]
+    static = settings.tokens.get(account)
+    if static is not None:
+        expires = jwt_expiry(static.reveal())
+        if expires is not None and expires < time.time():
+            stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            fail(
+                f"{static.source} expired at {stamp} (Clerk session tokens live 60 s, so a "
+                f"pasted one is dead by the time a scheduled run uses it): {HOW_TO_GET_ONE}"
+            )
+        return static
+    store = config.stash.get(store_key, None)
+    if store is not None and settings.clerk and account in settings.clerk.mint:
+        try:
+            return Secret(f"minted via Clerk for {ID_VARS[account]}", store.current(account))
+        except ClerkError as exc:
+            fail(str(exc))
+    names = TOKEN_VARS[account]
+    alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+    pytest.skip(
+        f"{names[0]}{alias} is not set: this check needs the {account} test account's "
+        f"bearer token in that variable, or CLERK_SECRET_KEY and {ID_VARS[account]} to "
+        "mint one"
+    )
+
+
+@pytest.fixture
+def user_token(pytestconfig: pytest.Config) -> Secret:
+    """A regular artist test account's token (UMBRELLA_USER_TOKEN)."""
+    return credential(pytestconfig, "user")
+
+
+@pytest.fixture
+def admin_token(pytestconfig: pytest.Config) -> Secret:
+    """An admin test account's token (UMBRELLA_ADMIN_TOKEN)."""
+    return credential(pytestconfig, "admin")
+
+
+@pytest.fixture
+def limit_token(pytestconfig: pytest.Config) -> Secret:
+    """The dedicated account whose Violet quota destructive checks may use up."""
+    return credential(pytestconfig, "limit")
+
+
+@pytest.fixture(scope="session")
+def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiClient) -> Secret:
+    """A user over Violet's daily limit.
+
+    The sandbox has one ready. Elsewhere this uses up the dedicated limit account's quota, so
+    it is destructive: guarded, and never against production.
+    """
+    if settings.sandbox:
+        return Secret("sandbox exhausted account", settings.sandbox.tokens["exhausted"])
+    require_destructive(pytestconfig)
+    token = credential(pytestconfig, "limit")
+    violet = settings.config.violet
+    for _ in range(violet.daily_limit + 1):
+        answer = api.post(violet.prompt_path, token=token, json={"prompt": "quota check"})
+        if answer.status == 429:
+            return token
+        answer.expect_status(200, hint="while using up the limit account's quota")
+    fail(
+        f"POST {api.url(violet.prompt_path)}: expected 429 within {violet.daily_limit + 1} "
+        "prompts, got none (Violet's limit is not enforced)"
+    )
+
+
+@pytest.fixture
+def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[str], Secret | None]:
+    """The credential for a matrix row's ``who``; skips naming the variable when it is unset."""
+
+    def pick(who: str) -> Secret | None:
+        if who == "anonymous":
+            return None
+        if who == "invalid-token":
+            return Secret("invalid-token", "invalid.token.for-umbrella-checks")
+        if who == "limit-exhausted":
+            return request.getfixturevalue("exhausted_token")  # type: ignore[no-any-return]
+        return credential(request.config, who)
+
+    return pick
+
+
+class Figures:
+    """Numbers a check records for the report (the runbook's "note growth trends")."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        self._node = node
+
+    def record(self, name: str, value: object) -> None:
+        self._node.user_properties.append(("figure", (name, value)))
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    return Figures(request.node)
+
+
+@pytest.fixture(scope="session")
+def wrangler_app(settings: Settings) -> WranglerApp:
+    """The app's wrangler.toml (from --app-dir, UMBRELLA_APP_DIR, or the sandbox)."""
+    if settings.app_dir is None:
+        pytest.skip(
+            "no app checkout: pass --app-dir=DIR (or set UMBRELLA_APP_DIR) so the "
+            "suite can read wrangler.toml and the migrations folder"
+        )
+    try:
+        app = WranglerApp.load(settings.app_dir)
+        app.env(settings.environment)
+    except WranglerError as exc:
+        fail(str(exc))
+    return app
+
+
+@pytest.fixture(scope="session")
+def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
+    """Read-only D1: --d1-sqlite / D1_SQLITE_PATH, else the Cloudflare D1 API."""
+    if settings.d1_sqlite is not None:
+        return SqliteBackend(settings.d1_sqlite)
+    cloudflare = settings.cloudflare
+    if cloudflare is None:
+        pytest.skip(
+            "no D1 access: pass --d1-sqlite=PATH (or D1_SQLITE_PATH), or set "
+            "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID for the D1 API"
+        )
+    database_id = cloudflare.database_id
+    if database_id is None and settings.app_dir is not None:
+        try:
+            app = WranglerApp.load(settings.app_dir)
+            database_id = app.d1(settings.environment, settings.config.database.binding).get(
+                "database_id"
+            )
+        except WranglerError as exc:
+            fail(str(exc))
+    if not database_id:
+        pytest.skip("no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml")
+    return D1ApiBackend(
+        cloudflare.api_base,
+        cloudflare.account_id,
+        str(database_id),
+        cloudflare.api_token,
+        settings.config.http,
+        pytestconfig.stash[counter_key],
+    )
+
+
+class TargetClock:
+    """Time as the target sees it; the sandbox's can be moved instead of slept through."""
+
+    def __init__(self, api: ApiClient, sandbox: bool) -> None:
+        self.api = api
+        self.sandbox = sandbox
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def pass_minute_boundary(self) -> None:
+        """Get past the next minute boundary: move the sandbox's clock, or wait (≤ 61 s)."""
+        if self.sandbox:
+            self.api.post("/__sandbox/clock", json={"advance": 61}).expect_status(200)
+            self.offset += 61
+            return
+        now = self.now()
+        time.sleep(61 - now.second - now.microsecond / 1e6)
+
+
+@pytest.fixture(scope="session")
+def target_clock(api: ApiClient, settings: Settings) -> TargetClock:
+    return TargetClock(api, settings.sandbox is not None)
+
+
+@pytest.fixture(scope="session")
+def graphql(pytestconfig: pytest.Config, settings: Settings) -> GraphQL:
+    """Cloudflare's GraphQL Analytics API (CLOUDFLARE_API_TOKEN + CLOUDFLARE_ACCOUNT_ID)."""
+    cloudflare = settings.cloudflare
+    if cloudflare is None:
+        missing = [
+            v
+            for v in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID")
+            if not os.environ.get(v, "").strip()
+        ]
+        pytest.skip(
+            f"Cloudflare analytics not configured: set {' and '.join(missing)} "
+            "(a token with Account Analytics read)"
+        )
+    return GraphQL(
+        cloudflare.api_base,
+        cloudflare.account_id,
+        cloudflare.api_token,
+        settings.config.http,
+        pytestconfig.stash[counter_key],
+    )
+
+
+@pytest.fixture(scope="session")
+def worker_script(settings: Settings, request: pytest.FixtureRequest) -> str:
+    """The Worker's name: [analytics] script_name, else wrangler.toml's for the environment."""
+    if settings.config.analytics.script_name:
+        return settings.config.analytics.script_name
+    app: WranglerApp = request.getfixturevalue("wrangler_app")
+    return app.worker_name(settings.environment)
+
+
+@pytest.fixture(scope="session")
+def sentry_access(settings: Settings) -> SentryAccess:
+    if settings.sentry is None:
+        missing = [v for v in SENTRY_VARS if not os.environ.get(v, "").strip()]
+        pytest.skip(
+            f"Sentry not configured: set {', '.join(missing)} (token scope event:read; "
+            "SENTRY_BASE_URL for self-hosted)"
+        )
+    return settings.sentry
+
+
+class ReportNotes:
+    """HTML put beside a check's row in the report (lists, charts)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._extras: list[Any] | None = None
+        if request.config.pluginmanager.hasplugin("html"):
+            self._extras = request.getfixturevalue("extras")
+
+    def add(self, markup: str) -> None:
+        if self._extras is not None:
+            import pytest_html  # type: ignore[import-untyped]
+
+            self._extras.append(pytest_html.extras.html(markup))
+
+
+@pytest.fixture
+def report_notes(request: pytest.FixtureRequest) -> ReportNotes:
+    return ReportNotes(request)
+
+
+@pytest.fixture(scope="session")
+def history_series(
+    pytestconfig: pytest.Config,
+    settings: Settings,
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Figures earlier runs stored for this target (``reports/history.sqlite``)."""
+    since = datetime.now(UTC) - timedelta(weeks=settings.config.trends.weeks)
+    return history.series(
+        reports_dir(pytestconfig) / "history.sqlite", history_key(settings), since
+    )
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(UTC)

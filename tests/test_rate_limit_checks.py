@@ -3,6 +3,7 @@ destructive level never sends a prompt to anything that looks like production.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +117,18 @@ def test_rate_limit_checks_catch_their_fault(
     for name in failing:
         assert_on_call_message(run.message_of(name))
     assert any(fragment in run.message_of(name) for name in failing)
+
+
+def test_the_destructive_level_stays_within_limit_plus_3_requests(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    result = pytester.runpytest_subprocess(
+        "checks/test_rate_limit.py", "-m", "destructive", "--sandbox", "--allow-destructive"
+    )
+    result.assert_outcomes(passed=len(DESTRUCTIVE))
+    counted = re.search(r"umbrella: (\d+) requests sent to the target", result.stdout.str())
+    assert counted is not None
+    assert int(counted.group(1)) - 1 <= 50 + 3  # less the start-of-run probe
 
 
 def test_the_destructive_level_never_prompts_a_production_target(

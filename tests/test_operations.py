@@ -321,3 +321,38 @@ def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
     finally:
         healthy.stop()
         broken.stop()
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        pytest.param("umbrella_checks.monitor", ["--once"], "monitor: no target", id="monitor"),
+        pytest.param(
+            "umbrella_checks.monitor",
+            ["--once", "--base-url=ftp://x"],
+            "is not an http(s) URL",
+            id="monitor-bad-url",
+        ),
+        pytest.param("umbrella_checks.perf", [], "perf: no target", id="perf"),
+    ],
+)
+def test_the_commands_say_what_is_missing_in_one_line(
+    tmp_path: Path, command: str, args: list[str], expected: str
+) -> None:
+    import os
+
+    from tests.conftest import SUITE_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    done = subprocess.run(
+        [sys.executable, "-m", command, *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 4
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert expected in lines[0]

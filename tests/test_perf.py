@@ -137,7 +137,11 @@ def test_a_distributed_run_is_judged_on_the_master(
         )
     finally:
         for worker in workers:
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()  # the master never came: do not leave load generators behind
+                worker.wait(timeout=10)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("verdict: PASS") == 1
 

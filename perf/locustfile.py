@@ -30,7 +30,7 @@ ENVIRONMENT = os.environ.get("ENVIRONMENT", "production")
 CONFIG = load_suite_config(ENVIRONMENT)
 STATIC_TOKEN = os.environ.get("UMBRELLA_USER_TOKEN") or os.environ.get("SMOKE_TEST_TOKEN")
 # Minted by `python -m umbrella_checks.perf` once per load test, re-minted near expiry.
-_clerk = clerk_from_env(os.environ)
+_clerk = clerk_from_env(os.environ, CONFIG)
 STORE = (
     TokenStore.open(Path(os.environ[TOKEN_FILE_ENV]), _clerk, CONFIG.clerk.refresh_margin)
     if _clerk is not None and os.environ.get(TOKEN_FILE_ENV)

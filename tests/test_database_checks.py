@@ -174,36 +174,36 @@ def test_sql_errors_name_the_cause(
     )
 
 
-def test_a_missing_sqlite_file_is_one_line(
-    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], tmp_path: Path
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        pytest.param(
+            None, "nope.sqlite: cannot open the database: the file does not exist", id="missing"
+        ),
+        pytest.param(b"this is not a database" * 100, "file is not a database", id="unreadable"),
+    ],
+)
+def test_a_bad_sqlite_file_is_one_line(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    tmp_path: Path,
+    content: bytes | None,
+    fragment: str,
 ) -> None:
     sandbox = sandbox_server()
+    database = tmp_path / "nope.sqlite"
+    if content is not None:
+        database.write_bytes(content)
     run = run_checks(
         DATABASE,
         "--environment=development",
         f"--app-dir={sandbox.app_dir}",
-        f"--d1-sqlite={tmp_path / 'nope.sqlite'}",
+        f"--d1-sqlite={database}",
         target=sandbox.url,
     )
     message = run.message_of("test_database_is_reachable")
-    assert "nope.sqlite: cannot open the database: the file does not exist" in message
+    assert fragment in message
     assert "Traceback" not in message
-
-
-def test_an_unreadable_sqlite_file_is_one_line(
-    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], tmp_path: Path
-) -> None:
-    sandbox = sandbox_server()
-    garbage = tmp_path / "garbage.sqlite"
-    garbage.write_bytes(b"this is not a database" * 100)
-    run = run_checks(
-        DATABASE,
-        "--environment=development",
-        f"--app-dir={sandbox.app_dir}",
-        f"--d1-sqlite={garbage}",
-        target=sandbox.url,
-    )
-    assert "file is not a database" in run.message_of("test_database_is_reachable")
 
 
 def test_wrangler_toml_without_the_environment_is_one_line(

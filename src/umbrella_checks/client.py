@@ -11,7 +11,7 @@ import json as jsonlib
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -65,6 +65,19 @@ class RequestCounter:
             self.total += 1
 
 
+def envelope_problem(body: Any) -> str | None:
+    """What the contract's envelope lacks in ``body`` (``success``, ``meta.timestamp``)."""
+    if not isinstance(body, dict) or not isinstance(body.get("success"), bool):
+        return 'boolean "success"'
+    meta = body.get("meta")
+    if not isinstance(meta, dict) or "timestamp" not in meta:
+        return '"meta.timestamp"'
+    return None
+
+
+_UNPARSED = object()
+
+
 @dataclass
 class Answer:
     """One HTTP exchange, with expectations that fail readably."""
@@ -73,6 +86,14 @@ class Answer:
     url: str
     response: httpx.Response
     elapsed: float
+    # The body is parsed once, however many expectations (and the envelope rule) read it.
+    _parsed: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
+
+    def parsed(self) -> Any:
+        """The JSON body; raises ValueError when there is none."""
+        if self._parsed is _UNPARSED:
+            self._parsed = self.response.json()
+        return self._parsed
 
     @property
     def what(self) -> str:
@@ -107,7 +128,7 @@ class Answer:
 
     def json(self) -> Any:
         try:
-            return self.response.json()
+            return self.parsed()
         except (ValueError, UnicodeDecodeError):
             self.fail("a JSON body", f"{self.status} {self.describe_body()}")
 
@@ -156,11 +177,9 @@ class Answer:
     def expect_envelope(self) -> dict[str, Any]:
         """The contract's envelope: ``success`` and ``meta.timestamp``; errors need a code."""
         body = self.body()
-        if not isinstance(body.get("success"), bool):
-            self.fail('an envelope with boolean "success"', snippet(self.text))
-        meta = body.get("meta")
-        if not isinstance(meta, dict) or "timestamp" not in meta:
-            self.fail('an envelope with "meta.timestamp"', snippet(self.text))
+        problem = envelope_problem(body)
+        if problem:
+            self.fail(f"an envelope with {problem}", snippet(self.text))
         if body["success"] is False:
             error = body.get("error")
             if not isinstance(error, dict) or not error.get("code"):
@@ -184,10 +203,6 @@ class Answer:
                     "the error handler leaks internals; check the Worker's error middleware",
                 )
         return self
-
-
-class TargetUnresponsive(Exception):
-    pass
 
 
 class ApiClient:
@@ -239,8 +254,7 @@ class ApiClient:
         sent_headers = dict(headers or {})
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token.reveal()}"
-        if not path.startswith("/__sandbox/"):  # the sandbox's own controls are not traffic
-            self.counter.add()
+        self.counter.add()
         started = time.perf_counter()
         try:
             response = self._http.request(
@@ -260,27 +274,19 @@ class ApiClient:
                 "and the service up?"
             )
         answer = Answer(method, url, response, time.perf_counter() - started)
-        self._check_envelope(answer, path)
+        self._check_envelope(answer)
         return answer
 
-    def _check_envelope(self, answer: Answer, path: str) -> None:
+    def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check
         that saw one, whatever that check was about."""
-        if path.startswith("/__sandbox/"):
-            return
         if "json" not in answer.headers.get("content-type", ""):
             return
         try:
-            body = answer.response.json()
-        except ValueError:
+            body = answer.parsed()
+        except (ValueError, UnicodeDecodeError):
             return  # not JSON after all: the checks that read it say so
-        meta = body.get("meta") if isinstance(body, dict) else None
-        if not (
-            isinstance(body, dict)
-            and isinstance(body.get("success"), bool)
-            and isinstance(meta, dict)
-            and "timestamp" in meta
-        ):
+        if envelope_problem(body):
             self.envelope_violations.append(
                 f"{answer.what}: expected a JSON envelope with success and meta.timestamp, "
                 f"got {answer.status} {snippet(answer.text)}"

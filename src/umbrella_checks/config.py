@@ -61,7 +61,6 @@ class Safety(_Section):
 
 class Health(_Section):
     path: str = "/v1/health"
-    service: str = "umbrella-api"
     # The service caches health for 10 s; a minute allows for that and modest clock drift.
     max_clock_skew: Duration = 60.0
 

@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from umbrella_checks import history
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expiry
 from umbrella_checks.client import Answer, ApiClient, fail
+from umbrella_checks.config import Http
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
 from umbrella_checks.runstate import (
     Probe,
@@ -256,8 +258,9 @@ def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
 class TargetClock:
     """Time as the target sees it; the sandbox's can be moved instead of slept through."""
 
-    def __init__(self, api: ApiClient, sandbox: bool) -> None:
-        self.api = api
+    def __init__(self, base_url: str, http: Http, sandbox: bool) -> None:
+        self.base_url = base_url
+        self.http = http
         self.sandbox = sandbox
         self.offset = 0.0
 
@@ -267,7 +270,12 @@ class TargetClock:
     def pass_minute_boundary(self) -> None:
         """Get past the next minute boundary: move the sandbox's clock, or wait (≤ 61 s)."""
         if self.sandbox:
-            self.api.post("/__sandbox/clock", json={"advance": 61}).expect_status(200)
+            # The sandbox's own control route, not target traffic: not through the api client.
+            url = f"{self.base_url}/__sandbox/clock"
+            try:
+                httpx.post(url, json={"advance": 61}, timeout=self.http.read_timeout)
+            except httpx.HTTPError as exc:
+                fail(f"POST {url}: could not move the sandbox's clock ({type(exc).__name__})")
             self.offset += 61
             return
         now = self.now()
@@ -275,8 +283,8 @@ class TargetClock:
 
 
 @pytest.fixture(scope="session")
-def target_clock(api: ApiClient, settings: Settings) -> TargetClock:
-    return TargetClock(api, settings.sandbox is not None)
+def target_clock(settings: Settings) -> TargetClock:
+    return TargetClock(settings.base_url, settings.config.http, settings.sandbox is not None)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import os
 import select
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,11 +178,10 @@ def main(argv: list[str] | None = None) -> int:
 TOKEN_FILE_ENV = "UMBRELLA_TOKEN_FILE"
 
 
-def clerk_from_env(env: dict[str, str] | os._Environ[str]) -> Clerk | None:
+def clerk_from_env(env: Mapping[str, str], config: SuiteConfig) -> Clerk | None:
     secret = env.get("CLERK_SECRET_KEY", "").strip()
     if not secret:
         return None
-    config = load_suite_config(env.get("ENVIRONMENT", "production"))
     return Clerk(
         Secret("CLERK_SECRET_KEY", secret),
         env.get("CLERK_API_URL") or CLERK_API,
@@ -192,12 +192,12 @@ def clerk_from_env(env: dict[str, str] | os._Environ[str]) -> Clerk | None:
 
 def mint_for_locust(env: dict[str, str]) -> TokenStore | None:
     """Mint the user account's token once for the whole load test (all Locust processes)."""
-    clerk = clerk_from_env(env)
+    config = load_suite_config(env.get("ENVIRONMENT", "production"))
+    clerk = clerk_from_env(env, config)
     user_id = env.get(ID_VARS["user"], "").strip()
     if clerk is None or not user_id:
         return None
-    margin = load_suite_config(env.get("ENVIRONMENT", "production")).clerk.refresh_margin
-    store = TokenStore.create(clerk, {"user": user_id}, margin)
+    store = TokenStore.create(clerk, {"user": user_id}, config.clerk.refresh_margin)
     env[TOKEN_FILE_ENV] = str(store.path)
     return store
 

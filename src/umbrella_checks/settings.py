@@ -7,7 +7,6 @@ command line, where they would land in shell history and CI logs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +111,6 @@ class Settings:
     sandbox: SandboxInfo | None = None
     sentry: SentryAccess | None = None
     clerk: ClerkAccess | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def token_source(self, account: str) -> str:
         secret = self.tokens.get(account)
@@ -313,7 +311,3 @@ def resolve(
         cloudflare=cloudflare,
         sandbox=sandbox,
     )
-
-
-def environ() -> Mapping[str, str]:
-    return os.environ

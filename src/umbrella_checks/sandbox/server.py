@@ -342,7 +342,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         if path.startswith("/__sandbox/"):
-            self._control(path)
+            try:
+                self._control(path)
+            except (ApiError, ValueError, TypeError) as exc:
+                self._json(400, {"error": f"bad control request: {exc}"}, {})
             return
         sb.counts["requests"] += 1
         delay = sb.faults.delay_for(path, random.random())

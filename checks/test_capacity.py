@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from umbrella_checks.analytics import GraphQL
-from umbrella_checks.client import fail
-from umbrella_checks.d1 import D1Backend, ask
+from umbrella_checks.d1 import D1Backend, read
+from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp
@@ -26,7 +26,7 @@ def _judge(what: str, used: float, quota: float, alert_at: float, fix: str) -> N
 def test_d1_database_is_under_its_size_quota(
     d1: D1Backend, settings: Settings, figures: Figures
 ) -> None:
-    size = ask(d1, "SELECT 1 AS ok").size_bytes
+    size = read(d1, "SELECT 1 AS ok").size_bytes
     if size is None:
         pytest.skip(f"{d1.description} does not report the database size")
     figures.record("D1 size (bytes)", size)

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from umbrella_checks import cron, migrations
-from umbrella_checks.client import fail
-from umbrella_checks.d1 import D1Backend, D1Error, ask, is_missing_table
+from umbrella_checks.d1 import D1Backend, D1Error, is_missing_table, read
+from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp, WranglerError
@@ -22,10 +22,10 @@ APPLY_HINT = "run `wrangler d1 migrations apply {binding} --env {env}` (runbook 
 @pytest.mark.daily
 def test_database_is_reachable(d1: D1Backend, settings: Settings, figures: Figures) -> None:
     """A D1 the Worker cannot reach turns every data route into a 500 (SEV-1)."""
-    probe = ask(d1, "SELECT 1 AS ok")
+    probe = read(d1, "SELECT 1 AS ok")
     target = settings.config.database.query_target
     figures.record("D1 SELECT 1 (ms)", round(probe.duration_ms, 2))
-    users = ask(d1, f"SELECT COUNT(*) AS n FROM {settings.config.database.users_table}")
+    users = read(d1, f"SELECT COUNT(*) AS n FROM {settings.config.database.users_table}")
     figures.record("users", users.rows[0]["n"])
     if probe.size_bytes is not None:
         figures.record("D1 size (bytes)", probe.size_bytes)
@@ -113,7 +113,7 @@ def test_migration_files_are_numbered_in_sequence(
 @pytest.fixture(scope="module")
 def cron_runs(d1: D1Backend, settings: Settings) -> list[cron.Run]:
     config = settings.config.cron
-    result = ask(
+    result = read(
         d1,
         f"SELECT id, status, start_time, error_message FROM {config.table} "
         "WHERE job_name = ? ORDER BY start_time DESC LIMIT 50",

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.client import Answer, ApiClient, fail
+from umbrella_checks.client import Answer, ApiClient
+from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import TargetClock, credential, require_destructive
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings

@@ -7,10 +7,10 @@ import html
 import pytest
 
 from umbrella_checks import sentry
-from umbrella_checks.client import RequestCounter, fail
+from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import Figures, ReportNotes
-from umbrella_checks.runstate import counter_key
 from umbrella_checks.settings import SentryAccess, Settings
+from umbrella_checks.transport import RequestCounter
 
 pytestmark = [pytest.mark.daily]
 
@@ -18,11 +18,10 @@ pytestmark = [pytest.mark.daily]
 def test_no_new_critical_or_high_sentry_issues(
     sentry_access: SentryAccess,
     settings: Settings,
-    pytestconfig: pytest.Config,
+    request_counter: RequestCounter,
     figures: Figures,
     report_notes: ReportNotes,
 ) -> None:
-    counter: RequestCounter = pytestconfig.stash[counter_key]
     issues = sentry.new_issues(
         sentry_access.base_url,
         sentry_access.org,
@@ -31,7 +30,7 @@ def test_no_new_critical_or_high_sentry_issues(
         sentry_access.token,
         settings.config.sentry,
         settings.config.http,
-        counter,
+        request_counter,
     )
     ranked = {priority: [] for priority in sentry.PRIORITIES}  # type: dict[str, list[str]]
     for issue in issues:

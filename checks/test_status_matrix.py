@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from umbrella_checks.client import ApiClient
+from umbrella_checks.fixtures import matrix_rows
 from umbrella_checks.matrix import Row
-from umbrella_checks.runstate import matrix_rows
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from umbrella_checks.analytics import GraphQL, Invocations
-from umbrella_checks.client import fail
+from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from umbrella_checks import history
-from umbrella_checks.client import fail
+from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import ReportNotes
 from umbrella_checks.settings import Settings
 

@@ -20,19 +20,23 @@ from umbrella_checks.perf import (
     CONFIRM_ENV,
     TOKEN_FILE_ENV,
     EndpointStats,
-    clerk_from_env,
     judge,
     load_suite_config,
-    refusal,
+    load_test_refused,
+    static_user_token,
 )
+from umbrella_checks.settings import clerk_access, clerk_client
 
-ENVIRONMENT = os.environ.get("ENVIRONMENT", "production")
-CONFIG = load_suite_config(ENVIRONMENT)
-STATIC_TOKEN = os.environ.get("UMBRELLA_USER_TOKEN") or os.environ.get("SMOKE_TEST_TOKEN")
+CONFIG, ENVIRONMENT = load_suite_config(os.environ)
+STATIC_TOKEN = static_user_token(os.environ)
 # Minted by `python -m umbrella_checks.perf` once per load test, re-minted near expiry.
-_clerk = clerk_from_env(os.environ, CONFIG)
+_clerk = clerk_access(os.environ, {"user": None})
 STORE = (
-    TokenStore.open(Path(os.environ[TOKEN_FILE_ENV]), _clerk, CONFIG.clerk.refresh_margin)
+    TokenStore.open(
+        Path(os.environ[TOKEN_FILE_ENV]),
+        clerk_client(_clerk, CONFIG),
+        CONFIG.clerk.refresh_margin,
+    )
     if _clerk is not None and os.environ.get(TOKEN_FILE_ENV)
     else None
 )
@@ -55,7 +59,9 @@ def _refuse_production(environment: Any, **_: Any) -> None:
     confirmed = bool(getattr(environment.parsed_options, "confirm_production", False)) or (
         os.environ.get(CONFIRM_ENV, "").lower() in ("1", "yes", "true")
     )
-    reason = refusal(environment.host or "", ENVIRONMENT, CONFIG.safety.sensitive_url, confirmed)
+    reason = load_test_refused(
+        environment.host or "", ENVIRONMENT, CONFIG.safety.sensitive_url, confirmed
+    )
     if reason:
         print(f"perf: {reason}", file=sys.stderr, flush=True)
         sys.exit(2)  # before any user is spawned: not a single request is sent

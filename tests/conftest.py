@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,12 +13,22 @@ import httpcore
 import httpx
 import pytest
 
-# Imported here, once: pytester's in-process runs drop modules first imported inside them, and
-# a re-imported httpcore no longer matches the exception classes httpx already mapped.
-import umbrella_checks.plugin
+import umbrella_checks
 from umbrella_checks.sandbox import Sandbox, parse_faults
 
-_KEEP_LOADED = (httpcore, httpx, umbrella_checks.plugin)
+# Imported here, once: pytester's in-process runs drop modules first imported inside them, and
+# a re-imported module no longer matches the classes older ones hold (httpcore's exceptions
+# mapped by httpx; the suite's CheckFailed raised by a module that `from umbrella_checks import
+# x` found still attached to the package).
+_KEEP_LOADED = (
+    httpcore,
+    httpx,
+    *(
+        importlib.import_module(module.name)
+        for module in pkgutil.walk_packages(umbrella_checks.__path__, "umbrella_checks.")
+        if not module.name.endswith("__main__")
+    ),
+)
 
 REPO = Path(__file__).resolve().parent.parent
 

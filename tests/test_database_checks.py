@@ -127,7 +127,7 @@ def test_both_backends_give_the_same_verdicts(
         pytest.param("rate-limited", "rate limiting (HTTP 429, Retry-After: 30 s)", id="429"),
         pytest.param("server-error", "the Cloudflare D1 API failed (HTTP 502)", id="5xx"),
         pytest.param("malformed", "without JSON", id="malformed-json"),
-        pytest.param("hang", "did not answer within 1 s", id="timeout"),
+        pytest.param("hang", "no answer within 1 s", id="timeout"),
     ],
 )
 def test_d1_api_errors_are_one_clear_failure(

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from umbrella_checks.client import RequestCounter, fail
 from umbrella_checks.config import Http
-from umbrella_checks.external import call, json_body
+from umbrella_checks.errors import CouldNotCheck
+from umbrella_checks.external import ReadOnlyService
 from umbrella_checks.secrets import Secret
+from umbrella_checks.transport import RequestCounter
 
 QUANTILES_TYPE = "AccountWorkersInvocationsAdaptiveQuantiles"
 
@@ -62,35 +63,28 @@ class GraphQL:
     ) -> None:
         self.url = f"{api_base.rstrip('/')}/graphql"
         self.account = account
-        self.token = token
-        self.http = http
-        self.counter = counter
+        self.service = ReadOnlyService("the Cloudflare GraphQL API", token, http, counter)
 
-    def ask(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        what = "the Cloudflare GraphQL API"
-        response = call(
-            "POST",
-            self.url,
-            what=what,
-            token=self.token,
-            http=self.http,
-            counter=self.counter,
-            json={"query": query, "variables": variables},
+    def query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of a GraphQL answer (which reports errors with HTTP 200)."""
+        what = self.service.what
+        response = self.service.call(
+            "POST", self.url, json={"query": query, "variables": variables}
         )
-        body = json_body(response, what)
+        body = self.service.json_of(response)
         if not isinstance(body, dict):
-            fail(f"could not check: {what} answered something other than a JSON object")
+            raise CouldNotCheck(f"{what} answered something other than a JSON object")
         errors = body.get("errors")
         if errors:
             first = errors[0].get("message", errors[0]) if isinstance(errors, list) else errors
-            fail(f"could not check: {what} returned errors: {first}")
+            raise CouldNotCheck(f"{what} returned errors: {first}")
         data = body.get("data")
         if not isinstance(data, dict):
-            fail(f"could not check: {what} answered without data")
+            raise CouldNotCheck(f"{what} answered without data")
         return data
 
     def quantile_fields(self) -> list[str]:
-        data = self.ask(f'{{ __type(name: "{QUANTILES_TYPE}") {{ fields {{ name }} }} }}', {})
+        data = self.query(f'{{ __type(name: "{QUANTILES_TYPE}") {{ fields {{ name }} }} }}', {})
         found = (data.get("__type") or {}).get("fields") or []
         return [str(field["name"]) for field in found if isinstance(field, dict)]
 
@@ -98,13 +92,15 @@ class GraphQL:
         try:
             return dict(data["viewer"]["accounts"][0])
         except (KeyError, IndexError, TypeError):
-            fail(f"could not check: no analytics for account {self.account} (wrong account id?)")
+            raise CouldNotCheck(
+                f"no analytics for account {self.account} (wrong account id?)"
+            ) from None
 
     def invocations(
         self, script: str, start: datetime, end: datetime, quantiles: list[str]
     ) -> Invocations:
         query = INVOCATIONS % (" ".join(quantiles) or "cpuTimeP50")
-        data = self.ask(
+        data = self.query(
             query,
             {
                 "account": self.account,
@@ -124,7 +120,7 @@ class GraphQL:
         return Invocations(requests, errors, merged)
 
     def r2_bytes(self, bucket: str, start: datetime, end: datetime) -> int | None:
-        data = self.ask(
+        data = self.query(
             R2_STORAGE,
             {
                 "account": self.account,

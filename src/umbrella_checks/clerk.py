@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-from umbrella_checks.client import USER_AGENT
 from umbrella_checks.config import Http
 from umbrella_checks.secrets import Secret, scrub
+from umbrella_checks.transport import NoAnswer, request_once
 
 CLERK_API = "https://api.clerk.com/v1"
 ID_VARS = {"user": "UMBRELLA_USER_ID", "admin": "UMBRELLA_ADMIN_ID", "limit": "UMBRELLA_LIMIT_ID"}
@@ -72,21 +72,16 @@ class Clerk:
     def _post(self, path: str, account: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         where = f"Clerk ({account} account)"
         try:
-            response = httpx.post(
+            response = request_once(
+                self.http,
+                "POST",
                 f"{self.api_base}{path}",
+                what=where,
+                headers={"Authorization": f"Bearer {self.secret.reveal()}"},
                 json=body or {},
-                headers={
-                    "Authorization": f"Bearer {self.secret.reveal()}",
-                    "User-Agent": USER_AGENT,
-                },
-                timeout=httpx.Timeout(self.http.read_timeout, connect=self.http.connect_timeout),
             )
-        except httpx.TimeoutException:
-            raise ClerkError(f"{where}: no answer within {self.http.read_timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise ClerkError(
-                f"{where}: cannot reach {self.api_base} ({type(exc).__name__})"
-            ) from None
+        except NoAnswer as exc:
+            raise ClerkError(str(exc)) from None
         if response.status_code < 300:
             try:
                 data = response.json()

@@ -1,14 +1,13 @@
-"""One HTTP client for every check, and answers that fail like an on-call note.
+"""The target's API client, and answers that fail like an on-call note.
 
 A failure names the request, what was expected, what came back and, where we know it, the
-likely fix. Failures are raised with ``pytrace=False``: the message is the whole story, and no
-traceback full of locals can carry a token into a report.
+likely fix. Failures are ``CheckFailed`` errors: the plugin reports the message alone, so no
+traceback full of locals can carry a token into a report. No pytest import here.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,13 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import httpx
-import pytest
 
-from umbrella_checks import __version__
 from umbrella_checks.config import Http
-from umbrella_checks.secrets import Secret, scrub
-
-USER_AGENT = f"umbrella-checks/{__version__} (+runbook post-launch operations)"
+from umbrella_checks.errors import fail
+from umbrella_checks.secrets import Secret
+from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
 
 _STACK_MARKERS = (
     "Traceback (most recent call last)",
@@ -38,31 +35,9 @@ _STACK_MARKERS = (
 )
 
 
-def fail(message: str) -> NoReturn:
-    """Fail the current check with ``message`` alone, secrets scrubbed.
-
-    ``from None``: when called while handling another error, that error's chain would otherwise
-    be printed above the message.
-    """
-    __tracebackhide__ = True
-    raise pytest.fail.Exception(scrub(message), pytrace=False) from None
-
-
 def snippet(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class RequestCounter:
-    """Counts requests made by this process; the plugin attributes them to checks."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.total = 0
-
-    def add(self) -> None:
-        with self._lock:
-            self.total += 1
 
 
 def envelope_problem(body: Any) -> str | None:
@@ -218,18 +193,7 @@ class ApiClient:
         self.counter = counter
         self.unresponsive: str | None = None
         self.envelope_violations: list[str] = []
-        timeout = httpx.Timeout(
-            connect=http.connect_timeout,
-            read=http.read_timeout,
-            write=http.read_timeout,
-            pool=http.connect_timeout,
-        )
-        self._http = httpx.Client(
-            timeout=timeout,
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-            transport=httpx.HTTPTransport(retries=http.retries),
-        )
+        self._http = new_client(http, counter=counter)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -254,25 +218,19 @@ class ApiClient:
         sent_headers = dict(headers or {})
         if token is not None:
             sent_headers["Authorization"] = f"Bearer {token.reveal()}"
-        self.counter.add()
         started = time.perf_counter()
         try:
-            response = self._http.request(
-                method, url, headers=sent_headers, json=json, content=content
+            response = send(
+                self._http, method, url, what=what, headers=sent_headers, json=json, content=content
             )
-        except httpx.TimeoutException as exc:
-            kind = type(exc).__name__.replace("Timeout", " timeout").lower()
-            self.unresponsive = (
-                f"the target did not answer {what} in time ({kind}, "
-                f"{time.perf_counter() - started:.1f} s); it accepts connections but hangs — "
-                "check `wrangler tail`, recent deploys, and Cloudflare status"
-            )
-            fail(f"{what}: no answer in time ({kind}); {self.unresponsive}")
-        except httpx.HTTPError as exc:
-            fail(
-                f"{what}: could not connect ({type(exc).__name__}: {exc}); is the URL right "
-                "and the service up?"
-            )
+        except NoAnswer as exc:
+            if exc.timed_out:
+                self.unresponsive = (
+                    f"the target did not answer {what} in time; it accepts connections but "
+                    "hangs — check `wrangler tail`, recent deploys, and Cloudflare status"
+                )
+                fail(f"{exc}; {self.unresponsive}")
+            fail(f"{exc}; is the URL right and the service up?")
         answer = Answer(method, url, response, time.perf_counter() - started)
         self._check_envelope(answer)
         return answer

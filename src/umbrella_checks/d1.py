@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from umbrella_checks.client import USER_AGENT, RequestCounter
 from umbrella_checks.config import Http
-from umbrella_checks.external import refusal
+from umbrella_checks.errors import fail
 from umbrella_checks.secrets import Secret, scrub
+from umbrella_checks.transport import NoAnswer, RequestCounter, could_not_check_reason, request_once
 
 _READ_ONLY = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
 _WRITES = re.compile(
@@ -110,25 +110,18 @@ class D1ApiBackend:
 
     def query(self, sql: str, params: Sequence[str] = ()) -> Result:
         ensure_read_only(sql)
-        timeout = httpx.Timeout(self.http.read_timeout, connect=self.http.connect_timeout)
-        self.counter.add()
         try:
-            response = httpx.post(
+            response = request_once(
+                self.http,
+                "POST",
                 self.url,
+                what=f"the Cloudflare D1 API at {self.api_base}",
+                counter=self.counter,
+                headers={"Authorization": f"Bearer {self.token.reveal()}"},
                 json={"sql": sql, "params": [str(p) for p in params]},
-                headers={
-                    "Authorization": f"Bearer {self.token.reveal()}",
-                    "User-Agent": USER_AGENT,
-                },
-                timeout=timeout,
             )
-        except httpx.TimeoutException:
-            raise D1Error(
-                f"could not check: the Cloudflare D1 API at {self.api_base} did not answer "
-                f"within {self.http.read_timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise D1Error(f"could not check: cannot reach the Cloudflare D1 API ({exc})") from None
+        except NoAnswer as exc:
+            raise D1Error(f"could not check: {exc}") from None
         return self._result(response)
 
     def _result(self, response: httpx.Response) -> Result:
@@ -146,7 +139,7 @@ class D1ApiBackend:
                 f"{self.account_id} (HTTP 404, {detail}); check D1_DATABASE_ID or wrangler.toml"
             )
         if status != 400:  # 400 is D1 rejecting the SQL: reported with its detail below
-            reason = refusal(response, "the Cloudflare D1 API", self.token)
+            reason = could_not_check_reason(response, "the Cloudflare D1 API", self.token.source)
             if reason:
                 raise D1Error(f"{reason} ({detail})" if detail else reason)
         if not isinstance(body, dict):
@@ -162,10 +155,8 @@ class D1ApiBackend:
         return Result(rows, float(meta.get("duration", 0.0)), meta.get("size_after"))
 
 
-def ask(backend: D1Backend, sql: str, params: Sequence[str] = ()) -> Result:
-    """Run a read query for a check; a D1 problem fails the check with one clear line."""
-    from umbrella_checks.client import fail  # the check-facing layer; d1 itself stays pytest-free
-
+def read(backend: D1Backend, sql: str, params: Sequence[str] = ()) -> Result:
+    """Run a read query for a check; a D1 problem fails it with one line naming the backend."""
     try:
         return backend.query(sql, params)
     except D1Error as exc:

@@ -11,48 +11,53 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from umbrella_checks import history
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expiry
-from umbrella_checks.client import Answer, ApiClient, fail
+from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.config import Http
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
-from umbrella_checks.runstate import (
-    Probe,
-    counter_key,
-    history_key,
-    probe_key,
-    reports_dir,
-    settings_key,
-    store_key,
-)
+from umbrella_checks.errors import fail
+from umbrella_checks.matrix import Row
+from umbrella_checks.runstate import Probe, history_key, reports_dir, run_of
 from umbrella_checks.safety import destructive_refusal
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import SENTRY_VARS, TOKEN_VARS, SentryAccess, Settings
+from umbrella_checks.transport import NoAnswer, RequestCounter, request_once
 from umbrella_checks.wrangler import WranglerApp, WranglerError
 
 
 @pytest.fixture(scope="session")
 def settings(pytestconfig: pytest.Config) -> Settings:
     """The run's resolved settings (target, environment, thresholds, credentials)."""
-    return pytestconfig.stash[settings_key]
+    return run_of(pytestconfig).settings
 
 
 @pytest.fixture(scope="session")
 def target_probe(pytestconfig: pytest.Config) -> Probe:
     """What the target said about itself at the start of the run."""
-    return pytestconfig.stash[probe_key]
+    return run_of(pytestconfig).probe
+
+
+@pytest.fixture(scope="session")
+def request_counter(pytestconfig: pytest.Config) -> RequestCounter:
+    """Counts every request this process sends (the report shows the total)."""
+    return run_of(pytestconfig).counter
+
+
+def matrix_rows(config: pytest.Config) -> list[Row]:
+    """The validated status-matrix rows, for the matrix check's parametrization."""
+    return run_of(config).matrix
 
 
 @pytest.fixture(scope="session")
 def api(
-    pytestconfig: pytest.Config, settings: Settings, target_probe: Probe
+    base_url: str, settings: Settings, target_probe: Probe, request_counter: RequestCounter
 ) -> Iterator[ApiClient]:
-    """The suite's one HTTP client, pointed at the target."""
-    client = ApiClient(settings.base_url, settings.config.http, pytestconfig.stash[counter_key])
+    """The suite's client for the target (pytest-base-url's ``base_url``)."""
+    client = ApiClient(base_url, settings.config.http, request_counter)
     # A target that hung on the probe is not asked again: the run ends in one timeout.
     client.unresponsive = target_probe.unresponsive
     yield client
@@ -78,13 +83,14 @@ def _every_json_answer_has_the_envelope(request: pytest.FixtureRequest) -> Itera
 
 def require_destructive(config: pytest.Config) -> None:
     """Skip unless destructive work is allowed here (call it before any state change)."""
-    settings = config.stash[settings_key]
+    run = run_of(config)
+    settings = run.settings
     refusal = destructive_refusal(
         allowed=settings.allow_destructive,
         base_url=settings.base_url,
         environment=settings.environment,
         pattern=settings.config.safety.sensitive_url,
-        reported_environment=config.stash[probe_key].environment,
+        reported_environment=run.probe.environment,
     )
     if refusal:
         pytest.skip(refusal)
@@ -109,7 +115,8 @@ def credential(config: pytest.Config, account: str) -> Secret:
 
     Skips, naming the variables, when there is neither; fails when a static token has expired.
     """
-    settings = config.stash[settings_key]
+    run = run_of(config)
+    settings = run.settings
     static = settings.tokens.get(account)
     if static is not None:
         expires = jwt_expiry(static.reveal())
@@ -120,7 +127,7 @@ def credential(config: pytest.Config, account: str) -> Secret:
                 f"pasted one is dead by the time a scheduled run uses it): {HOW_TO_GET_ONE}"
             )
         return static
-    store = config.stash.get(store_key, None)
+    store = run.tokens
     if store is not None and settings.clerk and account in settings.clerk.mint:
         try:
             return Secret(f"minted via Clerk for {ID_VARS[account]}", store.current(account))
@@ -224,7 +231,7 @@ def wrangler_app(settings: Settings) -> WranglerApp:
 
 
 @pytest.fixture(scope="session")
-def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
+def d1(settings: Settings, request_counter: RequestCounter) -> D1Backend:
     """Read-only D1: --d1-sqlite / D1_SQLITE_PATH, else the Cloudflare D1 API."""
     if settings.d1_sqlite is not None:
         return SqliteBackend(settings.d1_sqlite)
@@ -251,7 +258,7 @@ def d1(pytestconfig: pytest.Config, settings: Settings) -> D1Backend:
         str(database_id),
         cloudflare.api_token,
         settings.config.http,
-        pytestconfig.stash[counter_key],
+        request_counter,
     )
 
 
@@ -273,9 +280,9 @@ class TargetClock:
             # The sandbox's own control route, not target traffic: not through the api client.
             url = f"{self.base_url}/__sandbox/clock"
             try:
-                httpx.post(url, json={"advance": 61}, timeout=self.http.read_timeout)
-            except httpx.HTTPError as exc:
-                fail(f"POST {url}: could not move the sandbox's clock ({type(exc).__name__})")
+                request_once(self.http, "POST", url, what=f"POST {url}", json={"advance": 61})
+            except NoAnswer as exc:
+                fail(f"could not move the sandbox's clock: {exc}")
             self.offset += 61
             return
         now = self.now()
@@ -288,7 +295,7 @@ def target_clock(settings: Settings) -> TargetClock:
 
 
 @pytest.fixture(scope="session")
-def graphql(pytestconfig: pytest.Config, settings: Settings) -> GraphQL:
+def graphql(settings: Settings, request_counter: RequestCounter) -> GraphQL:
     """Cloudflare's GraphQL Analytics API (CLOUDFLARE_API_TOKEN + CLOUDFLARE_ACCOUNT_ID)."""
     cloudflare = settings.cloudflare
     if cloudflare is None:
@@ -306,7 +313,7 @@ def graphql(pytestconfig: pytest.Config, settings: Settings) -> GraphQL:
         cloudflare.account_id,
         cloudflare.api_token,
         settings.config.http,
-        pytestconfig.stash[counter_key],
+        request_counter,
     )
 
 

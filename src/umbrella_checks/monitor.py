@@ -17,13 +17,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from umbrella_checks.client import USER_AGENT
-from umbrella_checks.config import ConfigError, SuiteConfig, load_config
+from umbrella_checks.config import ConfigError, SuiteConfig
 from umbrella_checks.secrets import from_env
-from umbrella_checks.settings import SettingsError, validate_url
+from umbrella_checks.settings import SettingsError, script_config, validate_url
 from umbrella_checks.slack import post
+from umbrella_checks.transport import NoAnswer, request_once
 
 THRESHOLD = 2  # consecutive failures before alerting (runbook › Monitoring › Application Health)
 
@@ -46,15 +44,12 @@ class State:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
 
 
-def probe(url: str, config: SuiteConfig) -> str | None:
+def health_problem(url: str, config: SuiteConfig) -> str | None:
     """None when health answers 200 and healthy; else what went wrong."""
-    timeout = httpx.Timeout(config.http.read_timeout, connect=config.http.connect_timeout)
     try:
-        response = httpx.get(url, timeout=timeout, headers={"User-Agent": USER_AGENT})
-    except httpx.TimeoutException:
-        return f"GET {url}: no answer within {config.http.read_timeout:g} s"
-    except httpx.HTTPError as exc:
-        return f"GET {url}: {type(exc).__name__}: {exc}"
+        response = request_once(config.http, "GET", url, what=f"GET {url}")
+    except NoAnswer as exc:
+        return str(exc)
     if response.status_code != 200:
         return f"GET {url}: HTTP {response.status_code}"
     try:
@@ -80,7 +75,7 @@ def step(state: State, problem: str | None) -> str | None:
 
 def run_once(url: str, config: SuiteConfig, state_path: Path) -> bool:
     state = State.load(state_path)
-    problem = probe(url, config)
+    problem = health_problem(url, config)
     message = step(state, problem)
     state.save(state_path)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -94,9 +89,7 @@ def run_once(url: str, config: SuiteConfig, state_path: Path) -> bool:
         if webhook is None:
             print(f"alert (SLACK_WEBHOOK_URL not set): {message}", flush=True)
         else:
-            print(
-                post(webhook, message, timeout=config.http.read_timeout) or "alert sent", flush=True
-            )
+            print(post(webhook, message, config.http) or "alert sent", flush=True)
     return problem is None
 
 
@@ -106,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     parser.add_argument("--base-url", default=os.environ.get("API_URL"))
-    parser.add_argument("--umbrella-config", default=os.environ.get("UMBRELLA_CONFIG"))
+    parser.add_argument("--umbrella-config", help="thresholds file (env UMBRELLA_CONFIG)")
     parser.add_argument("--state", default="reports/monitor-state.json")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one check, state kept in --state")
@@ -117,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.base_url:
             raise SettingsError("no target: pass --base-url https://umbrella.app or set API_URL")
         base = validate_url(args.base_url, "--base-url")
-        path = Path(args.umbrella_config) if args.umbrella_config else Path("umbrella.toml")
-        config = load_config(
-            path if path.exists() else None, os.environ.get("ENVIRONMENT", "production")
-        )
+        config, _ = script_config(os.environ, Path.cwd(), args.umbrella_config)
     except (SettingsError, ConfigError) as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 4

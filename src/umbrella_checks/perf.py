@@ -19,10 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk, ClerkError, TokenStore
-from umbrella_checks.config import Budgets, ConfigError, SuiteConfig, load_config
+from umbrella_checks.clerk import ClerkError, TokenStore
+from umbrella_checks.config import Budgets, ConfigError, SuiteConfig
 from umbrella_checks.safety import sensitive_reason
-from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import (
+    TOKEN_VARS,
+    SettingsError,
+    clerk_access,
+    clerk_client,
+    script_config,
+)
 
 CONFIRM_ENV = "UMBRELLA_CONFIRM_PRODUCTION"
 
@@ -88,7 +94,7 @@ def judge(
     return passed, "\n".join(rows)
 
 
-def refusal(host: str, environment: str, pattern: str, confirmed: bool) -> str | None:
+def load_test_refused(host: str, environment: str, pattern: str, confirmed: bool) -> str | None:
     """Why a load test must not start against this host, or None."""
     reason = sensitive_reason(host, environment, pattern)
     if reason and not confirmed:
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         assert isinstance(tokens, dict)
         env["UMBRELLA_USER_TOKEN"] = str(tokens["user"])
     store = None
-    if not args.sandbox and not (env.get("UMBRELLA_USER_TOKEN") or env.get("SMOKE_TEST_TOKEN")):
+    if not args.sandbox and not static_user_token(env):
         try:
             store = mint_for_locust(env)
         except ClerkError as exc:
@@ -178,37 +184,29 @@ def main(argv: list[str] | None = None) -> int:
 TOKEN_FILE_ENV = "UMBRELLA_TOKEN_FILE"
 
 
-def clerk_from_env(env: Mapping[str, str], config: SuiteConfig) -> Clerk | None:
-    secret = env.get("CLERK_SECRET_KEY", "").strip()
-    if not secret:
-        return None
-    return Clerk(
-        Secret("CLERK_SECRET_KEY", secret),
-        env.get("CLERK_API_URL") or CLERK_API,
-        config.http,
-        config.clerk.template,
-    )
-
-
 def mint_for_locust(env: dict[str, str]) -> TokenStore | None:
     """Mint the user account's token once for the whole load test (all Locust processes)."""
-    config = load_suite_config(env.get("ENVIRONMENT", "production"))
-    clerk = clerk_from_env(env, config)
-    user_id = env.get(ID_VARS["user"], "").strip()
-    if clerk is None or not user_id:
+    config, _ = load_suite_config(env)
+    access = clerk_access(env, {"user": None})
+    if access is None or "user" not in access.mint:
         return None
-    store = TokenStore.create(clerk, {"user": user_id}, config.clerk.refresh_margin)
+    store = TokenStore.create(
+        clerk_client(access, config), {"user": access.mint["user"]}, config.clerk.refresh_margin
+    )
     env[TOKEN_FILE_ENV] = str(store.path)
     return store
 
 
-def load_suite_config(environment: str) -> SuiteConfig:
-    """The same umbrella.toml the pytest tiers read (UMBRELLA_CONFIG, else ./umbrella.toml)."""
-    path = Path(os.environ.get("UMBRELLA_CONFIG", "umbrella.toml"))
+def load_suite_config(env: Mapping[str, str]) -> tuple[SuiteConfig, str]:
+    """The same umbrella.toml the pytest tiers read, and the expected environment."""
     try:
-        return load_config(path if path.exists() else None, environment)
-    except ConfigError as exc:
+        return script_config(env, Path.cwd())
+    except (ConfigError, SettingsError) as exc:
         raise SystemExit(f"perf: {exc}") from None
+
+
+def static_user_token(env: Mapping[str, str]) -> str | None:
+    return next((env[n].strip() for n in TOKEN_VARS["user"] if env.get(n, "").strip()), None)
 
 
 if __name__ == "__main__":

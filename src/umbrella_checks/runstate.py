@@ -1,36 +1,33 @@
-"""What one run shares between the plugin's hooks and its fixtures: stash keys and helpers."""
+"""What one run shares between the plugin's hooks and its fixtures: one ``Run`` in the stash.
+
+The helpers here set a run up (sandbox, settings, minted tokens, the start-of-run probe,
+report paths) so that the hooks in ``hooks.py`` stay short and read as "what happens when".
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from umbrella_checks.clerk import TokenStore
-from umbrella_checks.client import RequestCounter
+from umbrella_checks.clerk import ClerkError, TokenStore
+from umbrella_checks.client import ApiClient
+from umbrella_checks.config import ConfigError
+from umbrella_checks.errors import CheckFailed
 from umbrella_checks.incident import Failure
-from umbrella_checks.matrix import Row
-from umbrella_checks.reporting import ReportPaths
-from umbrella_checks.settings import Settings
+from umbrella_checks.matrix import Row, load_rows
+from umbrella_checks.reporting import ReportPaths, tier_of
+from umbrella_checks.settings import SandboxInfo, Settings, SettingsError, clerk_client, resolve
+from umbrella_checks.transport import RequestCounter
 
 if TYPE_CHECKING:
-    from umbrella_checks.sandbox import Sandbox  # noqa: F401 — named in a StashKey below
-
-settings_key = pytest.StashKey[Settings]()
-probe_key = pytest.StashKey["Probe"]()
-counter_key = pytest.StashKey[RequestCounter]()
-sandbox_key = pytest.StashKey["Sandbox"]()
-reports_key = pytest.StashKey[ReportPaths]()
-started_key = pytest.StashKey[datetime]()
-tally_key = pytest.StashKey[dict[str, int]]()
-matrix_key = pytest.StashKey[list[Row]]()
-figures_key = pytest.StashKey[dict[str, Any]]()
-failures_key = pytest.StashKey[list[Failure]]()
-notes_key = pytest.StashKey[list[str]]()
-store_key = pytest.StashKey[TokenStore]()
+    from umbrella_checks.sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -44,8 +41,55 @@ class Probe:
     unresponsive: str | None = None
 
 
+@dataclass
+class Run:
+    """Everything one pytest process knows about this run."""
+
+    settings: Settings
+    started: datetime
+    probe: Probe = Probe(error="not asked")
+    matrix: list[Row] = field(default_factory=list)
+    counter: RequestCounter = field(default_factory=RequestCounter)
+    # Requests that xdist workers reported (the controller's own are in ``counter``).
+    worker_requests: int = 0
+    figures: dict[str, Any] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reports: ReportPaths | None = None
+    sandbox: Sandbox | None = None
+    tokens: TokenStore | None = None
+
+    @property
+    def total_requests(self) -> int:
+        return self.worker_requests + self.counter.total
+
+    def stop_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+
+
+run_key = pytest.StashKey[Run]()
+
+
+def run_of(config: pytest.Config) -> Run:
+    return config.stash[run_key]
+
+
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def informational(config: pytest.Config) -> bool:
+    """--help, --markers, --fixtures, --collect-only: nothing is sent, nothing is written."""
+    option = config.option
+    return bool(
+        getattr(option, "help", False)
+        or getattr(option, "markers", False)
+        or getattr(option, "showfixtures", False)
+        or getattr(option, "show_fixtures_per_test", False)
+        or getattr(option, "collectonly", False)
+    )
 
 
 def reports_dir(config: pytest.Config) -> Path:
@@ -57,6 +101,185 @@ def history_key(settings: Settings) -> str:
     return "sandbox" if settings.sandbox else settings.base_url
 
 
-def matrix_rows(config: pytest.Config) -> list[Row]:
-    """The validated status-matrix rows, for the matrix check's parametrization."""
-    return config.stash[matrix_key]
+# --- setting a run up ---------------------------------------------------------------------
+
+PATH_OPTIONS = (
+    "--umbrella-config",
+    "--app-dir",
+    "--d1-sqlite",
+    "--migrations-dir",
+    "--reports-dir",
+)
+
+
+def check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
+    # pytest picks its rootdir before plugins add their options, so in `--app-dir DIR` it takes
+    # DIR for a test path: the run then starts from the wrong folder. `--app-dir=DIR` is safe.
+    for flag, value in itertools.pairwise(args):
+        if flag in PATH_OPTIONS:
+            raise pytest.UsageError(
+                f"write {flag}={value} (with '='): in '{flag} {value}' pytest takes {value} "
+                "for a test path and picks the wrong root folder"
+            )
+
+
+def option_getter(config: pytest.Config) -> Callable[[str], Any]:
+    """Options as settings reads them; pytest-base-url's --base-url defaults to the
+    PYTEST_BASE_URL variable, which settings reads itself so it can name it as the source."""
+
+    def option(name: str) -> Any:
+        if name == "base_url_ini":
+            return config.getini("base_url") or None
+        value = config.getoption(name, None)
+        if name == "base_url" and value and value == os.environ.get("PYTEST_BASE_URL"):
+            return None
+        return value
+
+    return option
+
+
+def sandbox_starter(config: pytest.Config, run: list[Sandbox]) -> Callable[[str], SandboxInfo]:
+    """The controller's --sandbox: parse the fault switches now, start when settings say."""
+    # Imported here: only a --sandbox controller needs the server (and its JWT verification).
+    from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
+
+    specs = [s for s in os.environ.get("UMBRELLA_SANDBOX_FAULTS", "").split(",") if s.strip()]
+    specs += config.getoption("sandbox_faults")
+    try:
+        faults = parse_faults(specs)
+    except FaultError as exc:
+        raise pytest.UsageError(f"{exc}; see the README's fault table") from None
+
+    def start(environment: str) -> SandboxInfo:
+        reported = config.getoption("sandbox_environment") or environment
+        sandbox = Sandbox(faults, environment=reported).start()
+        run.append(sandbox)
+        return SandboxInfo.from_dict(sandbox.describe())
+
+    return start
+
+
+def resolve_settings(
+    config: pytest.Config, start: Callable[[str], SandboxInfo] | None, started: list[Sandbox]
+) -> Settings:
+    try:
+        return resolve(
+            option_getter(config), os.environ, config.rootpath, start, target_required=False
+        )
+    except (SettingsError, ConfigError) as exc:
+        for sandbox in started:
+            sandbox.stop()
+        raise pytest.UsageError(str(exc)) from None
+
+
+def load_matrix(config: pytest.Config, settings: Settings) -> list[Row]:
+    path = config.rootpath / settings.config.matrix.file
+    try:
+        return load_rows(path) if path.exists() else []
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def mint_tokens(settings: Settings) -> TokenStore | None:
+    if settings.clerk is None:
+        return None
+    try:
+        return TokenStore.create(
+            clerk_client(settings.clerk, settings.config),
+            settings.clerk.mint,
+            settings.config.clerk.refresh_margin,
+        )
+    except ClerkError as exc:
+        raise pytest.UsageError(f"cannot mint test tokens: {exc}") from None
+
+
+def probe_target(settings: Settings, counter: RequestCounter) -> Probe:
+    """One GET of the health route: the version and environment for the report header."""
+    if not settings.base_url:
+        return Probe(error="no target")
+    client = ApiClient(settings.base_url, settings.config.http, counter)
+    try:
+        answer = client.get(settings.config.health.path)
+    except CheckFailed as exc:
+        return Probe(error=exc.message, unresponsive=client.unresponsive)
+    finally:
+        client.close()
+    try:
+        data = answer.response.json().get("data", {})
+    except (ValueError, AttributeError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    return Probe(answer.status, data.get("version"), data.get("environment"))
+
+
+def plan_reports(config: pytest.Config, started: datetime) -> ReportPaths:
+    folder = reports_dir(config)
+    paths = ReportPaths.plan(folder, tier_of(config.getoption("markexpr") or ""), started)
+    folder.mkdir(parents=True, exist_ok=True)
+    if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath"):
+        # pytest-html reads these in its own pytest_configure, which runs after ours.
+        config.option.htmlpath = str(paths.html)
+        config.option.self_contained_html = True
+    if not config.getoption("xmlpath"):
+        config.option.xmlpath = str(paths.junit)
+    return paths
+
+
+def _point_base_url(config: pytest.Config, settings: Settings) -> None:
+    if settings.base_url:
+        config.option.base_url = settings.base_url  # pytest-base-url's fixture answers this
+
+
+def worker_share(run: Run) -> dict[str, Any]:
+    """What the controller hands each xdist worker: one sandbox, one probe, one token file."""
+    settings = run.settings
+    return {
+        "sandbox": settings.sandbox.to_dict() if settings.sandbox else None,
+        "probe": asdict(run.probe),
+        "started": run.started.isoformat(),
+        "token_file": str(run.tokens.path) if run.tokens else None,
+    }
+
+
+def worker_run(config: pytest.Config) -> Run:
+    """A worker's Run, from what the controller shared."""
+    shared = config.workerinput["umbrella"]  # type: ignore[attr-defined]
+    info = SandboxInfo.from_dict(shared["sandbox"]) if shared["sandbox"] else None
+    settings = resolve_settings(config, (lambda _env: info) if info else None, [])
+    run = Run(settings, datetime.fromisoformat(shared["started"]), Probe(**shared["probe"]))
+    run.matrix = load_matrix(config, settings)
+    _point_base_url(config, settings)
+    if shared.get("token_file") and settings.clerk:
+        run.tokens = TokenStore.open(
+            Path(shared["token_file"]),
+            clerk_client(settings.clerk, settings.config),
+            settings.config.clerk.refresh_margin,
+        )
+    return run
+
+
+def controller_run(config: pytest.Config) -> Run:
+    """The controller's Run: settings, sandbox, minted tokens and (unless only listing) the
+    start-of-run probe and report paths."""
+    started_sandboxes: list[Sandbox] = []
+    start = sandbox_starter(config, started_sandboxes) if config.getoption("sandbox") else None
+    settings = resolve_settings(config, start, started_sandboxes)
+    run = Run(settings, datetime.now(UTC))
+    run.sandbox = started_sandboxes[0] if started_sandboxes else None
+    try:
+        run.matrix = load_matrix(config, settings)
+    except pytest.UsageError:
+        run.stop_sandbox()
+        raise
+    _point_base_url(config, settings)
+    if informational(config):
+        run.probe = Probe(error="not asked: nothing runs")
+        return run
+    try:
+        run.tokens = mint_tokens(settings)
+    except pytest.UsageError:
+        run.stop_sandbox()
+        raise
+    run.probe = probe_target(settings, run.counter)
+    run.reports = plan_reports(config, run.started)
+    return run

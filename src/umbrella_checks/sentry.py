@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from umbrella_checks.client import RequestCounter, fail
 from umbrella_checks.config import Http, Sentry
-from umbrella_checks.external import call, json_body
+from umbrella_checks.errors import CouldNotCheck
+from umbrella_checks.external import ReadOnlyService
 from umbrella_checks.secrets import Secret
+from umbrella_checks.transport import RequestCounter
 
 PRIORITIES = ("critical", "high", "medium", "low")
 _4XX = re.compile(r"\b4(0[0-35-9]|[1-9]\d)\b")  # 400-499 except 401 and 404
@@ -80,21 +81,14 @@ def new_issues(
     if environment and params is not None:
         params["environment"] = environment
     issues: list[Issue] = []
+    service = ReadOnlyService("the Sentry API", token, http, counter)
     for _ in range(config.max_pages):
         if url is None:
             break
-        response = call(
-            "GET",
-            url,
-            what="the Sentry API",
-            token=token,
-            http=http,
-            counter=counter,
-            params=params,
-        )
-        page = json_body(response, "the Sentry API")
+        response = service.call("GET", url, params=params)
+        page = service.json_of(response)
         if not isinstance(page, list):
-            fail("could not check: the Sentry API answered something other than a list of issues")
+            raise CouldNotCheck("the Sentry API answered something other than a list of issues")
         issues += [Issue.of(item) for item in page if isinstance(item, dict)]
         following = response.links.get("next", {})
         url = following.get("url") if following.get("results") == "true" else None

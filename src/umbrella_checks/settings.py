@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from umbrella_checks.clerk import CLERK_API, ID_VARS
+from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk
 from umbrella_checks.config import ENVIRONMENTS, SuiteConfig, load_config
 from umbrella_checks.safety import sensitive_reason
 from umbrella_checks.secrets import Secret, from_env
@@ -166,148 +166,196 @@ def _path(value: Any, source: str, must_exist: bool = True) -> Path | None:
     return path
 
 
-def resolve(
-    option: Getter,
-    environ: Mapping[str, str],
-    rootdir: Path,
-    start_sandbox: Callable[[str], SandboxInfo] | None = None,
-) -> Settings:
-    """Build the run's Settings; raises SettingsError with a one-line message.
-
-    ``start_sandbox`` (given with ``--sandbox``) is called with the resolved environment and
-    returns the sandbox that then replaces target, tokens, app dir and database.
-    """
-    config_cli = option("umbrella_config")
-    config_value, config_source = _pick(
-        config_cli, "UMBRELLA_CONFIG", environ, None, None, "--umbrella-config"
+def find_config(option: Getter, environ: Mapping[str, str], rootdir: Path) -> Path | None:
+    """The thresholds file: --umbrella-config > UMBRELLA_CONFIG > <rootdir>/umbrella.toml."""
+    value, source = _pick(
+        option("umbrella_config"), "UMBRELLA_CONFIG", environ, None, None, "--umbrella-config"
     )
-    config_path: Path | None
-    if config_value:
-        config_path = Path(str(config_value))
-        if not config_path.exists():
-            raise SettingsError(f"{config_source}: config file {config_path} does not exist")
-    else:
-        default = rootdir / "umbrella.toml"
-        config_path = default if default.exists() else None
+    if value:
+        path = Path(str(value))
+        if not path.exists():
+            raise SettingsError(f"{source}: config file {path} does not exist")
+        return path
+    default = rootdir / "umbrella.toml"
+    return default if default.exists() else None
 
-    first = load_config(config_path, "production")
-    default_env = "development" if start_sandbox else "production"
-    environment, environment_source = _pick(
+
+def _environment(
+    option: Getter, environ: Mapping[str, str], file_value: str | None, sandbox: bool
+) -> tuple[str, str]:
+    environment, source = _pick(
         option("environment"),
         "ENVIRONMENT",
         environ,
-        first.target.environment,
-        default_env,
+        file_value,
+        "development" if sandbox else "production",
         "--environment",
     )
     if environment not in ENVIRONMENTS:
         raise SettingsError(
-            f"{environment_source}: unknown environment {environment!r}; "
-            f"use one of {', '.join(ENVIRONMENTS)}"
+            f"{source}: unknown environment {environment!r}; use one of {', '.join(ENVIRONMENTS)}"
         )
-    config = load_config(config_path, environment)
+    return str(environment), source
 
-    sandbox = start_sandbox(str(environment)) if start_sandbox else None
-    app_dir: Path | None
-    d1_sqlite: Path | None
-    if sandbox:
-        base_url, base_source = sandbox.url, "--sandbox"
-    else:
-        base_url, base_source = _pick(
-            option("base_url"), "API_URL", environ, config.target.base_url, None, "--base-url"
+
+def _target(
+    option: Getter, environ: Mapping[str, str], config: SuiteConfig, required: bool
+) -> tuple[str, str]:
+    """The base URL and where it came from; ("", "none") when there is none and none is needed."""
+    cli = option("base_url")
+    value, source = _pick(cli, "API_URL", environ, None, None, "--base-url")
+    if not value:
+        file_value = config.target.base_url or option("base_url_ini")
+        value, source = _pick(None, "PYTEST_BASE_URL", environ, file_value, None, "")
+    if not value:
+        if required:
+            raise SettingsError(NO_TARGET)
+        return "", "none"
+    return validate_url(str(value), source), source
+
+
+NO_TARGET = (
+    "no target: pass --base-url=https://umbrella.app (or set API_URL), "
+    "or --sandbox to run against the bundled sandbox"
+)
+
+
+def _refuse_destructive_on_production(base_url: str, environment: str, config: SuiteConfig) -> None:
+    reason = sensitive_reason(base_url, environment, config.safety.sensitive_url)
+    if reason:
+        raise SettingsError(
+            f"--allow-destructive refused: {reason}; destructive checks run only against "
+            "staging, preview or development (--environment staging --base-url <staging URL>)"
         )
-        if not base_url:
-            raise SettingsError(
-                "no target: pass --base-url https://umbrella.app (or set API_URL), "
-                "or --sandbox to run against the bundled sandbox"
-            )
-    base_url = validate_url(str(base_url), base_source)
 
-    allow_destructive = bool(option("allow_destructive"))
-    if allow_destructive:
-        reason = sensitive_reason(base_url, environment, config.safety.sensitive_url)
-        if reason:
-            raise SettingsError(
-                f"--allow-destructive refused: {reason}; destructive checks run only against "
-                "staging, preview or development (--environment staging --base-url <staging URL>)"
-            )
 
-    if sandbox:
-        tokens: dict[str, Secret | None] = {
-            key: Secret(f"sandbox {key} account", sandbox.tokens[key]) for key in TOKEN_VARS
-        }
-        app_dir, d1_sqlite = sandbox.app_dir, sandbox.d1_sqlite
-    else:
-        tokens = {key: from_env(*names) for key, names in TOKEN_VARS.items()}
-        app_value, app_source = _pick(
-            option("app_dir"), "UMBRELLA_APP_DIR", environ, None, None, "--app-dir"
-        )
-        app_dir = _path(app_value, app_source)
-        d1_value, d1_source = _pick(
-            option("d1_sqlite"), "D1_SQLITE_PATH", environ, None, None, "--d1-sqlite"
-        )
-        # Existence is the D1 check's to report (a database that went missing is a finding).
-        d1_sqlite = _path(d1_value, d1_source, must_exist=False)
-    migrations_dir = _path(option("migrations_dir"), "--migrations-dir")
+def _local_inputs(option: Getter, environ: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """The app checkout and a local D1 file, when given."""
+    app_value, app_source = _pick(
+        option("app_dir"), "UMBRELLA_APP_DIR", environ, None, None, "--app-dir"
+    )
+    d1_value, d1_source = _pick(
+        option("d1_sqlite"), "D1_SQLITE_PATH", environ, None, None, "--d1-sqlite"
+    )
+    # Existence of the D1 file is the D1 check's to report (a database that went missing is a
+    # finding), not a usage error.
+    return _path(app_value, app_source), _path(d1_value, d1_source, must_exist=False)
 
-    expected_version, _ = _pick(
-        option("expected_version"), "EXPECTED_VERSION", environ, None, None, "--expected-version"
+
+def _env_url(environ: Mapping[str, str], name: str, default: str) -> str:
+    return validate_url(environ.get(name, "").strip() or default, name)
+
+
+def cloudflare_access(environ: Mapping[str, str]) -> CloudflareAccess | None:
+    token = from_env("CLOUDFLARE_API_TOKEN")
+    account_id = environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip()
+    if not (token and account_id):
+        return None
+    database_id = environ.get("D1_DATABASE_ID", "").strip() or None
+    return CloudflareAccess(
+        token, account_id, database_id, _env_url(environ, "CLOUDFLARE_API_BASE_URL", CLOUDFLARE_API)
     )
 
-    cf_token = from_env("CLOUDFLARE_API_TOKEN")
-    account_id = environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip()
-    cloudflare = None
-    if cf_token and account_id:
-        api_base = validate_url(
-            environ.get("CLOUDFLARE_API_BASE_URL", "").strip() or CLOUDFLARE_API,
-            "CLOUDFLARE_API_BASE_URL",
-        )
-        cloudflare = CloudflareAccess(
-            cf_token, account_id, environ.get("D1_DATABASE_ID", "").strip() or None, api_base
-        )
 
-    clerk = None
-    clerk_secret = from_env("CLERK_SECRET_KEY")
+def clerk_access(
+    environ: Mapping[str, str], tokens: Mapping[str, Secret | None]
+) -> ClerkAccess | None:
+    """Clerk minting for the accounts that have a Clerk user id and no static token."""
+    secret = from_env("CLERK_SECRET_KEY")
     mint = {
         account: environ[var].strip()
         for account, var in ID_VARS.items()
         if tokens.get(account) is None and environ.get(var, "").strip()
     }
-    if clerk_secret and mint:
-        clerk = ClerkAccess(
-            clerk_secret,
-            validate_url(environ.get("CLERK_API_URL", "").strip() or CLERK_API, "CLERK_API_URL"),
-            mint,
-        )
+    if not (secret and mint):
+        return None
+    return ClerkAccess(secret, _env_url(environ, "CLERK_API_URL", CLERK_API), mint)
 
-    sentry = None
-    sentry_token = from_env("SENTRY_AUTH_TOKEN")
-    if sentry_token and environ.get("SENTRY_ORG") and environ.get("SENTRY_PROJECT"):
-        sentry = SentryAccess(
-            sentry_token,
-            environ["SENTRY_ORG"].strip(),
-            environ["SENTRY_PROJECT"].strip(),
-            validate_url(
-                environ.get("SENTRY_BASE_URL", "").strip() or "https://sentry.io", "SENTRY_BASE_URL"
-            ),
-        )
 
+def sentry_access(environ: Mapping[str, str]) -> SentryAccess | None:
+    token = from_env("SENTRY_AUTH_TOKEN")
+    org = environ.get("SENTRY_ORG", "").strip()
+    project = environ.get("SENTRY_PROJECT", "").strip()
+    if not (token and org and project):
+        return None
+    return SentryAccess(
+        token, org, project, _env_url(environ, "SENTRY_BASE_URL", "https://sentry.io")
+    )
+
+
+def resolve(
+    option: Getter,
+    environ: Mapping[str, str],
+    rootdir: Path,
+    start_sandbox: Callable[[str], SandboxInfo] | None = None,
+    *,
+    target_required: bool = True,
+) -> Settings:
+    """Build the run's Settings; raises SettingsError (or ConfigError) with one line.
+
+    ``start_sandbox`` (given with ``--sandbox``) is called with the resolved environment and
+    returns the sandbox that then replaces target, tokens, app dir and database. Without
+    ``target_required`` a missing target resolves to ``base_url == ""`` (the plugin then
+    refuses only the checks that need one).
+    """
+    config_path = find_config(option, environ, rootdir)
+    first = load_config(config_path, "production")
+    environment, environment_source = _environment(
+        option, environ, first.target.environment, start_sandbox is not None
+    )
+    config = load_config(config_path, environment)
+    sandbox = start_sandbox(environment) if start_sandbox else None
+    app_dir: Path | None
+    d1_sqlite: Path | None
+    if sandbox:
+        base_url, base_source = sandbox.url, "--sandbox"
+        tokens: dict[str, Secret | None] = {
+            key: Secret(f"sandbox {key} account", sandbox.tokens[key]) for key in TOKEN_VARS
+        }
+        app_dir, d1_sqlite = sandbox.app_dir, sandbox.d1_sqlite
+    else:
+        base_url, base_source = _target(option, environ, config, target_required)
+        tokens = {key: from_env(*names) for key, names in TOKEN_VARS.items()}
+        app_dir, d1_sqlite = _local_inputs(option, environ)
+    allow_destructive = bool(option("allow_destructive"))
+    if allow_destructive:
+        _refuse_destructive_on_production(base_url, environment, config)
+    expected_version, _ = _pick(
+        option("expected_version"), "EXPECTED_VERSION", environ, None, None, "--expected-version"
+    )
     return Settings(
-        clerk=clerk,
-        sentry=sentry,
         base_url=base_url,
         base_url_source=base_source,
-        environment=str(environment),
+        environment=environment,
         environment_source=environment_source,
         config=config,
         config_path=config_path,
         app_dir=app_dir,
         d1_sqlite=d1_sqlite,
-        migrations_dir=migrations_dir,
+        migrations_dir=_path(option("migrations_dir"), "--migrations-dir"),
         expected_version=str(expected_version) if expected_version else None,
         allow_destructive=allow_destructive,
         strict_skips=bool(option("strict_skips")),
         tokens=tokens,
-        cloudflare=cloudflare,
+        cloudflare=cloudflare_access(environ),
         sandbox=sandbox,
+        sentry=sentry_access(environ),
+        clerk=clerk_access(environ, tokens),
     )
+
+
+def clerk_client(access: ClerkAccess, config: SuiteConfig) -> Clerk:
+    return Clerk(access.secret, access.api_base, config.http, config.clerk.template)
+
+
+def script_config(
+    environ: Mapping[str, str], rootdir: Path, config_option: str | None = None
+) -> tuple[SuiteConfig, str]:
+    """The thresholds and expected environment for the commands outside pytest (perf, the
+    locustfile, monitor): the same file lookup and ``[env.*]`` overrides as a pytest run."""
+    option: Getter = lambda name: config_option if name == "umbrella_config" else None  # noqa: E731
+    path = find_config(option, environ, rootdir)
+    environment, _ = _environment(
+        option, environ, load_config(path, "production").target.environment, False
+    )
+    return load_config(path, environment), environment

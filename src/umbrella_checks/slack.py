@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import time
 
-import httpx
-
-from umbrella_checks.client import USER_AGENT
+from umbrella_checks.config import Http
 from umbrella_checks.secrets import Secret, scrub
+from umbrella_checks.transport import NoAnswer, request_once
 
 # A 429 asking for longer than this is reported instead of waited for: alerts must not hang.
 MAX_RETRY_WAIT = 5.0
 
 
-def post(webhook: Secret, text: str, timeout: float = 10.0) -> str | None:
+def post(webhook: Secret, text: str, http: Http) -> str | None:
     """Send ``text``; None when Slack took it, else one line saying why not (no URL in it)."""
     for attempt in (1, 2):
         try:
-            response = httpx.post(
-                webhook.reveal(),
-                json={"text": text},
-                timeout=timeout,
-                headers={"User-Agent": USER_AGENT},
+            response = request_once(
+                http, "POST", webhook.reveal(), what="Slack", json={"text": text}
             )
-        except httpx.TimeoutException:
-            return f"could not alert Slack: no answer within {timeout:g} s"
-        except httpx.HTTPError as exc:
-            return scrub(f"could not alert Slack: {type(exc).__name__}")
+        except NoAnswer as exc:
+            kind = "no answer in time" if exc.timed_out else "cannot reach it"
+            return f"could not alert Slack: {kind}"
         if response.status_code == 200:
             return None
         if response.status_code == 429 and attempt == 1:

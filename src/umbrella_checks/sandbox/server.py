@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import jwt
 
+from umbrella_checks.config import Http
 from umbrella_checks.sandbox.faults import Faults
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
+from umbrella_checks.transport import NoAnswer, request_once
 
 VERSION = "0.1.0"
 ALLOWED_ORIGINS = ("https://umbrella.app", "http://localhost:5173")
@@ -154,8 +155,9 @@ class Sandbox:
             raise ApiError(401, "authentication_failed", "invalid or expired token")
         if self._jwks is None:
             try:
-                self._jwks = httpx.get(self.clerk_jwks_url, timeout=5).json()
-            except (httpx.HTTPError, ValueError):
+                answer = request_once(Http(), "GET", self.clerk_jwks_url, what="Clerk's JWKS")
+                self._jwks = answer.json()
+            except (NoAnswer, ValueError):
                 raise ApiError(401, "authentication_failed", "cannot fetch Clerk keys") from None
         try:
             kid = jwt.get_unverified_header(token).get("kid")

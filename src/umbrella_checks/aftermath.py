@@ -1,0 +1,64 @@
+"""What a finished run leaves behind, on the controller only: history, incident draft, alert."""
+
+from __future__ import annotations
+
+import pytest
+
+from umbrella_checks import history, incident, slack
+from umbrella_checks.reporting import tier_of
+from umbrella_checks.runstate import Run, history_key, reports_dir
+from umbrella_checks.secrets import from_env
+
+
+def revoke_minted(run: Run) -> None:
+    """End the Clerk sessions this run created (normally at session end; again at unconfigure
+    for runs that were aborted before it)."""
+    store, run.tokens = run.tokens, None
+    if store is None:
+        return
+    sessions = len(store.accounts())
+    problems = store.close()
+    run.notes.extend(problems or [f"Clerk: revoked {sessions} minted session(s)"])
+
+
+def record_history(config: pytest.Config, run: Run) -> None:
+    numeric = [
+        (name, float(value))
+        for name, value in run.figures.items()
+        if isinstance(value, int | float)
+    ]
+    if numeric:
+        history.append(
+            reports_dir(config) / "history.sqlite",
+            run.started,
+            tier_of(config.getoption("markexpr") or ""),
+            history_key(run.settings),
+            numeric,
+        )
+
+
+def report_failures(config: pytest.Config, run: Run) -> None:
+    """An incident draft beside the reports, and one Slack message when a webhook is set."""
+    failures, paths = run.failures, run.reports
+    if not failures or paths is None:
+        return
+    tier = tier_of(config.getoption("markexpr") or "")
+    settings = run.settings
+    text = incident.draft(
+        failures, tier=tier, target=settings.base_url, started=run.started, report=paths.latest
+    )
+    written = incident.write(reports_dir(config), text, run.started)
+    run.notes.append(f"incident draft: {written} ({incident.severity(failures)})")
+    webhook = from_env("SLACK_WEBHOOK_URL")
+    if webhook is None:
+        return
+    names = ", ".join(f.name for f in failures[:10])
+    more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
+    problem = slack.post(
+        webhook,
+        f":rotating_light: umbrella-checks {tier} on {settings.base_url}: "
+        f"{len(failures)} failed ({incident.severity(failures)}): {names}{more}. "
+        f"Report: {paths.latest}",
+        settings.config.http,
+    )
+    run.notes.append(problem or "Slack alerted")

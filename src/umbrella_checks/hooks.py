@@ -1,0 +1,221 @@
+"""The hooks of an umbrella-checks run (registered by ``plugin.py`` only where the suite is
+meant to run). Each hook says *when* something happens; ``runstate`` and ``aftermath`` say how.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
+
+from umbrella_checks import __version__
+from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
+from umbrella_checks.errors import CheckFailed
+from umbrella_checks.incident import Failure
+from umbrella_checks.runstate import (
+    check_path_option_syntax,
+    controller_run,
+    informational,
+    is_worker,
+    run_key,
+    run_of,
+    worker_run,
+    worker_share,
+)
+from umbrella_checks.safety import GUARD_PREFIX
+from umbrella_checks.settings import NO_TARGET, TOKEN_VARS
+
+MARKERS = {
+    "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
+    "daily": "the runbook's morning health check, run nightly by the scheduler",
+    "weekly": "the runbook's weekly review, run on Sundays",
+    "destructive": "changes state or uses quota; needs --allow-destructive, never production",
+}
+
+# The fixtures the checks use; loaded with these hooks, never in other projects.
+pytest_plugins = ["umbrella_checks.fixtures"]
+
+# Fixtures that talk to the target: a selected check that uses one needs a base URL.
+TARGET_FIXTURES = frozenset({"api", "base_url", "target_probe"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    if getattr(config.option, "help", False) or getattr(config.option, "markers", False):
+        return  # listing options or markers needs no settings, and must always work
+    check_path_option_syntax(config.invocation_params.args)
+    run = worker_run(config) if is_worker(config) else controller_run(config)
+    config.stash[run_key] = run
+    _add_metadata(config)
+    if not is_worker(config) and not informational(config):
+        config.pluginmanager.register(_Tally(config), "umbrella-tally")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No target is a usage error only when a selected check needs one (listing never does)."""
+    if run_key not in config.stash or informational(config) or run_of(config).settings.base_url:
+        return
+    if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
+        raise pytest.UsageError(NO_TARGET)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand every xdist worker the one sandbox, the start-of-run probe and the token file."""
+    node.workerinput["umbrella"] = worker_share(run_of(node.config))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: checks wait on the network, not the CPU, so run more workers than cores."""
+    return min(8, 4 * (os.cpu_count() or 1))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(run_key, None)
+    if run is None:
+        return
+    if not is_worker(config):
+        revoke_minted(run)  # normally done at session end; this catches aborted runs
+    run.stop_sandbox()
+    if run.reports is not None:
+        run.reports.publish_latest()
+
+
+def describe_run(config: pytest.Config) -> dict[str, str]:
+    """The facts shown in the terminal header and the report's environment table."""
+    run = run_of(config)
+    settings, probe = run.settings, run.probe
+    if probe.version:
+        reported = f"{probe.version} (environment {probe.environment})"
+    else:
+        reported = f"unknown ({probe.error or f'health answered {probe.status}'})"
+    target = settings.base_url or "none"
+    facts = {
+        "Target": f"{target} (from {settings.base_url_source})",
+        "Expected environment": f"{settings.environment} (from {settings.environment_source})",
+        "Target version": reported,
+        "Suite version": f"umbrella-checks {__version__}",
+        "Started (UTC)": run.started.strftime("%Y-%m-%d %H:%M:%S"),
+        "Config file": str(settings.config_path or "none (built-in defaults)"),
+        "Destructive checks": "allowed" if settings.allow_destructive else "off",
+    }
+    if settings.expected_version:
+        facts["Expected version"] = settings.expected_version
+    for account in TOKEN_VARS:
+        facts[f"Credential: {account}"] = settings.token_source(account)
+    return facts
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if run_key not in config.stash:
+        return []
+    return [f"umbrella: {key}: {value}" for key, value in describe_run(config).items()]
+
+
+def _add_metadata(config: pytest.Config) -> None:
+    """Put the run's facts in pytest-html's environment table (on workers too: xdist hands
+    the controller a worker's table at the end)."""
+    if metadata_key in config.stash:
+        config.stash[metadata_key].update(describe_run(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    run = run_of(session.config)
+    prefix.append(
+        f"<p>Requests sent to the target: {run.total_requests} (including 1 start-of-run probe)</p>"
+    )
+    for name, value in sorted(run.figures.items()):
+        prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailed):
+        # The message is the whole story: no traceback, so no locals that could hold a token.
+        report.longrepr = call.excinfo.value.message
+    if report.skipped and run_of(item.config).settings.strict_skips:
+        _fail_skip_for_missing_input(report)
+    return report
+
+
+def _fail_skip_for_missing_input(report: pytest.TestReport) -> None:
+    if hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if reason.startswith(GUARD_PREFIX):
+        return  # refusing production is the point, not a missing input
+    report.outcome = "failed"
+    report.longrepr = f"--strict-skips: this check did not run: {reason}"
+
+
+_requests_before = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture: session-scoped ones send requests in the first check's setup.
+    item.stash[_requests_before] = run_of(item.config).counter.total
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        yield
+    finally:
+        spent = run_of(item.config).counter.total - item.stash.get(_requests_before, 0)
+        item.user_properties.append(("requests", spent))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Controller only: history, the incident draft and the Slack alert."""
+    config = session.config
+    if is_worker(config) or run_key not in config.stash or informational(config):
+        return
+    run = run_of(config)
+    revoke_minted(run)
+    record_history(config, run)
+    report_failures(config, run)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if run_key not in config.stash or is_worker(config) or informational(config):
+        return
+    run = run_of(config)
+    terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
+    for name, value in sorted(run.figures.items()):
+        terminalreporter.write_line(f"umbrella: {name}: {value}")
+    for note in run.notes:
+        terminalreporter.write_line(f"umbrella: {note}")
+
+
+class _Tally:
+    """Controller side: failures, requests and figures that checks report, also from xdist
+    workers. Without xdist the process's own counter already saw every request."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.run = run_of(config)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.run.failures.append(Failure(report.nodeid, report.longreprtext.strip()[:2000]))
+        if report.when != "teardown":
+            return
+        for key, value in report.user_properties:
+            if key == "requests" and hasattr(report, "node"):
+                self.run.worker_requests += int(str(value))
+            elif key == "figure" and isinstance(value, tuple | list):
+                self.run.figures[str(value[0])] = value[1]

@@ -1,0 +1,122 @@
+"""The one HTTP client factory: every request the suite sends goes through ``new_client``.
+
+The target, Cloudflare (D1 and GraphQL), Sentry, Clerk, Slack, the monitor and the sandbox's key
+fetch all get the same timeouts, User-Agent, request counting (an httpx event hook) and the same
+translation of "no answer" into one scrubbed line (``NoAnswer``). What a *non-2xx* answer means
+differs per service and stays with each caller; ``could_not_check_reason`` is the shared rule
+for read-only services that take a bearer token.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from umbrella_checks import __version__
+from umbrella_checks.config import Http
+from umbrella_checks.secrets import scrub
+
+USER_AGENT = f"umbrella-checks/{__version__} (+runbook post-launch operations)"
+
+
+class RequestCounter:
+    """Counts requests this process sent; the plugin attributes them to checks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def add(self, _request: object = None) -> None:
+        with self._lock:
+            self.total += 1
+
+
+class NoAnswer(Exception):
+    """The request got no HTTP answer: a timeout, a refused connection, a TLS or DNS error."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(scrub(message))
+        self.timed_out = timed_out
+
+
+def timeout_of(http: Http) -> httpx.Timeout:
+    return httpx.Timeout(
+        connect=http.connect_timeout,
+        read=http.read_timeout,
+        write=http.read_timeout,
+        pool=http.connect_timeout,
+    )
+
+
+def new_client(
+    http: Http,
+    *,
+    counter: RequestCounter | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx client with the suite's timeouts, User-Agent, retries and request counting."""
+    hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
+    return httpx.Client(
+        timeout=timeout_of(http),
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        follow_redirects=False,
+        transport=httpx.HTTPTransport(retries=http.retries),
+        event_hooks=hooks,
+    )
+
+
+def send(
+    client: httpx.Client, method: str, url: str, *, what: str, **kwargs: Any
+) -> httpx.Response:
+    """One request; ``NoAnswer`` (one line, no URL secrets) when nothing came back."""
+    try:
+        return client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        kind = type(exc).__name__.replace("Timeout", " timeout").lower()
+        limit = client.timeout.connect if "connect" in kind else client.timeout.read
+        raise NoAnswer(
+            f"{what}: no answer within {limit or 0:g} s ({kind})", timed_out=True
+        ) from None
+    except httpx.HTTPError as exc:
+        raise NoAnswer(
+            f"{what}: could not connect ({type(exc).__name__}: {exc})", timed_out=False
+        ) from None
+
+
+def could_not_check_reason(response: httpx.Response, what: str, credential: str) -> str | None:
+    """Why a read-only service's answer cannot be used (one line), or None for a 2xx."""
+    status = response.status_code
+    if status in (401, 403):
+        return (
+            f"could not check: {what} refused the token in {credential} (HTTP {status}); "
+            "check it is valid and has read access"
+        )
+    if status == 429:
+        wait = response.headers.get("Retry-After", "unknown")
+        return (
+            f"could not check: {what} is rate limiting (HTTP 429, Retry-After: {wait} s); "
+            "run again later"
+        )
+    if status >= 500:
+        return f"could not check: {what} failed (HTTP {status})"
+    if status >= 400:
+        return scrub(f"could not check: {what} answered HTTP {status}: {response.text[:200]}")
+    return None
+
+
+def request_once(
+    http: Http,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    counter: RequestCounter | None = None,
+    headers: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request on a client of its own (for services asked a handful of times a run)."""
+    with new_client(http, counter=counter, headers=headers) as client:
+        return send(client, method, url, what=what, **kwargs)

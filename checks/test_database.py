@@ -12,6 +12,7 @@ from umbrella_checks import cron, migrations
 from umbrella_checks.d1 import D1Backend, D1Error, is_missing_table, read
 from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import Figures
+from umbrella_checks.moments import utc_text
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp, WranglerError
 
@@ -156,7 +157,7 @@ def test_analytics_cron_ran_on_schedule(
     problem = cron.missing_run(cron_runs, due)
     if problem:
         fail(
-            f"{config.table}: expected a completed {config.job_name} run since {cron.fmt(due)} "
+            f"{config.table}: expected a completed {config.job_name} run since {utc_text(due)} "
             f"(schedule {', '.join(crons)} from {where}, {config.grace / 60:g} min grace), got "
             f"{problem}; check Cron Triggers in the dashboard and trigger it manually "
             "(runbook › Issue 5)"
@@ -172,7 +173,7 @@ def test_analytics_cron_last_run_did_not_fail(
     if failed:
         fail(
             f"{settings.config.cron.table}: expected the latest {settings.config.cron.job_name} "
-            f"run to complete, got run {failed.id} (started {cron.fmt(failed.start)}) failed: "
+            f"run to complete, got run {failed.id} (started {utc_text(failed.start)}) failed: "
             f"{failed.error_message!r}; fix the handler and re-run it (runbook › Issue 5)"
         )
 
@@ -188,6 +189,6 @@ def test_no_cron_run_is_stuck(cron_runs: list[cron.Run], settings: Settings, now
         fail(
             f"{config.table}: expected no {config.job_name} run 'running' longer than "
             f"{config.running_timeout / 60:g} min, got run {oldest.id} running since "
-            f"{cron.fmt(oldest.start)} ({hours:.1f} h): it hung or died without logging; "
+            f"{utc_text(oldest.start)} ({hours:.1f} h): it hung or died without logging; "
             "check `wrangler tail` for the scheduled handler"
         )

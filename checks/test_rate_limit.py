@@ -12,9 +12,10 @@ import pytest
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.errors import fail
 from umbrella_checks.fixtures import TargetClock, credential, require_destructive
+from umbrella_checks.moments import next_utc_midnight, utc_text
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
-from umbrella_checks.violet import Exhaustion, RateHeaders, exhaust, fmt, next_utc_midnight
+from umbrella_checks.violet import Exhaustion, RateHeaders, exhaust
 
 pytestmark = [pytest.mark.weekly]
 
@@ -57,8 +58,8 @@ def test_violet_window_is_daily(usage: Answer, settings: Settings, now: datetime
     slack = timedelta(seconds=settings.config.violet.reset_slack)
     if reset <= now or abs(reset - midnight) > slack:
         usage.fail(
-            f"X-RateLimit-Reset at the next 00:00 UTC ({fmt(midnight)} ± {slack.seconds} s)",
-            f"{fmt(reset)} ({(reset - now).total_seconds():.0f} s from now)",
+            f"X-RateLimit-Reset at the next 00:00 UTC ({utc_text(midnight)} ± {slack.seconds} s)",
+            f"{utc_text(reset)} ({(reset - now).total_seconds():.0f} s from now)",
             "the limit window is not one UTC day",
         )
 
@@ -133,8 +134,8 @@ def test_retry_after_points_at_the_daily_reset(
     slack = timedelta(seconds=settings.config.violet.reset_slack)
     if abs(retry_at - midnight) > slack:
         refused.fail(
-            f"Retry-After reaching the next 00:00 UTC ({fmt(midnight)})",
-            f"Retry-After: {raw} ({fmt(retry_at)})",
+            f"Retry-After reaching the next 00:00 UTC ({utc_text(midnight)})",
+            f"Retry-After: {raw} ({utc_text(retry_at)})",
         )
 
 

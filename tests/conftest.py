@@ -55,7 +55,7 @@ SUITE_VARIABLES = (
 INNER_INI = """[pytest]
 testpaths = checks
 strict = true
-addopts = -p no:locust -p no:cacheprovider -p no:randomly
+addopts = -p no:cacheprovider -p no:randomly
 filterwarnings =
     error
 """

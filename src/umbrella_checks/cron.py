@@ -11,6 +11,8 @@ from typing import Any
 
 from croniter import croniter
 
+from umbrella_checks.moments import utc_text
+
 
 def parse_time(value: str) -> datetime:
     stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -48,21 +50,17 @@ class Run:
         )
 
 
-def fmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
 def missing_run(runs: list[Run], due: datetime) -> str | None:
     """None when a completed run started at or after ``due``; else what is wrong."""
     if any(run.status == "completed" and run.start >= due for run in runs):
         return None
     completed = [run for run in runs if run.status == "completed"]
     last = (
-        f"last completed run started {fmt(max(r.start for r in completed))}"
+        f"last completed run started {utc_text(max(r.start for r in completed))}"
         if completed
         else "no completed run on record"
     )
-    return f"no completed run since {fmt(due)}; {last}"
+    return f"no completed run since {utc_text(due)}; {last}"
 
 
 def failed_run(runs: list[Run]) -> Run | None:

@@ -40,7 +40,8 @@ MARKERS = {
 pytest_plugins = ["umbrella_checks.fixtures"]
 
 # Fixtures that talk to the target: a selected check that uses one needs a base URL.
-TARGET_FIXTURES = frozenset({"api", "base_url", "target_probe"})
+# (Not ``base_url``: pytest-base-url's autouse fixture puts it in every check's closure.)
+TARGET_FIXTURES = frozenset({"api", "target_probe"})
 
 
 def pytest_configure(config: pytest.Config) -> None:

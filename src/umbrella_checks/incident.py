@@ -35,6 +35,7 @@ def severity(failures: list[Failure]) -> str:
 def draft(
     failures: list[Failure], *, tier: str, target: str, started: datetime, report: Path
 ) -> str:
+    """The runbook's Incident Log Template, pre-filled (long: it is the template's text)."""
     sev = severity(failures)
     first = failures[0].name if failures else "unknown"
     timeline = "\n".join(

@@ -105,7 +105,8 @@ def load_test_refused(host: str, environment: str, pattern: str, confirmed: bool
     return None
 
 
-def _start_sandbox(faults: list[str]) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def _start_sandbox(faults: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start the sandbox and point ``env`` (target, environment, user token) at it."""
     # Its own process: Locust's gevent must not share a GIL with the server it measures.
     args = [sys.executable, "-m", "umbrella_checks.sandbox"]
     for fault in faults:
@@ -117,7 +118,11 @@ def _start_sandbox(faults: list[str]) -> tuple[subprocess.Popen[str], dict[str, 
     if not line:
         process.kill()
         raise SystemExit("perf: the sandbox did not start within 30 s")
-    return process, json.loads(line)
+    info = json.loads(line)
+    env["API_URL"] = str(info["url"])
+    env["ENVIRONMENT"] = str(info["environment"])
+    env["UMBRELLA_USER_TOKEN"] = str(info["tokens"]["user"])
+    return process
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,14 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--perf-dir", default="perf", help="folder with locustfile.py")
     args, locust_args = parser.parse_known_args(argv)
     env = dict(os.environ)
-    sandbox = None
-    if args.sandbox:
-        sandbox, info = _start_sandbox(args.sandbox_fault)
-        env["API_URL"] = str(info["url"])
-        env["ENVIRONMENT"] = str(info["environment"])
-        tokens = info["tokens"]
-        assert isinstance(tokens, dict)
-        env["UMBRELLA_USER_TOKEN"] = str(tokens["user"])
+    sandbox = _start_sandbox(args.sandbox_fault, env) if args.sandbox else None
     store = None
     if not args.sandbox and not static_user_token(env):
         try:
@@ -150,12 +148,24 @@ def main(argv: list[str] | None = None) -> int:
     if not host and "--host" not in locust_args and "-H" not in locust_args:
         print("perf: no target: set API_URL, pass --host URL, or --sandbox", file=sys.stderr)
         return 4
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    reports = Path(args.reports_dir)
+    command = _locust_command(Path(args.perf_dir), Path(args.reports_dir), host, locust_args, env)
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    finally:
+        for problem in store.close() if store else []:
+            print(f"perf: {problem}", file=sys.stderr)
+        if sandbox is not None:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+
+
+def _locust_command(
+    perf: Path, reports: Path, host: str, locust_args: list[str], env: dict[str, str]
+) -> list[str]:
+    """Headless Locust with the profile's config, reports named ``perf-<UTC stamp>.*``."""
     reports.mkdir(parents=True, exist_ok=True)
-    base = reports / f"perf-{stamp}"
+    base = reports / f"perf-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     env["UMBRELLA_PERF_VERDICT"] = f"{base}-verdict.txt"
-    perf = Path(args.perf_dir)
     command = [
         sys.executable,
         "-m",
@@ -171,14 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if host and "--host" not in locust_args and "-H" not in locust_args:
         command += ["--host", host]
-    try:
-        return subprocess.run([*command, *locust_args], env=env, check=False).returncode
-    finally:
-        for problem in store.close() if store else []:
-            print(f"perf: {problem}", file=sys.stderr)
-        if sandbox is not None:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
+    return [*command, *locust_args]
 
 
 TOKEN_FILE_ENV = "UMBRELLA_TOKEN_FILE"

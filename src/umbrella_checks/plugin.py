@@ -21,6 +21,32 @@ from umbrella_checks.config import ENVIRONMENTS
 ENTRY_POINT = "umbrella_checks"
 
 
+# (flag, dest, metavar or action, help). Path options are written with "=" (see runstate).
+OPTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("--sandbox", "sandbox", "store_true", "start the bundled sandbox for this run and check it"),
+    ("--sandbox-fault", "sandbox_faults", "NAME[=VALUE]",
+     "inject a sandbox fault (repeatable; env UMBRELLA_SANDBOX_FAULTS)"),
+    ("--environment", "environment", "NAME",
+     f"expected environment: {', '.join(ENVIRONMENTS)} (env ENVIRONMENT; default production, "
+     "development with --sandbox)"),
+    ("--umbrella-config", "umbrella_config", "PATH",
+     "thresholds file (env UMBRELLA_CONFIG; default <rootdir>/umbrella.toml)"),
+    ("--app-dir", "app_dir", "DIR",
+     "the Umbrella app checkout with wrangler.toml (env UMBRELLA_APP_DIR)"),
+    ("--d1-sqlite", "d1_sqlite", "PATH",
+     "read D1 from this local SQLite file (env D1_SQLITE_PATH)"),
+    ("--migrations-dir", "migrations_dir", "DIR",
+     "migrations folder (default: migrations_dir from wrangler.toml)"),
+    ("--expected-version", "expected_version", "VERSION",
+     "version the deploy should report (env EXPECTED_VERSION)"),
+    ("--allow-destructive", "allow_destructive", "store_true",
+     "allow checks that change state or use quota (never production)"),
+    ("--strict-skips", "strict_skips", "store_true",
+     "fail every check skipped for a missing input (the safety guard's refusals stay skips)"),
+    ("--reports-dir", "reports_dir", "DIR", "where tier reports go (default: <rootdir>/reports)"),
+)  # fmt: skip
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "umbrella_checks",
@@ -29,82 +55,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the umbrella-checks plugin here even without umbrella.toml in the root folder",
     )
     group = parser.getgroup("umbrella-checks", "Umbrella runbook checks (target: --base-url)")
-    add = group.addoption
-    add(
-        "--sandbox",
-        action="store_true",
-        default=False,
-        help="start the bundled sandbox for this run and check it",
-    )
-    add(
-        "--sandbox-fault",
-        dest="sandbox_faults",
-        action="append",
-        default=[],
-        metavar="NAME[=VALUE]",
-        help="inject a sandbox fault (repeatable; env UMBRELLA_SANDBOX_FAULTS)",
-    )
-    add(
+    for flag, dest, kind, text in OPTIONS:
+        if kind == "store_true":
+            group.addoption(flag, dest=dest, action="store_true", default=False, help=text)
+        elif dest == "sandbox_faults":
+            group.addoption(flag, dest=dest, action="append", default=[], metavar=kind, help=text)
+        else:
+            group.addoption(flag, dest=dest, metavar=kind, help=text)
+    group.addoption(
         "--sandbox-environment",
         dest="sandbox_environment",
         choices=ENVIRONMENTS,
         help="environment the sandbox reports (default: the expected one)",
-    )
-    add(
-        "--environment",
-        dest="environment",
-        metavar="NAME",
-        help=f"expected environment: {', '.join(ENVIRONMENTS)} (env ENVIRONMENT; "
-        "default production, development with --sandbox)",
-    )
-    add(
-        "--umbrella-config",
-        dest="umbrella_config",
-        metavar="PATH",
-        help="thresholds file (env UMBRELLA_CONFIG; default <rootdir>/umbrella.toml)",
-    )
-    add(
-        "--app-dir",
-        dest="app_dir",
-        metavar="DIR",
-        help="the Umbrella app checkout with wrangler.toml (env UMBRELLA_APP_DIR)",
-    )
-    add(
-        "--d1-sqlite",
-        dest="d1_sqlite",
-        metavar="PATH",
-        help="read D1 from this local SQLite file (env D1_SQLITE_PATH)",
-    )
-    add(
-        "--migrations-dir",
-        dest="migrations_dir",
-        metavar="DIR",
-        help="migrations folder (default: migrations_dir from wrangler.toml)",
-    )
-    add(
-        "--expected-version",
-        dest="expected_version",
-        metavar="VERSION",
-        help="version the deploy should report (env EXPECTED_VERSION)",
-    )
-    add(
-        "--allow-destructive",
-        action="store_true",
-        default=False,
-        help="allow checks that change state or use quota (never production)",
-    )
-    add(
-        "--strict-skips",
-        action="store_true",
-        default=False,
-        help="fail every check skipped for a missing input (the safety guard's refusals "
-        "stay skips)",
-    )
-    add(
-        "--reports-dir",
-        dest="reports_dir",
-        metavar="DIR",
-        help="where tier reports go (default: <rootdir>/reports)",
     )
 
 

@@ -143,10 +143,8 @@ def sandbox_starter(config: pytest.Config, run: list[Sandbox]) -> Callable[[str]
     # Imported here: only a --sandbox controller needs the server (and its JWT verification).
     from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
 
-    specs = [s for s in os.environ.get("UMBRELLA_SANDBOX_FAULTS", "").split(",") if s.strip()]
-    specs += config.getoption("sandbox_faults")
     try:
-        faults = parse_faults(specs)
+        faults = parse_faults(config.getoption("sandbox_faults"), os.environ)
     except FaultError as exc:
         raise pytest.UsageError(f"{exc}; see the README's fault table") from None
 

@@ -283,6 +283,32 @@ def sentry_access(environ: Mapping[str, str]) -> SentryAccess | None:
     )
 
 
+@dataclass(frozen=True)
+class _Where:
+    """What the run points at: the sandbox's target and inputs, or the ones the user gave."""
+
+    base_url: str
+    source: str
+    tokens: dict[str, Secret | None]
+    app_dir: Path | None
+    d1_sqlite: Path | None
+
+    @classmethod
+    def sandbox(cls, sandbox: SandboxInfo) -> _Where:
+        tokens: dict[str, Secret | None] = {
+            key: Secret(f"sandbox {key} account", sandbox.tokens[key]) for key in TOKEN_VARS
+        }
+        return cls(sandbox.url, "--sandbox", tokens, sandbox.app_dir, sandbox.d1_sqlite)
+
+    @classmethod
+    def given(
+        cls, option: Getter, environ: Mapping[str, str], config: SuiteConfig, required: bool
+    ) -> _Where:
+        base_url, source = _target(option, environ, config, required)
+        tokens = {key: from_env(*names) for key, names in TOKEN_VARS.items()}
+        return cls(base_url, source, tokens, *_local_inputs(option, environ))
+
+
 def resolve(
     option: Getter,
     environ: Mapping[str, str],
@@ -296,7 +322,7 @@ def resolve(
     ``start_sandbox`` (given with ``--sandbox``) is called with the resolved environment and
     returns the sandbox that then replaces target, tokens, app dir and database. Without
     ``target_required`` a missing target resolves to ``base_url == ""`` (the plugin then
-    refuses only the checks that need one).
+    refuses only the checks that need one). Long only by the Settings constructor's keywords.
     """
     config_path = find_config(option, environ, rootdir)
     first = load_config(config_path, "production")
@@ -305,42 +331,34 @@ def resolve(
     )
     config = load_config(config_path, environment)
     sandbox = start_sandbox(environment) if start_sandbox else None
-    app_dir: Path | None
-    d1_sqlite: Path | None
     if sandbox:
-        base_url, base_source = sandbox.url, "--sandbox"
-        tokens: dict[str, Secret | None] = {
-            key: Secret(f"sandbox {key} account", sandbox.tokens[key]) for key in TOKEN_VARS
-        }
-        app_dir, d1_sqlite = sandbox.app_dir, sandbox.d1_sqlite
+        where = _Where.sandbox(sandbox)
     else:
-        base_url, base_source = _target(option, environ, config, target_required)
-        tokens = {key: from_env(*names) for key, names in TOKEN_VARS.items()}
-        app_dir, d1_sqlite = _local_inputs(option, environ)
+        where = _Where.given(option, environ, config, target_required)
     allow_destructive = bool(option("allow_destructive"))
     if allow_destructive:
-        _refuse_destructive_on_production(base_url, environment, config)
+        _refuse_destructive_on_production(where.base_url, environment, config)
     expected_version, _ = _pick(
         option("expected_version"), "EXPECTED_VERSION", environ, None, None, "--expected-version"
     )
     return Settings(
-        base_url=base_url,
-        base_url_source=base_source,
+        base_url=where.base_url,
+        base_url_source=where.source,
         environment=environment,
         environment_source=environment_source,
         config=config,
         config_path=config_path,
-        app_dir=app_dir,
-        d1_sqlite=d1_sqlite,
+        app_dir=where.app_dir,
+        d1_sqlite=where.d1_sqlite,
         migrations_dir=_path(option("migrations_dir"), "--migrations-dir"),
         expected_version=str(expected_version) if expected_version else None,
         allow_destructive=allow_destructive,
         strict_skips=bool(option("strict_skips")),
-        tokens=tokens,
+        tokens=where.tokens,
         cloudflare=cloudflare_access(environ),
         sandbox=sandbox,
         sentry=sentry_access(environ),
-        clerk=clerk_access(environ, tokens),
+        clerk=clerk_access(environ, where.tokens),
     )
 
 

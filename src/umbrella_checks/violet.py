@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.config import Violet
@@ -30,16 +30,6 @@ class RateHeaders:
                 )
             values.append(int(raw))
         return cls(values[0], values[1], datetime.fromtimestamp(values[2], UTC))
-
-
-def next_utc_midnight(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
-        days=1
-    )
-
-
-def fmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 @dataclass

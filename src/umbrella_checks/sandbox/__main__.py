@@ -12,18 +12,15 @@ import signal
 import sys
 
 from umbrella_checks.config import ENVIRONMENTS
-from umbrella_checks.sandbox.faults import FAULTS, FaultError, parse_faults
+from umbrella_checks.sandbox.faults import FAULTS, FAULTS_ENV, FaultError, fault_table, parse_faults
 from umbrella_checks.sandbox.server import Sandbox
 
-FAULTS_ENV = "UMBRELLA_SANDBOX_FAULTS"
 
-
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="umbrella-sandbox",
         description="A local Umbrella API on real SQLite, with fault switches.",
-        epilog="faults: "
-        + "; ".join(f"{name}{'=' + arg if arg else ''}" for name, (arg, _) in FAULTS.items()),
+        epilog="faults: " + "; ".join(fault.usage(name) for name, fault in FAULTS.items()),
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
@@ -36,16 +33,26 @@ def main(argv: list[str] | None = None) -> int:
         help=f"inject a fault (repeatable; also ${FAULTS_ENV}, comma-separated)",
     )
     parser.add_argument(
+        "--fault-table", action="store_true", help="print the README's fault table and exit"
+    )
+    parser.add_argument(
         "--clerk-jwks-url",
         metavar="URL",
         help="also accept Clerk session JWTs signed by this instance's keys",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.fault_table:
+        print(fault_table())
+        return 0
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the sandbox binds loopback addresses only (127.0.0.0/8, ::1)")
-    specs = [s for s in os.environ.get(FAULTS_ENV, "").split(",") if s.strip()] + args.fault
     try:
-        faults = parse_faults(specs)
+        faults = parse_faults(args.fault, os.environ)
     except FaultError as exc:
         parser.error(str(exc))
     sandbox = Sandbox(

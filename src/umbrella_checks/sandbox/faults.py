@@ -6,49 +6,24 @@ on it; the self-tests in ``tests/`` prove that, switch by switch.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-# name -> (takes a value?, what it does). The README's fault table is generated from this.
-FAULTS: dict[str, tuple[str | None, str]] = {
-    "health-500": (None, "GET /v1/health answers 500"),
-    "health-unhealthy": (None, "health answers 503 with status unhealthy (KV dependency down)"),
-    "wrong-environment": (None, "health reports a different environment than expected"),
-    "stale-health-timestamp": (None, "health's timestamp is 15 minutes old"),
-    "stale-version": (None, "health reports the previous version 0.0.9 (deploy did not roll out)"),
-    "slow": (
-        "ROUTE:MS[,MS@PCT...]",
-        "delay answers on routes starting with ROUTE (`*` = all) by MS ms; "
-        "`100,600@10` delays 10% of answers by 600 ms and the rest by 100 ms",
-    ),
-    "route-5xx": ("ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)"),
-    "envelope-missing": ("ROUTE", "successful answers on ROUTE are bare JSON, no envelope"),
-    "unknown-route-html": (None, "unknown /v1/ paths answer 200 with an HTML page"),
-    "cors-missing": (None, "no Access-Control-Allow-Origin on any answer"),
-    "cors-any-origin": (None, "any Origin is reflected with credentials"),
-    "auth-not-enforced": (None, "signed-in routes answer 200 without a token"),
-    "auth-broken": (None, "every bearer token is refused with 401 (wrong Clerk keys)"),
-    "webhook-missing": (None, "POST /v1/auth/webhook answers 404 (route lost)"),
-    "admin-not-enforced": (None, "admin routes answer 200 to any signed-in user"),
-    "stack-trace": (None, "error bodies carry a stack trace with file paths"),
-    "rate-limit-off": (None, "Violet's limit is not enforced (never 429)"),
-    "rate-limit-off-by-one": (None, "Violet accepts prompt 51 before answering 429"),
-    "retry-after-missing": (None, "Violet's 429 carries no Retry-After"),
-    "rate-limit-per-minute": (None, "Violet's window is one minute instead of one UTC day"),
-    "violet-limit": ("N", "Violet's daily limit is N instead of 50"),
-    "rate-limit-global": (None, "one Violet quota shared by all accounts"),
-    "rate-limit-remaining-wrong": (
-        None,
-        "X-RateLimit-Remaining is one more than the usage body says",
-    ),
-    "pending-migration": (None, "the repo has a migration the database has not applied"),
-    "unknown-migration": (None, "the database records a migration the repo does not have"),
-    "migration-misnamed": (None, "a migration file is named 2_violet_usage.sql (no NNNN_ prefix)"),
-    "cron-missed": (None, "no analytics_aggregation run since the day before yesterday"),
-    "cron-failed": (None, "the latest analytics_aggregation run failed"),
-    "cron-stuck": (None, "an analytics_aggregation run has been 'running' for 3 hours"),
-    "database-down": (None, "the D1 database is unreachable (file gone, routes 500, health 503)"),
-    "hang": (None, "connections are accepted and never answered"),
-}
+FAULTS_ENV = "UMBRELLA_SANDBOX_FAULTS"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One switch: what its value looks like (None: a plain switch) and what it does."""
+
+    value: str | None
+    effect: str
+    # Turns the text after ``=`` into what the server reads (``Faults.values_of``).
+    parse: Callable[[str], Any] | None = None
+
+    def usage(self, name: str) -> str:
+        return f"{name}={self.value}" if self.value else name
 
 
 class FaultError(ValueError):
@@ -60,36 +35,6 @@ class Delay:
     route: str
     # (cumulative probability upper bound in 0..1, delay seconds), checked in order.
     steps: tuple[tuple[float, float], ...]
-
-
-@dataclass(frozen=True)
-class Faults:
-    names: frozenset[str] = frozenset()
-    delays: tuple[Delay, ...] = ()
-    errors: tuple[tuple[str, float], ...] = ()
-    raw: tuple[str, ...] = field(default=())
-    bare: tuple[str, ...] = ()
-    limit: int | None = None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.names
-
-    def delay_for(self, path: str, draw: float) -> float:
-        for delay in self.delays:
-            if delay.route == "*" or path.startswith(delay.route):
-                for bound, seconds in delay.steps:
-                    if draw < bound:
-                        return seconds
-        return 0.0
-
-    def is_bare(self, path: str) -> bool:
-        return any(route == "*" or path.startswith(route) for route in self.bare)
-
-    def error_share(self, path: str) -> float:
-        for route, share in self.errors:
-            if route == "*" or path.startswith(route):
-                return share
-        return 0.0
 
 
 def _parse_slow(value: str) -> Delay:
@@ -131,37 +76,135 @@ def _parse_5xx(value: str) -> tuple[str, float]:
     return route, share
 
 
-def parse_faults(specs: list[str]) -> Faults:
-    """Parse switches such as ``["health-500", "slow=/v1/artists:800"]``."""
+def _parse_limit(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise FaultError(f"violet-limit={value}: give a whole number, e.g. violet-limit=100")
+    return int(value)
+
+
+def _route(value: str) -> str:
+    return value
+
+
+# name -> switch. The README's fault table is generated from this (``fault_table``), and a
+# self-test fails when the two differ.
+FAULTS: dict[str, Fault] = {
+    "health-500": Fault(None, "GET /v1/health answers 500"),
+    "health-unhealthy": Fault(
+        None, "health answers 503 with status unhealthy (KV dependency down)"
+    ),
+    "wrong-environment": Fault(None, "health reports a different environment than expected"),
+    "stale-health-timestamp": Fault(None, "health's timestamp is 15 minutes old"),
+    "stale-version": Fault(
+        None, "health reports the previous version 0.0.9 (deploy did not roll out)"
+    ),
+    "slow": Fault(
+        "ROUTE:MS[,MS@PCT...]",
+        "delay answers on routes starting with ROUTE (`*` = all) by MS ms; "
+        "`100,600@10` delays 10% of answers by 600 ms and the rest by 100 ms",
+        _parse_slow,
+    ),
+    "route-5xx": Fault(
+        "ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)", _parse_5xx
+    ),
+    "envelope-missing": Fault(
+        "ROUTE", "successful answers on ROUTE are bare JSON, no envelope", _route
+    ),
+    "unknown-route-html": Fault(None, "unknown /v1/ paths answer 200 with an HTML page"),
+    "cors-missing": Fault(None, "no Access-Control-Allow-Origin on any answer"),
+    "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
+    "auth-not-enforced": Fault(None, "signed-in routes answer 200 without a token"),
+    "auth-broken": Fault(None, "every bearer token is refused with 401 (wrong Clerk keys)"),
+    "webhook-missing": Fault(None, "POST /v1/auth/webhook answers 404 (route lost)"),
+    "admin-not-enforced": Fault(None, "admin routes answer 200 to any signed-in user"),
+    "stack-trace": Fault(None, "error bodies carry a stack trace with file paths"),
+    "rate-limit-off": Fault(None, "Violet's limit is not enforced (never 429)"),
+    "rate-limit-off-by-one": Fault(None, "Violet accepts prompt 51 before answering 429"),
+    "retry-after-missing": Fault(None, "Violet's 429 carries no Retry-After"),
+    "rate-limit-per-minute": Fault(None, "Violet's window is one minute instead of one UTC day"),
+    "violet-limit": Fault("N", "Violet's daily limit is N instead of 50", _parse_limit),
+    "rate-limit-global": Fault(None, "one Violet quota shared by all accounts"),
+    "rate-limit-remaining-wrong": Fault(
+        None,
+        "X-RateLimit-Remaining is one more than the usage body says",
+    ),
+    "pending-migration": Fault(None, "the repo has a migration the database has not applied"),
+    "unknown-migration": Fault(None, "the database records a migration the repo does not have"),
+    "migration-misnamed": Fault(
+        None, "a migration file is named 2_violet_usage.sql (no NNNN_ prefix)"
+    ),
+    "cron-missed": Fault(None, "no analytics_aggregation run since the day before yesterday"),
+    "cron-failed": Fault(None, "the latest analytics_aggregation run failed"),
+    "cron-stuck": Fault(None, "an analytics_aggregation run has been 'running' for 3 hours"),
+    "database-down": Fault(
+        None, "the D1 database is unreachable (file gone, routes 500, health 503)"
+    ),
+    "hang": Fault(None, "connections are accepted and never answered"),
+}
+
+
+@dataclass(frozen=True)
+class Faults:
+    """The switches one sandbox runs with; valued ones keep their parsed values in order."""
+
+    names: frozenset[str] = frozenset()
+    values: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    raw: tuple[str, ...] = ()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def values_of(self, name: str) -> tuple[Any, ...]:
+        return self.values.get(name, ())
+
+    @property
+    def limit(self) -> int | None:
+        limits = self.values_of("violet-limit")
+        return int(limits[-1]) if limits else None
+
+    def delay_for(self, path: str, draw: float) -> float:
+        for delay in self.values_of("slow"):
+            if delay.route == "*" or path.startswith(delay.route):
+                for bound, seconds in delay.steps:
+                    if draw < bound:
+                        return float(seconds)
+        return 0.0
+
+    def is_bare(self, path: str) -> bool:
+        return any(r == "*" or path.startswith(r) for r in self.values_of("envelope-missing"))
+
+    def error_share(self, path: str) -> float:
+        for route, share in self.values_of("route-5xx"):
+            if route == "*" or path.startswith(route):
+                return float(share)
+        return 0.0
+
+
+def parse_faults(specs: list[str], environ: Mapping[str, str] | None = None) -> Faults:
+    """Parse switches such as ``["health-500", "slow=/v1/artists:800"]``, after those in
+    ``UMBRELLA_SANDBOX_FAULTS`` (comma-separated) when ``environ`` is given."""
+    listed = [s for s in (environ or {}).get(FAULTS_ENV, "").split(",") if s.strip()]
     names: set[str] = set()
-    delays: list[Delay] = []
-    errors: list[tuple[str, float]] = []
-    bare: list[str] = []
-    limit: int | None = None
-    for spec in (s.strip() for s in specs):
-        if not spec:
-            continue
+    values: dict[str, list[Any]] = {}
+    given = tuple(s.strip() for s in [*listed, *specs] if s.strip())
+    for spec in given:
         name, sep, value = spec.partition("=")
-        if name not in FAULTS:
+        fault = FAULTS.get(name)
+        if fault is None:
             raise FaultError(
                 f"unknown sandbox fault {name!r}; known faults: {', '.join(sorted(FAULTS))}"
             )
-        takes = FAULTS[name][0]
-        if takes and not sep:
-            raise FaultError(f"sandbox fault {name} needs a value: {name}={takes}")
-        if not takes and sep:
+        if fault.value and not sep:
+            raise FaultError(f"sandbox fault {name} needs a value: {fault.usage(name)}")
+        if not fault.value and sep:
             raise FaultError(f"sandbox fault {name} takes no value; use just {name}")
-        if name == "slow":
-            delays.append(_parse_slow(value))
-        elif name == "route-5xx":
-            errors.append(_parse_5xx(value))
-        elif name == "envelope-missing":
-            bare.append(value)
-        elif name == "violet-limit":
-            if not value.isdigit() or int(value) < 1:
-                raise FaultError(
-                    f"violet-limit={value}: give a whole number, e.g. violet-limit=100"
-                )
-            limit = int(value)
+        if fault.parse is not None:
+            values.setdefault(name, []).append(fault.parse(value))
         names.add(name)
-    return Faults(frozenset(names), tuple(delays), tuple(errors), tuple(specs), tuple(bare), limit)
+    return Faults(frozenset(names), {k: tuple(v) for k, v in values.items()}, given)
+
+
+def fault_table() -> str:
+    """The README's fault table, as Markdown."""
+    rows = [f"| `{fault.usage(name)}` | {fault.effect} |" for name, fault in FAULTS.items()]
+    return "\n".join(["| fault | effect |", "|---|---|", *rows])

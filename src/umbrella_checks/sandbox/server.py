@@ -369,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(ApiError(500, "internal_error", "internal error"))
 
     def _route(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        """One branch per route of the contract's table, in its order (long on purpose: it
+        reads like the table it implements)."""
         sb = self.sb
         if method == "GET" and path == "/v1/health":
             self._health()

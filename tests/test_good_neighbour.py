@@ -1,0 +1,143 @@
+"""Installed beside other projects, the suite stays out of their way; inside, one way each."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from umbrella_checks.sandbox import Sandbox
+
+UNRELATED_TESTS = """
+import pytest
+
+@pytest.fixture
+def settings():
+    return {"theme": "dark"}  # a fixture name the suite also uses: theirs must win
+
+def test_their_own_fixture(settings):
+    assert settings == {"theme": "dark"}
+
+def test_base_url_comes_from_pytest_base_url(base_url):
+    assert base_url == "https://shop.example"
+"""
+
+
+def _files(root: Path) -> set[Path]:
+    # pytester keeps its own basetemp and captured output beside the project.
+    own = ("runpytest-", "stdout", "stderr", "__pycache__")
+    return {
+        path.relative_to(root)
+        for path in root.rglob("*")
+        if not any(part.startswith(own) for part in path.relative_to(root).parts)
+    }
+
+
+def test_an_unrelated_project_runs_untouched_and_nothing_is_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The variables a scheduled umbrella run would have: they must not wake the plugin.
+    monkeypatch.setenv("API_URL", "https://umbrella.app")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/never-posted")
+    pytester.makepyfile(test_shop=UNRELATED_TESTS)
+    before = _files(pytester.path)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--base-url=https://shop.example"
+    )
+    result.assert_outcomes(passed=2)
+    assert _files(pytester.path) == before
+    assert "umbrella:" not in result.stdout.str()  # no header lines, no request tally
+
+
+def test_an_ini_switch_turns_the_plugin_on_without_umbrella_toml(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\numbrella_checks = true\n")
+    result = pytester.runpytest_subprocess("--markers")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["@pytest.mark.postdeploy: *"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--help"], id="help"),
+        pytest.param(["--markers"], id="markers"),
+        pytest.param(["--fixtures"], id="fixtures"),
+        pytest.param(["--collect-only", "-q", "-m", "postdeploy"], id="collect-only"),
+        pytest.param(["--version"], id="version"),
+    ],
+)
+def test_listing_works_without_a_target(
+    pytester: pytest.Pytester, suite_dir: Path, args: list[str]
+) -> None:
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == 0, result.stderr.str()
+    assert "no target" not in result.stdout.str() + result.stderr.str()
+    assert not (suite_dir / "reports").exists()
+
+
+def test_checks_that_need_no_target_run_without_one(
+    pytester: pytest.Pytester, suite_dir: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    result = pytester.runpytest_subprocess(
+        "checks/test_database.py",
+        f"--d1-sqlite={sandbox.d1_sqlite}",
+        f"--app-dir={sandbox.app_dir}",
+        "--environment=development",
+    )
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert "umbrella: Target: none (from none)" in result.stdout.str()
+
+
+DOMAIN_MODULES = [
+    "analytics",
+    "clerk",
+    "client",
+    "config",
+    "cron",
+    "d1",
+    "errors",
+    "external",
+    "history",
+    "incident",
+    "matrix",
+    "migrations",
+    "monitor",
+    "perf",
+    "reporting",
+    "safety",
+    "sandbox",
+    "secrets",
+    "sentry",
+    "settings",
+    "slack",
+    "transport",
+    "violet",
+    "wrangler",
+]
+
+
+def test_domain_modules_never_import_pytest() -> None:
+    """Locust processes, the monitor and the sandbox import these; pytest has no place there."""
+    imports = "; ".join(f"import umbrella_checks.{name}" for name in DOMAIN_MODULES)
+    code = f"import sys; {imports}; print(sorted(m for m in sys.modules if m == 'pytest'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_pytest_run_does_not_import_locust() -> None:
+    code = (
+        "import sys, umbrella_checks.plugin, umbrella_checks.hooks, umbrella_checks.fixtures; "
+        "print(sorted(m for m in ('locust', 'gevent', 'flask', 'zmq') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"

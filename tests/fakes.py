@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pytest_httpserver import HTTPServer
+
 
 class _Quiet(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -280,37 +282,48 @@ class FakeSentry(_Fake):
         request.send_json(200, self.pages[page], {"Link": link})
 
 
-class FakeSlack(_Fake):
-    """An incoming webhook: counts posts, answers ``ok``."""
+# Slack's incoming webhook needs no logic of its own, only Slack's answers: pytest-httpserver.
+# The stateful fakes here (D1 over SQLite, Clerk's sessions and RS256 tokens, GraphQL and Sentry
+# answering by query and cursor) keep their small http.server handlers.
+SLACK_ANSWERS: dict[str, tuple[int, str, dict[str, str]]] = {
+    "ok": (200, "ok", {}),
+    "invalid-payload": (400, "invalid_payload", {}),
+    "gone": (404, "no_service", {}),
+    "forbidden": (403, "invalid_token", {}),
+    "server-error": (502, "<html>502 Bad Gateway</html>", {}),
+    "rate-limited": (429, "rate_limited", {"Retry-After": "30"}),
+}
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.posts: list[str] = []
+
+class SlackHook:
+    """An incoming webhook on pytest-httpserver: answers as Slack does; ``posts`` are the texts
+    it accepted. The URL's last part is the secret, as in Slack's."""
+
+    SECRET = "fake-webhook-secret-0123456789"
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.path = f"/services/T000/B000/{self.SECRET}"
+        self.answer("ok")
 
     @property
     def url(self) -> str:
-        return f"{self.root}/services/T000/B000/{self.TOKEN}"
+        return str(self.server.url_for(self.path))
 
-    # Slack answers errors with a short text body.
-    TEXT_ERRORS: ClassVar[dict[str, tuple[int, bytes]]] = {
-        "invalid-payload": (400, b"invalid_payload"),
-        "gone": (404, b"no_service"),
-        "forbidden": (403, b"invalid_token"),
-    }
+    def answer(self, mode: str) -> None:
+        status, text, headers = SLACK_ANSWERS[mode]
+        self.server.clear_all_handlers()
+        self.server.expect_request(self.path, method="POST").respond_with_data(
+            text, status, headers, content_type="text/plain"
+        )
 
-    def _serve(self, request: _Quiet) -> None:
-        body = request.read_body()
-        status, text = self.TEXT_ERRORS.get(self.mode, (200, b"ok"))
-        if self.mode not in ("ok", *self.TEXT_ERRORS):
-            super()._serve(request)
-            return
-        if status == 200:
-            self.posts.append(json.loads(body or b"{}").get("text", ""))
-        request.send_response(status)
-        request.send_header("Content-Type", "text/plain")
-        request.send_header("Content-Length", str(len(text)))
-        request.end_headers()
-        request.wfile.write(text)
+    @property
+    def posts(self) -> list[str]:
+        return [
+            str(json.loads(request.get_data() or b"{}").get("text", ""))
+            for request, response in self.server.log
+            if response.status_code == 200
+        ]
 
 
 class FakeClerk(_Fake):

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.conftest import RunChecks
-from tests.fakes import FakeGraphQL, FakeSentry, FakeSlack
+from tests.fakes import FakeGraphQL, FakeSentry, SlackHook
 from umbrella_checks import history
 
 TRAFFIC = "checks/test_traffic.py"
@@ -32,6 +33,11 @@ def cloudflare(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
         monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acc123")
         monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
         yield api
+
+
+@pytest.fixture
+def slack(httpserver: HTTPServer) -> SlackHook:
+    return SlackHook(httpserver)
 
 
 @pytest.fixture
@@ -238,13 +244,12 @@ def test_every_run_adds_its_figures_to_the_history(run_checks: RunChecks, suite_
 
 
 def test_a_failed_run_alerts_slack_once_and_drafts_an_incident(
-    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackHook
 ) -> None:
-    with FakeSlack().running() as slack:
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-        result = pytester.runpytest_subprocess(
-            "-m", "postdeploy", "--sandbox", "--sandbox-fault=health-500", "-n", "2"
-        )
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    result = pytester.runpytest_subprocess(
+        "-m", "postdeploy", "--sandbox", "--sandbox-fault=health-500", "-n", "2"
+    )
     assert result.ret == 1
     assert len(slack.posts) == 1  # the controller posts; xdist workers never do
     assert "postdeploy" in slack.posts[0]
@@ -255,25 +260,28 @@ def test_a_failed_run_alerts_slack_once_and_drafts_an_incident(
     assert "**Severity:** SEV-1" in text
     assert "Detected by umbrella-checks (postdeploy): test_health_answers_200" in text
     report = (suite_dir / "reports" / "postdeploy-latest.html").read_text()
-    assert FakeSlack.TOKEN not in report
-    assert FakeSlack.TOKEN not in result.stdout.str()
+    assert SlackHook.SECRET not in report
+    assert SlackHook.SECRET not in result.stdout.str()
 
 
 @pytest.mark.parametrize(
     "mode", ["invalid-payload", "gone", "forbidden", "server-error", "rate-limited"]
 )
 def test_slack_errors_are_one_line(
-    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slack: SlackHook,
+    mode: str,
 ) -> None:
-    with FakeSlack().running() as slack:
-        slack.mode = mode
-        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-        result = pytester.runpytest_subprocess(
-            "checks/test_health.py", "--sandbox", "--sandbox-fault=health-500"
-        )
+    slack.answer(mode)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    result = pytester.runpytest_subprocess(
+        "checks/test_health.py", "--sandbox", "--sandbox-fault=health-500"
+    )
     lines = [x for x in result.stdout.lines if "could not alert Slack" in x]
     assert len(lines) == 1
-    assert FakeSlack.TOKEN not in result.stdout.str()
+    assert SlackHook.SECRET not in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
 
 
@@ -295,7 +303,7 @@ def _monitor(url: str, state: Path, env: dict[str, str]) -> int:
 
 
 def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
-    sandbox_server: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, slack: SlackHook
 ) -> None:
     import os
 
@@ -305,19 +313,18 @@ def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
     broken = Sandbox(parse_faults(["health-500"])).start()
     state = tmp_path / "monitor.json"
     try:
-        with FakeSlack().running() as slack:
-            env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url}
-            assert _monitor(broken.url, state, env) == 1
-            assert slack.posts == []  # one failure: no alert
-            assert _monitor(broken.url, state, env) == 1
-            assert len(slack.posts) == 1  # two: one alert
-            assert _monitor(broken.url, state, env) == 1
-            assert len(slack.posts) == 1  # three: still one
-            assert _monitor(healthy.url, state, env) == 0
-            assert len(slack.posts) == 2  # recovery: one message
-            assert "recovered" in slack.posts[1]
-            assert _monitor(healthy.url, state, env) == 0
-            assert len(slack.posts) == 2
+        env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url}
+        assert _monitor(broken.url, state, env) == 1
+        assert slack.posts == []  # one failure: no alert
+        assert _monitor(broken.url, state, env) == 1
+        assert len(slack.posts) == 1  # two: one alert
+        assert _monitor(broken.url, state, env) == 1
+        assert len(slack.posts) == 1  # three: still one
+        assert _monitor(healthy.url, state, env) == 0
+        assert len(slack.posts) == 2  # recovery: one message
+        assert "recovered" in slack.posts[1]
+        assert _monitor(healthy.url, state, env) == 0
+        assert len(slack.posts) == 2
     finally:
         healthy.stop()
         broken.stop()

@@ -21,19 +21,29 @@ def test_health_answers_200(health: Answer) -> None:
     )
 
 
-def test_health_says_healthy(health: Answer) -> None:
-    """Every dependency (D1, KV, R2) must be up, not just the Worker."""
-    health.expect_field(
-        "data.status",
-        "healthy",
-        hint=f"dependencies: {health.body().get('data', {}).get('dependencies')}",
-    )
+def test_health_says_healthy(health: Answer, settings: Settings) -> None:
+    """Every dependency (D1, KV, R2) must be up, not just the Worker: a degraded one inside a
+    200 "healthy" answer is the next outage announcing itself."""
+    rules = settings.config.health
+    dependencies = health.field(rules.dependencies_field) if rules.dependencies_field else {}
+    health.expect_field(rules.status_field, rules.healthy, hint=f"dependencies: {dependencies}")
+    if not isinstance(dependencies, dict):
+        health.fail(f"{rules.dependencies_field} as an object", repr(dependencies))
+    unwell = {name: state for name, state in dependencies.items() if state != rules.healthy}
+    if unwell:
+        listed = ", ".join(f"{name} {state!r}" for name, state in sorted(unwell.items()))
+        health.fail(
+            f"every dependency in {rules.dependencies_field} {rules.healthy!r}",
+            listed,
+            "the Worker answers, but a binding is failing: check the D1/KV/R2 dashboards "
+            "(Common Issues › Issue 1)",
+        )
 
 
 def test_health_reports_the_expected_environment(health: Answer, settings: Settings) -> None:
     """A deploy that went to the wrong worker answers with the wrong environment."""
     health.expect_field(
-        "data.environment",
+        settings.config.health.environment_field,
         settings.environment,
         hint=f"the deploy went to the wrong worker, or ENVIRONMENT is wrong in wrangler.toml "
         f"[env.{settings.environment}.vars]",
@@ -42,14 +52,16 @@ def test_health_reports_the_expected_environment(health: Answer, settings: Setti
 
 def test_health_timestamp_is_current(health: Answer, settings: Settings, now: datetime) -> None:
     """A stale timestamp means a cached or frozen answer, not a live Worker."""
-    health.expect_fresh("data.timestamp", within=settings.config.health.max_clock_skew, now=now)
+    rules = settings.config.health
+    health.expect_fresh(rules.timestamp_field, within=rules.max_clock_skew, now=now)
 
 
 def test_health_reports_its_version(health: Answer, settings: Settings) -> None:
     """The version tells which release is live; with --expected-version it must be this deploy's."""
-    version = health.field("data.version")
+    field = settings.config.health.version_field
+    version = health.field(field)
     if not isinstance(version, str) or not version.strip():
-        health.fail("a non-empty data.version", repr(version))
+        health.fail(f"a non-empty {field}", repr(version))
     if settings.expected_version and version != settings.expected_version:
         health.fail(
             f"version {settings.expected_version} (--expected-version)",

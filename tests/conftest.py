@@ -67,6 +67,8 @@ class CheckRun:
 
     outcomes: dict[str, str] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
+    # Checks that failed outside their call phase (an ERROR in setup or teardown).
+    errored: list[str] = field(default_factory=list)
     ret: int = 0
     output: str = ""
 
@@ -92,6 +94,8 @@ def _record(run: CheckRun, reports: list[pytest.TestReport]) -> None:
         if report.failed:
             run.outcomes[name] = "failed"
             run.messages[name] = report.longreprtext
+            if report.when != "call":
+                run.errored.append(name)
         elif report.skipped and run.outcomes.get(name) != "failed":
             run.outcomes[name] = "skipped"
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""

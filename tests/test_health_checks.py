@@ -44,6 +44,12 @@ def test_health_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
             id="stale-timestamp",
         ),
         pytest.param(
+            "dependency-degraded",
+            ["test_health_says_healthy"],
+            "storage 'degraded'",
+            id="dependency-degraded-inside-200",
+        ),
+        pytest.param(
             "database-down",
             ["test_health_answers_200", "test_health_says_healthy"],
             "database",

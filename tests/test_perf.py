@@ -95,6 +95,13 @@ def test_errors_above_one_percent_fail_the_error_rate(tmp_path: Path) -> None:
     assert "FAIL: error rate over budget" in done.stdout
 
 
+def test_an_endpoint_whose_requests_fail_is_never_ok(tmp_path: Path) -> None:
+    done = perf(tmp_path, "--sandbox", "--sandbox-fault=route-5xx=/v1/gigs")
+    assert done.returncode == 1
+    failing = [line for line in done.stdout.splitlines() if "FAIL: errors 100.0%" in line]
+    assert [line.split()[0] for line in failing] == ["/v1/gigs"]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

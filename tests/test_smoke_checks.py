@@ -164,6 +164,16 @@ def test_gate_catches_its_fault(
     assert any(fragment in run.message_of(name) for name in failing)
 
 
+def test_a_bare_answer_is_one_failure_per_check_never_a_teardown_error(
+    run_checks: RunChecks,
+) -> None:
+    run = run_checks("-m", "postdeploy", faults=["envelope-missing=/v1/gigs"])
+    assert run.errored == []
+    assert len(run.failed_names()) == 2
+    for name in run.failed_names():
+        assert "envelope" in run.message_of(name)
+
+
 def test_latency_failure_lists_every_sample(run_checks: RunChecks) -> None:
     run = run_checks("checks/test_smoke.py", faults=["slow=/v1/gigs:450"])
     message = run.message_of(BUDGET.format("gigs"))

@@ -188,11 +188,20 @@ class ApiClient:
     one timeout instead of one per check.
     """
 
-    def __init__(self, base_url: str, http: Http, counter: RequestCounter) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        http: Http,
+        counter: RequestCounter,
+        envelope_violations: list[str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.counter = counter
         self.unresponsive: str | None = None
-        self.envelope_violations: list[str] = []
+        # Shared with the plugin, which fails the check whose request broke the rule.
+        self.envelope_violations: list[str] = (
+            envelope_violations if envelope_violations is not None else []
+        )
         self._http = new_client(http, counter=counter)
 
     def url(self, path: str) -> str:
@@ -237,7 +246,7 @@ class ApiClient:
 
     def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check
-        that saw one, whatever that check was about."""
+        that sent the request (in its call phase, once), unless that check failed already."""
         if "json" not in answer.headers.get("content-type", ""):
             return
         try:

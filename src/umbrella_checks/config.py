@@ -63,6 +63,13 @@ class Health(_Section):
     path: str = "/v1/health"
     # The service caches health for 10 s; a minute allows for that and modest clock drift.
     max_clock_skew: Duration = 60.0
+    # Where the answer keeps each fact (dotted paths; "" for "this service does not say").
+    status_field: str = "data.status"
+    environment_field: str = "data.environment"
+    version_field: str = "data.version"
+    timestamp_field: str = "data.timestamp"
+    dependencies_field: str = "data.dependencies"
+    healthy: str = "healthy"
 
 
 class Cors(_Section):

@@ -53,32 +53,14 @@ def matrix_rows(config: pytest.Config) -> list[Row]:
 
 
 @pytest.fixture(scope="session")
-def api(
-    base_url: str, settings: Settings, target_probe: Probe, request_counter: RequestCounter
-) -> Iterator[ApiClient]:
+def api(pytestconfig: pytest.Config, base_url: str, target_probe: Probe) -> Iterator[ApiClient]:
     """The suite's client for the target (pytest-base-url's ``base_url``)."""
-    client = ApiClient(base_url, settings.config.http, request_counter)
+    run = run_of(pytestconfig)
+    client = ApiClient(base_url, run.settings.config.http, run.counter, run.envelope_violations)
     # A target that hung on the probe is not asked again: the run ends in one timeout.
     client.unresponsive = target_probe.unresponsive
     yield client
     client.close()
-
-
-@pytest.fixture(autouse=True)
-def _every_json_answer_has_the_envelope(request: pytest.FixtureRequest) -> Iterator[None]:
-    # Only where the check talks to the target; checks that never use `api` pay nothing.
-    if "api" not in request.fixturenames:
-        yield
-        return
-    client: ApiClient = request.getfixturevalue("api")
-    seen = len(client.envelope_violations)
-    yield
-    fresh = client.envelope_violations[seen:]
-    if fresh:
-        fail(
-            f"{fresh[0]} (contract: every JSON answer carries the envelope)"
-            + (f"; {len(fresh) - 1} more" if len(fresh) > 1 else "")
-        )
 
 
 def require_destructive(config: pytest.Config) -> None:

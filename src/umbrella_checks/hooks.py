@@ -163,12 +163,26 @@ def _fail_skip_for_missing_input(report: pytest.TestReport) -> None:
 
 
 _requests_before = pytest.StashKey[int]()
+_violations_before = pytest.StashKey[int]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # Before any fixture: session-scoped ones send requests in the first check's setup.
-    item.stash[_requests_before] = run_of(item.config).counter.total
+    run = run_of(item.config)
+    item.stash[_requests_before] = run.counter.total
+    item.stash[_violations_before] = len(run.envelope_violations)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """The envelope rule, judged once, in the call phase of the check whose request (or whose
+    fixture's request) broke it. A check that already failed keeps its own failure."""
+    yield
+    fresh = run_of(item.config).envelope_violations[item.stash.get(_violations_before, 0) :]
+    if fresh:
+        more = f"; {len(fresh) - 1} more" if len(fresh) > 1 else ""
+        raise CheckFailed(f"{fresh[0]} (contract: every JSON answer carries the envelope){more}")
 
 
 @pytest.hookimpl(wrapper=True)

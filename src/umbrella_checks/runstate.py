@@ -55,6 +55,8 @@ class Run:
     figures: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # JSON answers without the contract's envelope, in the order they came (see hooks).
+    envelope_violations: list[str] = field(default_factory=list)
     reports: ReportPaths | None = None
     sandbox: Sandbox | None = None
     tokens: TokenStore | None = None

@@ -93,6 +93,9 @@ FAULTS: dict[str, Fault] = {
     "health-unhealthy": Fault(
         None, "health answers 503 with status unhealthy (KV dependency down)"
     ),
+    "dependency-degraded": Fault(
+        None, "health answers 200 healthy while its storage dependency reports degraded"
+    ),
     "wrong-environment": Fault(None, "health reports a different environment than expected"),
     "stale-health-timestamp": Fault(None, "health's timestamp is 15 minutes old"),
     "stale-version": Fault(

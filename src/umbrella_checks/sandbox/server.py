@@ -448,6 +448,8 @@ class _Handler(BaseHTTPRequestHandler):
         kv = "unhealthy" if "health-unhealthy" in faults else "healthy"
         deps = {"database": database, "kv": kv, "storage": "healthy"}
         healthy = all(v == "healthy" for v in deps.values())
+        if "dependency-degraded" in faults:
+            deps["storage"] = "degraded"  # and still "healthy" overall: the drift to catch
         environment = sb.environment
         if "wrong-environment" in faults:
             environment = "staging" if environment == "production" else "production"

@@ -85,3 +85,10 @@ def test_version_mismatch_fails_the_version_check(run_checks: RunChecks) -> None
 def test_matching_expected_version_passes(run_checks: RunChecks) -> None:
     run = run_checks("checks/test_health.py", "--expected-version=0.1.0")
     assert run.failed_names() == []
+
+
+def test_a_missing_field_names_what_the_answer_has(run_checks: RunChecks) -> None:
+    run = run_checks("checks/test_health.py", faults=["envelope-missing=/v1/health"])
+    message = run.message_of("test_health_reports_the_expected_environment")
+    assert 'expected field "data", got an answer with no envelope, top-level keys: ' in message
+    assert "environment, service, status" in message

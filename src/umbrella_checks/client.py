@@ -114,17 +114,25 @@ class Answer:
         return data
 
     def field(self, dotted: str) -> Any:
-        """The value at ``data.status``-style path, or fail naming the missing part."""
+        """The value at ``data.status``-style path, or fail naming the missing part and what
+        the body did have (so a shape difference reads as one, not as a wrong value)."""
         node: Any = self.body()
         walked: list[str] = []
         for part in dotted.split("."):
             walked.append(part)
             if not isinstance(node, dict) or part not in node:
-                self.fail(
-                    f'field "{".".join(walked)}"', f"a body without it: {self.describe_body()}"
-                )
+                self.fail(f'field "{".".join(walked)}"', self._shape())
             node = node[part]
         return node
+
+    def _shape(self) -> str:
+        body = self.body()
+        keys = ", ".join(sorted(body)) or "none"
+        if envelope_problem(body):
+            return f"an answer with no envelope, top-level keys: {keys}"
+        data = body.get("data")
+        inner = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
+        return f"an answer whose data has: {inner}"
 
     def expect_field(self, dotted: str, expected: Any, hint: str | None = None) -> Answer:
         actual = self.field(dotted)

@@ -249,6 +249,7 @@ class FakeSentry(_Fake):
 
     ORG = "umbrella"
     PROJECT = "42"
+    SLUG = "umbrella-api"
 
     def __init__(self) -> None:
         super().__init__()
@@ -269,6 +270,9 @@ class FakeSentry(_Fake):
 
     def answer(self, request: _Quiet) -> None:
         self.queries.append(request.path)
+        if request.path == f"/api/0/projects/{self.ORG}/{self.SLUG}/":
+            request.send_json(200, {"id": self.PROJECT, "slug": self.SLUG})
+            return
         if not request.path.startswith(f"/api/0/organizations/{self.ORG}/issues/"):
             request.send_json(404, {"detail": "not found"})
             return

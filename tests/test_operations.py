@@ -3,10 +3,11 @@ trends over a seeded history; the consecutive-failure alert rule; the incident d
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from pytest_httpserver import HTTPServer
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL, FakeSentry, SlackHook
-from umbrella_checks import history
+from umbrella_checks import history, sentry
+from umbrella_checks.config import Sentry
+from umbrella_checks.sandbox import Sandbox, parse_faults
 
 TRAFFIC = "checks/test_traffic.py"
 ERROR_ANSWERS = [
@@ -162,6 +165,30 @@ def test_sentry_passes_with_only_medium_and_low(
     assert run.passed_names() == ["test_no_new_critical_or_high_sentry_issues"]
 
 
+@pytest.mark.parametrize(
+    ("title", "level", "priority"),
+    [
+        pytest.param("HTTP 401: jwt expired", "error", "low", id="expired-jwt-401-is-noise"),
+        pytest.param("GET /v1/x 404 not found", "error", "low", id="404-is-noise"),
+        pytest.param("D1_ERROR: no such table: gigs", "error", "critical", id="d1-error"),
+        pytest.param("Clerk: authentication failed", "error", "critical", id="auth"),
+        pytest.param("postgresql-style cast failed", "error", "high", id="sql-only-whole-word"),
+        pytest.param("HTTP 422 validation failed", "error", "medium", id="422-medium"),
+    ],
+)
+def test_sentry_priorities_follow_the_runbook(title: str, level: str, priority: str) -> None:
+    assert sentry.classify(sentry.Issue.of({"title": title, "level": level}), Sentry()) == priority
+
+
+def test_a_sentry_project_slug_is_resolved_to_its_id(
+    run_checks: RunChecks, sentry_api: FakeSentry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTRY_PROJECT", FakeSentry.SLUG)
+    run = run_checks("checks/test_sentry.py")
+    assert run.passed_names() == ["test_no_new_critical_or_high_sentry_issues"]
+    assert f"project={FakeSentry.PROJECT}" in sentry_api.queries[1]
+
+
 @pytest.mark.parametrize(("mode", "fragment"), ERROR_ANSWERS)
 def test_sentry_outages_are_could_not_check(
     run_checks: RunChecks, sentry_api: FakeSentry, mode: str, fragment: str
@@ -286,6 +313,10 @@ def test_slack_errors_are_one_line(
 
 
 def _monitor(url: str, state: Path, env: dict[str, str]) -> int:
+    return _monitor_run(url, state, env).returncode
+
+
+def _monitor_run(url: str, state: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -299,16 +330,12 @@ def _monitor(url: str, state: Path, env: dict[str, str]) -> int:
         capture_output=True,
         text=True,
         timeout=60,
-    ).returncode
+    )
 
 
 def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
     tmp_path: Path, slack: SlackHook
 ) -> None:
-    import os
-
-    from umbrella_checks.sandbox import Sandbox, parse_faults
-
     healthy = Sandbox(parse_faults([])).start()
     broken = Sandbox(parse_faults(["health-500"])).start()
     state = tmp_path / "monitor.json"
@@ -328,6 +355,18 @@ def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
     finally:
         healthy.stop()
         broken.stop()
+
+
+def test_monitor_warns_but_never_pages_on_a_200_it_does_not_recognise(
+    tmp_path: Path, slack: SlackHook, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    bare = sandbox_server("envelope-missing=/v1/health")
+    env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url}
+    for _ in range(3):
+        done = _monitor_run(bare.url, tmp_path / "monitor.json", env)
+        assert done.returncode == 0
+        assert "ok (warning: 200, but no data.status in the body)" in done.stdout
+    assert slack.posts == []
 
 
 @pytest.mark.parametrize(

@@ -178,7 +178,7 @@ class Sentry(_Section):
         "authentication",
         "clerk",
         "jwt",
-        "d1 ",
+        "d1",
     ]
     max_pages: int = Field(default=10, ge=1, le=100)
 

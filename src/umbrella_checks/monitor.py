@@ -1,5 +1,8 @@
 """Monitor mode: the runbook's alert rule "non-200 for 2+ consecutive checks".
 
+Only no answer or a non-200 counts towards a page; a 200 whose body is not the healthy one is a
+warning in the output (the post-deploy and daily tiers judge bodies).
+
 ``python -m umbrella_checks.monitor --once`` checks health once and keeps its state in
 ``reports/monitor-state.json`` (for a scheduler every 5 minutes); ``--interval 300`` loops
 instead. It alerts Slack (``SLACK_WEBHOOK_URL``) on the second consecutive failure, once, and
@@ -16,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from umbrella_checks.config import ConfigError, SuiteConfig
 from umbrella_checks.secrets import from_env
@@ -44,19 +48,32 @@ class State:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
 
 
-def health_problem(url: str, config: SuiteConfig) -> str | None:
-    """None when health answers 200 and healthy; else what went wrong."""
+@dataclass(frozen=True)
+class Observation:
+    # Page-worthy: no answer, or not 200 (the runbook's rule). None when health answered 200.
+    problem: str | None
+    # A 200 whose body is not the healthy one the contract describes: shown, never paged.
+    warning: str | None = None
+
+
+def observe_health(url: str, config: SuiteConfig) -> Observation:
     try:
         response = request_once(config.http, "GET", url, what=f"GET {url}")
     except NoAnswer as exc:
-        return str(exc)
+        return Observation(str(exc))
     if response.status_code != 200:
-        return f"GET {url}: HTTP {response.status_code}"
+        return Observation(f"GET {url}: HTTP {response.status_code}")
+    rules = config.health
+    node: Any
     try:
-        status = response.json()["data"]["status"]
+        node = response.json()
+        for part in rules.status_field.split("."):
+            node = node[part]
     except (ValueError, KeyError, TypeError):
-        return f"GET {url}: 200 but no data.status in the body"
-    return None if status == "healthy" else f"GET {url}: status {status!r}"
+        return Observation(None, f"200, but no {rules.status_field} in the body")
+    if node != rules.healthy:
+        return Observation(None, f"200, but {rules.status_field} is {node!r}")
+    return Observation(None)
 
 
 def step(state: State, problem: str | None) -> str | None:
@@ -75,12 +92,14 @@ def step(state: State, problem: str | None) -> str | None:
 
 def run_once(url: str, config: SuiteConfig, state_path: Path) -> bool:
     state = State.load(state_path)
-    problem = health_problem(url, config)
+    seen = observe_health(url, config)
+    problem = seen.problem
     message = step(state, problem)
     state.save(state_path)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     print(
-        f"{stamp} {'ok' if problem is None else 'FAIL ' + problem} "
+        f"{stamp} {'ok' if problem is None else 'FAIL ' + problem}"
+        f"{f' (warning: {seen.warning})' if seen.warning else ''} "
         f"(consecutive failures: {state.failures})",
         flush=True,
     )

@@ -17,6 +17,12 @@ from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import RequestCounter
 
 PRIORITIES = ("critical", "high", "medium", "low")
+
+
+def _whole_word(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w]){re.escape(word.strip().lower())}(?![\w])")
+
+
 _4XX = re.compile(r"\b4(0[0-35-9]|[1-9]\d)\b")  # 400-499 except 401 and 404
 _5XX = re.compile(r"\b5\d\d\b")
 _EXPECTED_4XX = re.compile(r"\b40[14]\b")  # signed-out users and dead links: noise, not errors
@@ -47,18 +53,29 @@ class Issue:
 
 
 def classify(issue: Issue, config: Sentry) -> str:
+    """The runbook's priority. Noise first (401/404 are signed-out users and dead links, so a
+    "jwt expired" 401 is not an authentication outage), then critical words as whole words."""
     text = f"{issue.title} {issue.culprit}".lower()
-    if any(word in text for word in config.critical_words):
-        return "critical"
-    if _4XX.search(text):
-        return "medium"
     if _EXPECTED_4XX.search(text):
         return "low"
     if issue.level in ("warning", "info", "debug", "sample"):
         return "low"
+    if any(_whole_word(word).search(text) for word in config.critical_words):
+        return "critical"
+    if _4XX.search(text):
+        return "medium"
     if issue.level in ("error", "fatal") or _5XX.search(text):
         return "high"
     return "low"
+
+
+def project_id(service: ReadOnlyService, base: str, org: str, slug: str) -> str:
+    """Sentry's issue search takes the numeric project id; a slug is looked up once."""
+    response = service.call("GET", f"{base.rstrip('/')}/api/0/projects/{org}/{slug}/")
+    found = service.json_of(response)
+    if not isinstance(found, dict) or not str(found.get("id", "")).isdigit():
+        raise CouldNotCheck(f"the Sentry API has no numeric id for project {org}/{slug}")
+    return str(found["id"])
 
 
 def new_issues(
@@ -82,6 +99,8 @@ def new_issues(
         params["environment"] = environment
     issues: list[Issue] = []
     service = ReadOnlyService("the Sentry API", token, http, counter)
+    if params is not None and not project.isdigit():
+        params["project"] = project_id(service, base, org, project)
     for _ in range(config.max_pages):
         if url is None:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import shutil
 from collections.abc import Callable, Iterator
@@ -50,7 +51,11 @@ SUITE_VARIABLES = (
     "CLOUDFLARE_API_BASE_URL",
     "UMBRELLA_SANDBOX_FAULTS",
     "PYTEST_ADDOPTS",
+    "PYTEST_BASE_URL",
 )
+# Whole families: a developer's Slack, Sentry, Clerk or Cloudflare credentials must never be
+# used (or alerted) by a self-test.
+SUITE_PREFIXES = ("SLACK_", "SENTRY_", "CLERK_", "CLOUDFLARE_", "UMBRELLA_")
 
 INNER_INI = """[pytest]
 testpaths = checks
@@ -112,6 +117,9 @@ def suite_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Pat
     """A copy of the suite's checks and config in a scratch folder, with a clean environment."""
     for name in SUITE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith(SUITE_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
     shutil.copytree(
         REPO / "checks", pytester.path / "checks", ignore=shutil.ignore_patterns("__pycache__")
     )

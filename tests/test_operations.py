@@ -251,8 +251,8 @@ def test_a_2x_p95_regression_fails_the_weekly_trend_with_a_chart(
     run = run_checks("checks/test_trends.py")
     message = run.message_of("test_no_figure_degraded_week_over_week")
     assert (
-        "expected median GET /v1/artists (ms) within 1.5× the weeks before (105), got 210 (2.0×)"
-        in message
+        "expected median GET /v1/artists (ms) [postdeploy] within 1.5× the weeks before (105), "
+        "got 210 (2.0×)" in message
     )
     assert "users" not in message
     html = (suite_dir / "reports" / "custom-latest.html").read_text()
@@ -270,25 +270,78 @@ def test_every_run_adds_its_figures_to_the_history(run_checks: RunChecks, suite_
     assert "users" in metrics
 
 
-def test_a_failed_run_alerts_slack_once_and_drafts_an_incident(
-    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackHook
+def _failing_daily(pytester: pytest.Pytester, target: Sandbox, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "-m", "daily", f"--base-url={target.url}", "--environment=development", *args
+    )
+
+
+def test_a_failed_run_without_alert_posts_nothing_and_drafts_nothing(
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slack: SlackHook,
+    sandbox_server: Callable[..., Sandbox],
 ) -> None:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-    result = pytester.runpytest_subprocess(
-        "-m", "postdeploy", "--sandbox", "--sandbox-fault=health-500", "-n", "2"
-    )
+    result = _failing_daily(pytester, sandbox_server("health-500"))
+    assert result.ret == 1
+    assert slack.posts == []
+    assert list((suite_dir / "reports").glob("incident-*.md")) == []
+
+
+def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slack: SlackHook,
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    broken = sandbox_server("health-500")
+    result = _failing_daily(pytester, broken, "--alert", "-n", "2")
     assert result.ret == 1
     assert len(slack.posts) == 1  # the controller posts; xdist workers never do
-    assert "postdeploy" in slack.posts[0]
+    assert "daily" in slack.posts[0]
     assert "test_health_answers_200" in slack.posts[0]
     drafts = list((suite_dir / "reports").glob("incident-*.md"))
     assert len(drafts) == 1
     text = drafts[0].read_text()
     assert "**Severity:** SEV-1" in text
-    assert "Detected by umbrella-checks (postdeploy): test_health_answers_200" in text
-    report = (suite_dir / "reports" / "postdeploy-latest.html").read_text()
+    assert "Detected by umbrella-checks (daily): test_health_answers_200" in text
+    report = (suite_dir / "reports" / "daily-latest.html").read_text()
     assert SlackHook.SECRET not in report
     assert SlackHook.SECRET not in result.stdout.str()
+    _failing_daily(pytester, broken, "--alert")  # the same incident, again
+    assert list((suite_dir / "reports").glob("incident-*.md")) == drafts
+    assert "Seen again by umbrella-checks (daily)" in drafts[0].read_text()
+
+
+def test_a_sandbox_run_never_alerts(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackHook
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    result = pytester.runpytest_subprocess(
+        "checks/test_health.py", "--sandbox", "--sandbox-fault=health-500", "--alert"
+    )
+    assert result.ret == 1
+    assert slack.posts == []
+    assert "--alert ignored: a sandbox run alerts nobody" in result.stdout.str()
+
+
+def test_reports_keep_the_newest_runs_per_tier(run_checks: RunChecks, suite_dir: Path) -> None:
+    reports = suite_dir / "reports"
+    reports.mkdir()
+    for stamp in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+        for suffix in (".html", ".xml"):
+            (reports / f"postdeploy-{stamp}{suffix}").write_text("earlier run")
+    (reports / "daily-20260101T000000Z.html").write_text("another tier")
+    config = (suite_dir / "umbrella.toml").read_text() + "\n[reports]\nkeep = 2\n"
+    run_checks("checks/test_health.py", "-m", "postdeploy", config=config)
+    kept = sorted(p.name for p in reports.glob("postdeploy-2*"))
+    assert kept[:2] == ["postdeploy-20260103T000000Z.html", "postdeploy-20260103T000000Z.xml"]
+    assert len(kept) == 4  # the newest earlier run and this one, .html and .xml each
+    assert (reports / "daily-20260101T000000Z.html").exists()
 
 
 @pytest.mark.parametrize(
@@ -299,13 +352,12 @@ def test_slack_errors_are_one_line(
     suite_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     slack: SlackHook,
+    sandbox_server: Callable[..., Sandbox],
     mode: str,
 ) -> None:
     slack.answer(mode)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-    result = pytester.runpytest_subprocess(
-        "checks/test_health.py", "--sandbox", "--sandbox-fault=health-500"
-    )
+    result = _failing_daily(pytester, sandbox_server("health-500"), "--alert")
     lines = [x for x in result.stdout.lines if "could not alert Slack" in x]
     assert len(lines) == 1
     assert SlackHook.SECRET not in result.stdout.str()

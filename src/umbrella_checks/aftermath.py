@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from umbrella_checks import history, incident, slack
-from umbrella_checks.reporting import tier_of
+from umbrella_checks.reporting import TIERS, tier_of
 from umbrella_checks.runstate import Run, history_key, reports_dir
 from umbrella_checks.secrets import from_env
 
@@ -22,6 +22,10 @@ def revoke_minted(run: Run) -> None:
 
 
 def record_history(config: pytest.Config, run: Run) -> None:
+    """Figures of a named tier's run (custom selections measure something else)."""
+    tier = tier_of(config.getoption("markexpr") or "")
+    if tier not in TIERS:
+        return
     numeric = [
         (name, float(value))
         for name, value in run.figures.items()
@@ -31,24 +35,30 @@ def record_history(config: pytest.Config, run: Run) -> None:
         history.append(
             reports_dir(config) / "history.sqlite",
             run.started,
-            tier_of(config.getoption("markexpr") or ""),
+            tier,
             history_key(run.settings),
             numeric,
         )
 
 
 def report_failures(config: pytest.Config, run: Run) -> None:
-    """An incident draft beside the reports, and one Slack message when a webhook is set."""
-    failures, paths = run.failures, run.reports
+    """With --alert only: an incident draft (one per failure signature and day) and one Slack
+    message when a webhook is set. Sandbox runs and self-tests never alert."""
+    failures, paths, settings = run.failures, run.reports, run.settings
     if not failures or paths is None:
         return
+    if not config.getoption("alert"):
+        return
+    if settings.sandbox is not None:
+        run.notes.append("--alert ignored: a sandbox run alerts nobody")
+        return
     tier = tier_of(config.getoption("markexpr") or "")
-    settings = run.settings
     text = incident.draft(
         failures, tier=tier, target=settings.base_url, started=run.started, report=paths.latest
     )
-    written = incident.write(reports_dir(config), text, run.started)
-    run.notes.append(f"incident draft: {written} ({incident.severity(failures)})")
+    written, new = incident.write(reports_dir(config), text, run.started, failures, tier)
+    seen = "" if new else ", same incident as earlier today"
+    run.notes.append(f"incident draft: {written} ({incident.severity(failures)}{seen})")
     webhook = from_env("SLACK_WEBHOOK_URL")
     if webhook is None:
         return

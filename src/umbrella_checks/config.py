@@ -201,6 +201,11 @@ class Clerk(_Section):
     refresh_margin: Duration = 20.0
 
 
+class Reports(_Section):
+    # Runs kept per tier in reports/ (their HTML and JUnit files); older ones are removed.
+    keep: int = Field(default=30, ge=1)
+
+
 class Matrix(_Section):
     # Relative to the folder pytest runs from (its rootdir).
     file: str = "checks/status_matrix.toml"
@@ -218,6 +223,7 @@ class SuiteConfig(_Section):
     database: Database = Database()
     cron: Cron = Cron()
     matrix: Matrix = Matrix()
+    reports: Reports = Reports()
     perf: Perf = Perf()
     analytics: Analytics = Analytics()
     sentry: Sentry = Sentry()

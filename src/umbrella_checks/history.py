@@ -40,18 +40,20 @@ def append(
 
 
 def series(path: Path, target: str, since: datetime) -> dict[str, list[tuple[datetime, float]]]:
+    """Each figure's points, per tier: ``median GET /v1/health (ms) [postdeploy]`` — a tier
+    measures under its own conditions, so tiers are never mixed in one series."""
     if not path.exists():
         return {}
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        db.execute("SELECT 1")
         rows = db.execute(
-            "SELECT metric, run_at, value FROM figures WHERE target = ? AND run_at >= ? "
+            "SELECT tier, metric, run_at, value FROM figures WHERE target = ? AND run_at >= ? "
             "ORDER BY run_at",
             (target, since.isoformat()),
         ).fetchall()
     out: dict[str, list[tuple[datetime, float]]] = {}
-    for metric, run_at, value in rows:
-        out.setdefault(metric, []).append((datetime.fromisoformat(run_at), float(value)))
+    for tier, metric, run_at, value in rows:
+        point = (datetime.fromisoformat(run_at), float(value))
+        out.setdefault(f"{metric} [{tier}]", []).append(point)
     return out
 
 

@@ -16,11 +16,13 @@ from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.incident import Failure
+from umbrella_checks.reporting import rotate, tier_of
 from umbrella_checks.runstate import (
     check_path_option_syntax,
     controller_run,
     informational,
     is_worker,
+    reports_dir,
     run_key,
     run_of,
     worker_run,
@@ -86,6 +88,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run.stop_sandbox()
     if run.reports is not None:
         run.reports.publish_latest()
+        tier = tier_of(config.getoption("markexpr") or "")
+        rotate(reports_dir(config), tier, run.settings.config.reports.keep)
 
 
 def describe_run(config: pytest.Config) -> dict[str, str]:

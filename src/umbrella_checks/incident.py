@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,10 +82,21 @@ Report: {report}
 """
 
 
-def write(reports_dir: Path, text: str, started: datetime) -> Path:
-    path = reports_dir / f"incident-{started:%Y-%m-%d}.md"
+def signature(failures: list[Failure]) -> str:
+    """Which checks failed: one incident per signature and UTC day."""
+    names = "\n".join(sorted({f.nodeid for f in failures}))
+    return hashlib.sha256(names.encode()).hexdigest()[:10]
+
+
+def write(
+    reports_dir: Path, text: str, started: datetime, failures: list[Failure], tier: str
+) -> tuple[Path, bool]:
+    """The draft for this incident, and whether it is new. A run that fails the same way the
+    same day adds one line to the existing draft instead of a second incident."""
+    path = reports_dir / f"incident-{started:%Y-%m-%d}-{signature(failures)}.md"
     if path.exists():
-        # A second failed run the same day adds to the day's draft instead of replacing it.
-        text = path.read_text(encoding="utf-8") + "\n---\n\n" + text
+        with path.open("a", encoding="utf-8") as draft_file:
+            draft_file.write(f"- {started:%H:%M} - Seen again by umbrella-checks ({tier})\n")
+        return path, False
     path.write_text(text, encoding="utf-8")
-    return path
+    return path, True

@@ -44,6 +44,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--strict-skips", "strict_skips", "store_true",
      "fail every check skipped for a missing input (the safety guard's refusals stay skips)"),
     ("--reports-dir", "reports_dir", "DIR", "where tier reports go (default: <rootdir>/reports)"),
+    ("--alert", "alert", "store_true",
+     "on failure, write an incident draft and post to SLACK_WEBHOOK_URL (never for --sandbox)"),
 )  # fmt: skip
 
 

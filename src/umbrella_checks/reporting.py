@@ -37,3 +37,17 @@ class ReportPaths:
     def publish_latest(self) -> None:
         if self.html.exists():
             shutil.copyfile(self.html, self.latest)
+
+
+def rotate(reports_dir: Path, tier: str, keep: int) -> list[Path]:
+    """Keep the newest ``keep`` runs of a tier (their .html and .xml); the removed files."""
+    stamps = sorted(
+        {p.stem.removeprefix(f"{tier}-") for p in reports_dir.glob(f"{tier}-*Z.*")},
+        reverse=True,
+    )
+    removed = []
+    for stamp in stamps[keep:]:
+        for old in reports_dir.glob(f"{tier}-{stamp}.*"):
+            old.unlink()
+            removed.append(old)
+    return removed

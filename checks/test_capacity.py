@@ -8,7 +8,7 @@ import pytest
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.d1 import D1Backend, read
 from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import Figures
+from umbrella_checks.fixtures import Figures, cannot_judge
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp
 
@@ -28,7 +28,7 @@ def test_d1_database_is_under_its_size_quota(
 ) -> None:
     size = read(d1, "SELECT 1 AS ok").size_bytes
     if size is None:
-        pytest.skip(f"{d1.description} does not report the database size")
+        cannot_judge(f"{d1.description} does not report the database size")
     figures.record("D1 size (bytes)", size)
     capacity = settings.config.capacity
     _judge(
@@ -50,7 +50,7 @@ def test_r2_bucket_is_under_its_storage_quota(
     )
     names = [str(b["bucket_name"]) for b in buckets if "bucket_name" in b]
     if not names:
-        pytest.skip(f"{wrangler_app.path} declares no [[r2_buckets]]")
+        cannot_judge(f"{wrangler_app.path} declares no [[r2_buckets]]")
     end = datetime.now().astimezone().replace(microsecond=0)
     capacity = settings.config.capacity
     for name in names:

@@ -454,3 +454,16 @@ def test_the_commands_say_what_is_missing_in_one_line(
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
     assert expected in lines[0]
+
+
+def test_strict_skips_leaves_cannot_judge_skips_and_lists_them(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    result = pytester.runpytest_subprocess("checks/test_trends.py", "--sandbox", "--strict-skips")
+    assert result.ret == 0
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["umbrella: could not judge test_no_figure_degraded_week_over_week: no history yet*"]
+    )
+    html = (suite_dir / "reports" / "custom-latest.html").read_text()
+    assert "could not judge test_no_figure_degraded_week_over_week" in html

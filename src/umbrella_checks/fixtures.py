@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -61,6 +61,17 @@ def api(pytestconfig: pytest.Config, base_url: str, target_probe: Probe) -> Iter
     client.unresponsive = target_probe.unresponsive
     yield client
     client.close()
+
+
+# Skip reasons that start with this are honest "the data cannot say" (no history yet, no
+# latency quantile offered), not missing inputs: --strict-skips leaves them as skips, and the
+# run's summary lists them.
+CANNOT_JUDGE = "[cannot judge]"
+
+
+def cannot_judge(reason: str) -> NoReturn:
+    """Skip a check whose verdict the available data cannot support, saying why."""
+    pytest.skip(f"{CANNOT_JUDGE} {reason}")
 
 
 def require_destructive(config: pytest.Config) -> None:

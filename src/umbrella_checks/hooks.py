@@ -15,6 +15,7 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.errors import CheckFailed
+from umbrella_checks.fixtures import CANNOT_JUDGE
 from umbrella_checks.incident import Failure
 from umbrella_checks.reporting import rotate, tier_of
 from umbrella_checks.runstate import (
@@ -140,6 +141,9 @@ def pytest_html_results_summary(
     )
     for name, value in sorted(run.figures.items()):
         prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
+    for note in run.notes:
+        if note.startswith("could not judge"):
+            prefix.append(f"<p>{html.escape(note)}</p>")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -160,8 +164,8 @@ def _fail_skip_for_missing_input(report: pytest.TestReport) -> None:
         return
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     reason = reason.removeprefix("Skipped: ")
-    if reason.startswith(GUARD_PREFIX):
-        return  # refusing production is the point, not a missing input
+    if reason.startswith((GUARD_PREFIX, CANNOT_JUDGE)):
+        return  # refusing production, or data that cannot say: not a missing input
     report.outcome = "failed"
     report.longrepr = f"--strict-skips: this check did not run: {reason}"
 
@@ -229,6 +233,10 @@ class _Tally:
         self.run = run_of(config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+        if str(reason).removeprefix("Skipped: ").startswith(CANNOT_JUDGE):
+            name = report.nodeid.split("::", 1)[-1]
+            self.run.notes.append(f"could not judge {name}: {str(reason).split('] ', 1)[-1]}")
         if report.failed:
             self.run.failures.append(Failure(report.nodeid, report.longreprtext.strip()[:2000]))
         if report.when != "teardown":

@@ -43,12 +43,7 @@ def test_d1_database_is_under_its_size_quota(
 def test_r2_bucket_is_under_its_storage_quota(
     graphql: GraphQL, wrangler_app: WranglerApp, settings: Settings, figures: Figures
 ) -> None:
-    buckets = (
-        wrangler_app.data.get("env", {}).get(settings.environment, {}).get("r2_buckets")
-        or wrangler_app.data.get("r2_buckets")
-        or []
-    )
-    names = [str(b["bucket_name"]) for b in buckets if "bucket_name" in b]
+    names = wrangler_app.r2_buckets(settings.environment)
     if not names:
         cannot_judge(f"{wrangler_app.path} declares no [[r2_buckets]]")
     end = datetime.now().astimezone().replace(microsecond=0)

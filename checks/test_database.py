@@ -41,10 +41,13 @@ def test_database_is_reachable(d1: D1Backend, settings: Settings, figures: Figur
 def migration_state(
     d1: D1Backend, settings: Settings, wrangler_app: WranglerApp
 ) -> migrations.Comparison:
+    binding = settings.config.database.binding
     try:
-        folder = settings.migrations_dir or wrangler_app.migrations_dir(settings.environment)
+        folder = settings.migrations_dir or wrangler_app.migrations_dir(
+            settings.environment, binding
+        )
         table = settings.config.database.migrations_table or wrangler_app.migrations_table(
-            settings.environment
+            settings.environment, binding
         )
     except WranglerError as exc:
         fail(str(exc))

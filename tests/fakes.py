@@ -361,10 +361,25 @@ class FakeClerk(_Fake):
         "malformed": (200, b"{not json", {}),
     }
 
-    def __init__(self, users: list[str], lifetime: int = 60) -> None:
+    LIVE = "sk_live_fake_clerk_secret_0123456789"
+
+    def __init__(
+        self,
+        users: list[str],
+        lifetime: int = 60,
+        secret: str = TOKEN,
+        refuse_sessions: bool | None = None,
+    ) -> None:
         super().__init__()
+        # Production instances refuse POST /sessions (Clerk's Backend API reference).
+        self.refuse_sessions = (
+            secret.startswith("sk_live_") if refuse_sessions is None else refuse_sessions
+        )
         from cryptography.hazmat.primitives.asymmetric import rsa
 
+        self.TOKEN = secret  # a production instance's key, when asked
+        self.tickets: dict[str, str] = {}
+        self.clients: dict[str, str] = {}  # session -> its Frontend API client token
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.users = set(users)
         self.lifetime = lifetime
@@ -396,11 +411,53 @@ class FakeClerk(_Fake):
         }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "ins_test"})
 
+    @property
+    def frontend(self) -> str:
+        return self.root  # Frontend API paths live under /v1/client on the same fake
+
     def _serve(self, request: _Quiet) -> None:
         if request.command == "GET" and request.path == "/v1/jwks":
             request.send_json(200, self.jwks())  # public: no secret needed
             return
+        if request.path.startswith("/v1/client/"):
+            self._frontend(request)  # the browser-facing API: no secret key there
+            return
         super()._serve(request)
+
+    def _new_session(self, user_id: str) -> str:
+        self.created += 1
+        session = f"sess_{self.created}"
+        self.sessions[session] = user_id
+        return session
+
+    def _frontend(self, request: _Quiet) -> None:
+        """Native-mode Frontend API: redeem a ticket, then mint tokens with the client token."""
+        from urllib.parse import parse_qs, urlsplit
+
+        url = urlsplit(request.path)
+        parts = url.path.strip("/").split("/")
+        form = {k: v[0] for k, v in parse_qs(request.read_body().decode()).items()}
+        if "_is_native=1" not in url.query:
+            request.send_json(400, {"errors": [{"code": "native_api_disabled"}]})
+        elif parts == ["v1", "client", "sign_ins"]:
+            user = self.tickets.pop(form.get("ticket", ""), None)
+            if form.get("strategy") != "ticket" or user is None:
+                request.send_json(422, {"errors": [{"code": "ticket_invalid", "message": "x"}]})
+                return
+            session = self._new_session(user)
+            self.clients[session] = f"client_{os.urandom(6).hex()}"
+            body = {"response": {"status": "complete", "created_session_id": session}}
+            request.send_json(200, body, {"Authorization": self.clients[session]})
+        elif parts[:3] == ["v1", "client", "sessions"] and parts[4:5] == ["tokens"]:
+            session = parts[3]
+            if request.headers.get("Authorization") != self.clients.get(session):
+                request.send_json(401, {"errors": [{"code": "signed_out"}]})
+                return
+            self.tokens += 1
+            jwt = self.sign(self.sessions[session], session, time.time() + self.lifetime)
+            request.send_json(200, {"object": "token", "jwt": jwt})
+        else:
+            request.send_json(404, {"errors": [{"code": "resource_not_found"}]})
 
     def answer(self, request: _Quiet) -> None:
         body = json.loads(request.read_body() or b"{}")
@@ -414,13 +471,23 @@ class FakeClerk(_Fake):
                 }
             ]
         }
+        if parts == ["v1", "sessions"] and self.refuse_sessions:
+            refusal = {"code": "operation_not_allowed", "message": "not for production"}
+            request.send_json(403, {"errors": [refusal]})
+            return
+        if parts == ["v1", "sign_in_tokens"]:
+            if body.get("user_id") not in self.users:
+                request.send_json(404, not_found)
+                return
+            ticket = f"ticket_{os.urandom(6).hex()}"
+            self.tickets[ticket] = body["user_id"]
+            request.send_json(200, {"object": "sign_in_token", "token": ticket})
+            return
         if parts == ["v1", "sessions"]:
             if body.get("user_id") not in self.users:
                 request.send_json(404, not_found)
                 return
-            self.created += 1
-            session = f"sess_{self.created}"
-            self.sessions[session] = body["user_id"]
+            session = self._new_session(body["user_id"])
             request.send_json(
                 200,
                 {

@@ -3,6 +3,7 @@ sandbox against that server's key: minting, sharing, re-minting, revocation, and
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import pytest
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeClerk
-from umbrella_checks.clerk import Clerk, TokenStore
+from umbrella_checks.clerk import Clerk, ClerkError, TokenStore, frontend_api_of
 from umbrella_checks.config import Http
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.secrets import Secret
@@ -105,6 +106,62 @@ def test_a_token_near_expiry_is_reminted_from_the_same_session(clerk: FakeClerk)
     assert store.close() == []
     assert clerk.revoked == 1
     assert not store.path.exists()
+
+
+@pytest.fixture
+def live_clerk(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClerk]:
+    """A production instance: POST /sessions is refused; sign-in tokens work."""
+    with FakeClerk([USER, ADMIN], secret=FakeClerk.LIVE).running() as server:
+        monkeypatch.setenv("CLERK_SECRET_KEY", FakeClerk.LIVE)
+        monkeypatch.setenv("CLERK_API_URL", server.base)
+        monkeypatch.setenv("UMBRELLA_USER_ID", USER)
+        yield server
+
+
+def test_a_production_instance_signs_in_with_sign_in_tokens(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    live_clerk: FakeClerk,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = live_clerk.frontend.removeprefix("http://")
+    # Clerk's publishable key names its Frontend API; the fake serves plain http on loopback.
+    monkeypatch.setenv("CLERK_FRONTEND_API_URL", live_clerk.frontend)
+    assert frontend_api_of("pk_live_" + base64.b64encode(f"{host}$".encode()).decode()) == (
+        f"https://{host}"
+    )
+    target = sandbox_server(clerk_jwks_url=f"{live_clerk.base}/jwks")
+    run = run_checks(SIGNED_IN, "--environment=development", target=target.url)
+    assert run.passed_names() == ["test_protected_route_accepts_the_test_user"]
+    assert (live_clerk.created, live_clerk.tokens, live_clerk.revoked) == (1, 1, 1)
+    assert live_clerk.tickets == {}  # the one ticket was redeemed
+
+
+def test_a_production_key_without_the_frontend_api_is_one_line(
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    live_clerk: FakeClerk,
+) -> None:
+    result = pytester.runpytest_subprocess(
+        SIGNED_IN, f"--base-url={sandbox_server().url}", "--environment=development"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert len(lines) == 1
+    assert "set CLERK_PUBLISHABLE_KEY (or CLERK_FRONTEND_API_URL)" in lines[0]
+    assert live_clerk.created == 0
+
+
+def test_clerk_refusing_sessions_names_the_fix() -> None:
+    with FakeClerk([USER], refuse_sessions=True).running() as server:
+        api = Clerk(Secret("CLERK_SECRET_KEY", FakeClerk.TOKEN), server.base, Http(), None)
+        with pytest.raises(ClerkError) as refused:
+            api.create_session("user", USER)
+    message = str(refused.value)
+    assert message.startswith("Clerk (user account): POST /sessions refused (HTTP 403")
+    assert "give its sk_live_ key and CLERK_PUBLISHABLE_KEY" in message
+    assert FakeClerk.TOKEN not in message
 
 
 @pytest.mark.parametrize(

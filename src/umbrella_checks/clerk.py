@@ -58,46 +58,104 @@ class Minted:
     session_id: str
     jwt: str = field(repr=False)
     expires: float = 0.0
+    # Production instances: the Frontend API's client token for this session (native mode).
+    client: str = field(default="", repr=False)
+
+
+def frontend_api_of(publishable_key: str) -> str | None:
+    """The Frontend API a publishable key names: ``pk_live_<base64 of "host$">``."""
+    prefix, _, body = publishable_key.partition("_live_")
+    if not body:
+        prefix, _, body = publishable_key.partition("_test_")
+    if prefix != "pk" or not body:
+        return None
+    try:
+        host = base64.b64decode(body + "=" * (-len(body) % 4)).decode().rstrip("$")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return f"https://{host}" if host and "/" not in host else None
+
+
+SESSIONS_ARE_FOR_DEVELOPMENT = (
+    "Clerk creates sessions this way on development instances only; for a production instance "
+    "give its sk_live_ key and CLERK_PUBLISHABLE_KEY, and the suite signs in with sign-in tokens"
+)
+NEEDS_FRONTEND_API = (
+    "CLERK_SECRET_KEY is a production key (sk_live_), and Clerk's POST /sessions works on "
+    "development instances only: set CLERK_PUBLISHABLE_KEY (or CLERK_FRONTEND_API_URL) so the "
+    "suite signs the test users in with sign-in tokens"
+)
 
 
 class Clerk:
-    """The few Backend API calls the suite needs: sessions, tokens, revocation."""
+    """The few Clerk calls the suite needs: a session per test user, its tokens, revocation.
 
-    def __init__(self, secret: Secret, api_base: str, http: Http, template: str | None) -> None:
+    Development instances (``sk_test_``): Backend API ``POST /sessions``. Production instances
+    (``sk_live_``), where that route is refused: a one-time sign-in token from the Backend API,
+    redeemed on the instance's Frontend API (``strategy=ticket``, native mode, so the client
+    token comes back in the ``Authorization`` header instead of a browser cookie).
+    """
+
+    def __init__(
+        self,
+        secret: Secret,
+        api_base: str,
+        http: Http,
+        template: str | None,
+        frontend_api: str | None = None,
+    ) -> None:
         self.secret = secret
         self.api_base = api_base.rstrip("/")
         self.http = http
         self.template = template
+        self.frontend_api = frontend_api.rstrip("/") if frontend_api else None
 
-    def _post(self, path: str, account: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    @property
+    def production(self) -> bool:
+        return self.secret.reveal().startswith("sk_live_")
+
+    def _send(
+        self, url: str, account: str, headers: dict[str, str], **kwargs: Any
+    ) -> httpx.Response:
         where = f"Clerk ({account} account)"
         try:
-            response = request_once(
-                self.http,
-                "POST",
-                f"{self.api_base}{path}",
-                what=where,
-                headers={"Authorization": f"Bearer {self.secret.reveal()}"},
-                json=body or {},
-            )
+            return request_once(self.http, "POST", url, what=where, headers=headers, **kwargs)
         except NoAnswer as exc:
             raise ClerkError(str(exc)) from None
-        if response.status_code < 300:
-            try:
-                data = response.json()
-            except ValueError:
-                raise ClerkError(f"{where}: answer is not JSON") from None
-            if isinstance(data, dict):
-                return data
-            raise ClerkError(f"{where}: unexpected answer")
-        raise ClerkError(scrub(f"{where}: {self._explain(response)}"))
 
-    def _explain(self, response: httpx.Response) -> str:
-        status = response.status_code
+    def _json(self, response: httpx.Response, account: str) -> dict[str, Any]:
+        where = f"Clerk ({account} account)"
+        if response.status_code >= 300:
+            raise ClerkError(scrub(f"{where}: {self._explain(response)}"))
+        try:
+            data = response.json()
+        except ValueError:
+            raise ClerkError(f"{where}: answer is not JSON") from None
+        if isinstance(data, dict):
+            return data
+        raise ClerkError(f"{where}: unexpected answer")
+
+    def _post(self, path: str, account: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        bearer = {"Authorization": f"Bearer {self.secret.reveal()}"}
+        response = self._send(f"{self.api_base}{path}", account, bearer, json=body or {})
+        return self._json(response, account)
+
+    @staticmethod
+    def _first_error(response: httpx.Response) -> dict[str, Any]:
         try:
             first = (response.json().get("errors") or [{}])[0]
         except (ValueError, AttributeError, IndexError):
             first = {}
+        return first if isinstance(first, dict) else {}
+
+    def _detail(self, response: httpx.Response) -> str:
+        first = self._first_error(response)
+        detail = first.get("long_message") or first.get("message") or ""
+        return f"HTTP {response.status_code} {first.get('code', '')}: {detail}"
+
+    def _explain(self, response: httpx.Response) -> str:
+        status = response.status_code
+        first = self._first_error(response)
         detail = first.get("long_message") or first.get("message") or ""
         code = first.get("code", "")
         if status in (401, 403):
@@ -109,21 +167,73 @@ class Clerk:
             return f"rate limited by Clerk (HTTP 429, Retry-After: {wait} s); run again later"
         if status >= 500:
             return f"Clerk failed (HTTP {status}); see status.clerk.com and run again"
-        return f"HTTP {status} {code}: {detail}"
+        return self._detail(response)
 
-    def create_session(self, account: str, user_id: str) -> str:
-        data = self._post("/sessions", account, {"user_id": user_id})
+    def create_session(self, account: str, user_id: str) -> Minted:
+        """A session for the test user, with its first token."""
+        if self.production:
+            return self.token(account, self._sign_in_with_ticket(account, user_id))
+        bearer = {"Authorization": f"Bearer {self.secret.reveal()}"}
+        response = self._send(
+            f"{self.api_base}/sessions", account, bearer, json={"user_id": user_id}
+        )
+        if response.status_code in (400, 403, 405, 422):
+            raise ClerkError(
+                scrub(
+                    f"Clerk ({account} account): POST /sessions refused "
+                    f"({self._detail(response)}); {SESSIONS_ARE_FOR_DEVELOPMENT}"
+                )
+            )
+        data = self._json(response, account)
         if not isinstance(data.get("id"), str):
             raise ClerkError(f"Clerk ({account} account): the new session has no id")
-        return str(data["id"])
+        return self.token(account, Minted(account, str(data["id"]), ""))
 
-    def token(self, account: str, session_id: str) -> Minted:
-        path = f"/sessions/{session_id}/tokens" + (f"/{self.template}" if self.template else "")
-        jwt = self._post(path, account).get("jwt")
+    def _sign_in_with_ticket(self, account: str, user_id: str) -> Minted:
+        if not self.frontend_api:
+            raise ClerkError(NEEDS_FRONTEND_API)
+        ticket = self._post(
+            "/sign_in_tokens", account, {"user_id": user_id, "expires_in_seconds": 300}
+        )
+        if not isinstance(ticket.get("token"), str):
+            raise ClerkError(f"Clerk ({account} account): the sign-in token answer has no token")
+        Secret("Clerk sign-in ticket", ticket["token"])  # scrubbed from any message from now on
+        response = self._send(
+            f"{self.frontend_api}/v1/client/sign_ins",
+            account,
+            {},
+            params={"_is_native": "1"},
+            data={"strategy": "ticket", "ticket": ticket["token"]},
+        )
+        signed_in = self._json(response, account).get("response") or {}
+        client = response.headers.get("Authorization", "")
+        session = signed_in.get("created_session_id") if isinstance(signed_in, dict) else None
+        if not (isinstance(session, str) and client):
+            status = signed_in.get("status") if isinstance(signed_in, dict) else None
+            raise ClerkError(
+                f"Clerk ({account} account): the sign-in did not complete (status {status!r}); "
+                "check the test user has no second factor"
+            )
+        Secret("Clerk client token", client)
+        return Minted(account, session, "", 0.0, client)
+
+    def token(self, account: str, minted: Minted) -> Minted:
+        """A fresh token for the minted session."""
+        suffix = f"/tokens/{self.template}" if self.template else "/tokens"
+        if minted.client and self.frontend_api:
+            url = f"{self.frontend_api}/v1/client/sessions/{minted.session_id}{suffix}"
+            response = self._send(
+                url, account, {"Authorization": minted.client}, params={"_is_native": "1"}
+            )
+            jwt = self._json(response, account).get("jwt")
+            client = response.headers.get("Authorization") or minted.client  # it may rotate
+        else:
+            jwt = self._post(f"/sessions/{minted.session_id}{suffix}", account).get("jwt")
+            client = ""
         if not isinstance(jwt, str):
             raise ClerkError(f"Clerk ({account} account): the token answer has no jwt")
         expires = jwt_expiry(jwt) or time.time() + 60
-        return Minted(account, session_id, jwt, expires)
+        return Minted(account, minted.session_id, jwt, expires, client)
 
     def revoke(self, account: str, session_id: str) -> str | None:
         try:
@@ -158,9 +268,7 @@ class TokenStore:
         store = cls(folder / "tokens.json", clerk, margin)
         try:
             for account, user_id in accounts.items():
-                session = clerk.create_session(account, user_id)
-                store._cache[account] = Minted(account, session, "", 0.0)
-                store._cache[account] = clerk.token(account, session)
+                store._cache[account] = clerk.create_session(account, user_id)
         except ClerkError:
             store.close()
             raise
@@ -205,7 +313,7 @@ class TokenStore:
             if minted is None:
                 raise ClerkError(f"no minted token for the {account} account")
             if minted.expires - self.clock() < self.margin:
-                minted = self.clerk.token(account, minted.session_id)
+                minted = self.clerk.token(account, minted)
                 self._cache[account] = minted
                 self._write()
             return minted.jwt

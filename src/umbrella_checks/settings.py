@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk
+from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk, frontend_api_of
 from umbrella_checks.config import ENVIRONMENTS, SuiteConfig, load_config
 from umbrella_checks.safety import sensitive_reason
 from umbrella_checks.secrets import Secret, from_env
@@ -79,6 +79,8 @@ class ClerkAccess:
     api_base: str
     # account -> Clerk user id, for the accounts without a static token
     mint: dict[str, str]
+    # The instance's Frontend API (production instances sign in with sign-in tokens there).
+    frontend_api: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,15 @@ def clerk_access(
     }
     if not (secret and mint):
         return None
-    return ClerkAccess(secret, _env_url(environ, "CLERK_API_URL", CLERK_API), mint)
+    frontend = environ.get("CLERK_FRONTEND_API_URL", "").strip() or frontend_api_of(
+        environ.get("CLERK_PUBLISHABLE_KEY", "").strip()
+    )
+    return ClerkAccess(
+        secret,
+        _env_url(environ, "CLERK_API_URL", CLERK_API),
+        mint,
+        validate_url(frontend, "CLERK_FRONTEND_API_URL") if frontend else None,
+    )
 
 
 def sentry_access(environ: Mapping[str, str]) -> SentryAccess | None:
@@ -363,7 +373,9 @@ def resolve(
 
 
 def clerk_client(access: ClerkAccess, config: SuiteConfig) -> Clerk:
-    return Clerk(access.secret, access.api_base, config.http, config.clerk.template)
+    return Clerk(
+        access.secret, access.api_base, config.http, config.clerk.template, access.frontend_api
+    )
 
 
 def script_config(

@@ -1,0 +1,154 @@
+"""The shipped workflows, run step by step against the sandbox: green on a healthy deploy, the
+rollback reached on a bad one. Credentials go the way production's do: tokens minted through
+(a local) Clerk, Cloudflare analytics and Sentry through local servers in their formats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests.conftest import REPO
+from tests.fakes import FakeClerk, FakeGraphQL, FakeSentry, SlackHook
+from tests.workflow_runner import JobRun, Workflow
+from umbrella_checks.sandbox import Sandbox
+
+WORKFLOWS = REPO / ".github" / "workflows"
+USER, ADMIN = "clerk_user_1", "clerk_user_3"  # the sandbox's artist and admin accounts
+
+
+@pytest.fixture
+def clerk() -> Iterator[FakeClerk]:
+    with FakeClerk([USER, ADMIN]).running() as server:
+        yield server
+
+
+@pytest.fixture
+def slack(httpserver: HTTPServer) -> SlackHook:
+    return SlackHook(httpserver)
+
+
+def _workspace(tmp_path: Path, sandbox: Sandbox) -> Path:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "app").symlink_to(sandbox.app_dir)
+    return workspace
+
+
+def _credentials(clerk: FakeClerk, slack: SlackHook) -> dict[str, str]:
+    return {
+        "secrets.CLERK_SECRET_KEY": FakeClerk.TOKEN,
+        "secrets.UMBRELLA_USER_ID": USER,
+        "secrets.UMBRELLA_ADMIN_ID": ADMIN,
+        "secrets.SLACK_WEBHOOK_URL": slack.url,
+    }
+
+
+def _postdeploy(
+    tmp_path: Path, suite_dir: Path, sandbox: Sandbox, clerk: FakeClerk, slack: SlackHook
+) -> tuple[Workflow, Callable[[str], JobRun]]:
+    workflow = Workflow(WORKFLOWS / "postdeploy.yml")
+    context = {
+        "inputs.url": sandbox.url,
+        "inputs.environment": "development",
+        "inputs.expected_version": "0.1.0",
+        "inputs.d1_checks": "true",
+        "github.workspace": str(_workspace(tmp_path, sandbox)),
+        **_credentials(clerk, slack),
+    }
+    # What a runner has and this machine does not: Clerk's and D1's real hosts.
+    extra = {"CLERK_API_URL": clerk.base, "D1_SQLITE_PATH": str(sandbox.d1_sqlite)}
+
+    def run(job: str) -> JobRun:
+        return workflow.run_job(job, context, {"umbrella-checks": suite_dir}, extra)
+
+    return workflow, run
+
+
+def test_the_post_deploy_gate_is_green_on_a_healthy_deploy(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+) -> None:
+    sandbox = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+    workflow, run = _postdeploy(tmp_path, suite_dir, sandbox, clerk, slack)
+    gate = run("gate")
+    assert not gate.failed, gate.output
+    assert gate.ran == ["Post-deploy gate"]
+    assert "failure()" in workflow.job("rollback")["if"]  # so the rollback stays idle
+    assert slack.posts == []
+    assert clerk.revoked == clerk.created == 2  # user and admin, minted and revoked
+
+
+def test_a_bad_deploy_reaches_the_rollback_and_alerts(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+) -> None:
+    sandbox = sandbox_server("health-500", clerk_jwks_url=f"{clerk.base}/jwks")
+    workflow, run = _postdeploy(tmp_path, suite_dir, sandbox, clerk, slack)
+    gate = run("gate")
+    assert gate.failed
+    assert workflow.job("rollback")["needs"] == "gate"
+    rollback = run("rollback")
+    wrangler = [r for r in rollback.recorded if r.startswith("cloudflare/wrangler-action")]
+    assert len(wrangler) == 1
+    assert "'command': 'rollback --env development --yes --message" in wrangler[0]
+    assert rollback.ran == ["Gate the rolled-back release"]
+    assert len(slack.posts) == 2  # the failed gate, then the rolled-back one still failing
+    assert "test_health_answers_200" in slack.posts[0]
+    assert len(list((suite_dir / "reports").glob("incident-*.md"))) == 1  # one incident
+
+
+@pytest.fixture
+def analytics(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
+    with FakeGraphQL().running() as api:
+        yield api
+
+
+@pytest.fixture
+def sentry_api() -> Iterator[FakeSentry]:
+    with FakeSentry().running() as api:
+        yield api
+
+
+@pytest.mark.parametrize("tier", ["daily", "weekly"])
+def test_the_scheduled_tiers_are_green_on_a_healthy_production(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+    analytics: FakeGraphQL,
+    sentry_api: FakeSentry,
+    tier: str,
+) -> None:
+    sandbox = sandbox_server(environment="production", clerk_jwks_url=f"{clerk.base}/jwks")
+    context = {
+        "vars.UMBRELLA_URL": sandbox.url,
+        "github.workspace": str(_workspace(tmp_path, sandbox)),
+        "github.run_id": "1",
+        "secrets.CLOUDFLARE_API_TOKEN": FakeGraphQL.TOKEN,
+        "secrets.CLOUDFLARE_ACCOUNT_ID": "acc123",
+        "secrets.SENTRY_AUTH_TOKEN": FakeSentry.TOKEN,
+        "vars.SENTRY_ORG": FakeSentry.ORG,
+        "vars.SENTRY_PROJECT": FakeSentry.PROJECT,
+        **_credentials(clerk, slack),
+    }
+    extra = {
+        "CLERK_API_URL": clerk.base,
+        "CLOUDFLARE_API_BASE_URL": analytics.base,
+        "SENTRY_BASE_URL": sentry_api.root,
+        "D1_SQLITE_PATH": str(sandbox.d1_sqlite),
+    }
+    done = Workflow(WORKFLOWS / f"{tier}.yml").run_job(tier, context, {"": suite_dir}, extra)
+    assert not done.failed, done.output
+    assert done.ran == [f"The {tier} tier"]
+    assert "actions/cache/save" in " ".join(done.recorded)
+    assert slack.posts == []

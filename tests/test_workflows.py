@@ -4,6 +4,7 @@ rollback reached on a bad one. Credentials go the way production's do: tokens mi
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.conftest import REPO
 from tests.fakes import FakeClerk, FakeGraphQL, FakeSentry, SlackHook
+from tests.test_perf import FAST
 from tests.workflow_runner import JobRun, Workflow
 from umbrella_checks.sandbox import Sandbox
 
@@ -152,3 +154,31 @@ def test_the_scheduled_tiers_are_green_on_a_healthy_production(
     assert done.ran == [f"The {tier} tier"]
     assert "actions/cache/save" in " ".join(done.recorded)
     assert slack.posts == []
+
+
+def test_the_release_gate_workflow_is_green_on_a_healthy_staging(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+) -> None:
+    shutil.copytree(REPO / "perf", suite_dir / "perf", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "fast.toml").write_text(FAST, encoding="utf-8")
+    sandbox = sandbox_server(environment="staging", clerk_jwks_url=f"{clerk.base}/jwks")
+    context = {
+        "vars.STAGING_URL": sandbox.url,
+        "secrets.STAGING_CLERK_SECRET_KEY": FakeClerk.TOKEN,
+        "secrets.STAGING_USER_ID": USER,
+    }
+    # Locust reads LOCUST_* over perf/locust.conf: a short run; budgets roomy for a busy machine.
+    extra = {
+        "CLERK_API_URL": clerk.base,
+        "UMBRELLA_CONFIG": str(tmp_path / "fast.toml"),
+        "LOCUST_RUN_TIME": "3s",
+        "LOCUST_USERS": "10",
+    }
+    done = Workflow(WORKFLOWS / "release-perf.yml").run_job("perf", context, {"": suite_dir}, extra)
+    assert not done.failed, done.output
+    assert done.ran == ["Release gate"]
+    assert "verdict: PASS" in done.output
+    assert clerk.created == clerk.revoked == 1  # one minted session for every Locust user

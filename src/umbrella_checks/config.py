@@ -95,7 +95,6 @@ class Routes(_Section):
     artist_id: str = "artist_1"
     missing_artist_id: str = "artist_does_not_exist"
     list_limit: int = 5
-    webhook: str = "/v1/auth/webhook"
     session: str = "/v1/auth/session"
     profile: str = "/v1/profile"
 

@@ -21,9 +21,9 @@ READ_ONLY = [
 ]
 DESTRUCTIVE = [
     "test_another_account_is_unaffected",
+    "test_every_429_is_a_proper_429",
     "test_exactly_the_remaining_quota_is_accepted",
     "test_quota_stays_closed_after_a_minute",
-    "test_retry_after_points_at_the_daily_reset",
     "test_the_prompt_past_the_limit_gets_429_envelope",
 ]
 ALLOW = ("checks/test_rate_limit.py", "--allow-destructive")
@@ -68,15 +68,22 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
         ),
         pytest.param(
             "retry-after-missing",
-            ["test_retry_after_points_at_the_daily_reset"],
-            "expected header Retry-After in seconds, got no Retry-After header",
+            ["test_every_429_is_a_proper_429"],
+            "got on the first 429: no Retry-After header",
             id="retry-after-missing",
+        ),
+        pytest.param(
+            "second-limiter",
+            ["test_every_429_is_a_proper_429"],
+            "got on the 429 after the minute boundary: no Retry-After header, "
+            "X-RateLimit-Remaining: 49 (two limiters disagree",
+            id="second-limiter",
         ),
         pytest.param(
             "rate-limit-per-minute",
             [
+                "test_every_429_is_a_proper_429",
                 "test_quota_stays_closed_after_a_minute",
-                "test_retry_after_points_at_the_daily_reset",
                 "test_violet_window_is_daily",
             ],
             "expected X-RateLimit-Reset at the next 00:00 UTC",
@@ -97,8 +104,8 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
         pytest.param(
             "rate-limit-remaining-wrong",
             [
+                "test_every_429_is_a_proper_429",
                 "test_exactly_the_remaining_quota_is_accepted",
-                "test_the_prompt_past_the_limit_gets_429_envelope",
                 "test_violet_remaining_matches_usage",
             ],
             "expected X-RateLimit-Remaining within 0..50, got 51",
@@ -117,6 +124,18 @@ def test_rate_limit_checks_catch_their_fault(
     for name in failing:
         assert_on_call_message(run.message_of(name))
     assert any(fragment in run.message_of(name) for name in failing)
+
+
+def test_a_limit_account_exhausted_before_the_run_is_could_not_check(
+    run_checks: RunChecks,
+) -> None:
+    run = run_checks(*ALLOW, faults=["limit-account-exhausted"])
+    measured = sorted(set(DESTRUCTIVE) - {"test_another_account_is_unaffected"})
+    assert run.failed_names() == measured  # could not check, never a pass
+    assert run.passed_names() == sorted([*READ_ONLY, "test_another_account_is_unaffected"])
+    message = run.message_of("test_exactly_the_remaining_quota_is_accepted")
+    assert message.startswith("could not check: the limit account in sandbox limit account")
+    assert "answered 429 to the first prompt" in message
 
 
 def test_the_destructive_level_stays_within_limit_plus_3_requests(

@@ -61,6 +61,8 @@ class Answer:
     url: str
     response: httpx.Response
     elapsed: float
+    # When the answer arrived, by this machine's clock (UTC).
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # The body is parsed once, however many expectations (and the envelope rule) read it.
     _parsed: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
 

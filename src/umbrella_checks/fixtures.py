@@ -262,10 +262,20 @@ class TargetClock:
         self.base_url = base_url
         self.http = http
         self.sandbox = sandbox
-        self.offset = 0.0
+        # (when, by this machine's clock; seconds the target's clock moved then)
+        self.moves: list[tuple[datetime, float]] = []
+
+    def at(self, moment: datetime) -> datetime:
+        """The target's time when this machine's clock read ``moment``."""
+        moved = sum(seconds for when, seconds in self.moves if when <= moment)
+        return moment + timedelta(seconds=moved)
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
+        return self.at(datetime.now(UTC))
+
+    def of(self, answer: Answer) -> datetime:
+        """The target's time when ``answer`` arrived."""
+        return self.at(answer.received_at)
 
     def pass_minute_boundary(self) -> None:
         """Get past the next minute boundary: move the sandbox's clock, or wait (≤ 61 s)."""
@@ -276,7 +286,7 @@ class TargetClock:
                 request_once(self.http, "POST", url, what=f"POST {url}", json={"advance": 61})
             except NoAnswer as exc:
                 fail(f"could not move the sandbox's clock: {exc}")
-            self.offset += 61
+            self.moves.append((datetime.now(UTC), 61.0))
             return
         now = self.now()
         time.sleep(61 - now.second - now.microsecond / 1e6)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.config import Violet
+from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.secrets import Secret
 
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -58,6 +59,13 @@ def exhaust(api: ApiClient, violet: Violet, token: Secret) -> Exhaustion:
         budget -= 1
         answer = api.post(violet.prompt_path, token=token, json={"prompt": "rate limit check"})
         result.last = answer
+        if answer.status == 429 and result.accepted == 0:
+            raise CouldNotCheck(
+                f"the limit account in {token.source} was over its Violet quota before this "
+                f"run ({answer.what} answered 429 to the first prompt), so the limit cannot be "
+                "measured; use a fresh account, or run after 00:00 UTC (if the account is fresh, "
+                "the quota is shared: see test_another_account_is_unaffected)"
+            )
         if answer.status == 429:
             result.refused = answer
             return result

@@ -125,6 +125,13 @@ FAULTS: dict[str, Fault] = {
     "rate-limit-off-by-one": Fault(None, "Violet accepts prompt 51 before answering 429"),
     "retry-after-missing": Fault(None, "Violet's 429 carries no Retry-After"),
     "rate-limit-per-minute": Fault(None, "Violet's window is one minute instead of one UTC day"),
+    "second-limiter": Fault(
+        None,
+        "Violet's later 429s come from a second limiter: Remaining 49 and no Retry-After",
+    ),
+    "limit-account-exhausted": Fault(
+        None, "the limit test account has used up today's Violet quota before the run"
+    ),
     "violet-limit": Fault("N", "Violet's daily limit is N instead of 50", _parse_limit),
     "rate-limit-global": Fault(None, "one Violet quota shared by all accounts"),
     "rate-limit-remaining-wrong": Fault(

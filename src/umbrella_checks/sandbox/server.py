@@ -507,6 +507,12 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = sb.daily_limit + (1 if "rate-limit-off-by-one" in sb.faults else 0)
         if used >= allowed and "rate-limit-off" not in sb.faults:
             headers = self._rate_headers(used, reset)
+            sb.counts[f"refused:{account.user_id}"] += 1
+            if "second-limiter" in sb.faults and sb.counts[f"refused:{account.user_id}"] > 1:
+                # An edge rule in front of the Worker: its own headers, no Retry-After.
+                headers["X-RateLimit-Remaining"] = str(sb.daily_limit - 1)
+                self._error(ApiError(429, "RATE_LIMIT_EXCEEDED", "slow down"), headers)
+                return
             if "retry-after-missing" not in sb.faults:
                 wait = max(int((reset - sb.clock.now()).total_seconds()), 1)
                 headers["Retry-After"] = str(wait)

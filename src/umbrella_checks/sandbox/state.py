@@ -169,6 +169,11 @@ def build_app(root: Path, faults: Faults, now: datetime, limit: int) -> AppState
     try:
         apply_migrations(db, migrations)
         _seed(db, accounts, now, limit)
+        if "limit-account-exhausted" in faults:
+            db.execute(
+                "INSERT INTO violet_usage VALUES (?, ?, ?)",
+                (accounts["limit"].user_id, utc_day(now), limit),
+            )
         _seed_cron(db, now, faults)
         if "unknown-migration" in faults:
             db.execute("INSERT INTO d1_migrations (name) VALUES (?)", (UNKNOWN_MIGRATION,))

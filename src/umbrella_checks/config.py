@@ -200,6 +200,35 @@ class Clerk(_Section):
     refresh_margin: Duration = 20.0
 
 
+class Security(_Section):
+    """Runbook › Weekly Review › Security Review."""
+
+    # Trigger and maintenance routes a Worker like this one may have (the runbook's "manually
+    # trigger analytics update"), with and without /v1: each must refuse anonymous callers.
+    # Probed with a plain GET, never with parameters that would force work.
+    maintenance_routes: list[str] = [
+        "/cron",
+        "/v1/cron",
+        "/v1/cron/analytics",
+        "/jobs",
+        "/v1/jobs",
+        "/v1/jobs/analytics",
+        "/admin",
+        "/v1/admin",
+        "/v1/admin/analytics",
+        "/v1/admin/analytics/run",
+        "/v1/analytics/aggregate",
+        "/v1/analytics/trigger",
+        "/v1/analytics/run",
+        "/internal",
+        "/v1/internal",
+        "/debug",
+        "/v1/debug",
+        "/__scheduled",
+        "/cdn-cgi/handler/scheduled",
+    ]
+
+
 class Reports(_Section):
     # Runs kept per tier in reports/ (their HTML and JUnit files); older ones are removed.
     keep: int = Field(default=30, ge=1)
@@ -223,6 +252,7 @@ class SuiteConfig(_Section):
     cron: Cron = Cron()
     matrix: Matrix = Matrix()
     reports: Reports = Reports()
+    security: Security = Security()
     perf: Perf = Perf()
     analytics: Analytics = Analytics()
     sentry: Sentry = Sentry()

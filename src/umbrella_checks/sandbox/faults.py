@@ -118,6 +118,13 @@ FAULTS: dict[str, Fault] = {
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
     "auth-not-enforced": Fault(None, "signed-in routes answer 200 without a token"),
     "auth-broken": Fault(None, "every bearer token is refused with 401 (wrong Clerk keys)"),
+    "auth-skips-verification": Fault(
+        None, "any JWT-shaped bearer token is accepted: signature, expiry and issuer unchecked"
+    ),
+    "auth-accepts-unsigned": Fault(None, "a bearer JWT with alg: none is accepted"),
+    "open-trigger-route": Fault(
+        None, "GET /v1/analytics/trigger runs the analytics job for anyone (200)"
+    ),
     "webhook-missing": Fault(None, "POST /v1/auth/webhook answers 404 (route lost)"),
     "admin-not-enforced": Fault(None, "admin routes answer 200 to any signed-in user"),
     "stack-trace": Fault(None, "error bodies carry a stack trace with file paths"),

@@ -303,10 +303,25 @@ class _Handler(BaseHTTPRequestHandler):
         if "auth-broken" in self.sb.faults:
             raise ApiError(401, "authentication_failed", "invalid token")
         token = header.removeprefix("Bearer ").strip()
-        account = self.sb.by_token.get(token)
+        account = self.sb.by_token.get(token) or self._unverified(token)
         if account is None and "auth-not-enforced" not in self.sb.faults:
             return self.sb.verify_clerk_jwt(token)
         return account
+
+    def _unverified(self, token: str) -> Account | None:
+        """The faulty verifiers: a JWT taken at its word (or with alg: none)."""
+        faults = self.sb.faults
+        if token.count(".") != 2:
+            return None
+        try:
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            return None
+        if "auth-skips-verification" in faults or (
+            "auth-accepts-unsigned" in faults and str(alg).lower() == "none"
+        ):
+            return self.sb.accounts["user"]
+        return None
 
     # --- dispatch ----------------------------------------------------------------------------
 
@@ -415,6 +430,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(403, "authorization_failed", "admin role required")
             users = sb.query("SELECT COUNT(*) AS n FROM users")[0]["n"]
             self._ok({"users": users, "artists": 5, "gigs": 5})
+        elif (
+            method == "GET"
+            and path == "/v1/analytics/trigger"
+            and "open-trigger-route" in sb.faults
+        ):
+            self._ok({"triggered": "analytics_aggregation"})  # and no auth asked: the fault
         elif method == "GET" and path == "/v1/violet/usage":
             self._violet_usage()
         elif method == "POST" and path == "/v1/violet/prompt":

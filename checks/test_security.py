@@ -1,0 +1,75 @@
+"""Runbook › Weekly Review › Security Review: authentication failures, suspicious access,
+routes that do work for anyone.
+
+Every signed-in route must refuse a token Clerk did not sign, and every trigger or maintenance
+route must refuse anonymous callers — in every environment, preview included (preview
+deployments are public). Read-only: plain GETs, no parameters that could force work.
+"""
+
+import pytest
+
+from umbrella_checks import forgery
+from umbrella_checks.client import ApiClient
+from umbrella_checks.errors import fail
+from umbrella_checks.fixtures import matrix_rows
+from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import Settings
+
+pytestmark = [pytest.mark.weekly]
+
+
+@pytest.fixture(scope="module")
+def signed_in_routes(pytestconfig: pytest.Config, settings: Settings) -> list[str]:
+    """The routes the status matrix says refuse anonymous callers with 401."""
+    values = settings.config.routes.model_dump()
+    return [
+        row.url_path(values)
+        for row in matrix_rows(pytestconfig)
+        if row.method == "GET" and row.who == "anonymous" and row.status == 401
+    ]
+
+
+@pytest.mark.parametrize("kind", list(forgery.KINDS))
+def test_signed_in_routes_refuse_a_forged_token(
+    kind: str, api: ApiClient, settings: Settings, signed_in_routes: list[str]
+) -> None:
+    """A Worker that reads a token's claims without verifying Clerk's signature, expiry and
+    issuer lets anyone act as any user."""
+    static = settings.tokens.get("user")
+    token = Secret(f"forged {kind} token", forgery.forge(kind, static.reveal() if static else None))
+    accepted = []
+    for path in signed_in_routes:
+        answer = api.get(path, token=token)
+        if answer.status != 401:
+            accepted.append(f"{answer.what} answered {answer.status}")
+            continue
+        body = answer.expect_envelope()
+        if body["success"] is not False:
+            accepted.append(f"{answer.what} answered 401 with success true")
+    if accepted:
+        fail(
+            f"expected 401 for {forgery.KINDS[kind]} on every signed-in route, got: "
+            + "; ".join(accepted)
+            + " (the Worker does not verify Clerk's session tokens: check the auth middleware "
+            "verifies signature, exp and iss against the instance's JWKS)"
+        )
+
+
+def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: Settings) -> None:
+    """The runbook's manual analytics trigger, cron and admin routes: 401, 403 or 404 for
+    anyone without credentials; a 2xx does the work for anyone."""
+    open_routes = []
+    for path in settings.config.security.maintenance_routes:
+        answer = api.get(path)
+        if 200 <= answer.status < 300:
+            open_routes.append(f"GET {answer.url} does work for anyone ({answer.status})")
+        elif answer.status >= 500:
+            open_routes.append(
+                f"GET {answer.url} crashed for an anonymous caller ({answer.status})"
+            )
+    if open_routes:
+        fail(
+            "expected 401, 403 or 404 from every maintenance route for an anonymous caller, "
+            "got: " + "; ".join(open_routes) + " (guard the route with the admin role, or "
+            "remove it: scheduled work belongs to the cron trigger)"
+        )

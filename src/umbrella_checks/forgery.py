@@ -1,0 +1,81 @@
+"""Tokens no identity provider signed, to prove the service refuses them.
+
+Built here, never fetched: an unsigned token (``alg: none``), one whose signature was tampered
+with, an expired one and one from another issuer. The claims copy a realistic Clerk session (or
+the static test token's, when one is set), so a service that checks only the claims' shape
+accepts them; one that verifies Clerk's signature, expiry and issuer refuses all four.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import time
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# kind -> what it is, as a failure message names it
+KINDS = {
+    "unsigned": "an unsigned token (alg: none)",
+    "tampered-signature": "a token with a tampered signature",
+    "expired": "an expired token",
+    "other-issuer": "a token from another issuer",
+}
+
+
+@functools.cache
+def _key() -> rsa.RSAPrivateKey:
+    # Nobody's key: whatever it signs, no Clerk instance vouches for.
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def template(static_token: str | None, now: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims to forge from: the static token's, or a realistic Clerk session's."""
+    if static_token:
+        try:
+            header = jwt.get_unverified_header(static_token)
+            claims = jwt.decode(static_token, options={"verify_signature": False})
+            return dict(header), dict(claims)
+        except jwt.PyJWTError:
+            pass  # not a JWT (an opaque test token): forge from the realistic shape
+    claims = {
+        "azp": "https://umbrella.app",
+        "iss": "https://clerk.umbrella.app",
+        "sub": "user_2forgedumbrellachecks000000",
+        "sid": "sess_2forgedumbrellachecks00000",
+        "iat": int(now),
+        "nbf": int(now) - 5,
+        "exp": int(now) + 60,
+    }
+    return {"alg": "RS256", "typ": "JWT", "kid": "ins_2forgedumbrellachecks"}, claims
+
+
+def forge(kind: str, static_token: str | None = None, now: float | None = None) -> str:
+    """A token of ``kind`` (one of KINDS) that a correct service must answer with 401."""
+    now = time.time() if now is None else now
+    header, claims = template(static_token, now)
+    fresh = {**claims, "iat": int(now), "nbf": int(now) - 5, "exp": int(now) + 300}
+    extra = {k: v for k, v in header.items() if k in ("kid", "typ")}
+    if kind == "unsigned":
+        return jwt.encode(fresh, "", algorithm="none", headers={"typ": "JWT"})
+    if kind == "tampered-signature":
+        signed = jwt.encode(fresh, _key(), algorithm="RS256", headers=extra)
+        head, body, signature = signed.split(".")
+        if static_token and static_token.count(".") == 2:
+            head, body, signature = static_token.split(".")  # the real claims, a false signature
+        flipped = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+        flipped[len(flipped) // 2] ^= 0xFF
+        return f"{head}.{body}.{base64.urlsafe_b64encode(bytes(flipped)).rstrip(b'=').decode()}"
+    if kind == "expired":
+        stale = {**fresh, "iat": int(now) - 7200, "nbf": int(now) - 7200, "exp": int(now) - 3600}
+        return jwt.encode(stale, _key(), algorithm="RS256", headers=extra)
+    if kind == "other-issuer":
+        elsewhere = {
+            **fresh,
+            "iss": "https://accounts.forged.example",
+            "azp": "https://forged.example",
+        }
+        return jwt.encode(elsewhere, _key(), algorithm="RS256", headers=extra)
+    raise ValueError(f"unknown forgery {kind!r}; one of {', '.join(KINDS)}")

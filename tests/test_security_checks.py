@@ -1,0 +1,64 @@
+"""The weekly security review: forged tokens and open maintenance routes, proven both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import RunChecks
+from umbrella_checks import forgery
+
+SECURITY = "checks/test_security.py"
+FORGED = "test_signed_in_routes_refuse_a_forged_token[{}]"
+SWEEP = "test_maintenance_routes_refuse_anonymous_callers"
+ALL = sorted([*(FORGED.format(kind) for kind in forgery.KINDS), SWEEP])
+
+
+@pytest.mark.parametrize("environment", ["development", "preview", "production"])
+def test_the_security_review_passes_on_the_healthy_sandbox(
+    run_checks: RunChecks, environment: str
+) -> None:
+    run = run_checks(SECURITY, f"--environment={environment}")
+    assert run.passed_names() == ALL
+
+
+@pytest.mark.parametrize(
+    ("fault", "failing", "fragment"),
+    [
+        pytest.param(
+            "auth-skips-verification",
+            [FORGED.format(kind) for kind in forgery.KINDS],
+            "on every signed-in route, got: GET http://127.0.0.1:",
+            id="claims-read-without-verifying",
+        ),
+        pytest.param(
+            "auth-accepts-unsigned",
+            [FORGED.format("unsigned")],
+            "expected 401 for an unsigned token (alg: none) on every signed-in route",
+            id="alg-none-accepted",
+        ),
+        pytest.param(
+            "open-trigger-route",
+            [SWEEP],
+            "/v1/analytics/trigger does work for anyone (200)",
+            id="open-trigger-route",
+        ),
+    ],
+)
+def test_the_security_review_catches_its_fault(
+    run_checks: RunChecks, fault: str, failing: list[str], fragment: str
+) -> None:
+    run = run_checks(SECURITY, faults=[fault])
+    assert run.failed_names() == sorted(failing)
+    for name in failing:
+        assert fragment in run.message_of(name)
+        assert "eyJ" not in run.message_of(name)  # a forged token is still never printed
+
+
+def test_a_forged_token_copies_the_static_tokens_claims() -> None:
+    static = forgery.forge("other-issuer")  # any JWT stands in for a real session token
+    header, claims = forgery.template(static, 0)
+    tampered = forgery.forge("tampered-signature", static)
+    assert tampered.split(".")[:2] == static.split(".")[:2]
+    assert tampered.split(".")[2] != static.split(".")[2]
+    assert claims["iss"] == "https://accounts.forged.example"
+    assert header["alg"] == "RS256"

@@ -229,6 +229,17 @@ class Security(_Section):
     ]
 
 
+class Tls(_Section):
+    # Fail when the certificate has fewer days left than this (renewals fail silently).
+    min_days: int = Field(default=14, ge=1)
+    # An extra CA bundle (a private CA); None: the platform's trust store.
+    ca_file: str | None = None
+    # The registered domain to check through RDAP (e.g. "umbrella.app"); None: not checked.
+    domain: str | None = None
+    rdap_url: str = "https://rdap.org/domain/{domain}"
+    min_domain_days: int = Field(default=30, ge=1)
+
+
 class Reports(_Section):
     # Runs kept per tier in reports/ (their HTML and JUnit files); older ones are removed.
     keep: int = Field(default=30, ge=1)
@@ -253,6 +264,7 @@ class SuiteConfig(_Section):
     matrix: Matrix = Matrix()
     reports: Reports = Reports()
     security: Security = Security()
+    tls: Tls = Tls()
     perf: Perf = Perf()
     analytics: Analytics = Analytics()
     sentry: Sentry = Sentry()

@@ -1,0 +1,177 @@
+"""Certificates and domain registration: a real TLS server on loopback with certificates made
+here (a private CA the check is told to trust), and RDAP answered in its JSON format."""
+
+from __future__ import annotations
+
+import http.server
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pytest_httpserver import HTTPServer
+
+from tests.conftest import RunChecks
+
+CERT = "test_tls_certificate_is_trusted_names_the_host_and_has_weeks_left"
+DOMAIN = "test_domain_registration_is_not_about_to_expire"
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _issue(tmp: Path, host: str, days: int) -> tuple[Path, Path, Path]:
+    """A CA, and a certificate for ``host`` valid ``days`` more days: (ca, cert, key) files."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("umbrella-checks test CA"))
+        .issuer_name(_name("umbrella-checks test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name(host))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = (tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem")
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tls_target(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
+    """Start an HTTPS server on loopback serving a fresh certificate: (URL, CA file)."""
+    servers: list[http.server.HTTPServer] = []
+
+    def start(host: str = "localhost", days: int = 90) -> tuple[str, Path]:
+        folder = tmp_path / f"{host}-{days}"
+        folder.mkdir()
+        ca, cert, key = _issue(folder, host, days)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"https://localhost:{server.server_address[1]}", ca
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _config(ca: Path | None = None, rdap: str | None = None, domain: str | None = None) -> str:
+    lines = ["[tls]"]
+    if ca:
+        lines.append(f'ca_file = "{ca}"')
+    if rdap:
+        lines += [f'rdap_url = "{rdap}"', f'domain = "{domain}"']
+    return "\n".join(lines) + "\n"
+
+
+def test_a_good_certificate_passes(
+    run_checks: RunChecks, tls_target: Callable[..., tuple[str, Path]]
+) -> None:
+    url, ca = tls_target()
+    run = run_checks("checks/test_certificates.py", target=url, config=_config(ca))
+    assert run.passed_names() == [CERT]
+
+
+@pytest.mark.parametrize(
+    ("host", "days", "trusted", "fragment"),
+    [
+        pytest.param(
+            "localhost", 5, True, "expected at least 14 days left, got 5.0", id="expiring"
+        ),
+        pytest.param(
+            "www.other.example", 90, True, "expected a name matching localhost", id="wrong-name"
+        ),
+        pytest.param(
+            "localhost",
+            90,
+            False,
+            "expected a trusted chain, got unable to get local issuer",
+            id="untrusted",
+        ),
+    ],
+)
+def test_a_bad_certificate_fails_naming_why(
+    run_checks: RunChecks,
+    tls_target: Callable[..., tuple[str, Path]],
+    host: str,
+    days: int,
+    trusted: bool,
+    fragment: str,
+) -> None:
+    url, ca = tls_target(host, days)
+    run = run_checks(
+        "checks/test_certificates.py", target=url, config=_config(ca if trusted else None)
+    )
+    assert run.failed_names() == [CERT]
+    message = run.message_of(CERT)
+    assert message.startswith(f"TLS certificate of localhost:{url.rsplit(':', 1)[1]}")
+    assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("days", "passes"),
+    [pytest.param(400, True, id="a-year-left"), pytest.param(10, False, id="10-days")],
+)
+def test_the_domain_registration_is_judged_from_rdap(
+    run_checks: RunChecks, httpserver: HTTPServer, days: int, passes: bool
+) -> None:
+    expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    httpserver.expect_request("/domain/umbrella.app").respond_with_json(
+        {
+            "objectClassName": "domain",
+            "ldhName": "umbrella.app",
+            "events": [
+                {"eventAction": "registration", "eventDate": "2024-01-01T00:00:00Z"},
+                {"eventAction": "expiration", "eventDate": expires},
+            ],
+        }
+    )
+    rdap = httpserver.url_for("/domain/{domain}")
+    run = run_checks(
+        "checks/test_certificates.py", config=_config(rdap=rdap, domain="umbrella.app")
+    )
+    if passes:
+        assert run.passed_names() == [DOMAIN]
+    else:
+        assert run.failed_names() == [DOMAIN]
+        assert "expected at least 30 days of registration left, got 10" in run.message_of(DOMAIN)

@@ -11,7 +11,7 @@ import pytest
 from umbrella_checks import forgery
 from umbrella_checks.client import ApiClient
 from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import matrix_rows
+from umbrella_checks.fixtures import cannot_judge, matrix_rows
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
@@ -72,4 +72,30 @@ def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: S
             "expected 401, 403 or 404 from every maintenance route for an anonymous caller, "
             "got: " + "; ".join(open_routes) + " (guard the route with the admin role, or "
             "remove it: scheduled work belongs to the cron trigger)"
+        )
+
+
+def test_documented_rate_limits_are_visible_on_their_routes(
+    request: pytest.FixtureRequest, api: ApiClient, settings: Settings
+) -> None:
+    """A limit the service documents but no answer shows is a limit clients cannot respect —
+    or one that is not there. ``[security.rate_limits.<name>]`` lists them."""
+    limits = settings.config.security.rate_limits
+    if not limits:
+        cannot_judge("no [security.rate_limits] documented beyond Violet's (judged by its checks)")
+    invisible = []
+    for name, documented in limits.items():
+        token = request.getfixturevalue("user_token") if documented.per == "user" else None
+        answers = [api.get(path, token=token) for path in documented.routes]
+        if not any(a.headers.get("X-RateLimit-Limit") for a in answers):
+            asked = ", ".join(f"{a.what} ({a.status})" for a in answers)
+            invisible.append(
+                f"{name} ({documented.limit} per {documented.window:g} s per {documented.per}) "
+                f"is shown on no route: {asked} answered without X-RateLimit-Limit"
+            )
+    if invisible:
+        fail(
+            "expected every documented rate limit's X-RateLimit-* headers on the routes it "
+            "protects, got: " + "; ".join(invisible) + " (attach the limiter to those routes, "
+            "or correct [security.rate_limits])"
         )

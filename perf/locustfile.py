@@ -21,6 +21,7 @@ from umbrella_checks.perf import (
     TOKEN_FILE_ENV,
     EndpointStats,
     judge,
+    limit_warnings,
     load_suite_config,
     load_test_refused,
     static_user_token,
@@ -65,6 +66,8 @@ def _refuse_production(environment: Any, **_: Any) -> None:
     if reason:
         print(f"perf: {reason}", file=sys.stderr, flush=True)
         sys.exit(2)  # before any user is spawned: not a single request is sent
+    for warning in limit_warnings(int(environment.parsed_options.num_users or 1), CONFIG):
+        print(warning, flush=True)
     if TOKEN is None:
         print(
             "perf: UMBRELLA_USER_TOKEN is not set: the signed-in tasks (discovery, gigs, "

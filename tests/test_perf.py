@@ -95,6 +95,13 @@ def test_errors_above_one_percent_fail_the_error_rate(tmp_path: Path) -> None:
     assert "FAIL: error rate over budget" in done.stdout
 
 
+def test_a_load_that_would_trip_a_documented_limit_is_warned_about(tmp_path: Path) -> None:
+    limited = FAST + '\n[security.rate_limits.public]\nlimit = 100\nwindow = "1m"\nper = "ip"\n'
+    limited += 'routes = ["/v1/health"]\n'
+    done = perf(tmp_path, "--sandbox", env=_env(tmp_path, limited))
+    assert "would trip the documented limit 'public' (100)" in done.stdout
+
+
 def test_an_endpoint_whose_requests_fail_is_never_ok(tmp_path: Path) -> None:
     done = perf(tmp_path, "--sandbox", "--sandbox-fault=route-5xx=/v1/gigs")
     assert done.returncode == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import RunChecks
@@ -62,3 +64,36 @@ def test_a_forged_token_copies_the_static_tokens_claims() -> None:
     assert tampered.split(".")[2] != static.split(".")[2]
     assert claims["iss"] == "https://accounts.forged.example"
     assert header["alg"] == "RS256"
+
+
+DOCUMENTED = "test_documented_rate_limits_are_visible_on_their_routes"
+
+
+@pytest.mark.parametrize(
+    ("routes", "passes"),
+    [
+        pytest.param('["/v1/violet/usage"]', True, id="shown"),
+        pytest.param('["/v1/gigs?limit=5", "/v1/profile"]', False, id="shown-nowhere"),
+    ],
+)
+def test_a_documented_limit_must_show_on_its_routes(
+    run_checks: RunChecks, suite_dir: Path, routes: str, passes: bool
+) -> None:
+    config = (suite_dir / "umbrella.toml").read_text() + (
+        f'\n[security.rate_limits.per-user]\nlimit = 50\nwindow = "1d"\nroutes = {routes}\n'
+    )
+    run = run_checks(SECURITY, "-k", "documented", config=config)
+    if passes:
+        assert run.passed_names() == [DOCUMENTED]
+        return
+    assert run.failed_names() == [DOCUMENTED]
+    message = run.message_of(DOCUMENTED)
+    assert (
+        "per-user (50 per 86400 s per user) is shown on no route: GET http://127.0.0.1:" in message
+    )
+
+
+def test_no_documented_limit_beyond_violet_is_cannot_judge(run_checks: RunChecks) -> None:
+    run = run_checks(SECURITY, "-k", "documented", "--strict-skips")
+    assert run.skipped_names() == [DOCUMENTED]
+    assert run.message_of(DOCUMENTED).startswith("[cannot judge] no [security.rate_limits]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -200,8 +200,21 @@ class Clerk(_Section):
     refresh_margin: Duration = 20.0
 
 
+class DocumentedLimit(_Section):
+    """A rate limit the service documents: how many requests per window, counted per client
+    IP or per signed-in user, and the GET routes whose answers must show X-RateLimit-*."""
+
+    limit: int = Field(ge=1)
+    window: Duration
+    per: Literal["ip", "user"] = "user"
+    routes: list[str] = Field(min_length=1)
+
+
 class Security(_Section):
     """Runbook › Weekly Review › Security Review."""
+
+    # name -> documented limit; Violet's own (50/day) is judged by the Violet checks.
+    rate_limits: dict[str, DocumentedLimit] = {}
 
     # Trigger and maintenance routes a Worker like this one may have (the runbook's "manually
     # trigger analytics update"), with and without /v1: each must refuse anonymous callers.

@@ -116,6 +116,23 @@ def judge(
     return passed, "\n".join(rows)
 
 
+def limit_warnings(users: int, config: SuiteConfig) -> list[str]:
+    """Documented rate limits this load would trip: every Locust user shares one IP and one
+    test account, so the whole profile counts against each limit."""
+    think = (config.perf.think_time_min + config.perf.think_time_max) / 2
+    per_second = users / think if think > 0 else float("inf")
+    warnings = []
+    for name, documented in config.security.rate_limits.items():
+        expected = per_second * documented.window
+        if expected > documented.limit:
+            warnings.append(
+                f"perf: warning: about {expected:.0f} requests per {documented.window:g} s from "
+                f"one {documented.per} would trip the documented limit {name!r} "
+                f"({documented.limit}); expect 429s, or lower the users (-u)"
+            )
+    return warnings
+
+
 def load_test_refused(host: str, environment: str, pattern: str, confirmed: bool) -> str | None:
     """Why a load test must not start against this host, or None."""
     reason = sensitive_reason(host, environment, pattern)

@@ -6,12 +6,16 @@ route must refuse anonymous callers — in every environment, preview included (
 deployments are public). Read-only: plain GETs, no parameters that could force work.
 """
 
+import html
+from datetime import datetime, timedelta
+
 import pytest
 
 from umbrella_checks import forgery
+from umbrella_checks.analytics import GraphQL
 from umbrella_checks.client import ApiClient
 from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import cannot_judge, matrix_rows
+from umbrella_checks.fixtures import Figures, ReportNotes, cannot_judge, matrix_rows
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
@@ -98,4 +102,50 @@ def test_documented_rate_limits_are_visible_on_their_routes(
             "expected every documented rate limit's X-RateLimit-* headers on the routes it "
             "protects, got: " + "; ".join(invisible) + " (attach the limiter to those routes, "
             "or correct [security.rate_limits])"
+        )
+
+
+@pytest.fixture(scope="module")
+def zone(settings: Settings) -> str:
+    cloudflare = settings.cloudflare
+    if cloudflare is None or not cloudflare.zone_id:
+        pytest.skip(
+            "no zone for HTTP analytics: set CLOUDFLARE_ZONE_ID (with CLOUDFLARE_API_TOKEN and "
+            "CLOUDFLARE_ACCOUNT_ID; a token with Zone Analytics read)"
+        )
+    return cloudflare.zone_id
+
+
+def test_authentication_failures_did_not_surge(
+    graphql: GraphQL,
+    zone: str,
+    settings: Settings,
+    figures: Figures,
+    report_notes: ReportNotes,
+) -> None:
+    """401/403 answers this week against last week's: a surge is credential stuffing, token
+    scraping or a broken client release; where they come from tells which."""
+    end = datetime.now().astimezone().replace(microsecond=0)
+    this = graphql.auth_failures(zone, end - timedelta(days=7), end)
+    before = graphql.auth_failures(zone, end - timedelta(days=14), end - timedelta(days=7))
+    figures.record("401/403 at the edge (7 d)", this.refused)
+    figures.record("401/403 share of requests (%)", round(this.rate * 100, 3))
+    top_countries = sorted(this.by_country.items(), key=lambda kv: -kv[1])[:5]
+    top_paths = sorted(this.by_path.items(), key=lambda kv: -kv[1])[:5]
+    listed = "; ".join(
+        [
+            "countries: " + ", ".join(f"{c} {n}" for c, n in top_countries),
+            "paths: " + ", ".join(f"{p} {n}" for p, n in top_paths),
+        ]
+    )
+    report_notes.add(f"<p>401/403 this week by {html.escape(listed)}</p>")
+    rules = settings.config.security
+    grew = before.rate > 0 and this.rate > rules.auth_failures_growth * before.rate
+    if this.refused >= rules.auth_failures_min and (grew or before.refused == 0):
+        fail(
+            f"Cloudflare HTTP analytics for zone {zone}: expected 401/403 at most "
+            f"{rules.auth_failures_growth:g}× last week's share ({before.rate:.2%}, "
+            f"{before.refused} answers), got {this.rate:.2%} ({this.refused} answers) — top "
+            f"{listed} (look for credential stuffing from those countries, or a client "
+            "release sending stale tokens)"
         )

@@ -202,6 +202,15 @@ class FakeGraphQL(_Fake):
         self.previous = {"requests": 9_000, "errors": 10, "quantiles": {}}
         self.r2_bytes = 2_000_000_000
         self.queries: list[str] = []
+        # Zone HTTP analytics: (requests, [(status, country, path, count)]) per period.
+        self.auth_current: tuple[int, list[tuple[int, str, str, int]]] = (
+            100_000,
+            [(401, "PT", "/v1/profile", 150), (403, "DE", "/v1/admin/stats", 20)],
+        )
+        self.auth_previous: tuple[int, list[tuple[int, str, str, int]]] = (
+            90_000,
+            [(401, "PT", "/v1/profile", 140)],
+        )
 
     @property
     def base(self) -> str:
@@ -234,6 +243,24 @@ class FakeGraphQL(_Fake):
             return
         to = datetime.fromisoformat(variables["to"])
         recent = datetime.now(to.tzinfo) - to < timedelta(minutes=5)
+        if "httpRequestsAdaptiveGroups" in query:
+            total, refused = self.auth_current if recent else self.auth_previous
+            zone = {
+                "total": [{"count": total}],
+                "refused": [
+                    {
+                        "count": count,
+                        "dimensions": {
+                            "edgeResponseStatus": status,
+                            "clientCountryName": country,
+                            "clientRequestPath": path,
+                        },
+                    }
+                    for status, country, path, count in refused
+                ],
+            }
+            request.send_json(200, {"data": {"viewer": {"zones": [zone]}}})
+            return
         period = self.current if recent else self.previous
         group = {
             "sum": {"requests": period["requests"], "errors": period["errors"], "subrequests": 0},

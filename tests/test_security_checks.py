@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RunChecks
+from tests.fakes import FakeGraphQL
 from umbrella_checks import forgery
 
 SECURITY = "checks/test_security.py"
@@ -97,3 +99,46 @@ def test_no_documented_limit_beyond_violet_is_cannot_judge(run_checks: RunChecks
     run = run_checks(SECURITY, "-k", "documented", "--strict-skips")
     assert run.skipped_names() == [DOCUMENTED]
     assert run.message_of(DOCUMENTED).startswith("[cannot judge] no [security.rate_limits]")
+
+
+SURGE = "test_authentication_failures_did_not_surge"
+
+
+@pytest.fixture
+def zone_analytics(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
+    with FakeGraphQL().running() as api:
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", FakeGraphQL.TOKEN)
+        monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acc123")
+        monkeypatch.setenv("CLOUDFLARE_ZONE_ID", "zone123")
+        monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
+        yield api
+
+
+def test_a_steady_week_of_auth_failures_passes_and_is_listed(
+    run_checks: RunChecks, zone_analytics: FakeGraphQL, suite_dir: Path
+) -> None:
+    run = run_checks(SECURITY, "-k", "surge")
+    assert run.passed_names() == [SURGE]
+    html = (suite_dir / "reports" / "custom-latest.html").read_text()
+    assert "countries: PT 150, DE 20" in html
+
+
+def test_a_surge_of_auth_failures_fails_naming_where_from(
+    run_checks: RunChecks, zone_analytics: FakeGraphQL
+) -> None:
+    zone_analytics.auth_current = (100_000, [(401, "XX", "/v1/auth/session", 5_000)])
+    run = run_checks(SECURITY, "-k", "surge")
+    assert run.failed_names() == [SURGE]
+    message = run.message_of(SURGE)
+    assert (
+        "expected 401/403 at most 3× last week's share (0.16%, 140 answers), got 5.00%" in message
+    )
+    assert "countries: XX 5000; paths: /v1/auth/session 5000" in message
+
+
+def test_auth_failures_need_the_zone(
+    run_checks: RunChecks, zone_analytics: FakeGraphQL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLOUDFLARE_ZONE_ID")
+    run = run_checks(SECURITY, "-k", "surge")
+    assert "set CLOUDFLARE_ZONE_ID" in run.message_of(SURGE)

@@ -138,6 +138,7 @@ def test_the_scheduled_tiers_are_green_on_a_healthy_production(
         "github.run_id": "1",
         "secrets.CLOUDFLARE_API_TOKEN": FakeGraphQL.TOKEN,
         "secrets.CLOUDFLARE_ACCOUNT_ID": "acc123",
+        "vars.CLOUDFLARE_ZONE_ID": "zone123",
         "secrets.SENTRY_AUTH_TOKEN": FakeSentry.TOKEN,
         "vars.SENTRY_ORG": FakeSentry.ORG,
         "vars.SENTRY_PROJECT": FakeSentry.PROJECT,

@@ -50,6 +50,36 @@ query R2Storage($account: String!, $bucket: String!, $from: Time!, $to: Time!) {
 """
 
 
+AUTH_FAILURES = """
+query AuthFailures($zone: String!, $from: Time!, $to: Time!) {
+  viewer { zones(filter: {zoneTag: $zone}) {
+    total: httpRequestsAdaptiveGroups(limit: 1, filter: {datetime_geq: $from, datetime_leq: $to}) {
+      count
+    }
+    refused: httpRequestsAdaptiveGroups(limit: 1000, filter: {datetime_geq: $from,
+        datetime_leq: $to, edgeResponseStatus_in: [401, 403]}) {
+      count
+      dimensions { edgeResponseStatus clientCountryName clientRequestPath }
+    }
+  } }
+}
+"""
+
+
+@dataclass(frozen=True)
+class AuthFailures:
+    """401/403 answers at the zone's edge in a period, and where they came from."""
+
+    requests: int
+    refused: int
+    by_country: dict[str, int]
+    by_path: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return self.refused / self.requests if self.requests else 0.0
+
+
 @dataclass(frozen=True)
 class Invocations:
     requests: int
@@ -134,3 +164,25 @@ class GraphQL:
             return None
         peak = groups[0]["max"]
         return int(peak.get("payloadSize") or 0) + int(peak.get("metadataSize") or 0)
+
+    def auth_failures(self, zone: str, start: datetime, end: datetime) -> AuthFailures:
+        data = self.query(
+            AUTH_FAILURES, {"zone": zone, "from": start.isoformat(), "to": end.isoformat()}
+        )
+        try:
+            found = data["viewer"]["zones"][0]
+        except (KeyError, IndexError, TypeError):
+            raise CouldNotCheck(f"no HTTP analytics for zone {zone} (wrong zone id?)") from None
+        requests = sum(int(g.get("count") or 0) for g in found.get("total") or [])
+        by_country: dict[str, int] = {}
+        by_path: dict[str, int] = {}
+        refused = 0
+        for group in found.get("refused") or []:
+            count = int(group.get("count") or 0)
+            dims = group.get("dimensions") or {}
+            refused += count
+            country = str(dims.get("clientCountryName") or "unknown")
+            path = str(dims.get("clientRequestPath") or "unknown")
+            by_country[country] = by_country.get(country, 0) + count
+            by_path[path] = by_path.get(path, 0) + count
+        return AuthFailures(requests, refused, by_country, by_path)

@@ -215,6 +215,10 @@ class Security(_Section):
 
     # name -> documented limit; Violet's own (50/day) is judged by the Violet checks.
     rate_limits: dict[str, DocumentedLimit] = {}
+    # Weekly: 401/403 at the edge fail when their share of requests grew this much over the
+    # previous week, and there were at least auth_failures_min of them (noise floor).
+    auth_failures_growth: float = Field(default=3.0, gt=1)
+    auth_failures_min: int = Field(default=100, ge=0)
 
     # Trigger and maintenance routes a Worker like this one may have (the runbook's "manually
     # trigger analytics update"), with and without /v1: each must refuse anonymous callers.

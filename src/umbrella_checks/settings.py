@@ -71,6 +71,8 @@ class CloudflareAccess:
     account_id: str
     database_id: str | None
     api_base: str
+    # The zone serving the API (HTTP analytics: status codes, countries, paths).
+    zone_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,11 @@ def cloudflare_access(environ: Mapping[str, str]) -> CloudflareAccess | None:
         return None
     database_id = environ.get("D1_DATABASE_ID", "").strip() or None
     return CloudflareAccess(
-        token, account_id, database_id, _env_url(environ, "CLOUDFLARE_API_BASE_URL", CLOUDFLARE_API)
+        token,
+        account_id,
+        database_id,
+        _env_url(environ, "CLOUDFLARE_API_BASE_URL", CLOUDFLARE_API),
+        environ.get("CLOUDFLARE_ZONE_ID", "").strip() or None,
     )
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import httpcore
 import httpx
 import pytest
+from pytest_httpserver import HTTPServer
 
 import umbrella_checks
+from tests.fakes import SlackHook
 from umbrella_checks.sandbox import Sandbox, parse_faults
 
 # Imported here, once: pytester's in-process runs drop modules first imported inside them, and
@@ -183,3 +185,9 @@ def sandbox_server() -> Iterator[Callable[..., Sandbox]]:
     yield start
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture
+def slack(httpserver: HTTPServer) -> SlackHook:
+    """Slack's incoming webhook, answering as Slack does (``slack.answer(mode)``)."""
+    return SlackHook(httpserver)

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL, FakeSentry, SlackHook
@@ -36,11 +35,6 @@ def cloudflare(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
         monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acc123")
         monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
         yield api
-
-
-@pytest.fixture
-def slack(httpserver: HTTPServer) -> SlackHook:
-    return SlackHook(httpserver)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from tests.conftest import REPO
 from tests.fakes import FakeClerk, FakeGraphQL, FakeSentry, SlackHook
@@ -25,11 +24,6 @@ USER, ADMIN = "clerk_user_1", "clerk_user_3"  # the sandbox's artist and admin a
 def clerk() -> Iterator[FakeClerk]:
     with FakeClerk([USER, ADMIN]).running() as server:
         yield server
-
-
-@pytest.fixture
-def slack(httpserver: HTTPServer) -> SlackHook:
-    return SlackHook(httpserver)
 
 
 def _workspace(tmp_path: Path, sandbox: Sandbox) -> Path:

@@ -1,11 +1,16 @@
-"""Benchmark: the post-deploy tier's wall time and request count against the sandbox.
+"""Benchmark: the post-deploy tier's wall time, request count and import cost.
 
-Runs ``pytest -m postdeploy --sandbox`` serially and with ``-n auto``, with no injected latency
-and with 200 ms on every request, and prints one table. Usage: ``python bench/postdeploy.py``.
+Runs ``pytest -m postdeploy --sandbox`` serially, sending as checks ask (``[http]
+concurrency = 1``, before) and with the tier's planned requests sent together (after), with no
+injected latency and with 200 ms on every answer; then the plugin's import time; then, with
+``--loaded N``, N repeats of a healthy run under full CPU load (``-n auto`` plus a busy loop on
+every core) counting latency failures. Usage: ``python bench/postdeploy.py [repeats] [--loaded N]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import os
 import re
 import statistics
@@ -17,52 +22,101 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 REQUESTS = re.compile(r"umbrella: (\d+) requests sent to the target")
+SERIAL_CONFIG = "\n[env.development.http]\nconcurrency = 1\n"
 
 
-def run_tier(latency_ms: int, parallel: bool) -> tuple[float, int]:
-    args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-m",
-        "postdeploy",
-        "--sandbox",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]
+def run_tier(latency_ms: int, *extra: str, config: str | None = None) -> tuple[float, int, str]:
+    args = [sys.executable, "-m", "pytest", "-m", "postdeploy", "--sandbox", "-q"]
+    args += ["-p", "no:cacheprovider", *extra]
     if latency_ms:
         args.append(f"--sandbox-fault=slow=*:{latency_ms}")
-    if parallel:
-        args += ["-n", "auto"]
-    with tempfile.TemporaryDirectory() as reports:
-        args.append(f"--reports-dir={reports}")
+    with tempfile.TemporaryDirectory() as scratch:
+        args.append(f"--reports-dir={scratch}")
+        env = dict(os.environ)
+        if config is not None:
+            path = Path(scratch) / "umbrella.toml"
+            path.write_text((REPO / "umbrella.toml").read_text() + config, encoding="utf-8")
+            env["UMBRELLA_CONFIG"] = str(path)
         started = time.perf_counter()
-        done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
         elapsed = time.perf_counter() - started
     found = REQUESTS.search(done.stdout)
-    return elapsed, int(found.group(1)) if found else -1
+    return elapsed, int(found.group(1)) if found else -1, done.stdout
+
+
+def import_time() -> tuple[float, list[str]]:
+    """Microseconds to import the plugin and its run-time modules; heavy modules it pulled in."""
+    code = (
+        "import sys, umbrella_checks.plugin, umbrella_checks.hooks, umbrella_checks.fixtures;"
+        "print(','.join(m for m in ('locust', 'gevent', 'flask', 'zmq') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
+    total = 0
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3 and parts[2].rstrip() in (
+            " umbrella_checks.plugin",
+            " umbrella_checks.hooks",
+            " umbrella_checks.fixtures",
+        ):
+            total += int(parts[1])  # cumulative µs, children included
+    heavy = [m for m in done.stdout.strip().split(",") if m]
+    return total / 1000, heavy
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+def loaded_runs(repeats: int) -> None:
+    burners = [
+        multiprocessing.Process(target=_busy, daemon=True) for _ in range(os.cpu_count() or 1)
+    ]
+    for burner in burners:
+        burner.start()
+    try:
+        failures = 0
+        for _ in range(repeats):
+            _, _, output = run_tier(0, "-n", "auto")
+            failures += len(re.findall(r"FAILED .*latency_budget", output))
+    finally:
+        for burner in burners:
+            burner.terminate()
+    print(
+        f"under full CPU load (-n auto + a busy loop per core): {failures} latency failures "
+        f"in {repeats} healthy runs"
+    )
 
 
 def main() -> None:
-    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    print(f"postdeploy tier against the sandbox, median of {repeats} runs, {os.cpu_count()} cores")
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        print("note: PYTHONDONTWRITEBYTECODE is set, so every xdist worker recompiles the suite")
-    print(f"{'latency':>8} {'mode':>9} {'wall s':>7} {'requests':>9} {'vs serial':>10}")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("repeats", nargs="?", type=int, default=3)
+    parser.add_argument("--loaded", type=int, default=0, metavar="N")
+    args = parser.parse_args()
+    print(
+        f"postdeploy tier against the sandbox, median of {args.repeats} runs, "
+        f"{os.cpu_count()} cores"
+    )
+    print(f"{'latency':>8} {'before s':>9} {'after s':>8} {'requests':>9}")
     for latency in (0, 200):
-        serial = 0.0
-        for parallel in (False, True):
-            times, counts = [], []
-            for _ in range(repeats):
-                elapsed, count = run_tier(latency, parallel)
-                times.append(elapsed)
-                counts.append(count)
-            wall = statistics.median(times)
-            serial = serial or wall
-            mode = "-n auto" if parallel else "serial"
-            ratio = f"{wall / serial:.0%}" if parallel else ""
-            print(f"{latency:>6}ms {mode:>9} {wall:>7.2f} {max(counts):>9} {ratio:>10}")
+        results = {}
+        for label, config in (("before", SERIAL_CONFIG), ("after", None)):
+            runs = [run_tier(latency, config=config) for _ in range(args.repeats)]
+            results[label] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
+        print(
+            f"{latency:>6}ms {results['before'][0]:>9.2f} {results['after'][0]:>8.2f} "
+            f"{results['after'][1]:>9}"
+        )
+    millis, heavy = import_time()
+    print(
+        f"import of the plugin, its hooks and fixtures: {millis:.0f} ms; heavy modules "
+        f"loaded: {', '.join(heavy) or 'none'}"
+    )
+    if args.loaded:
+        loaded_runs(args.loaded)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from umbrella_checks.client import Answer
+from umbrella_checks.planning import Planner
 from umbrella_checks.settings import Settings
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.daily]
@@ -69,3 +70,8 @@ def test_health_reports_its_version(health: Answer, settings: Settings) -> None:
             "the deploy did not roll out: check `wrangler deployments list --env "
             f"{settings.environment}`",
         )
+
+
+def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
+    """The one health answer every check here reads (see planning.py)."""
+    planner.add("GET", settings.config.health.path)

@@ -10,21 +10,26 @@ import pytest
 
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.fixtures import Figures, cannot_judge
+from umbrella_checks.planning import Planner
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
 pytestmark = [pytest.mark.postdeploy]
 
+UNKNOWN_ROUTE = "/v1/umbrella-checks-unknown-route"
+
+
+def _preflight_headers(origin: str) -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
+
 
 def _preflight(api: ApiClient, settings: Settings, origin: str) -> Answer:
     return api.request(
-        "OPTIONS",
-        settings.config.cors.preflight_path,
-        headers={
-            "Origin": origin,
-            "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "authorization",
-        },
+        "OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin)
     )
 
 
@@ -64,7 +69,7 @@ def test_cors_does_not_grant_credentials_to_other_origins(
 
 def test_unknown_route_answers_404_envelope(api: ApiClient) -> None:
     """A SPA fallback answering 200 HTML hides broken API routes from every client."""
-    answer = api.get("/v1/umbrella-checks-unknown-route")
+    answer = api.get(UNKNOWN_ROUTE)
     answer.expect_status(404, hint="unknown API routes must not fall through to the web app")
     answer.expect_envelope()
     answer.expect_error_code("not_found")
@@ -123,17 +128,49 @@ def test_critical_path_meets_its_latency_budget(
         cannot_judge(f"no budget for {endpoint} in [budgets.endpoints]")
     token = request.getfixturevalue("user_token") if signed_in else None
     path = endpoint + query.format(**settings.config.routes.model_dump())
-    samples = []
-    for _ in range(budgets.samples):
-        answer = api.get(path, token=token)
+    answers = [api.get(path, token=token) for _ in range(budgets.samples)]
+    for answer in answers:
         answer.expect_status(200)
-        samples.append(answer.elapsed)
-    median = statistics.median(samples)
+    # The service's own time (Server-Timing, else time to first byte less a round trip): a
+    # CI runner far from the edge, or a busy one, must not fail a healthy deploy.
+    median = statistics.median(a.server_time for a in answers)
+    wall = statistics.median(a.elapsed for a in answers)
     figures.record(f"median GET {endpoint} (ms)", round(median * 1000, 1))
+    figures.record(f"median GET {endpoint} wall (ms)", round(wall * 1000, 1))
     if median > budget:
-        listed = ", ".join(f"{s * 1000:.0f}" for s in samples)
+        listed = ", ".join(f"{a.server_time * 1000:.0f}" for a in answers)
         answer.fail(
-            f"median ≤ {budget * 1000:.0f} ms over {len(samples)} requests",
-            f"{median * 1000:.0f} ms (samples: {listed} ms)",
+            f"median server time ≤ {budget * 1000:.0f} ms over {len(answers)} requests",
+            f"{median * 1000:.0f} ms (samples: {listed} ms; {wall * 1000:.0f} ms wall)",
             "see Common Issues › Issue 2 (High Latency): D1 queries, KV cache, N+1 queries",
         )
+
+
+def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
+    """The requests these checks send, so they go out together (see planning.py)."""
+    routes = settings.config.routes
+    for item in items:
+        name = item.name.split("[")[0]
+        if name == "test_cors_preflight_allows_each_configured_origin":
+            for origin in settings.config.cors.allowed_origins:
+                planner.add(
+                    "OPTIONS",
+                    settings.config.cors.preflight_path,
+                    headers=_preflight_headers(origin),
+                )
+        elif name == "test_cors_does_not_grant_credentials_to_other_origins":
+            origin = settings.config.cors.disallowed_origin
+            planner.add(
+                "OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin)
+            )
+        elif name == "test_unknown_route_answers_404_envelope":
+            planner.add("GET", UNKNOWN_ROUTE)
+        elif name == "test_protected_route_refuses_anonymous":
+            planner.add("GET", routes.profile)
+        elif name == "test_protected_route_accepts_the_test_user":
+            planner.add("GET", routes.profile, who="user")
+        elif name == "test_critical_path_meets_its_latency_budget":
+            params = item.callspec.params  # type: ignore[attr-defined]
+            path = params["endpoint"] + params["query"].format(**routes.model_dump())
+            who = "user" if params["signed_in"] else "anonymous"
+            planner.add("GET", path, who=who, times=settings.config.budgets.samples)

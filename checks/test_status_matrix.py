@@ -11,6 +11,7 @@ import pytest
 from umbrella_checks.client import ApiClient
 from umbrella_checks.fixtures import matrix_rows
 from umbrella_checks.matrix import Row
+from umbrella_checks.planning import Planner
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
@@ -28,6 +29,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
+def _headers(row: Row) -> dict[str, str] | None:
+    return {"Content-Type": "application/json"} if row.body is not None else None
+
+
+def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
+    """Every selected row's request, sent together (see planning.py)."""
+    values = settings.config.routes.model_dump()
+    for item in items:
+        row: Row = item.callspec.params["row"]  # type: ignore[attr-defined]
+        planner.add(
+            row.method,
+            row.url_path(values),
+            who=row.who,
+            headers=_headers(row),
+            json=row.json_body,
+            content=row.body,
+        )
+
+
 def test_route_answers_its_status(
     row: Row,
     api: ApiClient,
@@ -35,13 +55,11 @@ def test_route_answers_its_status(
     token_for: Callable[[str], Secret | None],
 ) -> None:
     """The status a client gets decides what it shows the user; a wrong one is a broken app."""
-    token = token_for(row.who)
-    headers = {"Content-Type": "application/json"} if row.body is not None else None
     answer = api.request(
         row.method,
         row.url_path(settings.config.routes.model_dump()),
-        token=token,
-        headers=headers,
+        token=token_for(row.who),
+        headers=_headers(row),
         content=row.body,
         json=row.json_body,
     )

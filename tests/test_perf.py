@@ -210,3 +210,12 @@ def test_the_verdict_table_names_the_broken_endpoint() -> None:
 def test_no_requests_is_not_a_pass() -> None:
     passed, _ = judge([], stats("overall", 0, requests=0), Budgets())
     assert not passed
+
+
+def test_too_few_samples_for_a_p95_is_said_not_judged() -> None:
+    passed, table = judge(
+        [stats("/v1/gigs", 900, requests=12)], stats("overall", 100, requests=200), Budgets()
+    )
+    assert passed
+    line = next(row for row in table.splitlines() if row.startswith("/v1/gigs"))
+    assert line.endswith("ok; P95 not judged: 12 samples (< 20)")

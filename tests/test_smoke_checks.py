@@ -158,7 +158,7 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
         pytest.param(
             "slow=/v1/artists:400",
             [BUDGET.format("artists")],
-            "expected median ≤ 300 ms over 3 requests, got 4",
+            "expected median server time ≤ 300 ms over 3 requests, got 4",
             id="slow-route",
         ),
     ],

@@ -8,8 +8,11 @@ traceback full of locals can carry a token into a report. No pytest import here.
 from __future__ import annotations
 
 import json as jsonlib
+import re
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -61,6 +64,8 @@ class Answer:
     url: str
     response: httpx.Response
     elapsed: float
+    # The service's own time (Server-Timing, else time to first byte less a round trip).
+    server_time: float = 0.0
     # When the answer arrived, by this machine's clock (UTC).
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # The body is parsed once, however many expectations (and the envelope rule) read it.
@@ -190,6 +195,77 @@ class Answer:
         return self
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A request by what identifies it: the same method, path, credential, headers and body
+    get the same answer, whether prefetched or sent when a check asks."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+
+    @classmethod
+    def of(
+        cls,
+        method: str,
+        path: str,
+        token: Secret | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: str | bytes | None = None,
+    ) -> Planned:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token.reveal()}"
+        body: bytes | None = content.encode() if isinstance(content, str) else content
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":")).encode()
+            sent.setdefault("Content-Type", "application/json")
+        return cls(method, path, tuple(sorted(sent.items())), body)
+
+    def __repr__(self) -> str:  # never the Authorization header
+        return f"Planned({self.method} {self.path})"
+
+
+@dataclass
+class Exchange:
+    response: httpx.Response
+    started: float
+    finished: float
+    marks: dict[str, float]
+
+    @property
+    def rtt(self) -> float | None:
+        """TCP connect time, when this exchange opened its connection."""
+        start = self.marks.get("connection.connect_tcp.started")
+        done = self.marks.get("connection.connect_tcp.complete")
+        return done - start if start is not None and done is not None else None
+
+    def answer(self, method: str, url: str, rtt: float | None) -> Answer:
+        sent = self.marks.get("http11.send_request_headers.started", self.started)
+        first_byte = self.marks.get("http11.receive_response_headers.complete", self.finished)
+        return Answer(
+            method,
+            url,
+            self.response,
+            self.finished - self.started,
+            server_time=server_time(self.response, first_byte - sent, self.rtt or rtt),
+        )
+
+
+def server_time(response: httpx.Response, ttfb: float, rtt: float | None) -> float:
+    """The service's own time for an answer: its Server-Timing when it reports one, else time
+    to first byte less one network round trip."""
+    durations = [
+        float(match) / 1000
+        for match in re.findall(r"dur=([0-9.]+)", response.headers.get("Server-Timing", ""))
+    ]
+    if durations:
+        return max(durations)
+    return max(ttfb - (rtt or 0.0), 0.0)
+
+
 class ApiClient:
     """httpx with the suite's timeouts, User-Agent and request counting.
 
@@ -212,13 +288,35 @@ class ApiClient:
         self.envelope_violations: list[str] = (
             envelope_violations if envelope_violations is not None else []
         )
-        self._http = new_client(http, counter=counter)
+        # Not counted when sent: a request is counted when a check uses its answer, so each
+        # check is charged for what it asked (prefetched or not); see prefetch().
+        self._http = new_client(http, connections=http.concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
+        self._planned: dict[Planned, list[Future[Exchange]]] = {}
+        self._lock = threading.Lock()
+        self._rtt: float | None = None
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def close(self) -> None:
+        """Count what was prefetched and never asked for (it was sent all the same)."""
+        with self._lock:
+            leftover = [f for futures in self._planned.values() for f in futures]
+            self._planned.clear()
+        for future in leftover:
+            if not future.cancel():
+                self.counter.add()
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
+
+    def prefetch(self, requests: list[Planned]) -> None:
+        """Send these now, concurrently; a check asking for the same request (method, path,
+        token, headers, body) gets the answer instead of waiting a round trip of its own."""
+        with self._lock:
+            for planned in requests:
+                future = self._pool.submit(self._exchange, planned)
+                self._planned.setdefault(planned, []).append(future)
 
     def request(
         self,
@@ -230,18 +328,15 @@ class ApiClient:
         json: Any = None,
         content: str | bytes | None = None,
     ) -> Answer:
-        url = self.url(path)
-        what = f"{method} {url}"
+        planned = Planned.of(method, path, token, headers, json, content)
+        what = f"{method} {self.url(path)}"
         if self.unresponsive:
             fail(f"{what}: not sent, {self.unresponsive}")
-        sent_headers = dict(headers or {})
-        if token is not None:
-            sent_headers["Authorization"] = f"Bearer {token.reveal()}"
-        started = time.perf_counter()
+        with self._lock:
+            waiting = self._planned.get(planned)
+            future = waiting.pop(0) if waiting else None
         try:
-            response = send(
-                self._http, method, url, what=what, headers=sent_headers, json=json, content=content
-            )
+            exchange = future.result() if future is not None else self._exchange(planned)
         except NoAnswer as exc:
             if exc.timed_out:
                 self.unresponsive = (
@@ -250,9 +345,34 @@ class ApiClient:
                 )
                 fail(f"{exc}; {self.unresponsive}")
             fail(f"{exc}; is the URL right and the service up?")
-        answer = Answer(method, url, response, time.perf_counter() - started)
+        finally:
+            self.counter.add()
+        answer = exchange.answer(method, self.url(path), self._rtt)
+        if exchange.rtt is not None:
+            self._rtt = exchange.rtt if self._rtt is None else min(self._rtt, exchange.rtt)
         self._check_envelope(answer)
         return answer
+
+    def _exchange(self, planned: Planned) -> Exchange:
+        """One request on the shared pool, timed: wall time, time to first byte, and the TCP
+        connect time when it opened a connection (the round trip, for server-time estimates)."""
+        marks: dict[str, float] = {}
+
+        def trace(event: str, _info: Any) -> None:
+            marks[event] = time.perf_counter()
+
+        headers = dict(planned.headers)
+        started = time.perf_counter()
+        response = send(
+            self._http,
+            planned.method,
+            self.url(planned.path),
+            what=f"{planned.method} {self.url(planned.path)}",
+            headers=headers,
+            content=planned.body,
+            extensions={"trace": trace},
+        )
+        return Exchange(response, started, time.perf_counter(), marks)
 
     def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check

@@ -52,6 +52,9 @@ class Http(_Section):
     connect_timeout: Duration = 5.0
     read_timeout: Duration = 10.0
     retries: int = Field(default=0, ge=0, le=3)
+    # Requests the target's client sends at once (prefetching a tier's planned requests);
+    # 1 sends them one after another, as a check asks.
+    concurrency: int = Field(default=16, ge=1, le=64)
 
 
 class Safety(_Section):

@@ -21,6 +21,7 @@ from umbrella_checks.config import Http
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
 from umbrella_checks.errors import fail
 from umbrella_checks.matrix import Row
+from umbrella_checks.planning import Unplannable
 from umbrella_checks.runstate import Probe, history_key, reports_dir, run_of
 from umbrella_checks.safety import destructive_refusal
 from umbrella_checks.secrets import Secret
@@ -59,6 +60,8 @@ def api(pytestconfig: pytest.Config, base_url: str, target_probe: Probe) -> Iter
     client = ApiClient(base_url, run.settings.config.http, run.counter, run.envelope_violations)
     # A target that hung on the probe is not asked again: the run ends in one timeout.
     client.unresponsive = target_probe.unresponsive
+    if run.plan and not client.unresponsive:
+        client.prefetch(run.plan)  # the tier's requests, all at once: see planning.py
     yield client
     client.close()
 
@@ -176,6 +179,31 @@ def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiCli
     )
 
 
+INVALID_TOKEN = Secret("invalid-token", "invalid.token.for-umbrella-checks")
+
+
+def planning_token(config: pytest.Config) -> Callable[[str], Secret | None]:
+    """A ``who``'s credential for planning: never skips or fails, raises ``Unplannable``."""
+    run = run_of(config)
+
+    def pick(who: str) -> Secret | None:
+        if who == "anonymous":
+            return None
+        if who == "invalid-token":
+            return INVALID_TOKEN
+        static = run.settings.tokens.get(who)
+        if static is not None:
+            return static
+        if run.tokens is not None and who in run.tokens.accounts():
+            try:
+                return Secret(f"minted via Clerk for {ID_VARS[who]}", run.tokens.current(who))
+            except ClerkError:
+                raise Unplannable(who) from None
+        raise Unplannable(who)
+
+    return pick
+
+
 @pytest.fixture
 def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[str], Secret | None]:
     """The credential for a matrix row's ``who``; skips naming the variable when it is unset."""
@@ -184,7 +212,7 @@ def token_for(request: pytest.FixtureRequest, settings: Settings) -> Callable[[s
         if who == "anonymous":
             return None
         if who == "invalid-token":
-            return Secret("invalid-token", "invalid.token.for-umbrella-checks")
+            return INVALID_TOKEN
         if who == "limit-exhausted":
             return request.getfixturevalue("exhausted_token")  # type: ignore[no-any-return]
         return credential(request.config, who)

@@ -15,8 +15,9 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.errors import CheckFailed
-from umbrella_checks.fixtures import CANNOT_JUDGE
+from umbrella_checks.fixtures import CANNOT_JUDGE, planning_token
 from umbrella_checks.incident import Failure
+from umbrella_checks.planning import plan_session
 from umbrella_checks.reporting import rotate, tier_of
 from umbrella_checks.runstate import (
     check_path_option_syntax,
@@ -66,6 +67,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
         raise pytest.UsageError(NO_TARGET)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Plan the selected checks' requests (one process only: an xdist worker does not know
+    which checks it will be given, so its checks send as they ask)."""
+    config = session.config
+    run = config.stash.get(run_key, None)
+    if run is None or informational(config) or is_worker(config) or not run.settings.base_url:
+        return
+    if getattr(config.option, "numprocesses", None) or run.settings.config.http.concurrency < 2:
+        return
+    run.plan = plan_session(session.items, run.settings, planning_token(config))
 
 
 @pytest.hookimpl(optionalhook=True)

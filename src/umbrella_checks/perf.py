@@ -65,11 +65,18 @@ def budget_for(name: str, budgets: Budgets) -> float | None:
     return budgets.endpoints[max(matches, key=len)] * 1000 if matches else None
 
 
+# A P95 from fewer samples than this is the slowest request or the one before it: not judged.
+MIN_P95_SAMPLES = 20
+
+
 def judge_line(stats: EndpointStats, budget_ms: float | None, budgets: Budgets) -> Line:
     """An endpoint is ok when its P95 is within budget *and* its own error rate is: an
-    endpoint whose requests fail is never ok, however fast its errors come back."""
+    endpoint whose requests fail is never ok, however fast its errors come back. With too few
+    samples for a P95 the line says so instead of judging it."""
     problems = []
-    if budget_ms is not None and stats.p95_ms >= budget_ms:
+    if budget_ms is not None and stats.requests < MIN_P95_SAMPLES:
+        budget_ms = None
+    elif budget_ms is not None and stats.p95_ms >= budget_ms:
         problems.append("P95 over budget")
     if error_rate(stats) >= budgets.error_rate:
         problems.append(f"errors {error_rate(stats):.1%}")
@@ -98,6 +105,8 @@ def judge(
         s = line.stats
         limit = f"<{line.budget_ms:.0f}ms" if line.budget_ms is not None else "-"
         verdict = "ok" if line.ok else "FAIL: " + ", ".join(line.problems)
+        if line.ok and budget_for(s.name, budgets) is not None and line.budget_ms is None:
+            verdict = f"ok; P95 not judged: {s.requests} samples (< {MIN_P95_SAMPLES})"
         rows.append(
             f"{s.name:<22}{s.requests:>9}{s.failures:>9}{s.p50_ms:>8.0f}{s.p95_ms:>8.0f}"
             f"{s.p99_ms:>8.0f}{limit:>10}  {verdict}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from umbrella_checks.clerk import ClerkError, TokenStore
-from umbrella_checks.client import ApiClient
+from umbrella_checks.client import ApiClient, Planned
 from umbrella_checks.config import ConfigError
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.incident import Failure
@@ -57,6 +57,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
     # JSON answers without the contract's envelope, in the order they came (see hooks).
     envelope_violations: list[str] = field(default_factory=list)
+    # The selected checks' requests, sent together when the target's client starts.
+    plan: list[Planned] = field(default_factory=list)
     reports: ReportPaths | None = None
     sandbox: Sandbox | None = None
     tokens: TokenStore | None = None

@@ -56,14 +56,17 @@ def new_client(
     *,
     counter: RequestCounter | None = None,
     headers: Mapping[str, str] | None = None,
+    connections: int = 4,
 ) -> httpx.Client:
-    """An httpx client with the suite's timeouts, User-Agent, retries and request counting."""
+    """An httpx client with the suite's timeouts, User-Agent, retries and request counting
+    (``counter``), pooling at most ``connections`` connections."""
     hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.Client(
         timeout=timeout_of(http),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         follow_redirects=False,
-        transport=httpx.HTTPTransport(retries=http.retries),
+        transport=httpx.HTTPTransport(retries=http.retries, limits=limits),
         event_hooks=hooks,
     )
 

@@ -224,6 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
     raw_body = b""
+    started = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the suite's own output is what the user reads
@@ -256,6 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        # Its own time, as a Worker can report it: queueing on this machine is not the service's.
+        spent = (time.perf_counter() - self.started) * 1000
+        self.send_header("Server-Timing", f"app;dur={spent:.1f}")
         self.send_header("Content-Length", str(len(body)))
         for key, value in {**self._cors(), **headers}.items():
             self.send_header(key, value)
@@ -338,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_OPTIONS(self) -> None:
+        self.started = time.perf_counter()
         self.sb.counts["requests"] += 1
         headers = {
             "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
@@ -350,6 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.sb
         # Read the whole body before answering anything: an answer that leaves it unread (a
         # 401 before parsing) would make the next request on this keep-alive connection garbage.
+        self.started = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
         self.raw_body = self.rfile.read(length) if length else b""
         if "hang" in sb.faults:

@@ -54,7 +54,7 @@ class Http(_Section):
     retries: int = Field(default=0, ge=0, le=3)
     # Requests the target's client sends at once (prefetching a tier's planned requests);
     # 1 sends them one after another, as a check asks.
-    concurrency: int = Field(default=16, ge=1, le=64)
+    concurrency: int = Field(default=48, ge=1, le=64)
 
 
 class Safety(_Section):

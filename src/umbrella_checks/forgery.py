@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import functools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+# jwt and cryptography are imported where used: collecting the checks (every tier run) must
+# not pay for them.
 
 # kind -> what it is, as a failure message names it
 KINDS = {
@@ -26,13 +29,17 @@ KINDS = {
 
 
 @functools.cache
-def _key() -> rsa.RSAPrivateKey:
+def _key() -> RSAPrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     # Nobody's key: whatever it signs, no Clerk instance vouches for.
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def template(static_token: str | None, now: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims to forge from: the static token's, or a realistic Clerk session's."""
+    import jwt
+
     if static_token:
         try:
             header = jwt.get_unverified_header(static_token)
@@ -54,6 +61,8 @@ def template(static_token: str | None, now: float) -> tuple[dict[str, Any], dict
 
 def forge(kind: str, static_token: str | None = None, now: float | None = None) -> str:
     """A token of ``kind`` (one of KINDS) that a correct service must answer with 401."""
+    import jwt
+
     now = time.time() if now is None else now
     header, claims = template(static_token, now)
     fresh = {**claims, "iat": int(now), "nbf": int(now) - 5, "exp": int(now) + 300}

@@ -12,14 +12,14 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from umbrella_checks.config import Http
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.transport import NoAnswer, RequestCounter, request_once
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,15 @@ class Certificate:
 
 
 def _common_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(found[0].value) if found else name.rfc4514_string()
 
 
 def peer_certificate(host: str, port: int, timeout: float) -> Certificate:
+    from cryptography import x509  # only where a certificate is read: not on every run
+
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # read it whatever it is; judging comes after

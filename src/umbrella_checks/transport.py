@@ -9,10 +9,13 @@ for read-only services that take a bearer token.
 
 from __future__ import annotations
 
+import functools
+import ssl
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+import certifi
 import httpx
 
 from umbrella_checks import __version__
@@ -51,6 +54,13 @@ def timeout_of(http: Http) -> httpx.Timeout:
     )
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Built once per process (loading the CA bundle costs tens of milliseconds), shared by
+    # every client: the same trust store httpx would use.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def new_client(
     http: Http,
     *,
@@ -66,7 +76,7 @@ def new_client(
         timeout=timeout_of(http),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         follow_redirects=False,
-        transport=httpx.HTTPTransport(retries=http.retries, limits=limits),
+        transport=httpx.HTTPTransport(verify=_tls_context(), retries=http.retries, limits=limits),
         event_hooks=hooks,
     )
 

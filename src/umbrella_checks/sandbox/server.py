@@ -8,6 +8,7 @@ contract.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -19,13 +20,12 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import jwt
 
 from umbrella_checks.config import Http
 from umbrella_checks.sandbox.faults import Faults
@@ -76,6 +76,7 @@ class Sandbox:
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        self._busy = 0
         self._stopping = threading.Event()
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="umbrella-sandbox-")
         base = root or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -119,7 +120,10 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="umbrella-sandbox", daemon=True
+            # A short poll: stop() waits for the loop's next look, which ends the run.
+            target=lambda: self._server.serve_forever(poll_interval=0.05),
+            name="umbrella-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -151,6 +155,8 @@ class Sandbox:
 
     def verify_clerk_jwt(self, token: str) -> Account:
         """Accept a Clerk session JWT signed by the configured instance's key (RS256)."""
+        import jwt  # only a sandbox that verifies Clerk tokens needs it
+
         if not self.clerk_jwks_url:
             raise ApiError(401, "authentication_failed", "invalid or expired token")
         if self._jwks is None:
@@ -176,6 +182,18 @@ class Sandbox:
             if account.clerk_id == claims["sub"]:
                 return account
         raise ApiError(401, "authentication_failed", "unknown user")
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count answers being worked on at once (``max_in_flight`` in /__sandbox/state)."""
+        with self._lock:
+            self._busy += 1
+            self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self._busy)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     def window(self) -> tuple[str, datetime]:
         """Violet's rate window key and its reset time (a UTC day, or a minute when faulty)."""
@@ -315,8 +333,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _unverified(self, token: str) -> Account | None:
         """The faulty verifiers: a JWT taken at its word (or with alg: none)."""
         faults = self.sb.faults
-        if token.count(".") != 2:
+        faulty = ("auth-skips-verification", "auth-accepts-unsigned")
+        if token.count(".") != 2 or not any(name in faults for name in faulty):
             return None
+        import jwt
+
         try:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError:
@@ -342,6 +363,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_OPTIONS(self) -> None:
+        with self.sb.in_flight():
+            self._preflight()
+
+    def _preflight(self) -> None:
         self.started = time.perf_counter()
         self.sb.counts["requests"] += 1
         headers = {
@@ -352,6 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(204, b"", "text/plain", headers)
 
     def _dispatch(self) -> None:
+        with self.sb.in_flight():
+            self._dispatch_one()
+
+    def _dispatch_one(self) -> None:
         sb = self.sb
         # Read the whole body before answering anything: an answer that leaves it unread (a
         # 401 before parsing) would make the next request on this keep-alive connection garbage.

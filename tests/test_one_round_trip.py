@@ -1,0 +1,74 @@
+"""The post-deploy tier's requests go out together, and no more of them than checks use.
+
+Speed itself is the benchmark's to show (bench/postdeploy.py); these prove the mechanism: the
+sandbox sees the requests in flight at once, and counts as many as the run reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import RunChecks
+from umbrella_checks.sandbox import Sandbox
+
+
+def _signed_in(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
+    monkeypatch.setenv("UMBRELLA_ADMIN_TOKEN", sandbox.accounts["admin"].token)
+
+
+def _state(sandbox: Sandbox) -> dict[str, int]:
+    counts: dict[str, int] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]
+    return counts
+
+
+def test_the_planned_requests_are_in_flight_together(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 30 ms an answer, inside every budget: long enough that requests sent together overlap.
+    sandbox = sandbox_server("slow=*:30")
+    _signed_in(monkeypatch, sandbox)
+    run = run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
+    assert run.failed_names() == []
+    assert _state(sandbox)["max_in_flight"] >= 8  # one at a time would be 1
+
+
+def test_concurrency_1_sends_as_checks_ask(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    suite_dir: Path,
+) -> None:
+    sandbox = sandbox_server()
+    _signed_in(monkeypatch, sandbox)
+    config = (
+        suite_dir / "umbrella.toml"
+    ).read_text() + "\n[env.development.http]\nconcurrency = 1\n"
+    run = run_checks(
+        "-m", "postdeploy", "--environment=development", target=sandbox.url, config=config
+    )
+    assert run.failed_names() == []
+    assert _state(sandbox)["max_in_flight"] == 1
+
+
+def test_every_request_sent_is_counted_and_the_tier_stays_under_60(
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox = sandbox_server()
+    _signed_in(monkeypatch, sandbox)
+    result = pytester.runpytest_subprocess(
+        "-m", "postdeploy", f"--base-url={sandbox.url}", "--environment=development"
+    )
+    reported = re.search(r"umbrella: (\d+) requests sent to the target", result.stdout.str())
+    assert reported is not None
+    assert int(reported.group(1)) == _state(sandbox)["requests"] <= 60

@@ -40,6 +40,12 @@ def test_database_checks_pass_on_the_healthy_sandbox(run_checks: RunChecks) -> N
             id="pending-migration",
         ),
         pytest.param(
+            "migration-misnamed",
+            ["test_migration_files_are_numbered_in_sequence"],
+            "2_violet_usage.sql: not named NNNN_description.sql; 0002: missing",
+            id="migration-misnamed",
+        ),
+        pytest.param(
             "unknown-migration",
             ["test_no_unknown_migration_is_applied"],
             "the repo does not have: 0099_hotfix_from_laptop.sql",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.conftest import REPO
-from umbrella_checks.sandbox import fault_table
+from umbrella_checks.sandbox import FAULTS, fault_table
 
 
 def test_the_readme_fault_table_is_the_generated_one() -> None:
@@ -20,3 +22,10 @@ def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
     for tool in ("pytest tests", "ruff check", "ruff format --check", "mypy"):
         assert tool in block[1]
     assert "README.md" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_sandbox_fault_is_proven_by_a_self_test() -> None:
+    """A fault no self-test switches on proves nothing: some check must be seen to fail on it."""
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "tests").glob("test_*.py"))
+    unused = [name for name in FAULTS if not re.search(rf"[\"']{re.escape(name)}(=|[\"'])", tests)]
+    assert unused == []

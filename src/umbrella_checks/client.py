@@ -242,9 +242,15 @@ class Exchange:
         done = self.marks.get("connection.connect_tcp.complete")
         return done - start if start is not None and done is not None else None
 
+    def _mark(self, event: str, default: float) -> float:
+        for protocol in ("http11", "http2"):
+            if f"{protocol}.{event}" in self.marks:
+                return self.marks[f"{protocol}.{event}"]
+        return default
+
     def answer(self, method: str, url: str, rtt: float | None) -> Answer:
-        sent = self.marks.get("http11.send_request_headers.started", self.started)
-        first_byte = self.marks.get("http11.receive_response_headers.complete", self.finished)
+        sent = self._mark("send_request_headers.started", self.started)
+        first_byte = self._mark("receive_response_headers.complete", self.finished)
         return Answer(
             method,
             url,
@@ -290,7 +296,10 @@ class ApiClient:
         )
         # Not counted when sent: a request is counted when a check uses its answer, so each
         # check is charged for what it asked (prefetched or not); see prefetch().
-        self._http = new_client(http, connections=http.concurrency)
+        # HTTP/2 only over TLS: a plain-HTTP target (the sandbox) would not offer it anyway.
+        self._http = new_client(
+            http, connections=http.concurrency, http2=self.base_url.startswith("https://")
+        )
         self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
         self._planned: dict[Planned, list[Future[Exchange]]] = {}
         self._lock = threading.Lock()

@@ -67,9 +67,11 @@ def new_client(
     counter: RequestCounter | None = None,
     headers: Mapping[str, str] | None = None,
     connections: int = 4,
+    http2: bool = False,
 ) -> httpx.Client:
     """An httpx client with the suite's timeouts, User-Agent, retries and request counting
-    (``counter``), pooling at most ``connections`` connections."""
+    (``counter``), pooling at most ``connections`` connections; with ``http2``, HTTP/2 where
+    the server offers it over TLS (many requests on one connection)."""
     hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.Client(

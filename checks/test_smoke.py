@@ -43,8 +43,9 @@ def test_cors_preflight_allows_each_configured_origin(api: ApiClient, settings: 
             answer.fail(
                 f"Access-Control-Allow-Origin: {origin}",
                 repr(granted) if granted else "no Access-Control-Allow-Origin header",
-                "the Worker's CORS allow-list lost this origin; check CORS_ORIGINS for "
-                f"[env.{settings.environment}]",
+                "the Worker's CORS allow-list lost this origin; check its allowed origins for "
+                f"{settings.environment}, or record the real list in [env.{settings.environment}"
+                ".cors] allowed_origins",
             )
         credentials = answer.headers.get("Access-Control-Allow-Credentials")
         if credentials != "true":

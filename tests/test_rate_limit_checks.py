@@ -182,3 +182,27 @@ def test_a_sensitive_url_is_refused_before_any_request(
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "matches the sensitive-URL pattern" in result.stderr.str()
+
+
+def test_error_codes_compare_without_case_unless_strict(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    drifted = run_checks(*ALLOW, faults=["error-codes-lowercase"])
+    assert "test_the_prompt_past_the_limit_gets_429_envelope" in drifted.passed_names()
+    strict = (suite_dir / "umbrella.toml").read_text() + "\n[errors]\nstrict_case = true\n"
+    exact = run_checks(*ALLOW, faults=["error-codes-lowercase"], config=strict)
+    name = "test_the_prompt_past_the_limit_gets_429_envelope"
+    assert exact.failed_names() == [name]
+    assert 'expected error code "RATE_LIMIT_EXCEEDED" (exactly: [errors] strict_case), got 429' in (
+        exact.message_of(name)
+    )
+
+
+def test_a_service_spelling_of_a_code_is_recorded_in_errors(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    recorded = (suite_dir / "umbrella.toml").read_text() + (
+        '\n[errors]\nstrict_case = true\ncodes = { RATE_LIMIT_EXCEEDED = "rate_limit_exceeded" }\n'
+    )
+    run = run_checks(*ALLOW, faults=["error-codes-lowercase"], config=recorded)
+    assert "test_the_prompt_past_the_limit_gets_429_envelope" in run.passed_names()

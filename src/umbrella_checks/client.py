@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from umbrella_checks.config import Http
+from umbrella_checks.config import Errors, Http
 from umbrella_checks.errors import fail
 from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
@@ -68,6 +68,8 @@ class Answer:
     server_time: float = 0.0
     # When the answer arrived, by this machine's clock (UTC).
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # How the service spells its error codes ([errors]).
+    errors: Errors = field(default_factory=Errors, repr=False, compare=False)
     # The body is parsed once, however many expectations (and the envelope rule) read it.
     _parsed: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
 
@@ -176,11 +178,19 @@ class Answer:
                 self.fail('an error envelope with "error.code"', snippet(self.text))
         return body
 
-    def expect_error_code(self, code: str) -> Answer:
+    def expect_error_code(self, name: str) -> Answer:
+        """The error code the contract calls ``name``, spelled as ``[errors]`` records it."""
         body = self.expect_envelope()
         actual = body.get("error", {}).get("code") if body["success"] is False else None
-        if actual != code:
-            self.fail(f'error code "{code}"', f"{self.status} {snippet(self.text)}")
+        code = self.errors.codes.get(name, name)
+        same = (
+            actual == code
+            if self.errors.strict_case
+            else isinstance(actual, str) and actual.casefold() == code.casefold()
+        )
+        if not same:
+            strict = " (exactly: [errors] strict_case)" if self.errors.strict_case else ""
+            self.fail(f'error code "{code}"{strict}', f"{self.status} {snippet(self.text)}")
         return self
 
     def expect_no_internals(self) -> Answer:
@@ -248,7 +258,7 @@ class Exchange:
                 return self.marks[f"{protocol}.{event}"]
         return default
 
-    def answer(self, method: str, url: str, rtt: float | None) -> Answer:
+    def answer(self, method: str, url: str, rtt: float | None, errors: Errors) -> Answer:
         sent = self._mark("send_request_headers.started", self.started)
         first_byte = self._mark("receive_response_headers.complete", self.finished)
         return Answer(
@@ -257,6 +267,7 @@ class Exchange:
             self.response,
             self.finished - self.started,
             server_time=server_time(self.response, first_byte - sent, self.rtt or rtt),
+            errors=errors,
         )
 
 
@@ -286,8 +297,10 @@ class ApiClient:
         http: Http,
         counter: RequestCounter,
         envelope_violations: list[str] | None = None,
+        errors: Errors | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.errors = errors or Errors()
         self.counter = counter
         self.unresponsive: str | None = None
         # Shared with the plugin, which fails the check whose request broke the rule.
@@ -356,7 +369,7 @@ class ApiClient:
             fail(f"{exc}; is the URL right and the service up?")
         finally:
             self.counter.add()
-        answer = exchange.answer(method, self.url(path), self._rtt)
+        answer = exchange.answer(method, self.url(path), self._rtt, self.errors)
         if exchange.rtt is not None:
             self._rtt = exchange.rtt if self._rtt is None else min(self._rtt, exchange.rtt)
         self._check_envelope(answer)

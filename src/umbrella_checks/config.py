@@ -260,6 +260,16 @@ class Tls(_Section):
     min_domain_days: int = Field(default=30, ge=1)
 
 
+class Errors(_Section):
+    """How the service spells its error codes. Checks name a code by the contract's name
+    (``not_found``, ``authentication_failed``, ``authorization_failed``, ``validation_error``,
+    ``RATE_LIMIT_EXCEEDED``); ``codes`` maps a name to the service's own spelling."""
+
+    # Compare codes exactly; by default "rate_limit_exceeded" is RATE_LIMIT_EXCEEDED.
+    strict_case: bool = False
+    codes: dict[str, str] = {}
+
+
 class Reports(_Section):
     # Runs kept per tier in reports/ (their HTML and JUnit files); older ones are removed.
     keep: int = Field(default=30, ge=1)
@@ -285,6 +295,7 @@ class SuiteConfig(_Section):
     reports: Reports = Reports()
     security: Security = Security()
     tls: Tls = Tls()
+    errors: Errors = Errors()
     perf: Perf = Perf()
     analytics: Analytics = Analytics()
     sentry: Sentry = Sentry()

@@ -57,7 +57,8 @@ def matrix_rows(config: pytest.Config) -> list[Row]:
 def api(pytestconfig: pytest.Config, base_url: str, target_probe: Probe) -> Iterator[ApiClient]:
     """The suite's client for the target (pytest-base-url's ``base_url``)."""
     run = run_of(pytestconfig)
-    client = ApiClient(base_url, run.settings.config.http, run.counter, run.envelope_violations)
+    config = run.settings.config
+    client = ApiClient(base_url, config.http, run.counter, run.envelope_violations, config.errors)
     # A target that hung on the probe is not asked again: the run ends in one timeout.
     client.unresponsive = target_probe.unresponsive
     if run.plan and not client.unresponsive:

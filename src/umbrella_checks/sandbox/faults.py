@@ -113,6 +113,9 @@ FAULTS: dict[str, Fault] = {
     "envelope-missing": Fault(
         "ROUTE", "successful answers on ROUTE are bare JSON, no envelope", _route
     ),
+    "error-codes-lowercase": Fault(
+        None, "drift: error codes are spelled in lower case (rate_limit_exceeded, …)"
+    ),
     "unknown-route-html": Fault(None, "unknown /v1/ paths answer 200 with an HTML page"),
     "cors-missing": Fault(None, "no Access-Control-Allow-Origin on any answer"),
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),

@@ -295,7 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"success": True, "data": data, "meta": self._meta()}, headers or {})
 
     def _error(self, exc: ApiError, headers: dict[str, str] | None = None) -> None:
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        code = exc.code.lower() if "error-codes-lowercase" in self.sb.faults else exc.code
+        error: dict[str, Any] = {"code": code, "message": exc.message}
         if exc.field:
             error["field"] = exc.field
         if "stack-trace" in self.sb.faults:

@@ -16,11 +16,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 
-from umbrella_checks.config import Errors, Http
-from umbrella_checks.errors import fail
+from umbrella_checks.config import Envelope, Errors, Http
+from umbrella_checks.errors import CheckFailed, EnvelopeMissing, fail
 from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
 
@@ -70,6 +71,8 @@ class Answer:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # How the service spells its error codes ([errors]).
     errors: Errors = field(default_factory=Errors, repr=False, compare=False)
+    # False for a route recorded as answering without the envelope ([envelope] bare_routes).
+    enveloped: bool = True
     # The body is parsed once, however many expectations (and the envelope rule) read it.
     _parsed: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
 
@@ -117,10 +120,26 @@ class Answer:
             self.fail("a JSON body", f"{self.status} {self.describe_body()}")
 
     def body(self) -> dict[str, Any]:
+        """The JSON object; an answer from a route recorded as bare (``[envelope]
+        bare_routes``) is read as if enveloped, so field paths such as ``data.status`` hold."""
         data = self.json()
+        if not self.enveloped:
+            return {"success": self.status < 400, "data": data, "meta": {}}
         if not isinstance(data, dict):
             self.fail("a JSON object", snippet(jsonlib.dumps(data)))
         return data
+
+    def find(self, dotted: str) -> Any:
+        """The value at a dotted path, or None (for descriptions, never for verdicts)."""
+        try:
+            node: Any = self.body()
+        except CheckFailed:
+            return None
+        for part in dotted.split("."):
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
 
     def field(self, dotted: str) -> Any:
         """The value at ``data.status``-style path, or fail naming the missing part and what
@@ -130,9 +149,24 @@ class Answer:
         for part in dotted.split("."):
             walked.append(part)
             if not isinstance(node, dict) or part not in node:
-                self.fail(f'field "{".".join(walked)}"', self._shape())
+                expected = f'field "{".".join(walked)}"'
+                if self.enveloped and envelope_problem(self.body()):
+                    self._missing_envelope(expected)
+                self.fail(expected, self._shape())
             node = node[part]
         return node
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {urlsplit(self.url).path}"
+
+    def _missing_envelope(self, expected: str) -> NoReturn:
+        raise EnvelopeMissing(
+            f"{self.what}: expected {expected}, got {self._shape()} (the contract's envelope "
+            "is missing; if the route answers bare by design, record it in [envelope] "
+            "bare_routes)",
+            self.route,
+        )
 
     def _shape(self) -> str:
         body = self.body()
@@ -167,11 +201,14 @@ class Answer:
         return self
 
     def expect_envelope(self) -> dict[str, Any]:
-        """The contract's envelope: ``success`` and ``meta.timestamp``; errors need a code."""
+        """The contract's envelope: ``success`` and ``meta.timestamp``; errors need a code.
+        A route recorded as bare answers without one, by design."""
         body = self.body()
+        if not self.enveloped:
+            return body
         problem = envelope_problem(body)
         if problem:
-            self.fail(f"an envelope with {problem}", snippet(self.text))
+            self._missing_envelope(f"an envelope with {problem}")
         if body["success"] is False:
             error = body.get("error")
             if not isinstance(error, dict) or not error.get("code"):
@@ -258,7 +295,9 @@ class Exchange:
                 return self.marks[f"{protocol}.{event}"]
         return default
 
-    def answer(self, method: str, url: str, rtt: float | None, errors: Errors) -> Answer:
+    def answer(
+        self, method: str, url: str, rtt: float | None, errors: Errors, enveloped: bool
+    ) -> Answer:
         sent = self._mark("send_request_headers.started", self.started)
         first_byte = self._mark("receive_response_headers.complete", self.finished)
         return Answer(
@@ -268,6 +307,7 @@ class Exchange:
             self.finished - self.started,
             server_time=server_time(self.response, first_byte - sent, self.rtt or rtt),
             errors=errors,
+            enveloped=enveloped,
         )
 
 
@@ -296,15 +336,17 @@ class ApiClient:
         base_url: str,
         http: Http,
         counter: RequestCounter,
-        envelope_violations: list[str] | None = None,
+        envelope_violations: list[tuple[str, str]] | None = None,
         errors: Errors | None = None,
+        envelope: Envelope | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.errors = errors or Errors()
+        self.envelope = envelope or Envelope()
         self.counter = counter
         self.unresponsive: str | None = None
         # Shared with the plugin, which fails the check whose request broke the rule.
-        self.envelope_violations: list[str] = (
+        self.envelope_violations: list[tuple[str, str]] = (
             envelope_violations if envelope_violations is not None else []
         )
         # Not counted when sent: a request is counted when a check uses its answer, so each
@@ -369,7 +411,8 @@ class ApiClient:
             fail(f"{exc}; is the URL right and the service up?")
         finally:
             self.counter.add()
-        answer = exchange.answer(method, self.url(path), self._rtt, self.errors)
+        enveloped = not any(path.startswith(bare) for bare in self.envelope.bare_routes)
+        answer = exchange.answer(method, self.url(path), self._rtt, self.errors, enveloped)
         if exchange.rtt is not None:
             self._rtt = exchange.rtt if self._rtt is None else min(self._rtt, exchange.rtt)
         self._check_envelope(answer)
@@ -399,7 +442,7 @@ class ApiClient:
     def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check
         that sent the request (in its call phase, once), unless that check failed already."""
-        if "json" not in answer.headers.get("content-type", ""):
+        if not answer.enveloped or "json" not in answer.headers.get("content-type", ""):
             return
         try:
             body = answer.parsed()
@@ -407,8 +450,11 @@ class ApiClient:
             return  # not JSON after all: the checks that read it say so
         if envelope_problem(body):
             self.envelope_violations.append(
-                f"{answer.what}: expected a JSON envelope with success and meta.timestamp, "
-                f"got {answer.status} {snippet(answer.text)}"
+                (
+                    answer.route,
+                    f"{answer.what}: expected a JSON envelope with success and meta.timestamp, "
+                    f"got {answer.status} {snippet(answer.text)}",
+                )
             )
 
     def get(self, path: str, **kwargs: Any) -> Answer:

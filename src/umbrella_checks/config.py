@@ -260,6 +260,14 @@ class Tls(_Section):
     min_domain_days: int = Field(default=30, ge=1)
 
 
+class Envelope(_Section):
+    """Which answers carry the contract's ``{success, data, meta}`` envelope."""
+
+    # Routes (path prefixes) that answer bare JSON by design: read as if enveloped, so field
+    # paths like data.status still hold, and never held to the envelope rule.
+    bare_routes: list[str] = []
+
+
 class Errors(_Section):
     """How the service spells its error codes. Checks name a code by the contract's name
     (``not_found``, ``authentication_failed``, ``authorization_failed``, ``validation_error``,
@@ -296,6 +304,7 @@ class SuiteConfig(_Section):
     security: Security = Security()
     tls: Tls = Tls()
     errors: Errors = Errors()
+    envelope: Envelope = Envelope()
     perf: Perf = Perf()
     analytics: Analytics = Analytics()
     sentry: Sentry = Sentry()

@@ -33,6 +33,15 @@ class CouldNotCheck(CheckFailed):
         )
 
 
+class EnvelopeMissing(CheckFailed):
+    """An answer without the envelope the contract promises for its route: one difference,
+    reported once per route; checks that cannot read their field because of it say so."""
+
+    def __init__(self, message: str, route: str) -> None:
+        super().__init__(message)
+        self.route = route
+
+
 def fail(message: str) -> NoReturn:
     """Fail the current check with ``message`` alone (secrets scrubbed).
 

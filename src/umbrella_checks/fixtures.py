@@ -58,7 +58,9 @@ def api(pytestconfig: pytest.Config, base_url: str, target_probe: Probe) -> Iter
     """The suite's client for the target (pytest-base-url's ``base_url``)."""
     run = run_of(pytestconfig)
     config = run.settings.config
-    client = ApiClient(base_url, config.http, run.counter, run.envelope_violations, config.errors)
+    client = ApiClient(
+        base_url, config.http, run.counter, run.envelope_violations, config.errors, config.envelope
+    )
     # A target that hung on the probe is not asked again: the run ends in one timeout.
     client.unresponsive = target_probe.unresponsive
     if run.plan and not client.unresponsive:

@@ -14,7 +14,7 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
-from umbrella_checks.errors import CheckFailed
+from umbrella_checks.errors import CheckFailed, EnvelopeMissing
 from umbrella_checks.fixtures import CANNOT_JUDGE, planning_token
 from umbrella_checks.incident import Failure
 from umbrella_checks.planning import plan_session
@@ -167,9 +167,27 @@ def pytest_runtest_makereport(
     if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailed):
         # The message is the whole story: no traceback, so no locals that could hold a token.
         report.longrepr = call.excinfo.value.message
+        if isinstance(call.excinfo.value, EnvelopeMissing):
+            _one_failure_per_missing_envelope(item, report, call.excinfo.value)
     if report.skipped and run_of(item.config).settings.strict_skips:
         _fail_skip_for_missing_input(report)
     return report
+
+
+def _one_failure_per_missing_envelope(
+    item: pytest.Item, report: pytest.TestReport, missing: EnvelopeMissing
+) -> None:
+    """The first check to meet a route's missing envelope fails; the others cannot judge."""
+    run = run_of(item.config)
+    if missing.route not in run.bare_reported:
+        run.bare_reported.add(missing.route)
+        return
+    report.outcome = "skipped"
+    reason = (
+        f"{CANNOT_JUDGE} {missing.route} answers without the envelope (failed once, in "
+        f"another check): {missing.message.split(': ', 1)[-1]}"
+    )
+    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {reason}")
 
 
 def _fail_skip_for_missing_input(report: pytest.TestReport) -> None:
@@ -200,10 +218,19 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """The envelope rule, judged once, in the call phase of the check whose request (or whose
     fixture's request) broke it. A check that already failed keeps its own failure."""
     yield
-    fresh = run_of(item.config).envelope_violations[item.stash.get(_violations_before, 0) :]
+    run = run_of(item.config)
+    fresh = [
+        (route, message)
+        for route, message in run.envelope_violations[item.stash.get(_violations_before, 0) :]
+        if route not in run.bare_reported
+    ]
     if fresh:
+        run.bare_reported.update(route for route, _ in fresh)
         more = f"; {len(fresh) - 1} more" if len(fresh) > 1 else ""
-        raise CheckFailed(f"{fresh[0]} (contract: every JSON answer carries the envelope){more}")
+        raise CheckFailed(
+            f"{fresh[0][1]} (contract: every JSON answer carries the envelope; if this route "
+            f"answers bare by design, record it in [envelope] bare_routes){more}"
+        )
 
 
 @pytest.hookimpl(wrapper=True)

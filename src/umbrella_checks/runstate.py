@@ -55,8 +55,10 @@ class Run:
     figures: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # JSON answers without the contract's envelope, in the order they came (see hooks).
-    envelope_violations: list[str] = field(default_factory=list)
+    # JSON answers without the contract's envelope, (route, message), in the order they came;
+    # and the routes whose missing envelope a check has already failed on (see hooks).
+    envelope_violations: list[tuple[str, str]] = field(default_factory=list)
+    bare_reported: set[str] = field(default_factory=set)
     # The selected checks' requests, sent together when the target's client starts.
     plan: list[Planned] = field(default_factory=list)
     reports: ReportPaths | None = None
@@ -199,19 +201,23 @@ def probe_target(settings: Settings, counter: RequestCounter) -> Probe:
     """One GET of the health route: the version and environment for the report header."""
     if not settings.base_url:
         return Probe(error="no target")
-    client = ApiClient(settings.base_url, settings.config.http, counter)
+    config = settings.config
+    client = ApiClient(
+        settings.base_url, config.http, counter, None, config.errors, config.envelope
+    )
     try:
-        answer = client.get(settings.config.health.path)
+        answer = client.get(config.health.path)
     except CheckFailed as exc:
         return Probe(error=exc.message, unresponsive=client.unresponsive)
     finally:
         client.close()
-    try:
-        data = answer.response.json().get("data", {})
-    except (ValueError, AttributeError):
-        data = {}
-    data = data if isinstance(data, dict) else {}
-    return Probe(answer.status, data.get("version"), data.get("environment"))
+    version = answer.find(config.health.version_field)
+    environment = answer.find(config.health.environment_field)
+    return Probe(
+        answer.status,
+        str(version) if version is not None else None,
+        str(environment) if environment is not None else None,
+    )
 
 
 def plan_reports(config: pytest.Config, started: datetime) -> ReportPaths:

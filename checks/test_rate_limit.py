@@ -16,7 +16,7 @@ from umbrella_checks.fixtures import TargetClock, cannot_judge, credential, requ
 from umbrella_checks.moments import next_utc_midnight, utc_text
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
-from umbrella_checks.violet import Exhaustion, RateHeaders, exhaust
+from umbrella_checks.violet import Exhaustion, Usage, exhaust
 
 pytestmark = [pytest.mark.weekly]
 
@@ -30,37 +30,43 @@ def usage(pytestconfig: pytest.Config, api: ApiClient, settings: Settings) -> An
 
 
 def test_violet_limit_is_the_documented_one(usage: Answer, settings: Settings) -> None:
-    limit = settings.config.violet.daily_limit
-    headers = RateHeaders.of(usage)
-    if headers.limit != limit:
-        usage.fail(f"X-RateLimit-Limit: {limit}", str(headers.limit))
-    usage.expect_field("data.limit", limit)
+    violet = settings.config.violet
+    seen = Usage.of(usage, violet)
+    if seen.limit != violet.daily_limit:
+        where = violet.headers.limit if seen.source == "header" else violet.limit_field
+        usage.fail(f"{where}: {violet.daily_limit}", str(seen.limit))
+    if seen.source == "header":
+        usage.expect_field(violet.limit_field, violet.daily_limit)
 
 
 def test_violet_remaining_matches_usage(usage: Answer, settings: Settings) -> None:
-    """Clients show users what they have left; the header and the body must agree."""
-    limit = settings.config.violet.daily_limit
-    headers = RateHeaders.of(usage)
-    used = usage.field("data.used")
-    if not 0 <= headers.remaining <= limit:
-        usage.fail(f"X-RateLimit-Remaining within 0..{limit}", str(headers.remaining))
-    if headers.remaining != limit - used or headers.remaining != usage.field("data.remaining"):
+    """Clients show users what they have left; the counters must agree."""
+    violet = settings.config.violet
+    limit = violet.daily_limit
+    seen = Usage.of(usage, violet)
+    where = violet.headers.remaining if seen.source == "header" else violet.remaining_field
+    if not 0 <= seen.remaining <= limit:
+        usage.fail(f"{where} within 0..{limit}", str(seen.remaining))
+    body_remaining = usage.field(violet.remaining_field)
+    if seen.remaining != limit - seen.used or seen.remaining != body_remaining:
         usage.fail(
-            f"X-RateLimit-Remaining: {limit - used} (limit {limit} - used {used} in the body)",
-            str(headers.remaining),
+            f"{where}: {limit - seen.used} (limit {limit} - used {seen.used} in the body)",
+            str(seen.remaining),
             "the limiter and the usage counter disagree; check the KV/D1 counters",
         )
 
 
 def test_violet_window_is_daily(usage: Answer, settings: Settings, now: datetime) -> None:
     """A per-minute window lets a user send 50 prompts every minute instead of every day."""
-    reset = RateHeaders.of(usage).reset
+    violet = settings.config.violet
+    seen = Usage.of(usage, violet)
+    where = violet.headers.reset if seen.source == "header" else violet.reset_field
     midnight = next_utc_midnight(now)
-    slack = timedelta(seconds=settings.config.violet.reset_slack)
-    if reset <= now or abs(reset - midnight) > slack:
+    slack = timedelta(seconds=violet.reset_slack)
+    if seen.reset <= now or abs(seen.reset - midnight) > slack:
         usage.fail(
-            f"X-RateLimit-Reset at the next 00:00 UTC ({utc_text(midnight)} ± {slack.seconds} s)",
-            f"{utc_text(reset)} ({(reset - now).total_seconds():.0f} s from now)",
+            f"{where} at the next 00:00 UTC ({utc_text(midnight)} ± {slack.seconds} s)",
+            f"{utc_text(seen.reset)} ({(seen.reset - now).total_seconds():.0f} s from now)",
             "the limit window is not one UTC day",
         )
 
@@ -131,7 +137,7 @@ def after_a_minute(
     return api.post(
         settings.config.violet.prompt_path,
         token=credential(pytestconfig, "limit"),
-        json={"prompt": "after a minute"},
+        json=settings.config.violet.prompt("after a minute"),
     )
 
 
@@ -144,18 +150,22 @@ def _improper_429(answer: Answer, now: datetime, settings: Settings) -> str | No
     """What this 429 lacks of the contract's (Retry-After, Remaining 0, the daily reset)."""
     midnight = next_utc_midnight(now)
     slack = timedelta(seconds=settings.config.violet.reset_slack)
-    raw = answer.headers.get("Retry-After")
-    remaining = answer.headers.get("X-RateLimit-Remaining")
-    reset = answer.headers.get("X-RateLimit-Reset", "")
+    names = settings.config.violet.headers
+    raw = answer.headers.get(names.retry_after)
+    remaining = answer.headers.get(names.remaining)
+    reset = answer.headers.get(names.reset, "")
     problems = []
     if raw is None or not raw.strip().isdigit():
-        problems.append("no Retry-After header" if raw is None else f"Retry-After {raw!r}")
+        problems.append(
+            f"no {names.retry_after} header" if raw is None else f"{names.retry_after} {raw!r}"
+        )
     elif abs(now + timedelta(seconds=int(raw)) - midnight) > slack:
-        problems.append(f"Retry-After: {raw} ({utc_text(now + timedelta(seconds=int(raw)))})")
+        retry_at = utc_text(now + timedelta(seconds=int(raw)))
+        problems.append(f"{names.retry_after}: {raw} ({retry_at})")
     if remaining != "0":
-        problems.append(f"X-RateLimit-Remaining: {remaining}")
+        problems.append(f"{names.remaining}: {remaining}")
     if reset.isdigit() and abs(datetime.fromtimestamp(int(reset), UTC) - midnight) > slack:
-        problems.append(f"X-RateLimit-Reset {utc_text(datetime.fromtimestamp(int(reset), UTC))}")
+        problems.append(f"{names.reset} {utc_text(datetime.fromtimestamp(int(reset), UTC))}")
     return ", ".join(problems) or None
 
 
@@ -191,7 +201,7 @@ def test_another_account_is_unaffected(
         request.getfixturevalue("exhaustion")
     answer = api.get(settings.config.violet.usage_path, token=user_token)
     answer.expect_status(200)
-    if RateHeaders.of(answer).remaining == 0:
+    if Usage.of(answer, settings.config.violet).remaining == 0:
         answer.fail(
             "the test user's own quota (X-RateLimit-Remaining > 0)",
             "0",

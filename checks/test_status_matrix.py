@@ -5,6 +5,7 @@ a 5xx, error bodies are JSON envelopes with a code, and no stack trace, file pat
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,10 @@ def _headers(row: Row) -> dict[str, str] | None:
     return {"Content-Type": "application/json"} if row.body is not None else None
 
 
+def _json(row: Row, settings: Settings) -> dict[str, Any] | None:
+    return settings.config.violet.prompt(row.prompt) if row.prompt else row.json_body
+
+
 def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
     """Every selected row's request, sent together (see planning.py)."""
     values = settings.config.routes.model_dump()
@@ -43,7 +48,7 @@ def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None
             row.url_path(values),
             who=row.who,
             headers=_headers(row),
-            json=row.json_body,
+            json=_json(row, settings),
             content=row.body,
         )
 
@@ -61,7 +66,7 @@ def test_route_answers_its_status(
         token=token_for(row.who),
         headers=_headers(row),
         content=row.body,
-        json=row.json_body,
+        json=_json(row, settings),
     )
     if answer.status >= 500:
         answer.fail(

@@ -26,6 +26,11 @@ from umbrella_checks.sandbox import Sandbox, parse_faults
 _KEEP_LOADED = (
     httpcore,
     httpx,
+    # Imported lazily by the suite (forgery, tls, the sandbox): their native bindings must be
+    # loaded once, here, not inside an inner run.
+    importlib.import_module("jwt"),
+    importlib.import_module("cryptography.x509"),
+    importlib.import_module("cryptography.hazmat.primitives.asymmetric.rsa"),
     *(
         importlib.import_module(module.name)
         for module in pkgutil.walk_packages(umbrella_checks.__path__, "umbrella_checks.")

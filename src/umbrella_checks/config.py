@@ -95,11 +95,20 @@ class Budgets(_Section):
 
 
 class Routes(_Section):
+    # Ids that exist in this environment's data (per environment: [env.<name>.routes]).
     artist_id: str = "artist_1"
+    profile_id: str = "artist_1"
     missing_artist_id: str = "artist_does_not_exist"
     list_limit: int = 5
     session: str = "/v1/auth/session"
     profile: str = "/v1/profile"
+
+
+class RateLimitHeaders(_Section):
+    limit: str = "X-RateLimit-Limit"
+    remaining: str = "X-RateLimit-Remaining"
+    reset: str = "X-RateLimit-Reset"  # unix seconds
+    retry_after: str = "Retry-After"
 
 
 class Violet(_Section):
@@ -108,6 +117,22 @@ class Violet(_Section):
     prompt_path: str = "/v1/violet/prompt"
     # The reset may be up to this much past the next 00:00 UTC (clock drift, rounding).
     reset_slack: Duration = 60.0
+    # What a prompt sends: "{text}" becomes the suite's prompt; add the fields the service needs.
+    prompt_body: dict[str, Any] = {"prompt": "{text}"}
+    # The usage answer's fields (dotted paths); reset: ISO-8601 time or unix seconds.
+    limit_field: str = "data.limit"
+    used_field: str = "data.used"
+    remaining_field: str = "data.remaining"
+    reset_field: str = "data.resetAt"
+    headers: RateLimitHeaders = RateLimitHeaders()
+    # Does the usage route carry the rate-limit headers? (Prompt answers always must.)
+    headers_on_usage: bool = True
+
+    def prompt(self, text: str) -> dict[str, Any]:
+        return {
+            k: v.replace("{text}", text) if isinstance(v, str) else v
+            for k, v in self.prompt_body.items()
+        }
 
 
 _IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -27,6 +27,8 @@ class Row(BaseModel):
     code: str | None = None
     body: str | None = None
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    # A valid Violet prompt with this text, shaped by [violet] prompt_body.
+    prompt: str | None = None
     destructive: bool = False
     why: str | None = None
 

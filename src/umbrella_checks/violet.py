@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.config import Violet
+from umbrella_checks.config import RateLimitHeaders, Violet
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.secrets import Secret
-
-HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 @dataclass(frozen=True)
@@ -20,9 +18,9 @@ class RateHeaders:
     reset: datetime
 
     @classmethod
-    def of(cls, answer: Answer) -> RateHeaders:
+    def of(cls, answer: Answer, names: RateLimitHeaders) -> RateHeaders:
         values = []
-        for name in HEADERS:
+        for name in (names.limit, names.remaining, names.reset):
             raw = answer.headers.get(name)
             if raw is None or not raw.strip().isdigit():
                 answer.fail(
@@ -31,6 +29,44 @@ class RateHeaders:
                 )
             values.append(int(raw))
         return cls(values[0], values[1], datetime.fromtimestamp(values[2], UTC))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the usage route says: from its headers where it carries them, else its body."""
+
+    limit: int
+    remaining: int
+    reset: datetime
+    used: int
+    source: str  # how a message names where a figure came from
+
+    @classmethod
+    def of(cls, answer: Answer, violet: Violet) -> Usage:
+        used = _whole(answer, violet.used_field)
+        if violet.headers_on_usage:
+            headers = RateHeaders.of(answer, violet.headers)
+            return cls(headers.limit, headers.remaining, headers.reset, used, "header")
+        reset = answer.field(violet.reset_field)
+        try:
+            stamp = (
+                datetime.fromtimestamp(float(reset), UTC)
+                if isinstance(reset, int | float)
+                else datetime.fromisoformat(str(reset).replace("Z", "+00:00"))
+            )
+        except ValueError:
+            answer.fail(f"{violet.reset_field} as a time", repr(reset))
+        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        limit = _whole(answer, violet.limit_field)
+        remaining = _whole(answer, violet.remaining_field)
+        return cls(limit, remaining, stamp, used, "body")
+
+
+def _whole(answer: Answer, dotted: str) -> int:
+    value = answer.field(dotted)
+    if isinstance(value, bool) or not isinstance(value, int):
+        answer.fail(f"{dotted} as a whole number", repr(value))
+    return value
 
 
 @dataclass
@@ -57,7 +93,7 @@ def exhaust(api: ApiClient, violet: Violet, token: Secret) -> Exhaustion:
     budget = 1
     while budget > 0:
         budget -= 1
-        answer = api.post(violet.prompt_path, token=token, json={"prompt": "rate limit check"})
+        answer = api.post(violet.prompt_path, token=token, json=violet.prompt("rate limit check"))
         result.last = answer
         if answer.status == 429 and result.accepted == 0:
             raise CouldNotCheck(
@@ -70,7 +106,7 @@ def exhaust(api: ApiClient, violet: Violet, token: Secret) -> Exhaustion:
             result.refused = answer
             return result
         answer.expect_status(200, hint="while using up the limit account's quota")
-        remaining = RateHeaders.of(answer).remaining
+        remaining = RateHeaders.of(answer, violet.headers).remaining
         result.remaining_seen.append(remaining)
         if result.accepted == 0:
             result.promised = min(remaining + 1, violet.daily_limit)

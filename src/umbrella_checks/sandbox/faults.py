@@ -113,6 +113,18 @@ FAULTS: dict[str, Fault] = {
     "envelope-missing": Fault(
         "ROUTE", "successful answers on ROUTE are bare JSON, no envelope", _route
     ),
+    "usage-in-body": Fault(
+        None,
+        "drift: Violet's usage route carries no X-RateLimit-* headers; its body says quota, "
+        "count, left, resetsAt",
+    ),
+    "prompt-needs-model": Fault(
+        None, 'drift: a Violet prompt needs "model": "violet-1" beside "prompt" (else 400)'
+    ),
+    "ids-differ": Fault(None, "drift: this environment's artists are art_1…art_5, not artist_1…"),
+    "cors-origins-differ": Fault(
+        None, "drift: this environment allows only https://staging.umbrella.app"
+    ),
     "error-codes-lowercase": Fault(
         None, "drift: error codes are spelled in lower case (rate_limit_exceeded, …)"
     ),

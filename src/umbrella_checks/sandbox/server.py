@@ -34,6 +34,7 @@ from umbrella_checks.transport import NoAnswer, request_once
 
 VERSION = "0.1.0"
 ALLOWED_ORIGINS = ("https://umbrella.app", "http://localhost:5173")
+STAGING_ORIGINS = ("https://staging.umbrella.app",)
 
 
 class Clock:
@@ -264,7 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
         origin = self.headers.get("Origin")
         if origin is None or "cors-missing" in self.sb.faults:
             return {}
-        if origin not in ALLOWED_ORIGINS and "cors-any-origin" not in self.sb.faults:
+        allowed = STAGING_ORIGINS if "cors-origins-differ" in self.sb.faults else ALLOWED_ORIGINS
+        if origin not in allowed and "cors-any-origin" not in self.sb.faults:
             return {}
         return {
             "Access-Control-Allow-Origin": origin,
@@ -540,6 +542,11 @@ class _Handler(BaseHTTPRequestHandler):
         key, reset = self.sb.window()
         used = self.sb.used(account, key)
         limit = self.sb.daily_limit
+        if "usage-in-body" in self.sb.faults:
+            left = max(limit - used, 0)
+            body = {"quota": limit, "count": used, "left": left, "resetsAt": iso(reset)}
+            self._ok(body)
+            return
         self._ok(
             {
                 "used": used,
@@ -556,6 +563,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_json()
         if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
             raise ApiError(400, "validation_error", "prompt is required", "prompt")
+        if "prompt-needs-model" in sb.faults and body.get("model") != "violet-1":
+            raise ApiError(400, "validation_error", "model is required", "model")
         if account is None:
             raise ApiError(401, "authentication_failed", "missing bearer token")
         sb.counts["prompts"] += 1

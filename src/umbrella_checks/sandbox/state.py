@@ -77,7 +77,13 @@ def apply_migrations(db: sqlite3.Connection, folder: Path) -> list[str]:
     return applied
 
 
-def _seed(db: sqlite3.Connection, accounts: dict[str, Account], now: datetime, limit: int) -> None:
+def _seed(
+    db: sqlite3.Connection,
+    accounts: dict[str, Account],
+    now: datetime,
+    limit: int,
+    id_prefix: str = "artist_",
+) -> None:
     created = iso(now - timedelta(days=30))
     for account in accounts.values():
         db.execute(
@@ -93,7 +99,7 @@ def _seed(db: sqlite3.Connection, accounts: dict[str, Account], now: datetime, l
     for n in range(1, 6):
         db.execute(
             "INSERT INTO artists VALUES (?, ?, ?, ?, ?, ?)",
-            (f"artist_{n}", "user_1", f"Sandbox Artist {n}", "jazz", "Lisbon", created),
+            (f"{id_prefix}{n}", "user_1", f"Sandbox Artist {n}", "jazz", "Lisbon", created),
         )
         db.execute(
             "INSERT INTO gigs VALUES (?, ?, ?, ?, ?)",
@@ -168,7 +174,7 @@ def build_app(root: Path, faults: Faults, now: datetime, limit: int) -> AppState
     db = sqlite3.connect(d1_sqlite)
     try:
         apply_migrations(db, migrations)
-        _seed(db, accounts, now, limit)
+        _seed(db, accounts, now, limit, "art_" if "ids-differ" in faults else "artist_")
         if "limit-account-exhausted" in faults:
             db.execute(
                 "INSERT INTO violet_usage VALUES (?, ?, ?)",

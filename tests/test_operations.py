@@ -426,13 +426,18 @@ def test_monitor_warns_but_never_pages_on_a_200_it_does_not_recognise(
             id="monitor-bad-url",
         ),
         pytest.param("umbrella_checks.perf", [], "perf: no target", id="perf"),
+        pytest.param("umbrella_checks.contract", ["diff"], "contract: no target", id="contract"),
+        pytest.param(
+            "umbrella_checks.contract",
+            ["diff", "--base-url=https://x.example", "--umbrella-config=missing.toml"],
+            "config file missing.toml does not exist",
+            id="contract-bad-config",
+        ),
     ],
 )
 def test_the_commands_say_what_is_missing_in_one_line(
     tmp_path: Path, command: str, args: list[str], expected: str
 ) -> None:
-    import os
-
     from tests.conftest import SUITE_VARIABLES
 
     env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}

@@ -85,24 +85,27 @@ class CriticalPaths(FastHttpUser):
         token = STATIC_TOKEN or (STORE.current("user") if STORE else "")
         return {"Authorization": f"Bearer {token}"}
 
+    def _get(self, path: str, name: str, signed_in: bool = False) -> None:
+        headers = self._signed_in() if signed_in else None
+        self.client.get(ROUTES.fill(path), name=name, headers=headers)
+
     def health(self) -> None:
-        self.client.get("/v1/health", name="/v1/health")
+        self._get(CONFIG.health.path, CONFIG.health.path)
 
     def artist_profile(self) -> None:
-        self.client.get(f"/v1/artists/{ROUTES.artist_id}", name="/v1/artists/:id")
+        # One name for every artist page: they share one budget.
+        self._get(ROUTES.artist, ROUTES.artist.replace("{artist_id}", ":id"))
 
     def discovery(self) -> None:
-        self.client.get(
-            f"/v1/artists?limit={ROUTES.list_limit}", name="/v1/artists", headers=self._signed_in()
-        )
+        route = ROUTES.critical["artists"]
+        self._get(route.path, route.path.split("?")[0], signed_in=True)
 
     def gigs(self) -> None:
-        self.client.get(
-            f"/v1/gigs?limit={ROUTES.list_limit}", name="/v1/gigs", headers=self._signed_in()
-        )
+        route = ROUTES.critical["gigs"]
+        self._get(route.path, route.path.split("?")[0], signed_in=True)
 
     def profile(self) -> None:
-        self.client.get(ROUTES.profile, name="/v1/profile", headers=self._signed_in())
+        self._get(ROUTES.profile, ROUTES.profile, signed_in=True)
 
     weights = CONFIG.perf.weights
     tasks = {  # type: ignore[assignment]  # noqa: RUF012 — Locust accepts {task: weight}

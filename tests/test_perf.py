@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO, SUITE_VARIABLES
 from umbrella_checks.config import Budgets
-from umbrella_checks.perf import EndpointStats, budget_for, judge
+from umbrella_checks.perf import EndpointStats, judge
 from umbrella_checks.sandbox import Sandbox
 
 # Short think time so a few seconds give hundreds of requests: shares and P95s are stable.
@@ -194,7 +194,7 @@ def stats(name: str, p95: float, requests: int = 100, failures: int = 0) -> Endp
     ],
 )
 def test_budget_lookup(name: str, budget: float | None) -> None:
-    assert budget_for(name, Budgets()) == budget
+    assert Budgets().for_endpoint(name) == budget
 
 
 def test_the_verdict_table_names_the_broken_endpoint() -> None:

@@ -93,6 +93,21 @@ class Budgets(_Section):
         "/v1/profile": 0.3,
     }
 
+    def for_endpoint(self, name: str) -> float | None:
+        """The budget in ms of the longest configured endpoint prefix of a request name
+        (``/v1/artists/:id`` → ``/v1/artists``: profile views are judged against the artists
+        budget, as the monitoring guide says)."""
+        matches = [key for key in self.endpoints if name == key or name.startswith(key + "/")]
+        return self.endpoints[max(matches, key=len)] * 1000 if matches else None
+
+
+class CriticalPath(_Section):
+    """A request on the critical path: its path ({placeholders} from [routes]) and whether it
+    needs the signed-in test user. Its budget is the longest [budgets.endpoints] prefix."""
+
+    path: str
+    signed_in: bool = False
+
 
 class Routes(_Section):
     # Ids that exist in this environment's data (per environment: [env.<name>.routes]).
@@ -102,6 +117,21 @@ class Routes(_Section):
     list_limit: int = 5
     session: str = "/v1/auth/session"
     profile: str = "/v1/profile"
+    artist: str = "/v1/artists/{artist_id}"
+    # A path no Worker route serves: it must answer the 404 envelope.
+    unknown: str = "/v1/umbrella-checks-unknown-route"
+    # name -> request: judged against its latency budget after a deploy, loaded by Locust.
+    critical: dict[str, CriticalPath] = {
+        "health": CriticalPath(path="/v1/health"),
+        "artists": CriticalPath(path="/v1/artists?limit={list_limit}", signed_in=True),
+        "gigs": CriticalPath(path="/v1/gigs?limit={list_limit}", signed_in=True),
+        "auth-session": CriticalPath(path="/v1/auth/session", signed_in=True),
+        "profile": CriticalPath(path="/v1/profile", signed_in=True),
+    }
+
+    def fill(self, path: str) -> str:
+        """A path with its {artist_id}-style placeholders filled from these routes."""
+        return path.format(**self.model_dump(exclude={"critical"}))
 
 
 class RateLimitHeaders(_Section):

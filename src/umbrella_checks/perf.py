@@ -58,13 +58,6 @@ def error_rate(stats: EndpointStats) -> float:
     return stats.failures / stats.requests if stats.requests else 1.0
 
 
-def budget_for(name: str, budgets: Budgets) -> float | None:
-    """The longest configured endpoint prefix of a request name (``/v1/artists/:id`` →
-    ``/v1/artists``): profile views are judged against the artists budget, as the guide says."""
-    matches = [key for key in budgets.endpoints if name == key or name.startswith(key + "/")]
-    return budgets.endpoints[max(matches, key=len)] * 1000 if matches else None
-
-
 # A P95 from fewer samples than this is the slowest request or the one before it: not judged.
 MIN_P95_SAMPLES = 20
 
@@ -87,7 +80,7 @@ def judge(
     endpoints: list[EndpointStats], total: EndpointStats, budgets: Budgets
 ) -> tuple[bool, str]:
     """The verdict and the table: endpoint, requests, failures, P50, P95, P99, budget, verdict."""
-    lines = [judge_line(stats, budget_for(stats.name, budgets), budgets) for stats in endpoints]
+    lines = [judge_line(stats, budgets.for_endpoint(stats.name), budgets) for stats in endpoints]
     overall = Line(
         total,
         budgets.overall_p95 * 1000,
@@ -105,7 +98,7 @@ def judge(
         s = line.stats
         limit = f"<{line.budget_ms:.0f}ms" if line.budget_ms is not None else "-"
         verdict = "ok" if line.ok else "FAIL: " + ", ".join(line.problems)
-        if line.ok and budget_for(s.name, budgets) is not None and line.budget_ms is None:
+        if line.ok and budgets.for_endpoint(s.name) is not None and line.budget_ms is None:
             verdict = f"ok; P95 not judged: {s.requests} samples (< {MIN_P95_SAMPLES})"
         rows.append(
             f"{s.name:<22}{s.requests:>9}{s.failures:>9}{s.p50_ms:>8.0f}{s.p95_ms:>8.0f}"

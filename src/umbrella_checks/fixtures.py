@@ -19,7 +19,7 @@ from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expir
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.config import Http
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
-from umbrella_checks.errors import fail
+from umbrella_checks.errors import CouldNotCheck, fail
 from umbrella_checks.matrix import Row
 from umbrella_checks.planning import Unplannable
 from umbrella_checks.runstate import Probe, history_key, reports_dir, run_of
@@ -27,6 +27,7 @@ from umbrella_checks.safety import destructive_refusal
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import SENTRY_VARS, TOKEN_VARS, SentryAccess, Settings
 from umbrella_checks.transport import NoAnswer, RequestCounter, request_once
+from umbrella_checks.violet import exhaust
 from umbrella_checks.wrangler import WranglerApp, WranglerError
 
 
@@ -161,25 +162,24 @@ def limit_token(pytestconfig: pytest.Config) -> Secret:
 
 @pytest.fixture(scope="session")
 def exhausted_token(pytestconfig: pytest.Config, settings: Settings, api: ApiClient) -> Secret:
-    """A user over Violet's daily limit.
-
-    The sandbox has one ready. Elsewhere this uses up the dedicated limit account's quota, so
-    it is destructive: guarded, and never against production.
-    """
-    if settings.sandbox:
-        return Secret("sandbox exhausted account", settings.sandbox.tokens["exhausted"])
+    """A user over Violet's daily limit: ``UMBRELLA_EXHAUSTED_TOKEN`` when set (the sandbox
+    sets its own), else the limit account once its quota is used up — destructive: guarded,
+    and never against production."""
+    static = settings.tokens.get("exhausted")
+    if static is not None:
+        return static
     require_destructive(pytestconfig)
     token = credential(pytestconfig, "limit")
-    violet = settings.config.violet
-    for _ in range(violet.daily_limit + 1):
-        answer = api.post(violet.prompt_path, token=token, json={"prompt": "quota check"})
-        if answer.status == 429:
-            return token
-        answer.expect_status(200, hint="while using up the limit account's quota")
-    fail(
-        f"POST {api.url(violet.prompt_path)}: expected 429 within {violet.daily_limit + 1} "
-        "prompts, got none (Violet's limit is not enforced)"
-    )
+    try:
+        spent = exhaust(api, settings.config.violet, token)
+    except CouldNotCheck:
+        return token  # over its quota before the run: exactly what is asked for here
+    if spent.refused is None:
+        fail(
+            f"POST {api.url(settings.config.violet.prompt_path)}: expected 429 once the limit "
+            "account's quota was used up, got none (Violet's limit is not enforced)"
+        )
+    return token
 
 
 INVALID_TOKEN = Secret("invalid-token", "invalid.token.for-umbrella-checks")

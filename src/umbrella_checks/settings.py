@@ -20,6 +20,9 @@ from umbrella_checks.secrets import Secret, from_env
 
 # account -> environment variables that may hold its token, first wins.
 TOKEN_VARS: dict[str, tuple[str, ...]] = {
+    # An account already over today's Violet quota (the sandbox has one); without it, the
+    # destructive level uses up the limit account's.
+    "exhausted": ("UMBRELLA_EXHAUSTED_TOKEN",),
     "user": ("UMBRELLA_USER_TOKEN", "SMOKE_TEST_TOKEN"),
     "admin": ("UMBRELLA_ADMIN_TOKEN",),
     "limit": ("UMBRELLA_LIMIT_TOKEN",),

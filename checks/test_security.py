@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.weekly]
 @pytest.fixture(scope="module")
 def signed_in_routes(pytestconfig: pytest.Config, settings: Settings) -> list[str]:
     """The routes the status matrix says refuse anonymous callers with 401."""
-    values = settings.config.routes.model_dump()
+    routes = settings.config.routes
     return [
-        row.url_path(values)
+        routes.fill(row.path)
         for row in matrix_rows(pytestconfig)
         if row.method == "GET" and row.who == "anonymous" and row.status == 401
     ]

@@ -40,12 +40,12 @@ def _json(row: Row, settings: Settings) -> dict[str, Any] | None:
 
 def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
     """Every selected row's request, sent together (see planning.py)."""
-    values = settings.config.routes.model_dump()
+    routes = settings.config.routes
     for item in items:
         row: Row = item.callspec.params["row"]  # type: ignore[attr-defined]
         planner.add(
             row.method,
-            row.url_path(values),
+            routes.fill(row.path),
             who=row.who,
             headers=_headers(row),
             json=_json(row, settings),
@@ -62,7 +62,7 @@ def test_route_answers_its_status(
     """The status a client gets decides what it shows the user; a wrong one is a broken app."""
     answer = api.request(
         row.method,
-        row.url_path(settings.config.routes.model_dump()),
+        settings.config.routes.fill(row.path),
         token=token_for(row.who),
         headers=_headers(row),
         content=row.body,

@@ -46,6 +46,12 @@ def test_the_security_review_passes_on_the_healthy_sandbox(
             "/v1/analytics/trigger does work for anyone (200)",
             id="open-trigger-route",
         ),
+        pytest.param(
+            "route-5xx=/v1/debug",
+            [SWEEP],
+            "/v1/debug crashed for an anonymous caller (500)",
+            id="maintenance-route-crashes",
+        ),
     ],
 )
 def test_the_security_review_catches_its_fault(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from umbrella_checks import history, incident, slack
-from umbrella_checks.reporting import TIERS, tier_of
+from umbrella_checks.reporting import TIERS
 from umbrella_checks.runstate import Run, history_key, reports_dir
 from umbrella_checks.secrets import from_env
 
@@ -23,8 +23,7 @@ def revoke_minted(run: Run) -> None:
 
 def record_history(config: pytest.Config, run: Run) -> None:
     """Figures of a named tier's run (custom selections measure something else)."""
-    tier = tier_of(config.getoption("markexpr") or "")
-    if tier not in TIERS:
+    if run.tier not in TIERS:
         return
     numeric = [
         (name, float(value))
@@ -35,7 +34,7 @@ def record_history(config: pytest.Config, run: Run) -> None:
         history.append(
             reports_dir(config) / "history.sqlite",
             run.started,
-            tier,
+            run.tier,
             history_key(run.settings),
             numeric,
         )
@@ -52,7 +51,7 @@ def report_failures(config: pytest.Config, run: Run) -> None:
     if settings.sandbox is not None:
         run.notes.append("--alert ignored: a sandbox run alerts nobody")
         return
-    tier = tier_of(config.getoption("markexpr") or "")
+    tier = run.tier
     text = incident.draft(
         failures, tier=tier, target=settings.base_url, started=run.started, report=paths.latest
     )

@@ -115,7 +115,6 @@ class Routes(_Section):
     profile_id: str = "artist_1"
     missing_artist_id: str = "artist_does_not_exist"
     list_limit: int = 5
-    session: str = "/v1/auth/session"
     profile: str = "/v1/profile"
     artist: str = "/v1/artists/{artist_id}"
     # A path no Worker route serves: it must answer the 404 envelope.

@@ -188,12 +188,18 @@ INVALID_TOKEN = Secret("invalid-token", "invalid.token.for-umbrella-checks")
 def planning_token(config: pytest.Config) -> Callable[[str], Secret | None]:
     """A ``who``'s credential for planning: never skips or fails, raises ``Unplannable``."""
     run = run_of(config)
+    found: dict[str, Secret] = {}
 
     def pick(who: str) -> Secret | None:
         if who == "anonymous":
             return None
         if who == "invalid-token":
             return INVALID_TOKEN
+        if who not in found:
+            found[who] = lookup(who)
+        return found[who]
+
+    def lookup(who: str) -> Secret:
         static = run.settings.tokens.get(who)
         if static is not None:
             return static

@@ -18,7 +18,7 @@ from umbrella_checks.errors import CheckFailed, EnvelopeMissing
 from umbrella_checks.fixtures import CANNOT_JUDGE, planning_token
 from umbrella_checks.incident import Failure
 from umbrella_checks.planning import plan_session
-from umbrella_checks.reporting import rotate, tier_of
+from umbrella_checks.reporting import rotate
 from umbrella_checks.runstate import (
     check_path_option_syntax,
     controller_run,
@@ -102,8 +102,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run.stop_sandbox()
     if run.reports is not None:
         run.reports.publish_latest()
-        tier = tier_of(config.getoption("markexpr") or "")
-        rotate(reports_dir(config), tier, run.settings.config.reports.keep)
+        rotate(reports_dir(config), run.tier, run.settings.config.reports.keep)
 
 
 def describe_run(config: pytest.Config) -> dict[str, str]:
@@ -190,11 +189,15 @@ def _one_failure_per_missing_envelope(
     report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {reason}")
 
 
+def _skip_reason(report: pytest.TestReport) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return str(reason).removeprefix("Skipped: ")
+
+
 def _fail_skip_for_missing_input(report: pytest.TestReport) -> None:
     if hasattr(report, "wasxfail"):
         return
-    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-    reason = reason.removeprefix("Skipped: ")
+    reason = _skip_reason(report)
     if reason.startswith((GUARD_PREFIX, CANNOT_JUDGE)):
         return  # refusing production, or data that cannot say: not a missing input
     report.outcome = "failed"
@@ -273,10 +276,10 @@ class _Tally:
         self.run = run_of(config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
-        if str(reason).removeprefix("Skipped: ").startswith(CANNOT_JUDGE):
+        reason = _skip_reason(report) if report.skipped else ""
+        if reason.startswith(CANNOT_JUDGE):
             name = report.nodeid.split("::", 1)[-1]
-            self.run.notes.append(f"could not judge {name}: {str(reason).split('] ', 1)[-1]}")
+            self.run.notes.append(f"could not judge {name}: {reason.split('] ', 1)[-1]}")
         if report.failed:
             self.run.failures.append(Failure(report.nodeid, report.longreprtext.strip()[:2000]))
         if report.when != "teardown":

@@ -37,9 +37,6 @@ class Row(BaseModel):
         case = f" ({self.why})" if self.why else ""
         return f"{self.method} {self.path} [{self.who}] -> {self.status}{case}"
 
-    def url_path(self, values: dict[str, Any]) -> str:
-        return self.path.format(**values)
-
 
 def load_rows(path: Path) -> list[Row]:
     """Read and validate every row; raises ConfigError naming the first bad row."""

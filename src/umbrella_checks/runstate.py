@@ -47,6 +47,8 @@ class Run:
 
     settings: Settings
     started: datetime
+    # The -m expression when it names one tier (postdeploy, daily, weekly), else "custom".
+    tier: str = "custom"
     probe: Probe = Probe(error="not asked")
     matrix: list[Row] = field(default_factory=list)
     counter: RequestCounter = field(default_factory=RequestCounter)
@@ -220,9 +222,9 @@ def probe_target(settings: Settings, counter: RequestCounter) -> Probe:
     )
 
 
-def plan_reports(config: pytest.Config, started: datetime) -> ReportPaths:
+def plan_reports(config: pytest.Config, tier: str, started: datetime) -> ReportPaths:
     folder = reports_dir(config)
-    paths = ReportPaths.plan(folder, tier_of(config.getoption("markexpr") or ""), started)
+    paths = ReportPaths.plan(folder, tier, started)
     folder.mkdir(parents=True, exist_ok=True)
     if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath"):
         # pytest-html reads these in its own pytest_configure, which runs after ours.
@@ -254,7 +256,12 @@ def worker_run(config: pytest.Config) -> Run:
     shared = config.workerinput["umbrella"]  # type: ignore[attr-defined]
     info = SandboxInfo.from_dict(shared["sandbox"]) if shared["sandbox"] else None
     settings = resolve_settings(config, (lambda _env: info) if info else None, [])
-    run = Run(settings, datetime.fromisoformat(shared["started"]), Probe(**shared["probe"]))
+    run = Run(
+        settings,
+        datetime.fromisoformat(shared["started"]),
+        tier_of(config.getoption("markexpr") or ""),
+        Probe(**shared["probe"]),
+    )
     run.matrix = load_matrix(config, settings)
     _point_base_url(config, settings)
     if shared.get("token_file") and settings.clerk:
@@ -272,7 +279,7 @@ def controller_run(config: pytest.Config) -> Run:
     started_sandboxes: list[Sandbox] = []
     start = sandbox_starter(config, started_sandboxes) if config.getoption("sandbox") else None
     settings = resolve_settings(config, start, started_sandboxes)
-    run = Run(settings, datetime.now(UTC))
+    run = Run(settings, datetime.now(UTC), tier_of(config.getoption("markexpr") or ""))
     run.sandbox = started_sandboxes[0] if started_sandboxes else None
     try:
         run.matrix = load_matrix(config, settings)
@@ -289,5 +296,5 @@ def controller_run(config: pytest.Config) -> Run:
         run.stop_sandbox()
         raise
     run.probe = probe_target(settings, run.counter)
-    run.reports = plan_reports(config, run.started)
+    run.reports = plan_reports(config, run.tier, run.started)
     return run

@@ -119,6 +119,9 @@ class FakeD1Api(_Fake):
         self.sqlite_path = sqlite_path
         self.database_id = database_id
         self.statements: list[str] = []
+        # D1's own figure for how long a statement took (meta.duration), when set: a slow
+        # database as the API reports it.
+        self.duration_ms: float | None = None
 
     @property
     def base(self) -> str:
@@ -171,7 +174,7 @@ class FakeD1Api(_Fake):
         meta = {
             "changed_db": False,
             "changes": 0,
-            "duration": duration,
+            "duration": duration if self.duration_ms is None else self.duration_ms,
             "rows_read": len(rows),
             "rows_written": 0,
             "size_after": self.sqlite_path.stat().st_size,
@@ -244,7 +247,19 @@ class FakeGraphQL(_Fake):
         to = datetime.fromisoformat(variables["to"])
         recent = datetime.now(to.tzinfo) - to < timedelta(minutes=5)
         if "httpRequestsAdaptiveGroups" in query:
-            total, refused = self.auth_current if recent else self.auth_previous
+            # Zone analytics by the window asked for: this week, the week before, or a window
+            # nothing was recorded in.
+            start = datetime.fromisoformat(variables["from"])
+            week = timedelta(days=7)
+            slack = timedelta(minutes=5)
+            if recent and abs(to - start - week) < slack:
+                total, refused = self.auth_current
+            elif (
+                abs(datetime.now(to.tzinfo) - week - to) < slack and abs(to - start - week) < slack
+            ):
+                total, refused = self.auth_previous
+            else:
+                total, refused = 0, []
             zone = {
                 "total": [{"count": total}],
                 "refused": [

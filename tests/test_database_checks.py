@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CheckRun, RunChecks
+from tests.conftest import REPO, CheckRun, RunChecks
 from tests.fakes import FakeD1Api
 from umbrella_checks.sandbox import Sandbox
 
@@ -63,7 +64,12 @@ def test_database_checks_pass_on_the_healthy_sandbox(run_checks: RunChecks) -> N
             "failed: 'D1_ERROR: no such table: analytics_daily'",
             id="cron-failed",
         ),
-        pytest.param("cron-stuck", ["test_no_cron_run_is_stuck"], "running since", id="cron-stuck"),
+        pytest.param(
+            "cron-stuck",
+            ["test_no_cron_run_is_stuck"],
+            "(3.0 h): it hung or died without logging",
+            id="cron-stuck",
+        ),
         pytest.param(
             "database-down",
             ALL,
@@ -119,6 +125,89 @@ def test_both_backends_give_the_same_verdicts(
     assert len(remote.outcomes) == len(ALL)
     assert api.statements
     assert all(sql.lstrip().upper().startswith("SELECT") for sql in api.statements)
+
+
+def test_without_an_app_checkout_the_cron_checks_use_the_default_schedule(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    """No wrangler.toml to read: the migration checks cannot judge, the cron checks judge
+    against ``[cron] default_schedule`` (the runbook's 00:00 UTC)."""
+    sandbox = sandbox_server("cron-missed")
+    run = run_checks(
+        DATABASE,
+        "--environment=development",
+        f"--d1-sqlite={sandbox.d1_sqlite}",
+        target=sandbox.url,
+    )
+    assert run.failed_names() == ["test_analytics_cron_ran_on_schedule"]
+    assert "[cron] default_schedule (no --app-dir)" in run.message_of(
+        "test_analytics_cron_ran_on_schedule"
+    )
+    assert "test_no_migration_is_pending" in run.skipped_names()
+
+
+def test_the_configured_binding_is_the_one_read(run_checks: RunChecks) -> None:
+    """[database] binding names the D1 binding in wrangler.toml whose migrations are judged."""
+    config = (REPO / "umbrella.toml").read_text(encoding="utf-8")
+    config = config.replace("[database]\n", '[database]\nbinding = "ANALYTICS_DB"\n')
+    run = run_checks(DATABASE, "-k", "migration", config=config)
+    assert run.failed_names() == [
+        "test_migration_files_are_numbered_in_sequence",
+        "test_no_migration_is_pending",
+        "test_no_unknown_migration_is_applied",
+    ]
+    assert "ANALYTICS_DB" in run.message_of("test_no_migration_is_pending")
+
+
+def test_no_migrations_table_means_every_migration_is_pending(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    """wrangler creates d1_migrations on the first apply: without it nothing was applied."""
+    sandbox = sandbox_server()
+    with sqlite3.connect(sandbox.d1_sqlite) as db:
+        db.execute("DROP TABLE d1_migrations")
+    run = run_checks(
+        DATABASE,
+        "-k",
+        "pending",
+        "--environment=development",
+        f"--app-dir={sandbox.app_dir}",
+        f"--d1-sqlite={sandbox.d1_sqlite}",
+        target=sandbox.url,
+    )
+    assert run.failed_names() == ["test_no_migration_is_pending"]
+    assert "3 pending: 0001_" in run.message_of("test_no_migration_is_pending")
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "verdict"),
+    [pytest.param(250.0, "failed", id="slow-query-fails"), pytest.param(40.0, "passed", id="fast")],
+)
+def test_d1_latency_is_judged_on_what_d1_reports(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    duration_ms: float,
+    verdict: str,
+) -> None:
+    sandbox = sandbox_server()
+    database_id = "00000000-0000-4000-8000-000000000000"  # the sandbox's wrangler.toml
+    with FakeD1Api(sandbox.d1_sqlite, database_id).running() as api:
+        api.duration_ms = duration_ms
+        _api_env(monkeypatch, api)
+        run = run_checks(
+            DATABASE,
+            "--environment=development",
+            f"--app-dir={sandbox.app_dir}",
+            "-k",
+            "reachable",
+            target=sandbox.url,
+        )
+    assert run.outcomes == {"test_database_is_reachable": verdict}
+    if verdict == "failed":
+        assert "expected the users count within 100 ms, got 250 ms" in run.message_of(
+            "test_database_is_reachable"
+        )
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,24 @@ def test_health_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
             id="stale-timestamp",
         ),
         pytest.param(
+            "health-clock=120",
+            ["test_health_timestamp_is_current"],
+            "120 s off",
+            id="timestamp-2x-skew-in-the-future",
+        ),
+        pytest.param(
+            "health-clock=-120",
+            ["test_health_timestamp_is_current"],
+            "120 s off",
+            id="timestamp-2x-skew-in-the-past",
+        ),
+        pytest.param(
+            "version-empty",
+            ["test_health_reports_its_version"],
+            "expected a non-empty data.version, got ''",
+            id="version-empty",
+        ),
+        pytest.param(
             "dependency-degraded",
             ["test_health_says_healthy"],
             "storage 'degraded'",
@@ -66,6 +84,12 @@ def test_health_checks_catch_their_fault(
     for name in failing:
         assert_on_call_message(run.message_of(name), "/v1/health")
     assert any(fragment in run.message_of(name) for name in failing)
+
+
+@pytest.mark.parametrize("seconds", [pytest.param(30, id="ahead"), pytest.param(-30, id="behind")])
+def test_a_clock_within_the_skew_passes(run_checks: RunChecks, seconds: int) -> None:
+    run = run_checks("checks/test_health.py", faults=[f"health-clock={seconds}"])
+    assert run.passed_names() == HEALTH
 
 
 def test_health_500_is_explained(run_checks: RunChecks) -> None:

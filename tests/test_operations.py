@@ -311,6 +311,33 @@ def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
     assert "Seen again by umbrella-checks (daily)" in drafts[0].read_text()
 
 
+@pytest.mark.parametrize(
+    ("fault", "severity"),
+    [
+        pytest.param("auth-not-enforced", "SEV-1", id="auth-open-is-sev1"),
+        pytest.param("slow=*:400", "SEV-2", id="over-budget-is-sev2"),
+        pytest.param("cors-missing", "SEV-3", id="cors-lost-is-sev3"),
+    ],
+)
+def test_the_incident_draft_carries_the_runbooks_severity(
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slack: SlackHook,
+    sandbox_server: Callable[..., Sandbox],
+    fault: str,
+    severity: str,
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    target = sandbox_server(fault)
+    result = pytester.runpytest_subprocess(
+        "checks/test_smoke.py", f"--base-url={target.url}", "--environment=development", "--alert"
+    )
+    assert result.ret == 1
+    (draft,) = (suite_dir / "reports").glob("incident-*.md")
+    assert f"**Severity:** {severity}" in draft.read_text()
+
+
 def test_a_sandbox_run_never_alerts(
     pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackHook
 ) -> None:

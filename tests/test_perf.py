@@ -10,11 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import REPO, SUITE_VARIABLES
-from umbrella_checks.config import Budgets
-from umbrella_checks.perf import EndpointStats, judge
 from umbrella_checks.sandbox import Sandbox
 
 # Short think time so a few seconds give hundreds of requests: shares and P95s are stable.
@@ -179,44 +176,3 @@ def test_confirmation_lets_it_run(tmp_path: Path, sandbox_server: Callable[..., 
     done = perf(tmp_path, "--confirm-production", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "UMBRELLA_USER_TOKEN is not set: the signed-in tasks" in done.stdout
-
-
-def stats(name: str, p95: float, requests: int = 100, failures: int = 0) -> EndpointStats:
-    return EndpointStats(name, requests, failures, p95 / 2, p95, p95 * 1.2)
-
-
-@pytest.mark.parametrize(
-    ("name", "budget"),
-    [
-        pytest.param("/v1/artists/:id", 300, id="profile-view-uses-artists"),
-        pytest.param("/v1/gigs", 400, id="exact"),
-        pytest.param("/v1/unknown", None, id="no-budget"),
-        pytest.param("/v1/healthz", None, id="prefix-is-not-a-path-segment"),
-    ],
-)
-def test_budget_lookup(name: str, budget: float | None) -> None:
-    assert Budgets().for_endpoint(name) == budget
-
-
-def test_the_verdict_table_names_the_broken_endpoint() -> None:
-    passed, table = judge(
-        [stats("/v1/gigs", 450), stats("/v1/health", 10)],
-        stats("overall", 300, requests=200),
-        Budgets(),
-    )
-    assert not passed
-    assert "/v1/gigs" in [line.split()[0] for line in table.splitlines() if "FAIL" in line]
-
-
-def test_no_requests_is_not_a_pass() -> None:
-    passed, _ = judge([], stats("overall", 0, requests=0), Budgets())
-    assert not passed
-
-
-def test_too_few_samples_for_a_p95_is_said_not_judged() -> None:
-    passed, table = judge(
-        [stats("/v1/gigs", 900, requests=12)], stats("overall", 100, requests=200), Budgets()
-    )
-    assert passed
-    line = next(row for row in table.splitlines() if row.startswith("/v1/gigs"))
-    assert line.endswith("ok; P95 not judged: 12 samples (< 20)")

@@ -96,6 +96,37 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
             id="wrong-limit",
         ),
         pytest.param(
+            "usage-limit-wrong",
+            ["test_violet_limit_is_the_documented_one"],
+            "expected data.limit 50, got 100",
+            id="usage-body-limit-wrong",
+        ),
+        pytest.param(
+            "remaining-off-by-one",
+            ["test_violet_remaining_matches_usage", "test_exactly_the_remaining_quota_is_accepted"],
+            "expected 429 for prompt 50 (X-RateLimit-Remaining promised 48 after the first), "
+            "got 200: prompt 50 was accepted too",
+            id="prompt-counted-twice",
+        ),
+        pytest.param(
+            "reset-off=120",
+            ["test_violet_window_is_daily", "test_every_429_is_a_proper_429"],
+            "X-RateLimit-Reset at the next 00:00 UTC",
+            id="reset-2-minutes-late",
+        ),
+        pytest.param(
+            "reset-off=-120",
+            ["test_violet_window_is_daily", "test_every_429_is_a_proper_429"],
+            "X-RateLimit-Reset at the next 00:00 UTC",
+            id="reset-2-minutes-early",
+        ),
+        pytest.param(
+            "error-code=/v1/violet/prompt:TOO_MANY_REQUESTS",
+            ["test_the_prompt_past_the_limit_gets_429_envelope"],
+            'expected error code "RATE_LIMIT_EXCEEDED", got 429',
+            id="429-wrong-code",
+        ),
+        pytest.param(
             "rate-limit-global",
             ["test_another_account_is_unaffected"],
             "expected the test user's own quota (X-RateLimit-Remaining > 0), got 0",
@@ -108,7 +139,8 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
                 "test_exactly_the_remaining_quota_is_accepted",
                 "test_violet_remaining_matches_usage",
             ],
-            "expected X-RateLimit-Remaining within 0..50, got 51",
+            "counting down by one per accepted prompt (49, 48, 47, 46, 45, 44, …), "
+            "got 50, 49, 48, 47, 46, 45, …",
             id="remaining-inconsistent",
         ),
     ],
@@ -124,6 +156,11 @@ def test_rate_limit_checks_catch_their_fault(
     for name in failing:
         assert_on_call_message(run.message_of(name))
     assert any(fragment in run.message_of(name) for name in failing)
+
+
+def test_a_reset_off_by_exactly_the_slack_passes(run_checks: RunChecks) -> None:
+    run = run_checks(*ALLOW, faults=["reset-off=60"])
+    assert run.passed_names() == sorted(READ_ONLY + DESTRUCTIVE)
 
 
 def test_a_limit_account_exhausted_before_the_run_is_could_not_check(

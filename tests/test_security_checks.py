@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def test_the_security_review_passes_on_the_healthy_sandbox(
         pytest.param(
             "auth-skips-verification",
             [FORGED.format(kind) for kind in forgery.KINDS],
-            "on every signed-in route, got: GET http://127.0.0.1:",
+            # Every route that accepted it is listed, not just the first.
+            "answered 200; GET http://127.0.0.1:",
             id="claims-read-without-verifying",
         ),
         pytest.param(
@@ -127,6 +129,9 @@ def test_a_steady_week_of_auth_failures_passes_and_is_listed(
     assert run.passed_names() == [SURGE]
     html = (suite_dir / "reports" / "custom-latest.html").read_text()
     assert "countries: PT 150, DE 20" in html
+    # (150 + 20) of 100 000 requests, as the weekly trend will compare it.
+    assert re.search(r"401/403 share of requests \(%\)\W+0\.17\b", html), html
+    assert re.search(r"401/403 at the edge \(7 d\)\W+170\b", html), html
 
 
 def test_a_surge_of_auth_failures_fails_naming_where_from(
@@ -140,6 +145,39 @@ def test_a_surge_of_auth_failures_fails_naming_where_from(
         "expected 401/403 at most 3× last week's share (0.16%, 140 answers), got 5.00%" in message
     )
     assert "countries: XX 5000; paths: /v1/auth/session 5000" in message
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "verdict"),
+    [
+        pytest.param(100, 300, "passed", id="exactly-3x-is-not-a-surge"),
+        pytest.param(100, 301, "failed", id="just-over-3x-is-a-surge"),
+        pytest.param(0, 100, "failed", id="none-last-week-and-100-now"),
+        pytest.param(0, 99, "passed", id="none-last-week-and-under-the-floor"),
+    ],
+)
+def test_the_surge_rule_at_its_edges(
+    run_checks: RunChecks, zone_analytics: FakeGraphQL, before: int, now: int, verdict: str
+) -> None:
+    previous = [(401, "PT", "/v1/profile", before)] if before else []
+    zone_analytics.auth_previous = (100_000, previous)
+    zone_analytics.auth_current = (100_000, [(401, "PT", "/v1/profile", now)])
+    run = run_checks(SECURITY, "-k", "surge")
+    assert run.outcomes == {SURGE: verdict}
+
+
+def test_the_surge_lists_the_top_five_in_order(
+    run_checks: RunChecks, zone_analytics: FakeGraphQL
+) -> None:
+    zone_analytics.auth_current = (
+        100_000,
+        [
+            (401, c, f"/v1/{c.lower()}", n)
+            for c, n in zip("ABCDEF", (10, 900, 800, 700, 600, 500), strict=True)
+        ],
+    )
+    message = run_checks(SECURITY, "-k", "surge").message_of(SURGE)
+    assert "countries: B 900, C 800, D 700, E 600, F 500; paths: /v1/b 900, /v1/c 800" in message
 
 
 def test_auth_failures_need_the_zone(

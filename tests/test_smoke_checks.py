@@ -154,6 +154,47 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
             id="admin-not-enforced",
         ),
         pytest.param(
+            "cors-no-credentials",
+            ["test_cors_preflight_allows_each_configured_origin"],
+            "expected Access-Control-Allow-Credentials: true, got None",
+            id="cors-without-credentials",
+        ),
+        pytest.param(
+            "error-code=/v1/umbrella-checks-unknown-route:ROUTE_NOT_FOUND",
+            ["test_unknown_route_answers_404_envelope"],
+            'expected error code "not_found", got 404',
+            id="unknown-route-wrong-code",
+        ),
+        pytest.param(
+            "error-code=/v1/profile:UNAUTHORIZED",
+            [
+                "test_protected_route_refuses_anonymous",
+                *matrix(
+                    "GET /v1/profile [anonymous] -> 401",
+                    "GET /v1/profile [invalid-token] -> 401",
+                    "GET /v1/profile/{missing_artist_id} [anonymous] -> 404",
+                ),
+            ],
+            'expected error code "authentication_failed", got 401',
+            id="anonymous-401-wrong-code",
+        ),
+        pytest.param(
+            "success-on-error",
+            [
+                "test_protected_route_refuses_anonymous",
+                "test_unknown_route_answers_404_envelope",
+                *ERROR_ROWS,
+            ],
+            '"success": true',
+            id="success-true-on-errors",
+        ),
+        pytest.param(
+            "slow-but-first=/v1/artists:400",
+            [BUDGET.format("artists")],
+            "expected median server time ≤ 300 ms over 3 requests, got 4",
+            id="slow-on-most-samples",
+        ),
+        pytest.param(
             "slow=/v1/artists:400",
             [BUDGET.format("artists")],
             "expected median server time ≤ 300 ms over 3 requests, got 4",
@@ -269,3 +310,29 @@ def test_a_malformed_matrix_row_is_one_line(
     assert [line for line in result.stderr.lines if line.strip()] == [
         line for line in result.stderr.lines if expected in line
     ]
+
+
+def test_an_echoed_bearer_token_is_masked_everywhere(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    suite_dir: Path,
+) -> None:
+    """A server that echoes the Authorization header into its 401: the message keeps the
+    echo, but as ``***``, and neither it nor the HTML report holds the token."""
+    sandbox = sandbox_server("auth-broken", "echo-token")
+    token = sandbox.accounts["user"].token
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", token)
+    run = run_checks(
+        "checks/test_smoke.py",
+        "--environment=development",
+        "--reports-dir=out",
+        target=sandbox.url,
+    )
+    message = run.message_of("test_protected_route_accepts_the_test_user")
+    assert "(got Bearer ***)" in message
+    reports = [path.read_text(encoding="utf-8") for path in (suite_dir / "out").glob("*.html")]
+    assert reports
+    assert all("***" in report for report in reports)
+    for text in [*run.messages.values(), *reports]:
+        assert token not in text

@@ -10,7 +10,7 @@ cleaned before anyone sees it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _KNOWN: set[str] = set()
 
@@ -20,7 +20,7 @@ class Secret:
     """A credential and the name of the variable it came from."""
 
     source: str
-    _value: str = field(repr=False)
+    _value: str  # never printed: __repr__ below
 
     def __post_init__(self) -> None:
         if len(self._value) >= 4:

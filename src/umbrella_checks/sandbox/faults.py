@@ -86,6 +86,33 @@ def _route(value: str) -> str:
     return value
 
 
+def _seconds(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise FaultError(f"{value!r} is not a number of seconds, e.g. 120 or -60") from None
+
+
+def _route_code(value: str) -> tuple[str, str]:
+    route, sep, code = value.partition(":")
+    if not route or not sep or not code:
+        raise FaultError(
+            f"error-code={value}: expected ROUTE:CODE, e.g. error-code=/v1/profile:UNAUTHORIZED"
+        )
+    return route, code
+
+
+def _route_ms(value: str) -> tuple[str, float]:
+    route, sep, ms = value.rpartition(":")
+    try:
+        seconds = float(ms) / 1000
+    except ValueError:
+        seconds = -1.0
+    if not sep or not route or seconds < 0:
+        raise FaultError(f"{value}: expected ROUTE:MS, e.g. /v1/health:80")
+    return route, seconds
+
+
 # name -> switch. The README's fault table is generated from this (``fault_table``), and a
 # self-test fails when the two differ.
 FAULTS: dict[str, Fault] = {
@@ -98,6 +125,12 @@ FAULTS: dict[str, Fault] = {
     ),
     "wrong-environment": Fault(None, "health reports a different environment than expected"),
     "stale-health-timestamp": Fault(None, "health's timestamp is 15 minutes old"),
+    "version-empty": Fault(None, "health reports an empty version"),
+    "health-clock": Fault(
+        "SECONDS",
+        "health's timestamp is SECONDS ahead of the real time (negative: behind)",
+        _seconds,
+    ),
     "stale-version": Fault(
         None, "health reports the previous version 0.0.9 (deploy did not roll out)"
     ),
@@ -106,6 +139,12 @@ FAULTS: dict[str, Fault] = {
         "delay answers on routes starting with ROUTE (`*` = all) by MS ms; "
         "`100,600@10` delays 10% of answers by 600 ms and the rest by 100 ms",
         _parse_slow,
+    ),
+    "slow-but-first": Fault(
+        "ROUTE:MS",
+        "delay every answer on ROUTE by MS ms except the first: most samples over a budget, "
+        "not all",
+        _route_ms,
     ),
     "route-5xx": Fault(
         "ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)", _parse_5xx
@@ -131,6 +170,14 @@ FAULTS: dict[str, Fault] = {
     "unknown-route-html": Fault(None, "unknown /v1/ paths answer 200 with an HTML page"),
     "cors-missing": Fault(None, "no Access-Control-Allow-Origin on any answer"),
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
+    "cors-no-credentials": Fault(
+        None, "allowed origins get no Access-Control-Allow-Credentials (cookies dropped)"
+    ),
+    "error-code": Fault(
+        "ROUTE:CODE", "errors on routes starting with ROUTE carry the code CODE", _route_code
+    ),
+    "success-on-error": Fault(None, 'error envelopes say "success": true'),
+    "echo-token": Fault(None, "401 and 403 messages echo the request's bearer token"),
     "auth-not-enforced": Fault(None, "signed-in routes answer 200 without a token"),
     "auth-broken": Fault(None, "every bearer token is refused with 401 (wrong Clerk keys)"),
     "auth-skips-verification": Fault(
@@ -159,6 +206,17 @@ FAULTS: dict[str, Fault] = {
     "rate-limit-remaining-wrong": Fault(
         None,
         "X-RateLimit-Remaining is one more than the usage body says",
+    ),
+    "usage-limit-wrong": Fault(
+        None, "Violet's usage body says limit 100 while its headers say the real limit"
+    ),
+    "remaining-off-by-one": Fault(
+        None, "Violet's remaining (headers and body) is limit - used - 1: a prompt counted twice"
+    ),
+    "reset-off": Fault(
+        "SECONDS",
+        "Violet's X-RateLimit-Reset and Retry-After point SECONDS past the real reset",
+        _seconds,
     ),
     "pending-migration": Fault(None, "the repo has a migration the database has not applied"),
     "unknown-migration": Fault(None, "the database records a migration the repo does not have"),
@@ -201,6 +259,11 @@ class Faults:
                     if draw < bound:
                         return float(seconds)
         return 0.0
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """The last value given for a valued switch."""
+        given = self.values_of(name)
+        return given[-1] if given else default
 
     def is_bare(self, path: str) -> bool:
         return any(r == "*" or path.startswith(r) for r in self.values_of("envelope-missing"))

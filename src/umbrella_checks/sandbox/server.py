@@ -2,7 +2,7 @@
 
 It binds a free loopback port, builds its own app checkout (``state.py``), and answers like
 the Worker does — envelopes, auth rules, CORS, Violet's limit — unless a fault switch says
-otherwise. ``/__sandbox/*`` is its own control surface (counters, clock) and not part of the
+otherwise. ``/__sandbox/*`` is its own control surface (counters) and not part of the
 contract.
 """
 
@@ -38,13 +38,24 @@ STAGING_ORIGINS = ("https://staging.umbrella.app",)
 
 
 class Clock:
-    """Real time plus an offset the self-tests can move (no sleeping in tests)."""
+    """Real time plus an offset (only Violet's limiter clock ever has one: see ``refuse``)."""
 
     def __init__(self) -> None:
         self.offset = 0.0
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def skip_to_minute_end(self) -> None:
+        """Jump to half a second before the next minute, once in the clock's life: whoever
+        waits for the next minute by this clock (as its ``Date`` header shows it) waits a
+        second, not up to sixty, and the clock never runs more than a minute ahead."""
+        if self.offset:
+            return
+        now = self.now()
+        end = now.replace(second=0, microsecond=0) + timedelta(seconds=59.5)
+        if end > now:
+            self.offset += (end - now).total_seconds()
 
 
 class ApiError(Exception):
@@ -66,6 +77,7 @@ class Sandbox:
         port: int = 0,
         root: Path | None = None,
         clerk_jwks_url: str | None = None,
+        quick_minutes: bool = True,
     ) -> None:
         self.faults = faults or Faults()
         self.clerk_jwks_url = clerk_jwks_url
@@ -74,6 +86,11 @@ class Sandbox:
         self.version = "0.0.9" if "stale-version" in self.faults else version
         self.daily_limit = self.faults.limit or daily_limit
         self.clock = Clock()
+        # Violet's limiter keeps its own clock, like a limiter in another service would: with
+        # quick_minutes it skips to the end of its minute when it refuses a prompt, and no other
+        # route (health's timestamp included) ever sees that.
+        self.limiter_clock = Clock()
+        self.quick_minutes = quick_minutes
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
         self._lock = threading.Lock()
@@ -198,7 +215,7 @@ class Sandbox:
 
     def window(self) -> tuple[str, datetime]:
         """Violet's rate window key and its reset time (a UTC day, or a minute when faulty)."""
-        now = self.clock.now()
+        now = self.limiter_clock.now()
         if "rate-limit-per-minute" in self.faults:
             start = now.replace(second=0, microsecond=0)
             return start.strftime("%Y-%m-%dT%H:%M"), start + timedelta(minutes=1)
@@ -255,6 +272,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ----------------------------------------------------------------------------
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, from the clock of whatever answers: Violet's limiter for its
+        routes, the sandbox's for the rest."""
+        if timestamp is None:
+            violet = urlsplit(self.path).path.startswith("/v1/violet")
+            timestamp = (self.sb.limiter_clock if violet else self.sb.clock).now().timestamp()
+        return super().date_time_string(timestamp)
+
     def _meta(self) -> dict[str, str]:
         return {
             "timestamp": iso(self.sb.clock.now()),
@@ -269,11 +294,14 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = STAGING_ORIGINS if "cors-origins-differ" in self.sb.faults else ALLOWED_ORIGINS
         if origin not in allowed and "cors-any-origin" not in self.sb.faults:
             return {}
-        return {
+        headers = {
             "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Credentials": "true",
             "Vary": "Origin",
         }
+        if "cors-no-credentials" in self.sb.faults:
+            del headers["Access-Control-Allow-Credentials"]
+        return headers
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -300,8 +328,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"success": True, "data": data, "meta": self._meta()}, headers or {})
 
     def _error(self, exc: ApiError, headers: dict[str, str] | None = None) -> None:
-        code = exc.code.lower() if "error-codes-lowercase" in self.sb.faults else exc.code
-        error: dict[str, Any] = {"code": code, "message": exc.message}
+        faults = self.sb.faults
+        code = exc.code.lower() if "error-codes-lowercase" in faults else exc.code
+        path = urlsplit(self.path).path
+        for route, wrong in faults.values_of("error-code"):
+            if route == "*" or path.startswith(route):
+                code = wrong
+        message = exc.message
+        if "echo-token" in faults and exc.status in (401, 403):
+            message += f" (got {self.headers.get('Authorization', 'no Authorization header')})"
+        error: dict[str, Any] = {"code": code, "message": message}
         if exc.field:
             error["field"] = exc.field
         if "stack-trace" in self.sb.faults:
@@ -309,8 +345,9 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Error: {exc.message}\n    at handleRequest (/app/src/worker.ts:42:13)\n"
                 "    at async Object.fetch (/app/src/index.ts:17:5)"
             )
+        success = "success-on-error" in faults
         self._json(
-            exc.status, {"success": False, "error": error, "meta": self._meta()}, headers or {}
+            exc.status, {"success": success, "error": error, "meta": self._meta()}, headers or {}
         )
 
     def _read_json(self) -> dict[str, Any]:
@@ -407,6 +444,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         sb.counts["requests"] += 1
         delay = sb.faults.delay_for(path, random.random())
+        for route, seconds in sb.faults.values_of("slow-but-first"):
+            if route == "*" or path.startswith(route):
+                with sb._lock:
+                    sb.counts[f"seen:{route}"] += 1
+                    first = sb.counts[f"seen:{route}"] == 1
+                delay = 0.0 if first else seconds
         if delay:
             self.injected = delay
             time.sleep(delay)
@@ -517,10 +560,11 @@ class _Handler(BaseHTTPRequestHandler):
         if "wrong-environment" in faults:
             environment = "staging" if environment == "production" else "production"
         stamp = sb.clock.now() - timedelta(minutes=15 if "stale-health-timestamp" in faults else 0)
+        stamp += timedelta(seconds=faults.value("health-clock", 0.0))
         data = {
             "status": "healthy" if healthy else "unhealthy",
             "service": "umbrella-api",
-            "version": sb.version,
+            "version": "" if "version-empty" in faults else sb.version,
             "timestamp": iso(stamp),
             "environment": environment,
             "uptime": round(time.monotonic() - sb.started, 1),
@@ -530,14 +574,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _rate_headers(self, used: int, reset: datetime) -> dict[str, str]:
         limit = self.sb.daily_limit
-        remaining = max(limit - used, 0)
+        remaining = self._remaining(used)
         if "rate-limit-remaining-wrong" in self.sb.faults:
             remaining = limit - used + 1
+        reset += timedelta(seconds=self.sb.faults.value("reset-off", 0.0))
         return {
             "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": str(int(reset.timestamp())),
         }
+
+    def _remaining(self, used: int) -> int:
+        counted = used + (1 if "remaining-off-by-one" in self.sb.faults else 0)
+        return max(self.sb.daily_limit - counted, 0)
 
     def _violet_usage(self) -> None:
         account = self._account()
@@ -554,8 +603,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._ok(
             {
                 "used": used,
-                "limit": limit,
-                "remaining": max(limit - used, 0),
+                "limit": 100 if "usage-limit-wrong" in self.sb.faults else limit,
+                "remaining": self._remaining(used),
                 "resetAt": iso(reset),
             },
             headers=self._rate_headers(used, reset),
@@ -576,6 +625,8 @@ class _Handler(BaseHTTPRequestHandler):
         used = sb.used(account, key)
         allowed = sb.daily_limit + (1 if "rate-limit-off-by-one" in sb.faults else 0)
         if used >= allowed and "rate-limit-off" not in sb.faults:
+            if sb.quick_minutes:  # before anything is stamped: Date and Retry-After agree
+                sb.limiter_clock.skip_to_minute_end()
             headers = self._rate_headers(used, reset)
             sb.counts[f"refused:{account.user_id}"] += 1
             if "second-limiter" in sb.faults and sb.counts[f"refused:{account.user_id}"] > 1:
@@ -584,7 +635,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(ApiError(429, "RATE_LIMIT_EXCEEDED", "slow down"), headers)
                 return
             if "retry-after-missing" not in sb.faults:
-                wait = max(int((reset - sb.clock.now()).total_seconds()), 1)
+                wait = max(int((reset - sb.limiter_clock.now()).total_seconds()), 1)
+                wait += int(sb.faults.value("reset-off", 0.0))
                 headers["Retry-After"] = str(wait)
             self._error(ApiError(429, "RATE_LIMIT_EXCEEDED", "daily Violet limit reached"), headers)
             return
@@ -604,9 +656,5 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(
                 200, {"counts": dict(sb.counts), "now": iso(sb.clock.now()), **sb.describe()}, {}
             )
-        elif path == "/__sandbox/clock" and self.command == "POST":
-            body = self._read_json()
-            sb.clock.offset += float(body.get("advance", 0))
-            self._json(200, {"now": iso(sb.clock.now())}, {})
         else:
             self._json(404, {"error": "unknown control route"}, {})

@@ -1,0 +1,394 @@
+"""Mutation testing: are the suite's verdicts proven by its self-tests?
+
+For every module that judges (``mutation/scope.toml``), Cosmic Ray changes one operator at a
+time (``<`` to ``<=``, ``and`` to ``or``, a condition negated, a loop skipped, a number moved by
+one…) and runs that module's self-tests; a mutant the self-tests still pass on is a verdict no
+fault proves. Cosmic Ray mutates the files in place, so each lane is a copy of the repository
+with its own ``src`` first on ``PYTHONPATH``: self-tests that run the suite in a subprocess see
+the mutant too, and two lanes run side by side without seeing each other's mutants.
+
+Usage: ``python mutation/run.py [--lanes N] [--only NAME ...] [--list]`` (``tox -e mutation``).
+Prints Cosmic Ray's own summary per module, every survivor with its diff, and the score; exits 1
+below ``[score] minimum``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tokenize
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / ".mutation"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One module under mutation and the self-tests that must notice its mutants."""
+
+    module: str
+    tests: tuple[str, ...]
+    only: tuple[str, ...] = ()  # top-level names whose mutants count (empty: the whole module)
+    timeout: float = 180.0
+
+    @property
+    def name(self) -> str:
+        return Path(self.module).stem
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """Mutants no self-test can tell apart from the original, with the reason: ``line`` and
+    ``operator`` are regular expressions over the stripped source line and the operator name
+    (stable across edits elsewhere in the file); ``module`` is a path or ``*``."""
+
+    module: str
+    line: str
+    operator: str
+    reason: str
+
+    def covers(self, module: str, line: str, operator: str) -> bool:
+        return (
+            self.module in ("*", module)
+            and re.fullmatch(self.line, line) is not None
+            and re.fullmatch(self.operator, operator) is not None
+        )
+
+
+@dataclass
+class Outcome:
+    target: Target
+    summary: list[str] = field(default_factory=list)
+    killed: int = 0
+    survivors: list[str] = field(default_factory=list)
+    equivalent: int = 0
+    out_of_scope: int = 0
+    in_messages: int = 0
+    baseline_failed: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def judged(self) -> int:
+        return self.killed + len(self.survivors)
+
+
+def load_scope(path: Path) -> tuple[dict[str, Any], list[Target], list[Equivalent]]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    targets = [
+        Target(
+            module=entry["module"],
+            tests=tuple(entry["tests"]),
+            only=tuple(entry.get("only", ())),
+            timeout=float(entry.get("timeout", data["run"]["timeout"])),
+        )
+        for entry in data["target"]
+    ]
+    equivalents = [Equivalent(**entry) for entry in data.get("equivalent", [])]
+    return data, targets, equivalents
+
+
+def make_lane(number: int) -> Path:
+    """A copy of the tracked files (plus local edits) where mutants can be written freely."""
+    lane = WORK / f"lane-{number}"
+    if lane.exists():
+        shutil.rmtree(lane)
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if source.is_file():
+            (lane / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, lane / name)
+    return lane
+
+
+def lane_env(lane: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(lane / "src"), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
+    # A mutant may keep the source's size and mtime second: never trust a cached .pyc.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def test_command(target: Target) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        *target.tests,
+    ]
+
+
+def scope_lines(module: Path, names: tuple[str, ...]) -> list[range]:
+    """Line ranges of the named top-level functions and classes."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    ranges = []
+    for node in tree.body:
+        if (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and node.name in names
+        ):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            ranges.append(range(first, (node.end_lineno or node.lineno) + 1))
+    missing = set(names) - {
+        n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
+    }
+    if missing:
+        raise SystemExit(f"mutation/scope.toml: {module} has no {', '.join(sorted(missing))}")
+    return ranges
+
+
+def message_spans(module: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the f-strings are: a mutant inside one changes a message's text, which the
+    self-tests check by fragment, not a verdict."""
+    with module.open(encoding="utf-8") as handle:
+        return [
+            (token.start, token.end)
+            for token in tokenize.generate_tokens(handle.readline)
+            if token.type == tokenize.STRING and token.string.lstrip("rbRB").startswith(("f", "F"))
+        ]
+
+
+def filter_session(
+    session: Path,
+    lane: Path,
+    target: Target,
+    keep: re.Pattern[str],
+    equivalents: list[Equivalent],
+    outcome: Outcome,
+) -> None:
+    """Mark mutants of other operators, outside the judging code, or known equivalent as
+    skipped, so the score counts only what the self-tests are expected to notice."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    module = lane / target.module
+    lines = module.read_text(encoding="utf-8").splitlines()
+    ranges = scope_lines(module, target.only) if target.only else []
+    messages = message_spans(module)
+    with use_db(str(session)) as db:
+        skipped = []
+        for item in db.work_items:
+            mutation = item.mutations[0]
+            line_no = mutation.start_pos[0]
+            text = lines[line_no - 1].strip()
+            if not keep.fullmatch(mutation.operator_name) or (
+                # Numbers move up by one only: down by one is the same test of the same line.
+                mutation.operator_name == "core/NumberReplacer" and mutation.occurrence % 2
+            ):
+                skipped.append(item.job_id)
+            elif ranges and not any(line_no in r for r in ranges):
+                outcome.out_of_scope += 1
+                skipped.append(item.job_id)
+            elif any(start <= tuple(mutation.start_pos) < end for start, end in messages):
+                outcome.in_messages += 1
+                skipped.append(item.job_id)
+            elif any(e.covers(target.module, text, mutation.operator_name) for e in equivalents):
+                outcome.equivalent += 1
+                skipped.append(item.job_id)
+        if skipped:
+            db.set_multiple_results(
+                skipped,
+                WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=None, diff=None),
+            )
+
+
+def run_target(
+    target: Target,
+    lane: Path,
+    keep: re.Pattern[str],
+    equivalents: list[Equivalent],
+    count_only: bool = False,
+) -> Outcome:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    outcome = Outcome(target)
+    started = time.monotonic()
+    env = lane_env(lane)
+    slug = target.module.replace("/", "_").removesuffix(".py")
+    config = WORK / f"{slug}.toml"
+    session = WORK / f"{slug}.sqlite"
+    session.unlink(missing_ok=True)
+    command = " ".join(test_command(target))
+    config.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{target.module}"\n'
+        f"timeout = {target.timeout}\n"
+        "excluded-modules = []\n"
+        f"test-command = {command!r}\n".replace("'", '"')
+        + '[cosmic-ray.distributor]\nname = "local"\n',
+        encoding="utf-8",
+    )
+    baseline = None
+    if not count_only:
+        baseline = subprocess.run(
+            test_command(target), cwd=lane, env=env, capture_output=True, text=True, timeout=900
+        )
+    if baseline is not None and baseline.returncode != 0:
+        outcome.baseline_failed = baseline.stdout[-2000:]
+        return outcome
+    subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=lane, env=env, check=True)
+    filter_session(session, lane, target, keep, equivalents, outcome)
+    if count_only:
+        with use_db(str(session), WorkDB.Mode.open) as db:
+            outcome.killed = sum(1 for _ in db.pending_work_items)
+        return outcome
+    subprocess.run(
+        ["cosmic-ray", "exec", str(config), str(session)],
+        cwd=lane,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    report = subprocess.run(
+        ["cr-report", str(session)], cwd=lane, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    outcome.summary = [
+        line for line in report.splitlines() if re.match(r"(total jobs|complete|surviving)", line)
+    ]
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.SURVIVED:
+                mutation = item.mutations[0]
+                outcome.survivors.append(
+                    f"{target.module}:{mutation.start_pos[0]} {mutation.operator_name}\n"
+                    + "\n".join(
+                        "    " + line
+                        for line in (result.diff or "").splitlines()
+                        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+                    )
+                )
+            else:
+                outcome.killed += 1
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scope", type=Path, default=REPO / "mutation" / "scope.toml")
+    parser.add_argument("--lanes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", nargs="*", default=[], help="module names or paths to run")
+    parser.add_argument("--list", action="store_true", help="list the targets and stop")
+    parser.add_argument("--count", action="store_true", help="count the mutants; run no tests")
+    args = parser.parse_args(argv)
+    if shutil.which("cosmic-ray") is None:
+        print("cosmic-ray is not installed: pip install -e '.[mutation]' (or tox -e mutation)")
+        return 2
+    data, targets, equivalents = load_scope(args.scope)
+    if args.only:
+        targets = [t for t in targets if t.name in args.only or t.module in args.only]
+        if not targets:
+            print(f"no target named {', '.join(args.only)}: see {args.scope}")
+            return 2
+    if args.list:
+        for target in targets:
+            print(f"{target.module:45} {' '.join(target.tests)}")
+        return 0
+    keep = re.compile("|".join(f"(?:{pattern})" for pattern in data["run"]["operators"]))
+    WORK.mkdir(exist_ok=True)
+    lanes: queue.Queue[Path] = queue.Queue()
+    for number in range(max(1, min(args.lanes, len(targets)))):
+        lanes.put(make_lane(number))
+    todo: queue.Queue[Target] = queue.Queue()
+    for target in sorted(targets, key=lambda t: -t.timeout):
+        todo.put(target)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        lane = lanes.get()
+        while True:
+            try:
+                target = todo.get_nowait()
+            except queue.Empty:
+                return
+            done = run_target(target, lane, keep, equivalents, args.count)
+            with lock:
+                outcomes.append(done)
+                print(_line(done), flush=True)
+
+    started = time.monotonic()
+    if args.count:
+        lanes = queue.Queue()
+        lanes.put(make_lane(0))
+    workers = [threading.Thread(target=work) for _ in range(lanes.qsize())]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return report(outcomes, float(data["score"]["minimum"]), time.monotonic() - started)
+
+
+def _line(outcome: Outcome) -> str:
+    if outcome.baseline_failed is not None:
+        return f"{outcome.target.module}: its self-tests fail unmutated — fix them first"
+    return (
+        f"{outcome.target.module}: {outcome.killed}/{outcome.judged} killed "
+        f"({outcome.equivalent} equivalent, {outcome.in_messages} in message text, "
+        f"{outcome.out_of_scope} outside the judging code) "
+        f"in {outcome.seconds:.0f} s"
+    )
+
+
+def report(outcomes: list[Outcome], minimum: float, seconds: float) -> int:
+    print("\n== Cosmic Ray's summary per module")
+    for outcome in sorted(outcomes, key=lambda o: o.target.module):
+        print(f"{outcome.target.module}: " + "; ".join(outcome.summary))
+    survivors = [s for o in outcomes for s in o.survivors]
+    print(f"\n== survivors ({len(survivors)})")
+    for survivor in survivors:
+        print(survivor)
+    broken = [o.target.module for o in outcomes if o.baseline_failed is not None]
+    for outcome in outcomes:
+        if outcome.baseline_failed is not None:
+            print(f"\n== {outcome.target.module}: self-tests fail unmutated\n")
+            print(outcome.baseline_failed)
+    killed = sum(o.killed for o in outcomes)
+    judged = sum(o.judged for o in outcomes)
+    equivalent = sum(o.equivalent for o in outcomes)
+    in_messages = sum(o.in_messages for o in outcomes)
+    score = 100.0 * killed / judged if judged else 0.0
+    print(
+        f"\n== mutation score: {killed}/{judged} mutants killed ({score:.1f}%), "
+        f"{equivalent} equivalent listed in mutation/scope.toml, {in_messages} in message "
+        "text (not counted), "
+        f"{len(outcomes)} modules, {seconds / 60:.0f} min"
+    )
+    if broken or score < minimum:
+        print(f"below the minimum of {minimum:.0f}%" if not broken else "baseline failures")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

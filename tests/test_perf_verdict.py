@@ -1,0 +1,159 @@
+"""The release gate's verdict on Locust's figures: the runbook's thresholds, at their edges."""
+
+from __future__ import annotations
+
+import pytest
+
+from umbrella_checks.config import Budgets, SuiteConfig
+from umbrella_checks.perf import EndpointStats, judge, limit_warnings, load_test_refused
+
+
+def stats(name: str, p95: float, requests: int = 100, failures: int = 0) -> EndpointStats:
+    return EndpointStats(name, requests, failures, p95 / 2, p95, p95 * 1.2)
+
+
+@pytest.mark.parametrize(
+    ("name", "budget"),
+    [
+        pytest.param("/v1/artists/:id", 300, id="profile-view-uses-artists"),
+        pytest.param("/v1/gigs", 400, id="exact"),
+        pytest.param("/v1/unknown", None, id="no-budget"),
+        pytest.param("/v1/healthz", None, id="prefix-is-not-a-path-segment"),
+    ],
+)
+def test_budget_lookup(name: str, budget: float | None) -> None:
+    assert Budgets().for_endpoint(name) == budget
+
+
+def test_the_verdict_table_names_the_broken_endpoint() -> None:
+    passed, table = judge(
+        [stats("/v1/gigs", 450), stats("/v1/health", 10)],
+        stats("overall", 300, requests=200),
+        Budgets(),
+    )
+    assert not passed
+    assert "/v1/gigs" in [line.split()[0] for line in table.splitlines() if "FAIL" in line]
+
+
+def test_no_requests_is_not_a_pass() -> None:
+    passed, _ = judge([], stats("overall", 0, requests=0), Budgets())
+    assert not passed
+
+
+def test_too_few_samples_for_a_p95_is_said_not_judged() -> None:
+    passed, table = judge(
+        [stats("/v1/gigs", 900, requests=12)], stats("overall", 100, requests=200), Budgets()
+    )
+    assert passed
+    line = next(row for row in table.splitlines() if row.startswith("/v1/gigs"))
+    assert line.endswith("ok; P95 not judged: 12 samples (< 20)")
+
+
+def _verdict_of(table: str, name: str) -> str:
+    return next(row for row in table.splitlines() if row.startswith(name)).split("  ")[-1]
+
+
+@pytest.mark.parametrize(
+    ("p95", "verdict"),
+    [
+        pytest.param(399, "ok", id="just-under-passes"),
+        pytest.param(400, "FAIL: P95 over budget", id="at-the-budget-fails"),
+    ],
+)
+def test_an_endpoints_p95_must_be_under_its_budget(p95: float, verdict: str) -> None:
+    passed, table = judge([stats("/v1/gigs", p95)], stats("overall", 100), Budgets())
+    assert passed is (verdict == "ok")
+    assert _verdict_of(table, "/v1/gigs") == verdict
+
+
+@pytest.mark.parametrize(
+    ("p95", "passes"),
+    [pytest.param(499, True, id="499ms-passes"), pytest.param(500, False, id="500ms-fails")],
+)
+def test_the_overall_p95_must_be_under_500_ms(p95: float, passes: bool) -> None:
+    passed, table = judge([], stats("overall", p95), Budgets())
+    assert passed is passes
+    assert _verdict_of(table, "overall") == ("ok" if passes else "FAIL: P95 over budget")
+
+
+@pytest.mark.parametrize(
+    ("failures", "passes"),
+    [pytest.param(1, True, id="0.5%-passes"), pytest.param(2, False, id="1%-fails")],
+)
+def test_the_error_rate_must_be_under_one_percent(failures: int, passes: bool) -> None:
+    total = stats("overall", 100, requests=200, failures=failures)
+    endpoint = stats("/v1/health", 10, requests=200, failures=failures)
+    passed, table = judge([endpoint], total, Budgets())
+    assert passed is passes
+    assert table.splitlines()[-2].endswith("ok" if passes else "FAIL: error rate over budget")
+    assert ("errors 1.0%" in _verdict_of(table, "/v1/health")) is not passes
+
+
+@pytest.mark.parametrize(
+    ("requests", "judged"),
+    [pytest.param(19, False, id="19-samples-not-judged"), pytest.param(20, True, id="20-judged")],
+)
+def test_a_p95_needs_20_samples(requests: int, judged: bool) -> None:
+    passed, table = judge(
+        [stats("/v1/gigs", 900, requests=requests)], stats("overall", 100), Budgets()
+    )
+    assert passed is not judged
+    assert _verdict_of(table, "/v1/gigs").startswith("FAIL" if judged else "ok; P95 not judged")
+
+
+def test_an_endpoint_without_a_budget_is_judged_on_errors_only() -> None:
+    passed, table = judge([stats("/v1/unknown", 5000)], stats("overall", 100), Budgets())
+    assert passed
+    row = next(row for row in table.splitlines() if row.startswith("/v1/unknown"))
+    assert row.split()[-2:] == ["-", "ok"]
+
+
+def _config(limit: int, window: str, think: str = "1s") -> SuiteConfig:
+    return SuiteConfig.model_validate(
+        {
+            "perf": {"think_time_min": think, "think_time_max": think},
+            "security": {
+                "rate_limits": {"api": {"limit": limit, "window": window, "routes": ["/v1/gigs"]}}
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("limit", "think", "warned"),
+    [
+        pytest.param(199, "1s", True, id="20-users-exceed-199-per-10s"),
+        pytest.param(200, "1s", False, id="20-users-reach-200-per-10s"),
+        pytest.param(100000, "0s", True, id="no-think-time-trips-any-limit"),
+    ],
+)
+def test_a_load_over_a_documented_limit_is_warned_about(
+    limit: int, think: str, warned: bool
+) -> None:
+    warnings = limit_warnings(20, _config(limit, "10s", think))
+    assert bool(warnings) is warned
+    if warned and think != "0s":
+        assert warnings == [
+            "perf: warning: about 200 requests per 10 s from one user would trip the documented "
+            f"limit 'api' ({limit}); expect 429s, or lower the users (-u)"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("host", "environment", "confirmed", "refused"),
+    [
+        pytest.param("https://api.umbrella.app", "staging", False, True, id="production-url"),
+        pytest.param("https://api.umbrella.app", "staging", True, False, id="confirmed"),
+        pytest.param("http://127.0.0.1:8787", "production", False, True, id="production-env"),
+        pytest.param("http://127.0.0.1:8787", "staging", False, False, id="staging"),
+    ],
+)
+def test_load_against_production_needs_confirmation(
+    host: str, environment: str, confirmed: bool, refused: bool
+) -> None:
+    reason = load_test_refused(host, environment, r"^https://api\.umbrella\.app", confirmed)
+    assert (reason is not None) is refused
+    if refused:
+        assert reason is not None
+        assert reason.startswith(f"refused to load-test {host}: ")
+        assert reason.endswith("pass --confirm-production or set UMBRELLA_CONFIRM_PRODUCTION=yes")

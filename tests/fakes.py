@@ -297,6 +297,7 @@ class FakeSentry(_Fake):
         super().__init__()
         self.pages: list[list[dict[str, Any]]] = [[], []]
         self.queries: list[str] = []
+        self.project_id = self.PROJECT  # what the slug lookup answers
 
     @staticmethod
     def issue(title: str, level: str = "error", culprit: str = "worker.ts") -> dict[str, Any]:
@@ -313,7 +314,7 @@ class FakeSentry(_Fake):
     def answer(self, request: _Quiet) -> None:
         self.queries.append(request.path)
         if request.path == f"/api/0/projects/{self.ORG}/{self.SLUG}/":
-            request.send_json(200, {"id": self.PROJECT, "slug": self.SLUG})
+            request.send_json(200, {"id": self.project_id, "slug": self.SLUG})
             return
         if not request.path.startswith(f"/api/0/organizations/{self.ORG}/issues/"):
             request.send_json(404, {"detail": "not found"})

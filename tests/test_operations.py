@@ -139,10 +139,14 @@ def test_sentry_classifies_across_pages_and_fails_on_critical(
     run = run_checks("checks/test_sentry.py")
     message = run.message_of("test_no_new_critical_or_high_sentry_issues")
     assert "expected no new critical or high issues in 24 h, got 2" in message
-    assert "[critical] D1_ERROR: no such table: gigs" in message
+    assert (
+        "[critical] D1_ERROR: no such table: gigs (worker.ts, 3 events) https://sentry.example/i/1"
+        in message
+    )
     assert "[high] TypeError" in message
     assert len(sentry_api.queries) == 2  # followed the Link header's next cursor once
     assert "firstSeen%3A-24h" in sentry_api.queries[0]
+    assert "environment=development" in sentry_api.queries[0]
     html = (suite_dir / "reports" / "custom-latest.html").read_text()
     assert "[medium] HTTP 422 validation failed" in html
     assert "[low] Deprecated API used" in html
@@ -181,6 +185,17 @@ def test_a_sentry_project_slug_is_resolved_to_its_id(
     run = run_checks("checks/test_sentry.py")
     assert run.passed_names() == ["test_no_new_critical_or_high_sentry_issues"]
     assert f"project={FakeSentry.PROJECT}" in sentry_api.queries[1]
+
+
+def test_a_sentry_slug_without_a_numeric_id_is_could_not_check(
+    run_checks: RunChecks, sentry_api: FakeSentry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTRY_PROJECT", FakeSentry.SLUG)
+    sentry_api.project_id = "umbrella-api"
+    run = run_checks("checks/test_sentry.py")
+    assert run.message_of("test_no_new_critical_or_high_sentry_issues") == (
+        "could not check: the Sentry API has no numeric id for project umbrella/umbrella-api"
+    )
 
 
 @pytest.mark.parametrize(("mode", "fragment"), ERROR_ANSWERS)
@@ -306,17 +321,34 @@ def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
     report = (suite_dir / "reports" / "daily-latest.html").read_text()
     assert SlackHook.SECRET not in report
     assert SlackHook.SECRET not in result.stdout.str()
-    _failing_daily(pytester, broken, "--alert")  # the same incident, again
+    assert "(SEV-1)" in result.stdout.str()
+    again = _failing_daily(pytester, broken, "--alert")  # the same incident, again
+    assert "(SEV-1, same incident as earlier today)" in again.stdout.str()
     assert list((suite_dir / "reports").glob("incident-*.md")) == drafts
     assert "Seen again by umbrella-checks (daily)" in drafts[0].read_text()
 
 
 @pytest.mark.parametrize(
-    ("fault", "severity"),
+    ("fault", "severity", "first"),
     [
-        pytest.param("auth-not-enforced", "SEV-1", id="auth-open-is-sev1"),
-        pytest.param("slow=*:400", "SEV-2", id="over-budget-is-sev2"),
-        pytest.param("cors-missing", "SEV-3", id="cors-lost-is-sev3"),
+        pytest.param(
+            "auth-not-enforced",
+            "SEV-1",
+            "test_protected_route_refuses_anonymous",
+            id="auth-open-is-sev1",
+        ),
+        pytest.param(
+            "slow=*:400",
+            "SEV-2",
+            "test_critical_path_meets_its_latency_budget[health]",
+            id="over-budget-is-sev2",
+        ),
+        pytest.param(
+            "cors-missing",
+            "SEV-3",
+            "test_cors_preflight_allows_each_configured_origin",
+            id="cors-lost-is-sev3",
+        ),
     ],
 )
 def test_the_incident_draft_carries_the_runbooks_severity(
@@ -327,6 +359,7 @@ def test_the_incident_draft_carries_the_runbooks_severity(
     sandbox_server: Callable[..., Sandbox],
     fault: str,
     severity: str,
+    first: str,
 ) -> None:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
     target = sandbox_server(fault)
@@ -335,7 +368,9 @@ def test_the_incident_draft_carries_the_runbooks_severity(
     )
     assert result.ret == 1
     (draft,) = (suite_dir / "reports").glob("incident-*.md")
-    assert f"**Severity:** {severity}" in draft.read_text()
+    text = draft.read_text()
+    assert text.startswith(f"## Incident: custom checks failed on {target.url} ({first})\n")
+    assert f"**Severity:** {severity}" in text
 
 
 def test_a_sandbox_run_never_alerts(

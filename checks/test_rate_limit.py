@@ -158,8 +158,9 @@ def _improper_429(answer: Answer, now: datetime, settings: Settings) -> str | No
             f"no {names.retry_after} header" if raw is None else f"{names.retry_after} {raw!r}"
         )
     elif abs(now + timedelta(seconds=int(raw)) - midnight) > slack:
-        retry_at = utc_text(now + timedelta(seconds=int(raw)))
-        problems.append(f"{names.retry_after}: {raw} ({retry_at})")
+        problems.append(
+            f"{names.retry_after}: {raw} ({utc_text(now + timedelta(seconds=int(raw)))})"
+        )
     if remaining != "0":
         problems.append(f"{names.remaining}: {remaining}")
     if reset.isdigit() and abs(datetime.fromtimestamp(int(reset), UTC) - midnight) > slack:

@@ -96,6 +96,12 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
             id="wrong-limit",
         ),
         pytest.param(
+            "rate-limit-remaining-wrong",
+            ["test_violet_remaining_matches_usage"],
+            "expected X-RateLimit-Remaining: 47 (limit 50 - used 3 in the body), got 48",
+            id="remaining-disagrees-with-usage",
+        ),
+        pytest.param(
             "usage-limit-wrong",
             ["test_violet_limit_is_the_documented_one"],
             "expected data.limit 50, got 100",

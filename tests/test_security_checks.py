@@ -177,7 +177,10 @@ def test_the_surge_lists_the_top_five_in_order(
         ],
     )
     message = run_checks(SECURITY, "-k", "surge").message_of(SURGE)
-    assert "countries: B 900, C 800, D 700, E 600, F 500; paths: /v1/b 900, /v1/c 800" in message
+    assert (
+        "countries: B 900, C 800, D 700, E 600, F 500; "
+        "paths: /v1/b 900, /v1/c 800, /v1/d 700, /v1/e 600, /v1/f 500 (look" in message
+    )
 
 
 def test_auth_failures_need_the_zone(

@@ -109,6 +109,11 @@ def _seed(
         "INSERT INTO violet_usage VALUES (?, ?, ?)",
         (accounts["exhausted"].user_id, utc_day(now), limit),
     )
+    # The test user has asked Violet a few things today, as a real one would: remaining must
+    # then be limit - used, not just the limit.
+    db.execute(
+        "INSERT INTO violet_usage VALUES (?, ?, ?)", (accounts["user"].user_id, utc_day(now), 3)
+    )
 
 
 def _cron_run(db: sqlite3.Connection, start: datetime, status: str, error: str | None) -> None:

@@ -36,8 +36,11 @@ def test_the_verdict_table_names_the_broken_endpoint() -> None:
 
 
 def test_no_requests_is_not_a_pass() -> None:
-    passed, _ = judge([], stats("overall", 0, requests=0), Budgets())
+    passed, table = judge(
+        [stats("/v1/gigs", 10, requests=0)], stats("overall", 0, requests=0), Budgets()
+    )
     assert not passed
+    assert _verdict_of(table, "/v1/gigs") == "FAIL: errors 100.0%"
 
 
 def test_too_few_samples_for_a_p95_is_said_not_judged() -> None:
@@ -74,6 +77,7 @@ def test_the_overall_p95_must_be_under_500_ms(p95: float, passes: bool) -> None:
     passed, table = judge([], stats("overall", p95), Budgets())
     assert passed is passes
     assert _verdict_of(table, "overall") == ("ok" if passes else "FAIL: P95 over budget")
+    assert "<500ms" in next(r for r in table.splitlines() if r.startswith("overall"))
 
 
 @pytest.mark.parametrize(
@@ -122,8 +126,8 @@ def _config(limit: int, window: str, think: str = "1s") -> SuiteConfig:
 @pytest.mark.parametrize(
     ("limit", "think", "warned"),
     [
-        pytest.param(199, "1s", True, id="20-users-exceed-199-per-10s"),
-        pytest.param(200, "1s", False, id="20-users-reach-200-per-10s"),
+        pytest.param(399, "500ms", True, id="20-users-exceed-399-per-10s"),
+        pytest.param(400, "500ms", False, id="20-users-reach-400-per-10s"),
         pytest.param(100000, "0s", True, id="no-think-time-trips-any-limit"),
     ],
 )
@@ -134,7 +138,7 @@ def test_a_load_over_a_documented_limit_is_warned_about(
     assert bool(warnings) is warned
     if warned and think != "0s":
         assert warnings == [
-            "perf: warning: about 200 requests per 10 s from one user would trip the documented "
+            "perf: warning: about 400 requests per 10 s from one user would trip the documented "
             f"limit 'api' ({limit}); expect 429s, or lower the users (-u)"
         ]
 

@@ -88,7 +88,7 @@ def judge(
     )
     lines.append(overall)
     total_rate = error_rate(total)
-    errors_ok = total.requests > 0 and total_rate < budgets.error_rate
+    errors_ok = total_rate < budgets.error_rate  # no requests at all is a 100% error rate
     header = (
         f"{'endpoint':<22}{'requests':>9}{'failures':>9}{'P50':>8}{'P95':>8}{'P99':>8}"
         f"{'budget':>10}  verdict"

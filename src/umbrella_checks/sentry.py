@@ -90,17 +90,14 @@ def new_issues(
 ) -> list[Issue]:
     """Every unresolved issue first seen in 24 h, following the Link header's cursor."""
     url: str | None = f"{base.rstrip('/')}/api/0/organizations/{org}/issues/"
-    params: dict[str, str] | None = {
-        "project": project,
-        "query": "is:unresolved firstSeen:-24h",
-        "statsPeriod": "24h",
-    }
-    if environment and params is not None:
-        params["environment"] = environment
+    first_page = {"project": project, "query": "is:unresolved firstSeen:-24h", "statsPeriod": "24h"}
+    if environment:
+        first_page["environment"] = environment
     issues: list[Issue] = []
     service = ReadOnlyService("the Sentry API", token, http, counter)
-    if params is not None and not project.isdigit():
-        params["project"] = project_id(service, base, org, project)
+    if not project.isdigit():
+        first_page["project"] = project_id(service, base, org, project)
+    params: dict[str, str] | None = first_page
     for _ in range(config.max_pages):
         if url is None:
             break

@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         "--fault-table", action="store_true", help="print the README's fault table and exit"
     )
     parser.add_argument(
+        "--real-minutes",
+        action="store_true",
+        help="Violet's limiter clock never skips to the end of its minute (a check waiting for "
+        "the next minute then waits up to 60 s, as against a real service)",
+    )
+    parser.add_argument(
         "--clerk-jwks-url",
         metavar="URL",
         help="also accept Clerk session JWTs signed by this instance's keys",
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         clerk_jwks_url=args.clerk_jwks_url,
+        quick_minutes=not args.real_minutes,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(json.dumps(sandbox.describe()), flush=True)

@@ -38,7 +38,7 @@ STAGING_ORIGINS = ("https://staging.umbrella.app",)
 
 
 class Clock:
-    """Real time plus an offset (only Violet's limiter clock ever has one: see ``refuse``)."""
+    """Real time plus an offset (only ``Sandbox.limiter_clock`` ever gets one)."""
 
     def __init__(self) -> None:
         self.offset = 0.0

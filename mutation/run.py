@@ -76,6 +76,7 @@ class Outcome:
     equivalent: int = 0
     out_of_scope: int = 0
     in_messages: int = 0
+    to_run: int = 0  # with --count: the mutants that would be judged
     baseline_failed: str | None = None
     seconds: float = 0.0
 
@@ -258,7 +259,7 @@ def run_target(
     filter_session(session, lane, target, keep, equivalents, outcome)
     if count_only:
         with use_db(str(session), WorkDB.Mode.open) as db:
-            outcome.killed = sum(1 for _ in db.pending_work_items)
+            outcome.to_run = sum(1 for _ in db.pending_work_items)
         return outcome
     subprocess.run(
         ["cosmic-ray", "exec", str(config), str(session)],
@@ -317,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     keep = re.compile("|".join(f"(?:{pattern})" for pattern in data["run"]["operators"]))
     WORK.mkdir(exist_ok=True)
     lanes: queue.Queue[Path] = queue.Queue()
-    for number in range(max(1, min(args.lanes, len(targets)))):
+    # Counting runs no tests: one lane is enough.
+    for number in range(1 if args.count else max(1, min(args.lanes, len(targets)))):
         lanes.put(make_lane(number))
     todo: queue.Queue[Target] = queue.Queue()
     for target in sorted(targets, key=lambda t: -t.timeout):
@@ -338,20 +340,22 @@ def main(argv: list[str] | None = None) -> int:
                 print(_line(done), flush=True)
 
     started = time.monotonic()
-    if args.count:
-        lanes = queue.Queue()
-        lanes.put(make_lane(0))
     workers = [threading.Thread(target=work) for _ in range(lanes.qsize())]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    if args.count:
+        print(f"\n== {sum(o.to_run for o in outcomes)} mutants to judge in {len(outcomes)} modules")
+        return 0
     return report(outcomes, float(data["score"]["minimum"]), time.monotonic() - started)
 
 
 def _line(outcome: Outcome) -> str:
     if outcome.baseline_failed is not None:
         return f"{outcome.target.module}: its self-tests fail unmutated — fix them first"
+    if not outcome.summary:  # --count: nothing ran
+        return f"{outcome.target.module}: {outcome.to_run} mutants to judge"
     return (
         f"{outcome.target.module}: {outcome.killed}/{outcome.judged} killed "
         f"({outcome.equivalent} equivalent, {outcome.in_messages} in message text, "

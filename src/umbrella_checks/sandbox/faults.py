@@ -249,8 +249,8 @@ class Faults:
 
     @property
     def limit(self) -> int | None:
-        limits = self.values_of("violet-limit")
-        return int(limits[-1]) if limits else None
+        limit = self.value("violet-limit")
+        return int(limit) if limit is not None else None
 
     def delay_for(self, path: str, draw: float) -> float:
         for delay in self.values_of("slow"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -134,6 +136,59 @@ def test_domain_modules_never_import_pytest() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_loading_the_plugin_elsewhere_costs_no_http_client_or_checks() -> None:
+    """Every pytest run in the environment loads the entry point: it imports only the option
+    table, the config's environments and the fault switches — not httpx, the hooks or the
+    sandbox server."""
+    code = (
+        "import sys, umbrella_checks.plugin; print(sorted(m for m in ('httpx', "
+        "'umbrella_checks.hooks', 'umbrella_checks.fixtures', 'umbrella_checks.sandbox.server') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "plugin", [pytest.param("junitxml", id="no-junitxml"), pytest.param("xdist", id="no-xdist")]
+)
+def test_a_tier_runs_with_a_standard_plugin_turned_off(
+    pytester: pytest.Pytester, suite_dir: Path, plugin: str
+) -> None:
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox", "-p", f"no:{plugin}")
+    assert result.ret == 0, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_n_auto_runs_more_workers_than_cores_for_the_suite_only(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checks wait on the network, not the CPU.
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    ours = pytester.runpytest_subprocess("--sandbox", "-n", "auto", "checks/test_health.py")
+    workers = min(8, 4 * (os.cpu_count() or 1))
+    ours.stdout.fnmatch_lines([f"created: {workers}/{workers} workers"])
+    # xdist's own variable still decides.
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
+    told = pytester.runpytest_subprocess("--sandbox", "-n", "auto", "checks/test_health.py")
+    told.stdout.fnmatch_lines(["created: 3/3 workers"])
+    # Another project gets the count it gets without the suite installed.
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    elsewhere = pytester.mkdir("elsewhere")
+    (elsewhere / "test_shop.py").write_text("def test_one():\n    pass\n", encoding="utf-8")
+    args = ("-n", "auto", "--rootdir", str(elsewhere), elsewhere)
+    counts = [
+        re.findall(r"created: \d+/\d+ workers", run.stdout.str())
+        for run in (
+            pytester.runpytest_subprocess(*args),
+            pytester.runpytest_subprocess("-p", "no:umbrella_checks", *args),
+        )
+    ]
+    assert counts[0] == counts[1] != []
 
 
 def test_a_pytest_run_does_not_import_locust() -> None:

@@ -75,3 +75,40 @@ def test_every_request_sent_is_counted_and_the_tier_stays_under_60(
     reported = re.search(r"umbrella: (\d+) requests sent to the target", result.stdout.str())
     assert reported is not None
     assert int(reported.group(1)) == _state(sandbox)["requests"] <= 60
+
+
+def test_the_start_of_run_probe_goes_out_with_the_planned_requests(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Health answers in 300 ms: a probe sent on its own would be answered before any other
+    # request arrived; sent with the tier's planned requests, they all arrive while it waits.
+    sandbox = sandbox_server("slow=/v1/health:300")
+    _signed_in(monkeypatch, sandbox)
+    run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
+    events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
+    probe_answered = events.index("end GET /v1/health")
+    arrived = [
+        event
+        for event in events[:probe_answered]
+        if event.startswith("start ") and not event.endswith("/v1/health")
+    ]
+    assert len(arrived) >= 10, events[: probe_answered + 1]
+
+
+def test_the_target_version_is_in_the_summary_and_the_report(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    # The probe is answered while checks run: the header cannot show it, the summary does.
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    assert result.ret == 0
+    lines = result.stdout.lines
+    version = "umbrella: Target version: 0.1.0 (environment development)"
+    assert version in lines
+    collected = next(i for i, line in enumerate(lines) if line.startswith("collected "))
+    assert lines.index(version) > collected
+    (report,) = (suite_dir / "reports").glob("postdeploy-*Z.html")
+    text = report.read_text(encoding="utf-8")
+    assert "Target version" in text
+    assert "0.1.0 (environment development)" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks.config import Budgets, SuiteConfig
+from umbrella_checks.config import Budgets, SuiteConfig, validate
 from umbrella_checks.perf import EndpointStats, judge, limit_warnings, load_test_refused
 
 
@@ -113,7 +113,7 @@ def test_an_endpoint_without_a_budget_is_judged_on_errors_only() -> None:
 
 
 def _config(limit: int, window: str, think: str = "1s") -> SuiteConfig:
-    return SuiteConfig.model_validate(
+    return validate(
         {
             "perf": {"think_time_min": think, "think_time_max": think},
             "security": {

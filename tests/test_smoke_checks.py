@@ -296,7 +296,7 @@ def test_the_user_token_comes_from_the_old_scripts_variable_too(
         ),
         pytest.param(
             'method = "GET"\npath = "/v1/x"\nwho = "user"\n',
-            "row 1 (GET /v1/x): status: Field required",
+            "row 1 (GET /v1/x): status: required",
             id="missing-status",
         ),
     ],

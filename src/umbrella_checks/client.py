@@ -11,7 +11,7 @@ import json as jsonlib
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -352,9 +352,8 @@ class ApiClient:
         # Not counted when sent: a request is counted when a check uses its answer, so each
         # check is charged for what it asked (prefetched or not); see prefetch().
         # HTTP/2 only over TLS: a plain-HTTP target (the sandbox) would not offer it anyway.
-        self._http = new_client(
-            http, connections=http.concurrency, http2=self.base_url.startswith("https://")
-        )
+        tls = self.base_url.startswith("https://")
+        self._http = new_client(http, connections=http.concurrency, http2=tls, tls=tls)
         self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
         self._planned: dict[Planned, list[Future[Exchange]]] = {}
         self._lock = threading.Lock()
@@ -400,7 +399,34 @@ class ApiClient:
             waiting = self._planned.get(planned)
             future = waiting.pop(0) if waiting else None
         try:
-            exchange = future.result() if future is not None else self._exchange(planned)
+            exchange = self._received(
+                what, future.result if future is not None else lambda: self._exchange(planned)
+            )
+        finally:
+            self.counter.add()
+        answer = self._answer(exchange, method, path)
+        self._check_envelope(answer)
+        return answer
+
+    def probe(self, path: str) -> Future[Answer]:
+        """GET ``path`` now, beside whatever is prefetched, without waiting: the answer (or the
+        ``CheckFailed`` saying there was none) comes on the future. Counted now, so no check is
+        charged for it; not held to the envelope rule, which the checks that read the route
+        judge."""
+        planned = Planned.of("GET", path)
+        self.counter.add()
+        return self._pool.submit(
+            lambda: self._answer(
+                self._received(f"GET {self.url(path)}", lambda: self._exchange(planned)),
+                "GET",
+                path,
+            )
+        )
+
+    def _received(self, what: str, exchange: Callable[[], Exchange]) -> Exchange:
+        """The exchange, or a one-line failure; after a timeout the target is unresponsive."""
+        try:
+            return exchange()
         except NoAnswer as exc:
             if exc.timed_out:
                 self.unresponsive = (
@@ -409,13 +435,12 @@ class ApiClient:
                 )
                 fail(f"{exc}; {self.unresponsive}")
             fail(f"{exc}; is the URL right and the service up?")
-        finally:
-            self.counter.add()
+
+    def _answer(self, exchange: Exchange, method: str, path: str) -> Answer:
         enveloped = not any(path.startswith(bare) for bare in self.envelope.bare_routes)
         answer = exchange.answer(method, self.url(path), self._rtt, self.errors, enveloped)
         if exchange.rtt is not None:
             self._rtt = exchange.rtt if self._rtt is None else min(self._rtt, exchange.rtt)
-        self._check_envelope(answer)
         return answer
 
     def _exchange(self, planned: Planned) -> Exchange:

@@ -11,7 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+import msgspec
+from msgspec import Meta, field
 
 ENVIRONMENTS = ("production", "staging", "preview", "development")
 
@@ -36,36 +37,58 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"expected a duration such as '500ms' or '60s', got {value!r}")
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+class Duration(float):
+    """Seconds, written in the file as "500ms", "60s", "30m", "1h" or a bare number."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Size(float):
+    """Bytes, written in the file as "10GB", "500MB" or a bare number."""
 
 
-class Target(_Section):
+def _from_file(kind: type, value: Any) -> Any:
+    # msgspec hands over the values of the types it does not know itself.
+    if kind is Duration:
+        return Duration(parse_duration(value))
+    if kind is Size:
+        return Size(parse_size(value))
+    raise NotImplementedError(kind)
+
+
+def _at_least(low: int, high: int | None = None) -> Meta:
+    return Meta(ge=low, le=high) if high is not None else Meta(ge=low)
+
+
+_Fraction = Annotated[float, Meta(gt=0, le=1)]
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A config table: unknown keys are errors, values never change after loading. (Each
+    section repeats frozen and kw_only for type checkers, which do not inherit them.)"""
+
+
+class Target(_Section, frozen=True, kw_only=True):
     base_url: str | None = None
     environment: str | None = None
 
 
-class Http(_Section):
-    connect_timeout: Duration = 5.0
-    read_timeout: Duration = 10.0
-    retries: int = Field(default=0, ge=0, le=3)
+class Http(_Section, frozen=True, kw_only=True):
+    connect_timeout: Duration = Duration(5.0)
+    read_timeout: Duration = Duration(10.0)
+    retries: Annotated[int, _at_least(0, 3)] = 0
     # Requests the target's client sends at once (prefetching a tier's planned requests);
     # 1 sends them one after another, as a check asks.
-    concurrency: int = Field(default=48, ge=1, le=64)
+    concurrency: Annotated[int, _at_least(1, 64)] = 48
 
 
-class Safety(_Section):
+class Safety(_Section, frozen=True, kw_only=True):
     # pytest-selenium's idea: a URL matching this is treated as production whatever else is said.
     sensitive_url: str = r"^https?://(www\.|api\.)?umbrella\.app(/|:|$)"
 
 
-class Health(_Section):
+class Health(_Section, frozen=True, kw_only=True):
     path: str = "/v1/health"
     # The service caches health for 10 s; a minute allows for that and modest clock drift.
-    max_clock_skew: Duration = 60.0
+    max_clock_skew: Duration = Duration(60.0)
     # Where the answer keeps each fact (dotted paths; "" for "this service does not say").
     status_field: str = "data.status"
     environment_field: str = "data.environment"
@@ -75,23 +98,25 @@ class Health(_Section):
     healthy: str = "healthy"
 
 
-class Cors(_Section):
-    allowed_origins: list[str] = ["https://umbrella.app"]
+class Cors(_Section, frozen=True, kw_only=True):
+    allowed_origins: list[str] = field(default_factory=lambda: ["https://umbrella.app"])
     disallowed_origin: str = "https://evil.example"
     preflight_path: str = "/v1/artists"
 
 
-class Budgets(_Section):
-    samples: int = Field(default=3, ge=1, le=20)
-    overall_p95: Duration = 0.5
-    error_rate: float = Field(default=0.01, ge=0, le=1)
-    endpoints: dict[str, Duration] = {
-        "/v1/health": 0.05,
-        "/v1/artists": 0.3,
-        "/v1/gigs": 0.4,
-        "/v1/auth/session": 0.2,
-        "/v1/profile": 0.3,
-    }
+class Budgets(_Section, frozen=True, kw_only=True):
+    samples: Annotated[int, _at_least(1, 20)] = 3
+    overall_p95: Duration = Duration(0.5)
+    error_rate: Annotated[float, Meta(ge=0, le=1)] = 0.01
+    endpoints: dict[str, Duration] = field(
+        default_factory=lambda: {
+            "/v1/health": Duration(0.05),
+            "/v1/artists": Duration(0.3),
+            "/v1/gigs": Duration(0.4),
+            "/v1/auth/session": Duration(0.2),
+            "/v1/profile": Duration(0.3),
+        }
+    )
 
     def for_endpoint(self, name: str) -> float | None:
         """The budget in ms of the longest configured endpoint prefix of a request name
@@ -101,7 +126,7 @@ class Budgets(_Section):
         return self.endpoints[max(matches, key=len)] * 1000 if matches else None
 
 
-class CriticalPath(_Section):
+class CriticalPath(_Section, frozen=True, kw_only=True):
     """A request on the critical path: its path ({placeholders} from [routes]) and whether it
     needs the signed-in test user. Its budget is the longest [budgets.endpoints] prefix."""
 
@@ -109,7 +134,7 @@ class CriticalPath(_Section):
     signed_in: bool = False
 
 
-class Routes(_Section):
+class Routes(_Section, frozen=True, kw_only=True):
     # Ids that exist in this environment's data (per environment: [env.<name>.routes]).
     artist_id: str = "artist_1"
     profile_id: str = "artist_1"
@@ -120,34 +145,37 @@ class Routes(_Section):
     # A path no Worker route serves: it must answer the 404 envelope.
     unknown: str = "/v1/umbrella-checks-unknown-route"
     # name -> request: judged against its latency budget after a deploy, loaded by Locust.
-    critical: dict[str, CriticalPath] = {
-        "health": CriticalPath(path="/v1/health"),
-        "artists": CriticalPath(path="/v1/artists?limit={list_limit}", signed_in=True),
-        "gigs": CriticalPath(path="/v1/gigs?limit={list_limit}", signed_in=True),
-        "auth-session": CriticalPath(path="/v1/auth/session", signed_in=True),
-        "profile": CriticalPath(path="/v1/profile", signed_in=True),
-    }
+    critical: dict[str, CriticalPath] = field(
+        default_factory=lambda: {
+            "health": CriticalPath(path="/v1/health"),
+            "artists": CriticalPath(path="/v1/artists?limit={list_limit}", signed_in=True),
+            "gigs": CriticalPath(path="/v1/gigs?limit={list_limit}", signed_in=True),
+            "auth-session": CriticalPath(path="/v1/auth/session", signed_in=True),
+            "profile": CriticalPath(path="/v1/profile", signed_in=True),
+        }
+    )
 
     def fill(self, path: str) -> str:
         """A path with its {artist_id}-style placeholders filled from these routes."""
-        return path.format(**self.model_dump(exclude={"critical"}))
+        values = {name: getattr(self, name) for name in self.__struct_fields__}
+        return path.format(**{k: v for k, v in values.items() if k != "critical"})
 
 
-class RateLimitHeaders(_Section):
+class RateLimitHeaders(_Section, frozen=True, kw_only=True):
     limit: str = "X-RateLimit-Limit"
     remaining: str = "X-RateLimit-Remaining"
     reset: str = "X-RateLimit-Reset"  # unix seconds
     retry_after: str = "Retry-After"
 
 
-class Violet(_Section):
-    daily_limit: int = Field(default=50, ge=1)
+class Violet(_Section, frozen=True, kw_only=True):
+    daily_limit: Annotated[int, _at_least(1)] = 50
     usage_path: str = "/v1/violet/usage"
     prompt_path: str = "/v1/violet/prompt"
     # The reset may be up to this much past the next 00:00 UTC (clock drift, rounding).
-    reset_slack: Duration = 60.0
+    reset_slack: Duration = Duration(60.0)
     # What a prompt sends: "{text}" becomes the suite's prompt; add the fields the service needs.
-    prompt_body: dict[str, Any] = {"prompt": "{text}"}
+    prompt_body: dict[str, Any] = field(default_factory=lambda: {"prompt": "{text}"})
     # The usage answer's fields (dotted paths); reset: ISO-8601 time or unix seconds.
     limit_field: str = "data.limit"
     used_field: str = "data.used"
@@ -164,39 +192,39 @@ class Violet(_Section):
         }
 
 
-_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
-class Database(_Section):
-    query_target: Duration = 0.1
+class Database(_Section, frozen=True, kw_only=True):
+    query_target: Duration = Duration(0.1)
     # None: wrangler.toml's migrations_table, else wrangler's default d1_migrations.
-    migrations_table: str | None = Field(default=None, pattern=_IDENTIFIER)
-    users_table: str = Field(default="users", pattern=_IDENTIFIER)
+    migrations_table: _Identifier | None = None
+    users_table: _Identifier = "users"
     binding: str = "DB"
 
 
-class Cron(_Section):
+class Cron(_Section, frozen=True, kw_only=True):
     job_name: str = "analytics_aggregation"
-    table: str = Field(default="cron_logs", pattern=_IDENTIFIER)
-    grace: Duration = 1800.0
-    running_timeout: Duration = 3600.0
+    table: _Identifier = "cron_logs"
+    grace: Duration = Duration(1800.0)
+    running_timeout: Duration = Duration(3600.0)
     # Used when wrangler.toml cannot be read: the runbook's schedule.
-    default_schedule: list[str] = ["0 0 * * *"]
+    default_schedule: list[str] = field(default_factory=lambda: ["0 0 * * *"])
 
 
-class PerfWeights(_Section):
-    health: int = Field(default=1, ge=0)
-    artist_profile: int = Field(default=4, ge=0)
-    discovery: int = Field(default=3, ge=0)
-    gigs: int = Field(default=2, ge=0)
-    profile: int = Field(default=1, ge=0)
+class PerfWeights(_Section, frozen=True, kw_only=True):
+    health: Annotated[int, _at_least(0)] = 1
+    artist_profile: Annotated[int, _at_least(0)] = 4
+    discovery: Annotated[int, _at_least(0)] = 3
+    gigs: Annotated[int, _at_least(0)] = 2
+    profile: Annotated[int, _at_least(0)] = 1
 
 
-class Perf(_Section):
+class Perf(_Section, frozen=True, kw_only=True):
     """The release load profile; run time, users and spawn rate live in perf/locust.conf."""
 
-    think_time_min: Duration = 0.5
-    think_time_max: Duration = 2.0
+    think_time_min: Duration = Duration(0.5)
+    think_time_max: Duration = Duration(2.0)
     weights: PerfWeights = PerfWeights()
 
 
@@ -212,137 +240,140 @@ def parse_size(value: object) -> float:
     raise ValueError(f"expected a size such as '10GB' or '500MB', got {value!r}")
 
 
-Size = Annotated[float, BeforeValidator(parse_size)]
-
-
-class Analytics(_Section):
+class Analytics(_Section, frozen=True, kw_only=True):
     # None: the worker name from wrangler.toml for the environment.
     script_name: str | None = None
-    volume_drop: float = Field(default=0.5, gt=0, le=1)
+    volume_drop: _Fraction = 0.5
     # Preferred latency quantiles, first found wins (discovered by introspection).
-    latency_fields: list[str] = ["wallTimeP95", "durationP95", "wallTimeP99", "durationP99"]
+    latency_fields: list[str] = field(
+        default_factory=lambda: ["wallTimeP95", "durationP95", "wallTimeP99", "durationP99"]
+    )
 
 
-class Sentry(_Section):
-    fail_on: list[str] = ["critical", "high"]
-    critical_words: list[str] = [
-        "d1_error",
-        "database",
-        "sqlite",
-        "sql",
-        "no such table",
-        "authentication",
-        "clerk",
-        "jwt",
-        "d1",
-    ]
-    max_pages: int = Field(default=10, ge=1, le=100)
+class Sentry(_Section, frozen=True, kw_only=True):
+    fail_on: list[str] = field(default_factory=lambda: ["critical", "high"])
+    critical_words: list[str] = field(
+        default_factory=lambda: [
+            "d1_error",
+            "database",
+            "sqlite",
+            "sql",
+            "no such table",
+            "authentication",
+            "clerk",
+            "jwt",
+            "d1",
+        ]
+    )
+    max_pages: Annotated[int, _at_least(1, 100)] = 10
 
 
-class Capacity(_Section):
-    d1_quota: Size = 10e9
-    r2_quota: Size = 10e9
-    alert_at: float = Field(default=0.8, gt=0, le=1)
+class Capacity(_Section, frozen=True, kw_only=True):
+    d1_quota: Size = Size(10e9)
+    r2_quota: Size = Size(10e9)
+    alert_at: _Fraction = 0.8
 
 
-class Trends(_Section):
-    max_ratio: float = Field(default=1.5, gt=1)
-    weeks: int = Field(default=4, ge=2, le=52)
+class Trends(_Section, frozen=True, kw_only=True):
+    max_ratio: Annotated[float, Meta(gt=1)] = 1.5
+    weeks: Annotated[int, _at_least(2, 52)] = 4
 
 
-class Clerk(_Section):
+class Clerk(_Section, frozen=True, kw_only=True):
     # A JWT template name for minted tokens (Dashboard → JWT templates); None: session tokens.
     template: str | None = None
     # Re-mint a token when it has less than this left (Clerk session tokens live 60 s).
-    refresh_margin: Duration = 20.0
+    refresh_margin: Duration = Duration(20.0)
 
 
-class DocumentedLimit(_Section):
+class DocumentedLimit(_Section, frozen=True, kw_only=True):
     """A rate limit the service documents: how many requests per window, counted per client
     IP or per signed-in user, and the GET routes whose answers must show X-RateLimit-*."""
 
-    limit: int = Field(ge=1)
+    limit: Annotated[int, _at_least(1)]
     window: Duration
     per: Literal["ip", "user"] = "user"
-    routes: list[str] = Field(min_length=1)
+    routes: Annotated[list[str], Meta(min_length=1)]
 
 
-class Security(_Section):
+class Security(_Section, frozen=True, kw_only=True):
     """Runbook › Weekly Review › Security Review."""
 
     # name -> documented limit; Violet's own (50/day) is judged by the Violet checks.
-    rate_limits: dict[str, DocumentedLimit] = {}
+    rate_limits: dict[str, DocumentedLimit] = field(default_factory=dict)
     # Weekly: 401/403 at the edge fail when their share of requests grew this much over the
     # previous week, and there were at least auth_failures_min of them (noise floor).
-    auth_failures_growth: float = Field(default=3.0, gt=1)
-    auth_failures_min: int = Field(default=100, ge=0)
+    auth_failures_growth: Annotated[float, Meta(gt=1)] = 3.0
+    auth_failures_min: Annotated[int, _at_least(0)] = 100
 
     # Trigger and maintenance routes a Worker like this one may have (the runbook's "manually
     # trigger analytics update"), with and without /v1: each must refuse anonymous callers.
     # Probed with a plain GET, never with parameters that would force work.
-    maintenance_routes: list[str] = [
-        "/cron",
-        "/v1/cron",
-        "/v1/cron/analytics",
-        "/jobs",
-        "/v1/jobs",
-        "/v1/jobs/analytics",
-        "/admin",
-        "/v1/admin",
-        "/v1/admin/analytics",
-        "/v1/admin/analytics/run",
-        "/v1/analytics/aggregate",
-        "/v1/analytics/trigger",
-        "/v1/analytics/run",
-        "/internal",
-        "/v1/internal",
-        "/debug",
-        "/v1/debug",
-        "/__scheduled",
-        "/cdn-cgi/handler/scheduled",
-    ]
+    maintenance_routes: list[str] = field(
+        default_factory=lambda: [
+            "/cron",
+            "/v1/cron",
+            "/v1/cron/analytics",
+            "/jobs",
+            "/v1/jobs",
+            "/v1/jobs/analytics",
+            "/admin",
+            "/v1/admin",
+            "/v1/admin/analytics",
+            "/v1/admin/analytics/run",
+            "/v1/analytics/aggregate",
+            "/v1/analytics/trigger",
+            "/v1/analytics/run",
+            "/internal",
+            "/v1/internal",
+            "/debug",
+            "/v1/debug",
+            "/__scheduled",
+            "/cdn-cgi/handler/scheduled",
+        ]
+    )
 
 
-class Tls(_Section):
+class Tls(_Section, frozen=True, kw_only=True):
     # Fail when the certificate has fewer days left than this (renewals fail silently).
-    min_days: int = Field(default=14, ge=1)
+    min_days: Annotated[int, _at_least(1)] = 14
     # An extra CA bundle (a private CA); None: the platform's trust store.
     ca_file: str | None = None
     # The registered domain to check through RDAP (e.g. "umbrella.app"); None: not checked.
     domain: str | None = None
     rdap_url: str = "https://rdap.org/domain/{domain}"
-    min_domain_days: int = Field(default=30, ge=1)
+    min_domain_days: Annotated[int, _at_least(1)] = 30
 
 
-class Envelope(_Section):
+class Envelope(_Section, frozen=True, kw_only=True):
     """Which answers carry the contract's ``{success, data, meta}`` envelope."""
 
     # Routes (path prefixes) that answer bare JSON by design: read as if enveloped, so field
     # paths like data.status still hold, and never held to the envelope rule.
-    bare_routes: list[str] = []
+    bare_routes: list[str] = field(default_factory=list)
 
 
-class Errors(_Section):
+class Errors(_Section, frozen=True, kw_only=True):
     """How the service spells its error codes. Checks name a code by the contract's name
     (``not_found``, ``authentication_failed``, ``authorization_failed``, ``validation_error``,
     ``RATE_LIMIT_EXCEEDED``); ``codes`` maps a name to the service's own spelling."""
 
     # Compare codes exactly; by default "rate_limit_exceeded" is RATE_LIMIT_EXCEEDED.
     strict_case: bool = False
-    codes: dict[str, str] = {}
+    codes: dict[str, str] = field(default_factory=dict)
 
 
-class Reports(_Section):
+class Reports(_Section, frozen=True, kw_only=True):
     # Runs kept per tier in reports/ (their HTML and JUnit files); older ones are removed.
-    keep: int = Field(default=30, ge=1)
+    keep: Annotated[int, _at_least(1)] = 30
 
 
-class Matrix(_Section):
+class Matrix(_Section, frozen=True, kw_only=True):
     # Relative to the folder pytest runs from (its rootdir).
     file: str = "checks/status_matrix.toml"
 
 
-class SuiteConfig(_Section):
+class SuiteConfig(_Section, frozen=True, kw_only=True):
     target: Target = Target()
     http: Http = Http()
     safety: Safety = Safety()
@@ -377,17 +408,35 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _one_line(source: str, error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "extra_forbidden":
-        what = "unknown key"
+_WHERE = re.compile(r"^(?P<what>.*?)(?: - at `\$\.?(?P<where>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+
+
+def one_line_error(error: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's message as (where, what): ("health.max_clock_skeww", "unknown key")."""
+    found = _WHERE.match(str(error))
+    what, where = (found["what"], found["where"] or "") if found else (str(error), "")
+    for pattern, text in ((_UNKNOWN, "unknown key"), (_MISSING, "required")):
+        named = pattern.match(what)
+        if named:
+            where = f"{where}.{named['name']}" if where else named["name"]
+            what = text
+    return where or "(top level)", what
+
+
+def _one_line(source: str, error: msgspec.ValidationError) -> str:
+    where, what = one_line_error(error)
+    if what == "unknown key":
         fix = "remove it or check its spelling against umbrella.toml's documented keys"
     else:
-        what = first["msg"].removeprefix("Value error, ")
         fix = "correct the value"
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{source}: {where}: {what}{more}; {fix}"
+    return f"{source}: {where}: {what}; {fix}"
+
+
+def validate(raw: dict[str, Any]) -> SuiteConfig:
+    """The settings a parsed config table describes; ``msgspec.ValidationError`` if wrong."""
+    return msgspec.convert(raw, SuiteConfig, dec_hook=_from_file)
 
 
 def load_config(path: Path | None, environment: str) -> SuiteConfig:
@@ -410,8 +459,8 @@ def load_config(path: Path | None, environment: str) -> SuiteConfig:
     if not isinstance(overrides, dict):
         raise ConfigError(f"{path}: env must be a table of [env.<name>] sections")
     try:
-        SuiteConfig.model_validate(raw)
-    except ValidationError as exc:
+        validate(raw)
+    except msgspec.ValidationError as exc:
         raise ConfigError(_one_line(str(path), exc)) from None
     for name, overlay in overrides.items():
         if name not in ENVIRONMENTS:
@@ -421,7 +470,7 @@ def load_config(path: Path | None, environment: str) -> SuiteConfig:
         if not isinstance(overlay, dict):
             raise ConfigError(f"{path}: env.{name} must be a table")
         try:
-            SuiteConfig.model_validate(_merge(raw, overlay))
-        except ValidationError as exc:
+            validate(_merge(raw, overlay))
+        except msgspec.ValidationError as exc:
             raise ConfigError(_one_line(f"{path} [env.{name}]", exc)) from None
-    return SuiteConfig.model_validate(_merge(raw, overrides.get(environment, {})))
+    return validate(_merge(raw, overrides.get(environment, {})))

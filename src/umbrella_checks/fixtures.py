@@ -39,8 +39,8 @@ def settings(pytestconfig: pytest.Config) -> Settings:
 
 @pytest.fixture(scope="session")
 def target_probe(pytestconfig: pytest.Config) -> Probe:
-    """What the target said about itself at the start of the run."""
-    return run_of(pytestconfig).probe
+    """What the target said about itself at the start of the run (waits for its answer)."""
+    return run_of(pytestconfig).settled_probe()
 
 
 @pytest.fixture(scope="session")
@@ -55,19 +55,13 @@ def matrix_rows(config: pytest.Config) -> list[Row]:
 
 
 @pytest.fixture(scope="session")
-def api(pytestconfig: pytest.Config, base_url: str, target_probe: Probe) -> Iterator[ApiClient]:
-    """The suite's client for the target (pytest-base-url's ``base_url``)."""
+def api(pytestconfig: pytest.Config) -> Iterator[ApiClient]:
+    """The suite's client for the target (the run's ``--base-url``, pytest-base-url's
+    ``base_url``): the one that sent the start-of-run probe and the tier's planned requests
+    (see planning.py)."""
     run = run_of(pytestconfig)
-    config = run.settings.config
-    client = ApiClient(
-        base_url, config.http, run.counter, run.envelope_violations, config.errors, config.envelope
-    )
-    # A target that hung on the probe is not asked again: the run ends in one timeout.
-    client.unresponsive = target_probe.unresponsive
-    if run.plan and not client.unresponsive:
-        client.prefetch(run.plan)  # the tier's requests, all at once: see planning.py
-    yield client
-    client.close()
+    yield run.target_client()
+    run.close_client()
 
 
 # Skip reasons that start with this are honest "the data cannot say" (no history yet, no
@@ -90,7 +84,7 @@ def require_destructive(config: pytest.Config) -> None:
         base_url=settings.base_url,
         environment=settings.environment,
         pattern=settings.config.safety.sensitive_url,
-        reported_environment=run.probe.environment,
+        reported_environment=run.settled_probe().environment,
     )
     if refusal:
         pytest.skip(refusal)

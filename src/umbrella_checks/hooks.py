@@ -5,7 +5,6 @@ meant to run). Each hook says *when* something happens; ``runstate`` and ``after
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Generator
 from typing import Any
 
@@ -14,16 +13,20 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
+from umbrella_checks.client import Planned
 from umbrella_checks.errors import CheckFailed, EnvelopeMissing
 from umbrella_checks.fixtures import CANNOT_JUDGE, planning_token
 from umbrella_checks.incident import Failure
 from umbrella_checks.planning import plan_session
 from umbrella_checks.reporting import rotate
 from umbrella_checks.runstate import (
+    PENDING,
+    Probe,
     check_path_option_syntax,
     controller_run,
     informational,
     is_worker,
+    probe_and_prefetch,
     reports_dir,
     run_key,
     run_of,
@@ -70,15 +73,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Plan the selected checks' requests (one process only: an xdist worker does not know
-    which checks it will be given, so its checks send as they ask)."""
+    """The run's first requests: the start-of-run probe and the selected checks' planned
+    requests, sent together; checks start while they are in flight. Not in an xdist worker,
+    which does not know which checks it will be given: its checks send as they ask."""
     config = session.config
     run = config.stash.get(run_key, None)
-    if run is None or informational(config) or is_worker(config) or not run.settings.base_url:
+    if run is None or run.probe != PENDING or informational(config) or is_worker(config):
         return
-    if getattr(config.option, "numprocesses", None) or run.settings.config.http.concurrency < 2:
-        return
-    run.plan = plan_session(session.items, run.settings, planning_token(config))
+    plan: list[Planned] = []
+    if run.settings.config.http.concurrency >= 2:
+        plan = plan_session(session.items, run.settings, planning_token(config))
+    probe_and_prefetch(run, plan)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -87,16 +92,11 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["umbrella"] = worker_share(run_of(node.config))
 
 
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: checks wait on the network, not the CPU, so run more workers than cores."""
-    return min(8, 4 * (os.cpu_count() or 1))
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(run_key, None)
     if run is None:
         return
+    run.close_client()
     if not is_worker(config):
         revoke_minted(run)  # normally done at session end; this catches aborted runs
     run.stop_sandbox()
@@ -105,19 +105,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         rotate(reports_dir(config), run.tier, run.settings.config.reports.keep)
 
 
-def describe_run(config: pytest.Config) -> dict[str, str]:
-    """The facts shown in the terminal header and the report's environment table."""
-    run = run_of(config)
-    settings, probe = run.settings, run.probe
+def target_version(probe: Probe) -> str:
+    """What the start-of-run probe learned, for the summary and the report."""
     if probe.version:
-        reported = f"{probe.version} (environment {probe.environment})"
-    else:
-        reported = f"unknown ({probe.error or f'health answered {probe.status}'})"
+        return f"{probe.version} (environment {probe.environment})"
+    return f"unknown ({probe.error or f'health answered {probe.status}'})"
+
+
+def describe_run(config: pytest.Config) -> dict[str, str]:
+    """The facts shown in the terminal header and the report's environment table (the target's
+    version joins them at the end: the probe is answered while checks run)."""
+    run = run_of(config)
+    settings = run.settings
     target = settings.base_url or "none"
     facts = {
         "Target": f"{target} (from {settings.base_url_source})",
         "Expected environment": f"{settings.environment} (from {settings.environment_source})",
-        "Target version": reported,
         "Suite version": f"umbrella-checks {__version__}",
         "Started (UTC)": run.started.strftime("%Y-%m-%d %H:%M:%S"),
         "Config file": str(settings.config_path or "none (built-in defaults)"),
@@ -136,11 +139,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"umbrella: {key}: {value}" for key, value in describe_run(config).items()]
 
 
-def _add_metadata(config: pytest.Config) -> None:
+def _add_metadata(config: pytest.Config, **more: str) -> None:
     """Put the run's facts in pytest-html's environment table (on workers too: xdist hands
     the controller a worker's table at the end)."""
     if metadata_key in config.stash:
-        config.stash[metadata_key].update(describe_run(config))
+        config.stash[metadata_key].update(describe_run(config), **more)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -251,6 +254,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if is_worker(config) or run_key not in config.stash or informational(config):
         return
     run = run_of(config)
+    # Before pytest-html writes the report (its own sessionfinish runs last).
+    _add_metadata(config, **{"Target version": target_version(run.settled_probe())})
+    run.close_client()  # counts what was prefetched and never asked for
     revoke_minted(run)
     record_history(config, run)
     report_failures(config, run)
@@ -261,6 +267,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if run_key not in config.stash or is_worker(config) or informational(config):
         return
     run = run_of(config)
+    terminalreporter.write_line(f"umbrella: Target version: {target_version(run.probe)}")
     terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
     for name, value in sorted(run.figures.items()):
         terminalreporter.write_line(f"umbrella: {name}: {value}")

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
+from msgspec import Meta, field
 
-from umbrella_checks.config import ConfigError
+from umbrella_checks.config import ConfigError, one_line_error
 
 Who = Literal["anonymous", "user", "admin", "invalid-token", "limit-exhausted"]
 
 
-class Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Row(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    path: str = Field(pattern=r"^/")
+    path: Annotated[str, Meta(pattern=r"^/")]
     who: Who
-    status: int = Field(ge=100, le=599)
+    status: Annotated[int, Meta(ge=100, le=599)]
     code: str | None = None
     body: str | None = None
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    json_body: dict[str, Any] | None = field(default=None, name="json")
     # A valid Violet prompt with this text, shaped by [violet] prompt_body.
     prompt: str | None = None
     destructive: bool = False
@@ -53,11 +52,9 @@ def load_rows(path: Path) -> list[Row]:
     for number, item in enumerate(raw.get("row", []), start=1):
         label = f"{item.get('method', '?')} {item.get('path', '?')}"
         try:
-            rows.append(Row.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            what = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+            rows.append(msgspec.convert(item, Row))
+        except msgspec.ValidationError as exc:
+            where, what = one_line_error(exc)
             raise ConfigError(f"{path}: row {number} ({label}): {where}: {what}") from None
     ids = [row.id for row in rows]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

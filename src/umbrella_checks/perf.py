@@ -9,9 +9,7 @@ locustfile calls ``judge`` from its ``quitting`` listener.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import select
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -22,6 +20,8 @@ from pathlib import Path
 from umbrella_checks.clerk import ClerkError, TokenStore
 from umbrella_checks.config import Budgets, ConfigError, SuiteConfig
 from umbrella_checks.safety import sensitive_reason
+from umbrella_checks.sandbox.faults import FaultError, parse_faults
+from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
 from umbrella_checks.settings import (
     TOKEN_VARS,
     SettingsError,
@@ -146,24 +146,17 @@ def load_test_refused(host: str, environment: str, pattern: str, confirmed: bool
     return None
 
 
-def _start_sandbox(faults: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+def _start_sandbox(faults: list[str], env: dict[str, str]) -> SandboxProcess:
     """Start the sandbox and point ``env`` (target, environment, user token) at it."""
     # Its own process: Locust's gevent must not share a GIL with the server it measures.
-    args = [sys.executable, "-m", "umbrella_checks.sandbox"]
-    for fault in faults:
-        args += ["--fault", fault]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], 30)
-    line = process.stdout.readline() if ready else ""
-    if not line:
-        process.kill()
-        raise SystemExit("perf: the sandbox did not start within 30 s")
-    info = json.loads(line)
-    env["API_URL"] = str(info["url"])
-    env["ENVIRONMENT"] = str(info["environment"])
-    env["UMBRELLA_USER_TOKEN"] = str(info["tokens"]["user"])
-    return process
+    try:
+        sandbox = SandboxProcess.spawn(parse_faults(faults, os.environ).raw, "development")
+    except (FaultError, SandboxNotStarted) as exc:
+        raise SystemExit(f"perf: {exc}") from None
+    env["API_URL"] = sandbox.url
+    env["ENVIRONMENT"] = str(sandbox.info["environment"])
+    env["UMBRELLA_USER_TOKEN"] = str(sandbox.info["tokens"]["user"])
+    return sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in store.close() if store else []:
             print(f"perf: {problem}", file=sys.stderr)
         if sandbox is not None:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
+            sandbox.stop()
 
 
 def _locust_command(

@@ -17,8 +17,13 @@ import os
 import pytest
 
 from umbrella_checks.config import ENVIRONMENTS
+from umbrella_checks.sandbox.faults import FaultError, parse_faults
+from umbrella_checks.sandbox.process import SandboxProcess
 
 ENTRY_POINT = "umbrella_checks"
+
+# The --sandbox process, launched before the suite's own modules load (see _launch_sandbox).
+launched_sandbox = pytest.StashKey[SandboxProcess]()
 
 
 # (flag, dest, metavar or action, help). Path options are written with "=" (see runstate).
@@ -91,4 +96,36 @@ def is_wanted(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     # tryfirst: pytest-base-url's own configure then sees the target this run resolved.
     if is_wanted(config):
+        if config.getoption("sandbox") and not _nothing_runs(config):
+            _launch_sandbox(config)
         config.pluginmanager.import_plugin("umbrella_checks.hooks")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: checks wait on the network, not the CPU, so run more workers than cores.
+    (Here, not in ``hooks.py``: xdist asks before any plugin's ``pytest_configure``.)"""
+    if not is_wanted(config) or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # another project's -n auto, or the user's own count: xdist decides
+    return min(8, 4 * (os.cpu_count() or 1))
+
+
+def _nothing_runs(config: pytest.Config) -> bool:
+    # --help and --markers resolve no settings; a worker uses its controller's sandbox.
+    option = config.option
+    return bool(getattr(option, "help", False) or getattr(option, "markers", False)) or hasattr(
+        config, "workerinput"
+    )
+
+
+def _launch_sandbox(config: pytest.Config) -> None:
+    """Start the sandbox's process now: it sets itself up while this one loads the suite, and
+    learns the environment to report once settings are resolved (``runstate.sandbox_starter``).
+    However the run ends, it is stopped."""
+    try:
+        faults = parse_faults(config.getoption("sandbox_faults"), os.environ)
+    except FaultError as exc:
+        raise pytest.UsageError(f"{exc}; see the README's fault table") from None
+    sandbox = SandboxProcess.launch(faults.raw)
+    config.add_cleanup(sandbox.stop)
+    config.stash[launched_sandbox] = sandbox

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,28 +18,39 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from umbrella_checks.clerk import ClerkError, TokenStore
-from umbrella_checks.client import ApiClient, Planned
+from umbrella_checks.client import Answer, ApiClient, Planned
 from umbrella_checks.config import ConfigError
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.incident import Failure
 from umbrella_checks.matrix import Row, load_rows
+from umbrella_checks.plugin import launched_sandbox
 from umbrella_checks.reporting import ReportPaths, tier_of
+from umbrella_checks.sandbox.process import SandboxNotStarted
 from umbrella_checks.settings import SandboxInfo, Settings, SettingsError, clerk_client, resolve
 from umbrella_checks.transport import RequestCounter
 
 if TYPE_CHECKING:
-    from umbrella_checks.sandbox import Sandbox
+    from umbrella_checks.sandbox.process import SandboxProcess
 
 
 @dataclass(frozen=True)
 class Probe:
-    """What the target said about itself when the run started (one GET of the health route)."""
+    """What the target said about itself when the run started (one GET of the health route).
+
+    Sent with the tier's first requests, when collection ends (see ``probe_and_prefetch``): it
+    costs no round trip of its own. An xdist controller, which collects nothing, asks it while
+    configuring, so that its workers can be handed the answer.
+    """
 
     status: int | None = None
     version: str | None = None
     environment: str | None = None
     error: str | None = None
     unresponsive: str | None = None
+
+
+# The probe has not been sent yet: it goes out with the first requests, once collection ends.
+PENDING = Probe(error="not asked yet")
 
 
 @dataclass
@@ -49,7 +61,7 @@ class Run:
     started: datetime
     # The -m expression when it names one tier (postdeploy, daily, weekly), else "custom".
     tier: str = "custom"
-    probe: Probe = Probe(error="not asked")
+    probe: Probe = PENDING
     matrix: list[Row] = field(default_factory=list)
     counter: RequestCounter = field(default_factory=RequestCounter)
     # Requests that xdist workers reported (the controller's own are in ``counter``).
@@ -64,12 +76,46 @@ class Run:
     # The selected checks' requests, sent together when the target's client starts.
     plan: list[Planned] = field(default_factory=list)
     reports: ReportPaths | None = None
-    sandbox: Sandbox | None = None
+    sandbox: SandboxProcess | None = None
     tokens: TokenStore | None = None
+    # The one client for the target in this process (the probe's, then the checks' ``api``).
+    client: ApiClient | None = None
+    # The start-of-run probe's answer while it is in flight (see ``settled_probe``).
+    probe_answer: Future[Answer] | None = None
 
     @property
     def total_requests(self) -> int:
         return self.worker_requests + self.counter.total
+
+    def target_client(self) -> ApiClient:
+        if self.client is None:
+            config = self.settings.config
+            self.client = ApiClient(
+                self.settings.base_url,
+                config.http,
+                self.counter,
+                self.envelope_violations,
+                config.errors,
+                config.envelope,
+            )
+            # A target that hung on the probe is not asked again: the run ends in one timeout.
+            self.client.unresponsive = self.probe.unresponsive
+        return self.client
+
+    def settled_probe(self) -> Probe:
+        """The start-of-run probe, waiting for its answer if it is still in flight."""
+        if self.probe_answer is not None:
+            answer, self.probe_answer = self.probe_answer, None
+            self.probe = probe_of(answer, self.settings)
+            if self.client is not None and self.client.unresponsive:
+                self.probe = replace(self.probe, unresponsive=self.client.unresponsive)
+        return self.probe
+
+    def close_client(self) -> None:
+        """Close the target's client; what it prefetched and nobody asked for is counted."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
 
     def stop_sandbox(self) -> None:
         if self.sandbox is not None:
@@ -86,6 +132,12 @@ def run_of(config: pytest.Config) -> Run:
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def uses_xdist(config: pytest.Config) -> bool:
+    """This process hands checks to xdist workers (``-n N``, ``--tx``); ``-n 0`` does not."""
+    option = config.option
+    return getattr(option, "dist", "no") != "no" and bool(getattr(option, "tx", None))
 
 
 def informational(config: pytest.Config) -> bool:
@@ -146,27 +198,27 @@ def option_getter(config: pytest.Config) -> Callable[[str], Any]:
     return option
 
 
-def sandbox_starter(config: pytest.Config, run: list[Sandbox]) -> Callable[[str], SandboxInfo]:
-    """The controller's --sandbox: parse the fault switches now, start when settings say."""
-    # Imported here: only a --sandbox controller needs the server (and its JWT verification).
-    from umbrella_checks.sandbox import FaultError, Sandbox, parse_faults
-
-    try:
-        faults = parse_faults(config.getoption("sandbox_faults"), os.environ)
-    except FaultError as exc:
-        raise pytest.UsageError(f"{exc}; see the README's fault table") from None
+def sandbox_starter(
+    config: pytest.Config, run: list[SandboxProcess]
+) -> Callable[[str], SandboxInfo]:
+    """The controller's --sandbox: the process ``plugin.py`` launched, told the environment
+    to report when settings have resolved it."""
+    sandbox = config.stash[launched_sandbox]
 
     def start(environment: str) -> SandboxInfo:
         reported = config.getoption("sandbox_environment") or environment
-        sandbox = Sandbox(faults, environment=reported).start()
+        try:
+            info = sandbox.ready(reported)
+        except SandboxNotStarted as exc:
+            raise pytest.UsageError(str(exc)) from None
         run.append(sandbox)
-        return SandboxInfo.from_dict(sandbox.describe())
+        return SandboxInfo.from_dict(info)
 
     return start
 
 
 def resolve_settings(
-    config: pytest.Config, start: Callable[[str], SandboxInfo] | None, started: list[Sandbox]
+    config: pytest.Config, start: Callable[[str], SandboxInfo] | None, started: list[SandboxProcess]
 ) -> Settings:
     try:
         return resolve(
@@ -199,24 +251,29 @@ def mint_tokens(settings: Settings) -> TokenStore | None:
         raise pytest.UsageError(f"cannot mint test tokens: {exc}") from None
 
 
-def probe_target(settings: Settings, counter: RequestCounter) -> Probe:
-    """One GET of the health route: the version and environment for the report header."""
+def probe_and_prefetch(run: Run, plan: Sequence[Planned] = ()) -> None:
+    """One GET of the health route — the version and environment for the report — sent
+    together with the tier's planned requests, without waiting for it: the probe costs no round
+    trip of its own, and checks start while it is in flight (``Run.settled_probe``)."""
+    settings = run.settings
     if not settings.base_url:
-        return Probe(error="no target")
-    config = settings.config
-    client = ApiClient(
-        settings.base_url, config.http, counter, None, config.errors, config.envelope
-    )
+        run.probe = Probe(error="no target")
+        return
+    client = run.target_client()
+    # The probe first, then the checks' requests.
+    run.probe_answer = client.probe(settings.config.health.path)
+    client.prefetch(list(plan))
+
+
+def probe_of(answer: Future[Answer], settings: Settings) -> Probe:
     try:
-        answer = client.get(config.health.path)
+        health = answer.result()
     except CheckFailed as exc:
-        return Probe(error=exc.message, unresponsive=client.unresponsive)
-    finally:
-        client.close()
-    version = answer.find(config.health.version_field)
-    environment = answer.find(config.health.environment_field)
+        return Probe(error=exc.message)
+    version = health.find(settings.config.health.version_field)
+    environment = health.find(settings.config.health.environment_field)
     return Probe(
-        answer.status,
+        health.status,
         str(version) if version is not None else None,
         str(environment) if environment is not None else None,
     )
@@ -230,7 +287,7 @@ def plan_reports(config: pytest.Config, tier: str, started: datetime) -> ReportP
         # pytest-html reads these in its own pytest_configure, which runs after ours.
         config.option.htmlpath = str(paths.html)
         config.option.self_contained_html = True
-    if not config.getoption("xmlpath"):
+    if config.pluginmanager.hasplugin("junitxml") and not config.getoption("xmlpath"):
         config.option.xmlpath = str(paths.junit)
     return paths
 
@@ -275,8 +332,8 @@ def worker_run(config: pytest.Config) -> Run:
 
 def controller_run(config: pytest.Config) -> Run:
     """The controller's Run: settings, sandbox, minted tokens and (unless only listing) the
-    start-of-run probe and report paths."""
-    started_sandboxes: list[Sandbox] = []
+    start-of-run probe (here only for xdist; else when collection ends) and report paths."""
+    started_sandboxes: list[SandboxProcess] = []
     start = sandbox_starter(config, started_sandboxes) if config.getoption("sandbox") else None
     settings = resolve_settings(config, start, started_sandboxes)
     run = Run(settings, datetime.now(UTC), tier_of(config.getoption("markexpr") or ""))
@@ -295,6 +352,8 @@ def controller_run(config: pytest.Config) -> Run:
     except pytest.UsageError:
         run.stop_sandbox()
         raise
-    run.probe = probe_target(settings, run.counter)
+    if uses_xdist(config) or not settings.base_url:
+        probe_and_prefetch(run)  # an xdist controller collects nothing: ask it now
+        run.settled_probe()
     run.reports = plan_reports(config, run.tier, run.started)
     return run

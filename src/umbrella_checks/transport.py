@@ -61,6 +61,13 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+@functools.cache
+def _no_tls_context() -> ssl.SSLContext:
+    # For a plain-HTTP target: verification stays on and nothing is trusted, so an https://
+    # URL reached through this client fails instead of going unverified.
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def new_client(
     http: Http,
     *,
@@ -68,17 +75,20 @@ def new_client(
     headers: Mapping[str, str] | None = None,
     connections: int = 4,
     http2: bool = False,
+    tls: bool = True,
 ) -> httpx.Client:
     """An httpx client with the suite's timeouts, User-Agent, retries and request counting
     (``counter``), pooling at most ``connections`` connections; with ``http2``, HTTP/2 where
-    the server offers it over TLS (many requests on one connection)."""
+    the server offers it over TLS (many requests on one connection). ``tls=False`` for a
+    plain-HTTP service: no CA bundle is loaded, and no https:// URL is trusted."""
     hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    context = _tls_context() if tls else _no_tls_context()
     return httpx.Client(
         timeout=timeout_of(http),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         follow_redirects=False,
-        transport=httpx.HTTPTransport(verify=_tls_context(), retries=http.retries, limits=limits),
+        transport=httpx.HTTPTransport(verify=context, retries=http.retries, limits=limits),
         event_hooks=hooks,
     )
 

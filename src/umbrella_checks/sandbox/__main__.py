@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import threading
 
 from umbrella_checks.config import ENVIRONMENTS
 from umbrella_checks.sandbox.faults import FAULTS, FAULTS_ENV, FaultError, fault_table, parse_faults
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         "the next minute then waits up to 60 s, as against a real service)",
     )
     parser.add_argument(
+        "--stdin-control",
+        action="store_true",
+        help="set up, then read the environment to report from stdin's first line before "
+        "printing the JSON line; stop when stdin closes (the process that started it ended)",
+    )
+    parser.add_argument(
         "--clerk-jwks-url",
         metavar="URL",
         help="also accept Clerk session JWTs signed by this instance's keys",
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         quick_minutes=not args.real_minutes,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.stdin_control and not _take_environment(sandbox):
+        sandbox.stop()
+        return 2
     print(json.dumps(sandbox.describe()), flush=True)
     try:
         sandbox.serve_forever()
@@ -78,6 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sandbox.stop()
     return 0
+
+
+def _take_environment(sandbox: Sandbox) -> bool:
+    """--stdin-control: the environment arrives once the starting process has resolved it;
+    then a watcher ends the sandbox when that process's end closes the pipe."""
+    environment = sys.stdin.readline().strip()
+    if environment not in ENVIRONMENTS:
+        return False  # the starting process ended (or sent nonsense) before it was ready
+    sandbox.environment = environment
+
+    def watch() -> None:
+        sys.stdin.read()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+    return True
 
 
 if __name__ == "__main__":

@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from umbrella_checks.config import Http
 from umbrella_checks.sandbox.faults import Faults
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
-from umbrella_checks.transport import NoAnswer, request_once
 
 VERSION = "0.1.0"
 ALLOWED_ORIGINS = ("https://umbrella.app", "http://localhost:5173")
@@ -95,6 +93,7 @@ class Sandbox:
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._busy = 0
+        self.events: list[str] = []
         self._stopping = threading.Event()
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="umbrella-sandbox-")
         base = root or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -107,6 +106,7 @@ class Sandbox:
         self.by_token = {account.token: account for account in self.state.accounts.values()}
         self._server = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def url(self) -> str:
@@ -137,6 +137,7 @@ class Sandbox:
         }
 
     def start(self) -> Sandbox:
+        self._serving = True
         self._thread = threading.Thread(
             # A short poll: stop() waits for the loop's next look, which ends the run.
             target=lambda: self._server.serve_forever(poll_interval=0.05),
@@ -147,11 +148,13 @@ class Sandbox:
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._server.serve_forever()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
+        if self._serving:  # shutdown() waits for a serving loop: without one it never returns
+            self._server.shutdown()
         self._server.server_close()
         if self._thread:
             self._thread.join(timeout=5)
@@ -173,7 +176,11 @@ class Sandbox:
 
     def verify_clerk_jwt(self, token: str) -> Account:
         """Accept a Clerk session JWT signed by the configured instance's key (RS256)."""
-        import jwt  # only a sandbox that verifies Clerk tokens needs it
+        # Only a sandbox that verifies Clerk tokens needs these (and their start-up time).
+        import jwt
+
+        from umbrella_checks.config import Http
+        from umbrella_checks.transport import NoAnswer, request_once
 
         if not self.clerk_jwks_url:
             raise ApiError(401, "authentication_failed", "invalid or expired token")
@@ -202,16 +209,19 @@ class Sandbox:
         raise ApiError(401, "authentication_failed", "unknown user")
 
     @contextlib.contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """Count answers being worked on at once (``max_in_flight`` in /__sandbox/state)."""
+    def in_flight(self, what: str) -> Iterator[None]:
+        """Count answers being worked on at once (``max_in_flight`` in /__sandbox/state), and
+        log when each request came and went (``events``: "start GET /v1/health", "end …")."""
         with self._lock:
             self._busy += 1
             self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self._busy)
+            self.events.append(f"start {what}")
         try:
             yield
         finally:
             with self._lock:
                 self._busy -= 1
+                self.events.append(f"end {what}")
 
     def window(self) -> tuple[str, datetime]:
         """Violet's rate window key and its reset time (a UTC day, or a minute when faulty)."""
@@ -406,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_OPTIONS(self) -> None:
-        with self.sb.in_flight():
+        with self.sb.in_flight(f"OPTIONS {self.path}"):
             self._preflight()
 
     def _preflight(self) -> None:
@@ -420,7 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(204, b"", "text/plain", headers)
 
     def _dispatch(self) -> None:
-        with self.sb.in_flight():
+        with self.sb.in_flight(f"{self.command} {self.path}"):
             self._dispatch_one()
 
     def _dispatch_one(self) -> None:
@@ -654,7 +664,14 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.sb
         if path == "/__sandbox/state" and self.command == "GET":
             self._json(
-                200, {"counts": dict(sb.counts), "now": iso(sb.clock.now()), **sb.describe()}, {}
+                200,
+                {
+                    "counts": dict(sb.counts),
+                    "events": list(sb.events),
+                    "now": iso(sb.clock.now()),
+                    **sb.describe(),
+                },
+                {},
             )
         else:
             self._json(404, {"error": "unknown control route"}, {})

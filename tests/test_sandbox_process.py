@@ -1,0 +1,100 @@
+"""``--sandbox`` runs the sandbox in a process of its own: it starts, reports, and never
+outlives the run that started it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
+
+STARTER = """
+import json, time
+from umbrella_checks.sandbox.process import SandboxProcess
+sandbox = SandboxProcess.spawn(("health-500",), "staging")
+print(json.dumps({"pid": sandbox._process.pid, **sandbox.info}), flush=True)
+time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    # An ended process may linger as a zombie until someone reaps it: that counts as ended.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+def test_it_reports_the_environment_and_faults_it_was_given() -> None:
+    sandbox = SandboxProcess.spawn(("health-500",), "staging")
+    try:
+        assert sandbox.info["environment"] == "staging"
+        assert sandbox.info["faults"] == ["health-500"]
+        assert httpx.get(f"{sandbox.url}/v1/health", timeout=5).status_code == 500
+    finally:
+        sandbox.stop()
+    assert not Path(sandbox.info["app_dir"]).exists()
+
+
+def test_it_ends_when_the_process_that_started_it_is_killed() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", STARTER], stdout=subprocess.PIPE, text=True
+    ) as run:
+        assert run.stdout is not None
+        info = json.loads(run.stdout.readline())
+        assert not _gone(info["pid"])
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while not _gone(info["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(info["pid"]), "the sandbox outlived the run that started it"
+    assert not Path(info["app_dir"]).exists()
+
+
+def test_one_that_cannot_start_says_so_in_one_line() -> None:
+    sandbox = SandboxProcess.launch(())
+    with pytest.raises(
+        SandboxNotStarted, match=r"^the sandbox ended with exit status 2 before it listened"
+    ):
+        sandbox.ready("nowhere")  # not an environment: it refuses to serve
+    assert sandbox._process.poll() is not None
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_a_run_stopped_from_outside_takes_its_sandbox_along(
+    pytester: pytest.Pytester, suite_dir: Path, signal_name: str
+) -> None:
+    (suite_dir / "checks" / "test_wait.py").write_text(
+        "import json, time\n"
+        "def test_wait(settings):\n"
+        "    print(json.dumps({'app_dir': str(settings.app_dir)}), flush=True)\n"
+        "    time.sleep(120)\n",
+        encoding="utf-8",
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-s", "-q", "--sandbox", "checks/test_wait.py"],
+        cwd=suite_dir,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert run.stdout is not None
+    line = next(line for line in run.stdout if line.startswith("{"))
+    app_dir = Path(json.loads(line)["app_dir"])
+    assert app_dir.exists()
+    run.send_signal(getattr(signal, signal_name))
+    run.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while app_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not app_dir.exists(), "the sandbox outlived the run that started it"

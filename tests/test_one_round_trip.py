@@ -112,3 +112,11 @@ def test_the_target_version_is_in_the_summary_and_the_report(
     text = report.read_text(encoding="utf-8")
     assert "Target version" in text
     assert "0.1.0 (environment development)" in text
+
+
+def test_a_healthy_target_far_away_meets_its_latency_budgets(run_checks: RunChecks) -> None:
+    # 150 ms of network on every answer: three times health's 50 ms budget, yet none of it is
+    # the service's own time, which is what the budgets judge.
+    run = run_checks("-m", "postdeploy", faults=["distance=150"])
+    assert run.failed_names() == []
+    assert "test_critical_path_meets_its_latency_budget[health]" in run.passed_names()

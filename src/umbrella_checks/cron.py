@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter
-
 from umbrella_checks.moments import utc_text
 
 
@@ -25,11 +23,15 @@ def due_since(crons: list[str], now: datetime, grace: timedelta) -> datetime:
     A run gets ``grace`` to finish: within that window after a scheduled time, the previous
     scheduled time is the one that counts.
     """
+    from croniter import croniter  # here: the post-deploy tier imports this module, never runs it
+
     reference = now - grace
     return max(croniter(expr, reference).get_prev(datetime) for expr in crons)
 
 
 def invalid_crons(crons: list[str]) -> list[str]:
+    from croniter import croniter
+
     return [expr for expr in crons if not croniter.is_valid(expr)]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
@@ -161,16 +161,47 @@ def pytest_html_results_summary(
             prefix.append(f"<p>{html.escape(note)}</p>")
 
 
+if TYPE_CHECKING:
+    from _pytest.outcomes import Failed
+else:
+    Failed = pytest.fail.Exception  # pytest's public name for it
+
+
+class _Reported(Failed):
+    """A ``CheckFailed`` on its way through pytest, as a failure without a traceback
+    (``pytrace=False``): pytest shows its message and never formats the frames and their
+    locals, which could hold a token (and which cost time on every failing check)."""
+
+    def __init__(self, failure: CheckFailed) -> None:
+        super().__init__(failure.message, pytrace=False)
+        self.failure = failure
+
+
+def _reported_as_message(phase: Generator[None, None, None]) -> Generator[None, None, None]:
+    try:
+        yield from phase
+    except CheckFailed as failure:
+        raise _Reported(failure) from None
+
+
+def _check_failure(call: pytest.CallInfo[None]) -> CheckFailed | None:
+    value = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(value, _Reported):
+        return value.failure
+    return value if isinstance(value, CheckFailed) else None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if call.excinfo is not None and isinstance(call.excinfo.value, CheckFailed):
+    failure = _check_failure(call)
+    if failure is not None:
         # The message is the whole story: no traceback, so no locals that could hold a token.
-        report.longrepr = call.excinfo.value.message
-        if isinstance(call.excinfo.value, EnvelopeMissing):
-            _one_failure_per_missing_envelope(item, report, call.excinfo.value)
+        report.longrepr = failure.message
+        if isinstance(failure, EnvelopeMissing):
+            _one_failure_per_missing_envelope(item, report, failure)
     if report.skipped and run_of(item.config).settings.strict_skips:
         _fail_skip_for_missing_input(report)
     return report
@@ -219,8 +250,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[_violations_before] = len(run.envelope_violations)
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
+def _setup_failures_as_messages(item: pytest.Item) -> Generator[None, None, None]:
+    # Fixtures send requests too: their CheckFailed is reported like a check's.
+    yield from _reported_as_message(_phase())
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _reported_as_message(_envelope_rule(item))
+
+
+def _phase() -> Generator[None, None, None]:
+    yield
+
+
+def _envelope_rule(item: pytest.Item) -> Generator[None, None, None]:
     """The envelope rule, judged once, in the call phase of the check whose request (or whose
     fixture's request) broke it. A check that already failed keeps its own failure."""
     yield
@@ -242,7 +287,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
-        yield
+        yield from _reported_as_message(_phase())
     finally:
         spent = run_of(item.config).counter.total - item.stash.get(_requests_before, 0)
         item.user_properties.append(("requests", spent))

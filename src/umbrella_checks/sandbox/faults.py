@@ -93,6 +93,16 @@ def _seconds(value: str) -> float:
         raise FaultError(f"{value!r} is not a number of seconds, e.g. 120 or -60") from None
 
 
+def _milliseconds(value: str) -> float:
+    try:
+        seconds = float(value) / 1000
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise FaultError(f"{value!r} is not a number of milliseconds, e.g. 200")
+    return seconds
+
+
 def _route_code(value: str) -> tuple[str, str]:
     route, sep, code = value.partition(":")
     if not route or not sep or not code:
@@ -133,6 +143,12 @@ FAULTS: dict[str, Fault] = {
     ),
     "stale-version": Fault(
         None, "health reports the previous version 0.0.9 (deploy did not roll out)"
+    ),
+    "distance": Fault(
+        "MS",
+        "every answer arrives MS ms later, as from a distant edge: network time, outside the "
+        "service's own (its Server-Timing leaves it out)",
+        _milliseconds,
     ),
     "slow": Fault(
         "ROUTE:MS[,MS@PCT...]",

@@ -417,7 +417,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         with self.sb.in_flight(f"OPTIONS {self.path}"):
+            self._travel()
             self._preflight()
+
+    def _travel(self) -> None:
+        """The distance fault: time on the network, which Server-Timing (the thread's own
+        time plus injected service delays) never counts."""
+        time.sleep(self.sb.faults.value("distance", 0.0))
 
     def _preflight(self) -> None:
         self.started, self.injected = time.thread_time(), 0.0
@@ -431,6 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         with self.sb.in_flight(f"{self.command} {self.path}"):
+            self._travel()
             self._dispatch_one()
 
     def _dispatch_one(self) -> None:

@@ -73,8 +73,6 @@ class Run:
     # and the routes whose missing envelope a check has already failed on (see hooks).
     envelope_violations: list[tuple[str, str]] = field(default_factory=list)
     bare_reported: set[str] = field(default_factory=set)
-    # The selected checks' requests, sent together when the target's client starts.
-    plan: list[Planned] = field(default_factory=list)
     reports: ReportPaths | None = None
     sandbox: SandboxProcess | None = None
     tokens: TokenStore | None = None

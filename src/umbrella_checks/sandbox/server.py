@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,7 +93,8 @@ class Sandbox:
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._busy = 0
-        self.events: list[str] = []
+        # The latest 10,000 only: a long-lived sandbox must not grow without bound.
+        self.events: deque[str] = deque(maxlen=10_000)
         self._stopping = threading.Event()
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="umbrella-sandbox-")
         base = root or Path(self._tmp.name)  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from umbrella_checks.config import ENVIRONMENTS
+from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.sandbox.faults import FaultError, parse_faults
 from umbrella_checks.sandbox.process import SandboxProcess
 

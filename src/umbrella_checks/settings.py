@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk, frontend_api_of
-from umbrella_checks.config import ENVIRONMENTS, SuiteConfig, load_config
+from umbrella_checks.config import SuiteConfig, load_config
 from umbrella_checks.safety import sensitive_reason
 from umbrella_checks.secrets import Secret, from_env
 

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from umbrella_checks.config import ENVIRONMENTS
+from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.sandbox.faults import FAULTS, FAULTS_ENV, FaultError, fault_table, parse_faults
 from umbrella_checks.sandbox.server import Sandbox
 

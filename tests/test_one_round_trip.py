@@ -82,9 +82,10 @@ def test_the_start_of_run_probe_goes_out_with_the_planned_requests(
     sandbox_server: Callable[..., Sandbox],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Health answers in 300 ms: a probe sent on its own would be answered before any other
-    # request arrived; sent with the tier's planned requests, they all arrive while it waits.
-    sandbox = sandbox_server("slow=/v1/health:300")
+    # Health answers in a second: a probe sent on its own would be answered before any other
+    # request arrived; sent with the tier's planned requests, they all arrive while it waits
+    # (a second leaves room for a loaded machine).
+    sandbox = sandbox_server("slow=/v1/health:1000")
     _signed_in(monkeypatch, sandbox)
     run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
     events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]

@@ -18,6 +18,8 @@ from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 
 from tests.conftest import RunChecks
+from umbrella_checks.config import Http
+from umbrella_checks.transport import NoAnswer, new_client, send
 
 CERT = "test_tls_certificate_is_trusted_names_the_host_and_has_weeks_left"
 DOMAIN = "test_domain_registration_is_not_about_to_expire"
@@ -175,3 +177,13 @@ def test_the_domain_registration_is_judged_from_rdap(
     else:
         assert run.failed_names() == [DOMAIN]
         assert "expected at least 30 days of registration left, got 10" in run.message_of(DOMAIN)
+
+
+def test_the_client_for_a_plain_http_target_trusts_no_certificate(
+    tls_target: Callable[..., tuple[str, Path]],
+) -> None:
+    """A plain-HTTP target's client loads no CA bundle; an https:// URL reached through it must
+    fail verification, never go unverified."""
+    url, _ca = tls_target()
+    with new_client(Http(), tls=False) as client, pytest.raises(NoAnswer, match="CERTIFICATE"):
+        send(client, "GET", url, what=f"GET {url}")

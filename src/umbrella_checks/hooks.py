@@ -4,8 +4,9 @@ meant to run). Each hook says *when* something happens; ``runstate`` and ``after
 
 from __future__ import annotations
 
+import contextlib
 import html
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -78,7 +79,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     which does not know which checks it will be given: its checks send as they ask."""
     config = session.config
     run = config.stash.get(run_key, None)
-    if run is None or run.probe != PENDING or informational(config) or is_worker(config):
+    if run is None or run.probe is not PENDING or informational(config) or is_worker(config):
         return
     plan: list[Planned] = []
     if run.settings.config.http.concurrency >= 2:
@@ -177,9 +178,10 @@ class _Reported(Failed):
         self.failure = failure
 
 
-def _reported_as_message(phase: Generator[None, None, None]) -> Generator[None, None, None]:
+@contextlib.contextmanager
+def _reported_as_message() -> Iterator[None]:
     try:
-        yield from phase
+        yield
     except CheckFailed as failure:
         raise _Reported(failure) from None
 
@@ -253,22 +255,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
 def _setup_failures_as_messages(item: pytest.Item) -> Generator[None, None, None]:
     # Fixtures send requests too: their CheckFailed is reported like a check's.
-    yield from _reported_as_message(_phase())
+    with _reported_as_message():
+        yield
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    yield from _reported_as_message(_envelope_rule(item))
+    with _reported_as_message():
+        yield
+        _judge_envelope_rule(item)
 
 
-def _phase() -> Generator[None, None, None]:
-    yield
-
-
-def _envelope_rule(item: pytest.Item) -> Generator[None, None, None]:
+def _judge_envelope_rule(item: pytest.Item) -> None:
     """The envelope rule, judged once, in the call phase of the check whose request (or whose
     fixture's request) broke it. A check that already failed keeps its own failure."""
-    yield
     run = run_of(item.config)
     fresh = [
         (route, message)
@@ -287,7 +287,8 @@ def _envelope_rule(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
-        yield from _reported_as_message(_phase())
+        with _reported_as_message():
+            yield
     finally:
         spent = run_of(item.config).counter.total - item.stash.get(_requests_before, 0)
         item.user_properties.append(("requests", spent))

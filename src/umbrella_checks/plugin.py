@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import itertools
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
 from umbrella_checks import ENVIRONMENTS
-from umbrella_checks.sandbox.faults import FaultError, parse_faults
-from umbrella_checks.sandbox.process import SandboxProcess
+
+if TYPE_CHECKING:
+    from umbrella_checks.sandbox.process import SandboxProcess
 
 ENTRY_POINT = "umbrella_checks"
 
 # The --sandbox process, launched before the suite's own modules load (see _launch_sandbox).
-launched_sandbox = pytest.StashKey[SandboxProcess]()
+launched_sandbox: pytest.StashKey[SandboxProcess] = pytest.StashKey()
 
 
 # (flag, dest, metavar or action, help). Path options are written with "=" (see runstate).
@@ -122,6 +124,10 @@ def _launch_sandbox(config: pytest.Config) -> None:
     """Start the sandbox's process now: it sets itself up while this one loads the suite, and
     learns the environment to report once settings are resolved (``runstate.sandbox_starter``).
     However the run ends, it is stopped."""
+    # Imported here: every pytest run in the environment loads this module, few start a sandbox.
+    from umbrella_checks.sandbox.faults import FaultError, parse_faults
+    from umbrella_checks.sandbox.process import SandboxProcess
+
     try:
         faults = parse_faults(config.getoption("sandbox_faults"), os.environ)
     except FaultError as exc:

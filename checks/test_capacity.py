@@ -7,12 +7,12 @@ import pytest
 
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.d1 import D1Backend, read
-from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import Figures, cannot_judge
+from umbrella_checks.errors import cannot_judge, fail, not_applicable
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 from umbrella_checks.wrangler import WranglerApp
 
-pytestmark = [pytest.mark.weekly]
+pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 
 
 def _judge(what: str, used: float, quota: float, alert_at: float, fix: str) -> None:
@@ -45,7 +45,7 @@ def test_r2_bucket_is_under_its_storage_quota(
 ) -> None:
     names = wrangler_app.r2_buckets(settings.environment)
     if not names:
-        cannot_judge(f"{wrangler_app.path} declares no [[r2_buckets]]")
+        not_applicable(f"{wrangler_app.path} declares no [[r2_buckets]] for this environment")
     end = datetime.now().astimezone().replace(microsecond=0)
     capacity = settings.config.capacity
     for name in names:

@@ -7,12 +7,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from umbrella_checks import tls
-from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import cannot_judge
+from umbrella_checks.errors import fail, not_applicable
 from umbrella_checks.settings import Settings
 from umbrella_checks.transport import RequestCounter
 
-pytestmark = [pytest.mark.daily]
+pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]
 
 
 def test_tls_certificate_is_trusted_names_the_host_and_has_weeks_left(
@@ -21,7 +20,7 @@ def test_tls_certificate_is_trusted_names_the_host_and_has_weeks_left(
     """Browsers refuse an expired, mismatched or untrusted certificate outright."""
     parts = urlsplit(base_url)
     if parts.scheme != "https" or not parts.hostname:
-        cannot_judge(f"{base_url} is not https: there is no certificate to check")
+        not_applicable(f"{base_url} is not https: there is no certificate to check")
     host, port = parts.hostname, parts.port or 443
     rules = settings.config.tls
     timeout = settings.config.http.connect_timeout
@@ -50,7 +49,7 @@ def test_domain_registration_is_not_about_to_expire(
     """A lapsed registration takes the whole service off the internet."""
     rules = settings.config.tls
     if not rules.domain:
-        cannot_judge("no [tls] domain set: the registration's expiry is not checked")
+        not_applicable("no [tls] domain set: set it (e.g. \"umbrella.app\") to check the registration's expiry")
     expires = tls.registration_expiry(
         rules.rdap_url, rules.domain, settings.config.http, request_counter
     )

@@ -10,7 +10,7 @@ import pytest
 
 from umbrella_checks import cron, migrations
 from umbrella_checks.d1 import D1Backend, D1Error, is_missing_table, read
-from umbrella_checks.errors import fail
+from umbrella_checks.errors import fail, judged
 from umbrella_checks.fixtures import Figures
 from umbrella_checks.moments import utc_text
 from umbrella_checks.settings import Settings
@@ -18,9 +18,13 @@ from umbrella_checks.wrangler import WranglerApp, WranglerError
 
 APPLY_HINT = "run `wrangler d1 migrations apply {binding} --env {env}` (runbook › Issue 3)"
 
+# SEV-2 unless a check declares its own (runbook › Incident Response).
+pytestmark = [pytest.mark.severity("SEV-2")]
+
 
 @pytest.mark.postdeploy
 @pytest.mark.daily
+@pytest.mark.severity("SEV-1")
 def test_database_is_reachable(d1: D1Backend, settings: Settings, figures: Figures) -> None:
     """A D1 the Worker cannot reach turns every data route into a 500 (SEV-1); a slow one
     slows every route. Timed on a real query over the users table, not ``SELECT 1``, which
@@ -74,6 +78,7 @@ def migration_state(
 
 @pytest.mark.postdeploy
 @pytest.mark.daily
+@pytest.mark.severity("SEV-1")
 def test_no_migration_is_pending(
     migration_state: migrations.Comparison, d1: D1Backend, settings: Settings
 ) -> None:
@@ -104,6 +109,7 @@ def test_no_unknown_migration_is_applied(
 
 @pytest.mark.postdeploy
 @pytest.mark.daily
+@pytest.mark.severity("SEV-3")
 def test_migration_files_are_numbered_in_sequence(
     migration_state: migrations.Comparison,
 ) -> None:
@@ -131,7 +137,11 @@ def cron_runs(d1: D1Backend, settings: Settings) -> list[cron.Run]:
 @pytest.fixture(scope="module")
 def cron_schedule(settings: Settings, request: pytest.FixtureRequest) -> tuple[list[str], str]:
     if settings.app_dir is None:
-        return settings.config.cron.default_schedule, "[cron] default_schedule (no --app-dir)"
+        crons = settings.config.cron.default_schedule
+        bad = cron.invalid_crons(crons)
+        if bad or not crons:
+            fail(f"[cron] default_schedule: expected cron expressions, got {crons!r}")
+        return crons, "[cron] default_schedule (no --app-dir)"
     app: WranglerApp = request.getfixturevalue("wrangler_app")  # checked the environment
     crons, where = app.where_crons(settings.environment)
     if not crons:
@@ -171,6 +181,7 @@ def test_analytics_cron_last_run_did_not_fail(
     cron_runs: list[cron.Run], settings: Settings
 ) -> None:
     """A failed aggregation leaves a hole in the analytics the business reads."""
+    judged(len(cron_runs), f"{settings.config.cron.job_name} runs in {settings.config.cron.table}")
     failed = cron.failed_run(cron_runs)
     if failed:
         fail(
@@ -184,6 +195,7 @@ def test_analytics_cron_last_run_did_not_fail(
 def test_no_cron_run_is_stuck(cron_runs: list[cron.Run], settings: Settings, now: datetime) -> None:
     """A run that hung never writes 'failed': only its age gives it away."""
     config = settings.config.cron
+    judged(len(cron_runs), f"{config.job_name} runs in {config.table}")
     stuck = cron.stuck_runs(cron_runs, now, timedelta(seconds=config.running_timeout))
     if stuck:
         oldest = min(stuck, key=lambda run: run.start)

@@ -12,9 +12,10 @@ from umbrella_checks.client import Answer
 from umbrella_checks.planning import Planner
 from umbrella_checks.settings import Settings
 
-pytestmark = [pytest.mark.postdeploy, pytest.mark.daily]
+pytestmark = [pytest.mark.postdeploy, pytest.mark.daily, pytest.mark.severity("SEV-2")]
 
 
+@pytest.mark.severity("SEV-1")
 def test_health_answers_200(health: Answer) -> None:
     """A non-200 health answer is SEV-1: the runbook's rollback trigger."""
     health.expect_status(
@@ -41,6 +42,7 @@ def test_health_says_healthy(health: Answer, settings: Settings) -> None:
         )
 
 
+@pytest.mark.severity("SEV-1")
 def test_health_reports_the_expected_environment(health: Answer, settings: Settings) -> None:
     """A deploy that went to the wrong worker answers with the wrong environment."""
     health.expect_field(

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.errors import CouldNotCheck, fail
-from umbrella_checks.fixtures import TargetClock, cannot_judge, credential, require_destructive
+from umbrella_checks.errors import cannot_judge, CouldNotCheck, fail
+from umbrella_checks.fixtures import TargetClock, credential, require_destructive
 from umbrella_checks.moments import next_utc_midnight, utc_text
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 from umbrella_checks.violet import Exhaustion, Usage, exhaust
 
-pytestmark = [pytest.mark.weekly]
+pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-2")]
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import pytest
 from umbrella_checks import forgery
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.client import ApiClient
-from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import Figures, ReportNotes, cannot_judge, matrix_rows
+from umbrella_checks.errors import fail, judged, missing_input, not_applicable
+from umbrella_checks.fixtures import Figures, ReportNotes, matrix_rows
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
-pytestmark = [pytest.mark.weekly]
+pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-1")]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ def test_signed_in_routes_refuse_a_forged_token(
 ) -> None:
     """A Worker that reads a token's claims without verifying Clerk's signature, expiry and
     issuer lets anyone act as any user."""
+    judged(len(signed_in_routes), "signed-in GET routes (anonymous -> 401) in the status matrix")
     static = settings.tokens.get("user")
     token = Secret(f"forged {kind} token", forgery.forge(kind, static.reveal() if static else None))
     accepted = []
@@ -62,8 +63,11 @@ def test_signed_in_routes_refuse_a_forged_token(
 def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: Settings) -> None:
     """The runbook's manual analytics trigger, cron and admin routes: 401, 403 or 404 for
     anyone without credentials; a 2xx does the work for anyone."""
+    routes = settings.config.security.maintenance_routes
+    if not routes:
+        not_applicable("[security] maintenance_routes is empty: list the routes to probe")
     open_routes = []
-    for path in settings.config.security.maintenance_routes:
+    for path in routes:
         answer = api.get(path)
         if 200 <= answer.status < 300:
             open_routes.append(f"GET {answer.url} does work for anyone ({answer.status})")
@@ -79,6 +83,7 @@ def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: S
         )
 
 
+@pytest.mark.severity("SEV-3")
 def test_documented_rate_limits_are_visible_on_their_routes(
     request: pytest.FixtureRequest, api: ApiClient, settings: Settings
 ) -> None:
@@ -86,7 +91,10 @@ def test_documented_rate_limits_are_visible_on_their_routes(
     or one that is not there. ``[security.rate_limits.<name>]`` lists them."""
     limits = settings.config.security.rate_limits
     if not limits:
-        cannot_judge("no [security.rate_limits] documented beyond Violet's (judged by its checks)")
+        not_applicable(
+            "no [security.rate_limits] documented beyond Violet's (judged by its checks); "
+            "record each public or per-user limit the service documents there"
+        )
     invisible = []
     for name, documented in limits.items():
         token = request.getfixturevalue("user_token") if documented.per == "user" else None
@@ -109,13 +117,14 @@ def test_documented_rate_limits_are_visible_on_their_routes(
 def zone(settings: Settings) -> str:
     cloudflare = settings.cloudflare
     if cloudflare is None or not cloudflare.zone_id:
-        pytest.skip(
+        missing_input(
             "no zone for HTTP analytics: set CLOUDFLARE_ZONE_ID (with CLOUDFLARE_API_TOKEN and "
             "CLOUDFLARE_ACCOUNT_ID; a token with Zone Analytics read)"
         )
     return cloudflare.zone_id
 
 
+@pytest.mark.severity("SEV-2")
 def test_authentication_failures_did_not_surge(
     graphql: GraphQL,
     zone: str,

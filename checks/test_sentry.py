@@ -12,7 +12,7 @@ from umbrella_checks.fixtures import Figures, ReportNotes
 from umbrella_checks.settings import SentryAccess, Settings
 from umbrella_checks.transport import RequestCounter
 
-pytestmark = [pytest.mark.daily]
+pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]
 
 
 def test_no_new_critical_or_high_sentry_issues(

@@ -9,13 +9,14 @@ import statistics
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.fixtures import Figures, cannot_judge
+from umbrella_checks.errors import cannot_judge, judged
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.planning import Planner
 from umbrella_checks.runstate import run_of
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
-pytestmark = [pytest.mark.postdeploy]
+pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-1")]
 
 
 def _preflight_headers(origin: str) -> dict[str, str]:
@@ -34,6 +35,7 @@ def _preflight(api: ApiClient, settings: Settings, origin: str) -> Answer:
 
 def test_cors_preflight_allows_each_configured_origin(api: ApiClient, settings: Settings) -> None:
     """Without these headers every browser call from the web app fails, though curl works."""
+    judged(len(settings.config.cors.allowed_origins), "origins in [cors] allowed_origins")
     for origin in settings.config.cors.allowed_origins:
         answer = _preflight(api, settings, origin)
         answer.expect_status(200, 204)
@@ -67,6 +69,7 @@ def test_cors_does_not_grant_credentials_to_other_origins(
         )
 
 
+@pytest.mark.severity("SEV-3")
 def test_unknown_route_answers_404_envelope(api: ApiClient, settings: Settings) -> None:
     """A SPA fallback answering 200 HTML hides broken API routes from every client."""
     answer = api.get(settings.config.routes.unknown)
@@ -105,6 +108,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("critical", names, ids=names)
 
 
+@pytest.mark.severity("SEV-2")
 def test_critical_path_meets_its_latency_budget(
     request: pytest.FixtureRequest,
     api: ApiClient,

@@ -16,7 +16,7 @@ from umbrella_checks.planning import Planner
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
-pytestmark = [pytest.mark.postdeploy]
+pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-2")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -24,7 +24,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "row",
             [
-                pytest.param(row, id=row.id, marks=[pytest.mark.destructive] * row.destructive)
+                pytest.param(
+                    row,
+                    id=row.id,
+                    marks=[
+                        pytest.mark.severity(row.sev),
+                        *[pytest.mark.destructive] * row.destructive,
+                    ],
+                )
                 for row in matrix_rows(metafunc.config)
             ],
         )

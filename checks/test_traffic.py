@@ -8,15 +8,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.analytics import GraphQL, Invocations
-from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import Figures, cannot_judge
+from umbrella_checks.analytics import GraphQL, Invocations, p95_bounds
+from umbrella_checks.errors import cannot_judge, fail
+from umbrella_checks.fixtures import Figures
 from umbrella_checks.settings import Settings
 
 PERIODS = [
     pytest.param(timedelta(days=1), id="24h", marks=pytest.mark.daily),
     pytest.param(timedelta(days=7), id="7d", marks=pytest.mark.weekly),
 ]
+
+# SEV-2 unless a check declares its own (runbook › Incident Response).
+pytestmark = [pytest.mark.severity("SEV-2")]
 
 
 @pytest.fixture(params=PERIODS, scope="module")
@@ -28,10 +31,8 @@ def period(request: pytest.FixtureRequest) -> timedelta:
 @pytest.fixture(scope="module")
 def quantile_fields(graphql: GraphQL, settings: Settings) -> list[str]:
     offered = graphql.quantile_fields()
-    wanted = settings.config.analytics.latency_fields
-    return [name for name in wanted if name in offered][:1] + [
-        name for name in ("cpuTimeP50", "cpuTimeP99") if name in offered
-    ]
+    wanted = [*settings.config.analytics.latency_fields, "cpuTimeP50", "cpuTimeP99"]
+    return [name for name in wanted if name in offered]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,12 @@ def test_request_volume_did_not_drop(
     this, before = traffic
     figures.record(f"{worker_script} requests", this.requests)
     floor = settings.config.analytics.volume_drop
-    if before.requests and this.requests < before.requests * floor:
+    if not before.requests:
+        cannot_judge(
+            f"{worker_script} had no requests in the previous period to compare with "
+            f"({this.requests} in this one)"
+        )
+    if this.requests < before.requests * floor:
         fail(
             f"Cloudflare analytics for {worker_script}: expected at least {floor:.0%} of the "
             f"previous period's {before.requests} requests, got {this.requests} "
@@ -95,23 +101,27 @@ def test_worker_latency_is_under_target(
     worker_script: str,
     figures: Figures,
 ) -> None:
-    """Runbook: P95 < 500 ms — judged only on a latency quantile the API really offers."""
+    """Runbook: P95 < 500 ms — by bounds from the wall-time quantiles the API really offers:
+    a P99 under budget proves the P95 is; a P50 (or P75, P90) over it proves it is not."""
     this, _ = traffic
     for name in ("cpuTimeP50", "cpuTimeP99"):
-        if name in this.quantiles:
-            figures.record(f"{worker_script} {name} (ms)", round(this.quantiles[name] / 1000, 2))
-    latency = [name for name in quantile_fields if not name.startswith("cpuTime")]
-    if not latency:
-        cannot_judge(
-            "the GraphQL API offers no wall-time quantile for Workers here (only CPU "
-            "time); client-side P95 is the release gate's job (tox -e perf)"
-        )
-    name = latency[0]
-    milliseconds = this.quantiles.get(name, 0.0) / 1000  # Workers quantiles are microseconds
-    figures.record(f"{worker_script} {name} (ms)", round(milliseconds, 1))
+        value = this.quantiles.get(name)
+        if value is not None:
+            figures.record(f"{worker_script} {name} (ms)", round(value / 1000, 2))
+    bounds = p95_bounds(this.quantiles, settings.config.analytics.latency_fields)
+    for name, milliseconds in filter(None, (bounds.lower, bounds.upper)):
+        figures.record(f"{worker_script} {name} (ms)", round(milliseconds, 1))
     target = settings.config.budgets.overall_p95 * 1000
-    if milliseconds >= target:
+    verdict = bounds.verdict(target)
+    if verdict is False:
         fail(
-            f"Cloudflare analytics for {worker_script}: expected {name} < {target:.0f} ms, got "
-            f"{milliseconds:.0f} ms; see Common Issues › Issue 2 (High Latency)"
+            f"Cloudflare analytics for {worker_script}: expected P95 < {target:.0f} ms, got "
+            f"{bounds.describe()} (the P95 is at least the lower one); see Common Issues › "
+            "Issue 2 (High Latency)"
+        )
+    if verdict is None:
+        cannot_judge(
+            f"the P95 of {worker_script} is neither proven under {target:.0f} ms nor over it "
+            f"by the quantiles the GraphQL API offers ({bounds.describe()}); client-side P95 is "
+            "the release gate's job (tox -e perf)"
         )

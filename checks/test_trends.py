@@ -7,11 +7,11 @@ from datetime import datetime
 import pytest
 
 from umbrella_checks import history
-from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import ReportNotes, cannot_judge
+from umbrella_checks.errors import cannot_judge, fail
+from umbrella_checks.fixtures import ReportNotes
 from umbrella_checks.settings import Settings
 
-pytestmark = [pytest.mark.weekly]
+pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 
 
 def test_no_figure_degraded_week_over_week(
@@ -35,7 +35,13 @@ def test_no_figure_degraded_week_over_week(
         "<th>trend</th></tr>" + "".join(rows) + "</table>"
     )
     limit = settings.config.trends.max_ratio
-    worse = [t for t in found if t.judged and t.ratio is not None and t.ratio > limit]
+    comparable = [t for t in found if t.judged and t.ratio is not None]
+    if not comparable:
+        cannot_judge(
+            "no figure has both this week's value and earlier weeks' to compare with "
+            f"({len(found)} figure(s) recorded; the first weeks of history cannot show a trend)"
+        )
+    worse = [t for t in comparable if t.ratio is not None and t.ratio > limit]
     if worse:
         fail(
             "history: "

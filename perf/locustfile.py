@@ -17,13 +17,13 @@ from locust.runners import WorkerRunner
 
 from umbrella_checks.clerk import TokenStore
 from umbrella_checks.perf import (
-    CONFIRM_ENV,
     TOKEN_FILE_ENV,
     EndpointStats,
     judge,
     limit_warnings,
     load_suite_config,
     load_test_refused,
+    reported_environment,
     static_user_token,
 )
 from umbrella_checks.settings import clerk_access, clerk_client
@@ -45,27 +45,15 @@ TOKEN = STATIC_TOKEN or (STORE and "minted")
 ROUTES = CONFIG.routes
 
 
-def _options(parser: Any) -> None:
-    parser.add_argument(
-        "--confirm-production",
-        action="store_true",
-        default=False,
-        help="allow this load test against a production-looking target",
-    )
-
-
 def _refuse_production(environment: Any, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # the master decides; workers only follow it
-    confirmed = bool(getattr(environment.parsed_options, "confirm_production", False)) or (
-        os.environ.get(CONFIRM_ENV, "").lower() in ("1", "yes", "true")
-    )
-    reason = load_test_refused(
-        environment.host or "", ENVIRONMENT, CONFIG.safety.sensitive_url, confirmed
-    )
+    host = environment.host or ""
+    reported = reported_environment(host, CONFIG)  # one GET of the health route, no load
+    reason = load_test_refused(host, ENVIRONMENT, CONFIG, reported)
     if reason:
         print(f"perf: {reason}", file=sys.stderr, flush=True)
-        sys.exit(2)  # before any user is spawned: not a single request is sent
+        sys.exit(2)  # before any user is spawned: no load is sent
     for warning in limit_warnings(int(environment.parsed_options.num_users or 1), CONFIG):
         print(warning, flush=True)
     if TOKEN is None:
@@ -149,6 +137,5 @@ def _verdict(environment: Any, **_: Any) -> None:
     environment.process_exit_code = 0 if passed else 1
 
 
-events.init_command_line_parser.add_listener(_options)
 events.init.add_listener(_refuse_production)
 events.quitting.add_listener(_verdict)

@@ -7,6 +7,7 @@ answer the real service gives.
 from __future__ import annotations
 
 import json
+import re
 import os
 import sqlite3
 import threading
@@ -196,11 +197,28 @@ class FakeGraphQL(_Fake):
 
     def __init__(self) -> None:
         super().__init__()
-        self.quantile_fields = ["cpuTimeP50", "cpuTimeP99"]
+        # The fields the public schema offers (no P95): microseconds.
+        self.quantile_fields = [
+            "cpuTimeP50",
+            "cpuTimeP99",
+            "wallTimeP50",
+            "wallTimeP75",
+            "wallTimeP90",
+            "wallTimeP99",
+            "wallTimeP999",
+        ]
         self.current = {
             "requests": 10_000,
             "errors": 20,
-            "quantiles": {"cpuTimeP50": 1500.0, "cpuTimeP99": 9000.0},
+            "quantiles": {
+                "cpuTimeP50": 1500.0,
+                "cpuTimeP99": 9000.0,
+                "wallTimeP50": 40_000.0,
+                "wallTimeP75": 70_000.0,
+                "wallTimeP90": 120_000.0,
+                "wallTimeP99": 300_000.0,
+                "wallTimeP999": 900_000.0,
+            },
         }
         self.previous = {"requests": 9_000, "errors": 10, "quantiles": {}}
         self.r2_bytes = 2_000_000_000
@@ -277,9 +295,18 @@ class FakeGraphQL(_Fake):
             request.send_json(200, {"data": {"viewer": {"zones": [zone]}}})
             return
         period = self.current if recent else self.previous
+        asked = re.search(r"quantiles \{([^}]*)\}", query)
+        names = asked.group(1).split() if asked else []
+        unknown = [name for name in names if name not in self.quantile_fields]
+        if unknown:  # as GraphQL does: a field the type does not have is an error
+            request.send_json(
+                200, {"data": None, "errors": [{"message": f"unknown field {unknown[0]!r}"}]}
+            )
+            return
+        offered = period["quantiles"]
         group = {
             "sum": {"requests": period["requests"], "errors": period["errors"], "subrequests": 0},
-            "quantiles": period["quantiles"],
+            "quantiles": {name: offered.get(name) for name in names},
         }
         request.send_json(
             200, {"data": {"viewer": {"accounts": [{"workersInvocationsAdaptive": [group]}]}}}

@@ -56,11 +56,10 @@ def test_traffic_passes_on_healthy_analytics(
         "test_request_volume_did_not_drop[7d]",
         "test_worker_error_rate_is_under_budget[24h]",
         "test_worker_error_rate_is_under_budget[7d]",
+        # The public schema's fields (no P95): a P99 of 300 ms proves the P95 under 500 ms.
+        "test_worker_latency_is_under_target[24h]",
+        "test_worker_latency_is_under_target[7d]",
     ]
-    # Only CPU-time quantiles offered: latency is said to be unchecked, not passed.
-    assert "offers no wall-time quantile" in run.message_of(
-        "test_worker_latency_is_under_target[24h]"
-    )
     assert any("__type" in q for q in cloudflare.queries)
     assert any("scriptName: $script" in q for q in cloudflare.queries)
 
@@ -83,8 +82,20 @@ def test_traffic_passes_on_healthy_analytics(
         pytest.param(
             {"quantiles": {"wallTimeP95": 850_000.0}},
             "test_worker_latency_is_under_target",
-            "expected wallTimeP95 < 500 ms, got 850 ms",
-            id="latency",
+            "expected P95 < 500 ms, got wallTimeP95 850 ms",
+            id="latency-p95",
+        ),
+        pytest.param(
+            {"quantiles": {"wallTimeP50": 100_000.0, "wallTimeP90": 600_000.0}},
+            "test_worker_latency_is_under_target",
+            "expected P95 < 500 ms, got wallTimeP90 600 ms",
+            id="latency-p90-over-proves-p95-over",
+        ),
+        pytest.param(
+            {"quantiles": {"wallTimeP50": None, "wallTimeP99": 100_000.0}},
+            "test_worker_latency_is_under_target",
+            "could not check: the Cloudflare GraphQL API answered null for wallTimeP50",
+            id="null-quantile-is-not-zero",
         ),
     ],
 )
@@ -96,10 +107,37 @@ def test_traffic_checks_fail_on_their_finding(
     fragment: str,
 ) -> None:
     cloudflare.current = {**cloudflare.current, **change}
-    cloudflare.quantile_fields = ["cpuTimeP50", "cpuTimeP99", "wallTimeP95"]
+    cloudflare.quantile_fields = [*cloudflare.quantile_fields, "wallTimeP95"]
     run = run_checks(TRAFFIC, "-m", "daily")
     assert run.failed_names() == [f"{failing}[24h]"]
     assert fragment in run.message_of(f"{failing}[24h]")
+
+
+@pytest.mark.parametrize(
+    ("offered", "quantiles"),
+    [
+        pytest.param(
+            ["wallTimeP50", "wallTimeP99"],
+            {"wallTimeP50": 100_000.0, "wallTimeP99": 900_000.0},
+            id="p50-under-p99-over",
+        ),
+        pytest.param(["cpuTimeP50", "cpuTimeP99"], {}, id="cpu-time-only"),
+    ],
+)
+def test_latency_the_quantiles_cannot_bound_is_cannot_judge(
+    run_checks: RunChecks,
+    cloudflare: FakeGraphQL,
+    offered: list[str],
+    quantiles: dict[str, float],
+) -> None:
+    cloudflare.quantile_fields = ["cpuTimeP50", "cpuTimeP99", *offered]
+    cloudflare.current = {**cloudflare.current, "quantiles": {"cpuTimeP50": 1.0, **quantiles}}
+    name = "test_worker_latency_is_under_target[24h]"
+    run = run_checks(TRAFFIC, "-m", "daily", "-k", "latency")
+    assert run.skipped_names() == [name]
+    assert "cannot judge: the P95 of" in run.message_of(name)
+    strict = run_checks(TRAFFIC, "-m", "daily", "-k", "latency", "--strict-skips")
+    assert strict.failed_names() == [name]
 
 
 @pytest.mark.parametrize(
@@ -344,10 +382,17 @@ def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
             id="over-budget-is-sev2",
         ),
         pytest.param(
+            # Every browser call from the web app fails: unavailable to its users.
             "cors-missing",
-            "SEV-3",
+            "SEV-1",
             "test_cors_preflight_allows_each_configured_origin",
-            id="cors-lost-is-sev3",
+            id="cors-lost-is-sev1",
+        ),
+        pytest.param(
+            "unknown-route-html",
+            "SEV-3",
+            "test_unknown_route_answers_404_envelope",
+            id="spa-fallback-is-sev3",
         ),
     ],
 )
@@ -517,14 +562,17 @@ def test_the_commands_say_what_is_missing_in_one_line(
     assert expected in lines[0]
 
 
-def test_strict_skips_leaves_cannot_judge_skips_and_lists_them(
+def test_cannot_judge_is_listed_and_fails_under_strict_skips(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
-    result = pytester.runpytest_subprocess("checks/test_trends.py", "--sandbox", "--strict-skips")
+    result = pytester.runpytest_subprocess("checks/test_trends.py", "--sandbox")
     assert result.ret == 0
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
-        ["umbrella: could not judge test_no_figure_degraded_week_over_week: no history yet*"]
+        ["umbrella: could not judge test_no_figure_degraded_week_over_week: *no history yet*"]
     )
     html = (suite_dir / "reports" / "custom-latest.html").read_text()
     assert "could not judge test_no_figure_degraded_week_over_week" in html
+    strict = pytester.runpytest_subprocess("checks/test_trends.py", "--sandbox", "--strict-skips")
+    assert strict.ret == 1
+    strict.assert_outcomes(failed=1)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO, SUITE_VARIABLES
 from umbrella_checks.sandbox import Sandbox
@@ -158,21 +159,47 @@ def test_a_distributed_run_is_judged_on_the_master(
     assert done.stdout.count("verdict: PASS") == 1
 
 
-def test_a_production_target_is_refused_without_a_request(
+@pytest.mark.parametrize(
+    ("reports", "faults", "expected", "why"),
+    [
+        pytest.param(
+            "development", (), "production", "the expected environment is production",
+            id="expected-production",
+        ),
+        pytest.param(
+            "production", (), "staging", "reports environment production",
+            id="target-says-production",
+        ),
+        pytest.param(
+            "development", ("health-500",), "staging", "did not say which environment it is",
+            id="environment-unknown",
+        ),
+    ],
+)
+def test_a_target_not_known_to_be_safe_gets_no_load(
+    tmp_path: Path,
+    sandbox_server: Callable[..., Sandbox],
+    reports: str,
+    faults: tuple[str, ...],
+    expected: str,
+    why: str,
+) -> None:
+    """Fail closed, as the pytest tiers' guard: only the health probe is sent."""
+    sandbox = sandbox_server(*faults, environment=reports)
+    done = perf(tmp_path, env=_env(tmp_path, API_URL=sandbox.url, ENVIRONMENT=expected))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refused to load-test" in done.stderr
+    assert why in done.stderr
+    assert "Traceback" not in done.stderr
+    state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
+    assert state["counts"].get("requests", 0) == 1  # the health probe alone
+
+
+def test_a_staging_target_gets_its_load(
     tmp_path: Path, sandbox_server: Callable[..., Sandbox]
 ) -> None:
-    sandbox = sandbox_server()
-    done = perf(tmp_path, env=_env(tmp_path, API_URL=sandbox.url, ENVIRONMENT="production"))
-    assert done.returncode == 2
-    assert "refused to load-test" in done.stderr
-    assert "--confirm-production" in done.stderr
-    state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
-    assert state["counts"].get("requests", 0) == 0
-
-
-def test_confirmation_lets_it_run(tmp_path: Path, sandbox_server: Callable[..., Sandbox]) -> None:
-    sandbox = sandbox_server()
-    env = _env(tmp_path, API_URL=sandbox.url, ENVIRONMENT="production")
-    done = perf(tmp_path, "--confirm-production", env=env)
+    sandbox = sandbox_server(environment="staging")
+    env = _env(tmp_path, API_URL=sandbox.url, ENVIRONMENT="staging")
+    done = perf(tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "UMBRELLA_USER_TOKEN is not set: the signed-in tasks" in done.stdout

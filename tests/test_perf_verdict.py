@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks.config import Budgets, SuiteConfig, validate
+from umbrella_checks.config import Budgets, Safety, SuiteConfig, validate
 from umbrella_checks.perf import EndpointStats, judge, limit_warnings, load_test_refused
+from umbrella_checks.safety import Reported
 
 
 def stats(name: str, p95: float, requests: int = 100, failures: int = 0) -> EndpointStats:
@@ -144,20 +145,23 @@ def test_a_load_over_a_documented_limit_is_warned_about(
 
 
 @pytest.mark.parametrize(
-    ("host", "environment", "confirmed", "refused"),
+    ("host", "environment", "reported", "refused"),
     [
-        pytest.param("https://api.umbrella.app", "staging", False, True, id="production-url"),
-        pytest.param("https://api.umbrella.app", "staging", True, False, id="confirmed"),
-        pytest.param("http://127.0.0.1:8787", "production", False, True, id="production-env"),
-        pytest.param("http://127.0.0.1:8787", "staging", False, False, id="staging"),
+        pytest.param("https://api.umbrella.app", "staging", "staging", True, id="production-url"),
+        pytest.param("HTTPS://API.Umbrella.app:443/", "staging", "staging", True, id="url-case"),
+        pytest.param("http://127.0.0.1:8787", "production", "staging", True, id="production-env"),
+        pytest.param("http://127.0.0.1:8787", "staging", "production", True, id="says-prod"),
+        pytest.param("http://127.0.0.1:8787", "staging", None, True, id="says-nothing"),
+        pytest.param("http://127.0.0.1:8787", "staging", "staging", False, id="staging"),
     ],
 )
-def test_load_against_production_needs_confirmation(
-    host: str, environment: str, confirmed: bool, refused: bool
+def test_load_runs_only_where_the_target_is_known_not_to_be_production(
+    host: str, environment: str, reported: str | None, refused: bool
 ) -> None:
-    reason = load_test_refused(host, environment, r"^https://api\.umbrella\.app", confirmed)
+    config = SuiteConfig(safety=Safety(sensitive_url=r"^https://api\.umbrella\.app"))
+    said = Reported(reported, None if reported else "GET …/v1/health answered 500")
+    reason = load_test_refused(host, environment, config, said)
     assert (reason is not None) is refused
     if refused:
         assert reason is not None
         assert reason.startswith(f"refused to load-test {host}: ")
-        assert reason.endswith("pass --confirm-production or set UMBRELLA_CONFIRM_PRODUCTION=yes")

@@ -211,7 +211,7 @@ def test_the_destructive_level_never_prompts_a_production_target(
     )
     for name in DESTRUCTIVE:
         assert run.message_of(name).startswith(
-            f"[safety guard] refused: the target at {sandbox.url} reports environment production"
+            f"safety guard: refused: the target at {sandbox.url} reports environment production"
         )
     state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
     assert state["counts"].get("prompts", 0) == 0

@@ -221,7 +221,7 @@ def test_a_bare_route_is_one_failure_never_a_teardown_error(
     assert "record it in [envelope] bare_routes" in run.message_of(BUDGET.format("gigs"))
     row = MATRIX.format("GET /v1/gigs?limit={list_limit} [user] -> 200")
     assert run.message_of(row).startswith(
-        "[cannot judge] GET /v1/gigs answers without the envelope (failed once, in another check)"
+        "cannot judge: GET /v1/gigs answers without the envelope (failed once, in another check)"
     )
 
 
@@ -256,9 +256,9 @@ def test_strict_skips_fails_a_run_without_secrets(
     # The safety guard's refusal is policy, not a missing input: it stays a skip.
     exhausted = MATRIX.format(EXHAUSTED)
     assert run.skipped_names() == [exhausted]
-    assert run.message_of(exhausted).startswith("[safety guard] destructive checks are off")
+    assert run.message_of(exhausted).startswith("safety guard: destructive checks are off")
     message = run.message_of("test_protected_route_accepts_the_test_user")
-    assert message.startswith("--strict-skips: this check did not run")
+    assert message.startswith("--strict-skips: this check did not judge")
     assert "UMBRELLA_USER_TOKEN" in message
     assert "UMBRELLA_ADMIN_TOKEN" in run.message_of(
         MATRIX.format("GET /v1/admin/stats [admin] -> 200")

@@ -5,15 +5,18 @@ Fields read, and why:
   counts invocations that did not succeed (exceptions, exceeded resources, internal errors) —
   the Worker-side 5xx; ``dimensions.status`` is an outcome, not an HTTP status, so it is not used.
 - ``sum.requests`` of the previous period of the same length: the runbook's "sudden drop".
-- A latency quantile only when introspection of ``AccountWorkersInvocationsAdaptiveQuantiles``
-  shows one (``wallTimeP95``, ``durationP95``, … in [analytics] latency_fields); ``cpuTimeP50`` /
-  ``cpuTimeP99`` are CPU time, not latency, and are reported but not judged.
+- Wall-time quantiles that introspection of ``AccountWorkersInvocationsAdaptiveQuantiles``
+  shows ([analytics] latency_fields; the public schema has ``wallTimeP50/P75/P90/P99/P999``, no
+  P95). The P95 is judged by bounds (``p95_bounds``): the nearest quantile at or below 95 and
+  the nearest at or above it. ``cpuTimeP50`` / ``cpuTimeP99`` are CPU time, not latency, and
+  are reported but not judged. A null quantile is "could not check", never 0.
 - ``r2StorageAdaptiveGroups.max.payloadSize`` + ``metadataSize``: bytes stored in a bucket.
 GraphQL answers 200 with an ``errors`` array on bad queries or permissions: that is checked.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -84,7 +87,65 @@ class AuthFailures:
 class Invocations:
     requests: int
     errors: int
-    quantiles: dict[str, float]
+    # Microseconds; None where the API answered null for a field it was asked for.
+    quantiles: dict[str, float | None]
+
+
+_QUANTILE = re.compile(r"P(\d+)$")
+
+
+def quantile_of(name: str) -> float | None:
+    """``wallTimeP95`` → 95, ``wallTimeP999`` → 99.9; None for a name without one."""
+    found = _QUANTILE.search(name)
+    if not found:
+        return None
+    digits = found.group(1)
+    return float(digits[:2] + "." + digits[2:]) if len(digits) > 2 else float(digits)
+
+
+@dataclass(frozen=True)
+class P95Bounds:
+    """What the offered quantiles prove about the P95: ``lower`` ≤ P95 ≤ ``upper`` (each the
+    quantile's name and its value in ms, or None where no such quantile is offered)."""
+
+    lower: tuple[str, float] | None
+    upper: tuple[str, float] | None
+
+    def verdict(self, budget_ms: float) -> bool | None:
+        """True: P95 within budget is proven; False: over budget is proven; None: neither."""
+        if self.upper is not None and self.upper[1] < budget_ms:
+            return True
+        if self.lower is not None and self.lower[1] >= budget_ms:
+            return False
+        return None
+
+    def describe(self) -> str:
+        shown = [f"{name} {value:.0f} ms" for name, value in (self.lower, self.upper) if name]
+        return ", ".join(dict.fromkeys(shown)) or "no wall-time quantile"
+
+
+def p95_bounds(quantiles: dict[str, float | None], fields: list[str]) -> P95Bounds:
+    """The tightest bounds on the P95 that the quantiles ``fields`` give (µs in, ms out).
+    A field asked for whose value is null raises CouldNotCheck: a missing number is never 0."""
+    below: list[tuple[float, str, float]] = []
+    above: list[tuple[float, str, float]] = []
+    for name in fields:
+        q = quantile_of(name)
+        if q is None or name not in quantiles:
+            continue
+        value = quantiles[name]
+        if value is None:
+            raise CouldNotCheck(f"the Cloudflare GraphQL API answered null for {name}")
+        entry = (q, name, value / 1000)
+        if q <= 95:
+            below.append(entry)
+        if q >= 95:
+            above.append(entry)
+    lower = max(below) if below else None
+    upper = min(above) if above else None
+    return P95Bounds(
+        (lower[1], lower[2]) if lower else None, (upper[1], upper[2]) if upper else None
+    )
 
 
 class GraphQL:
@@ -142,11 +203,13 @@ class GraphQL:
         groups = self._accounts(data).get("workersInvocationsAdaptive") or []
         requests = sum(int(g["sum"]["requests"]) for g in groups)
         errors = sum(int(g["sum"]["errors"]) for g in groups)
-        merged: dict[str, float] = {}
+        merged: dict[str, float | None] = {}
         for group in groups:
             for name, value in (group.get("quantiles") or {}).items():
-                if value is not None:
-                    merged[name] = max(merged.get(name, 0.0), float(value))
+                if value is None:
+                    merged.setdefault(name, None)
+                else:
+                    merged[name] = max(merged.get(name) or 0.0, float(value))
         return Invocations(requests, errors, merged)
 
     def r2_bytes(self, bucket: str, start: datetime, end: datetime) -> int | None:

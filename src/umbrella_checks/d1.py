@@ -152,7 +152,13 @@ class D1ApiBackend:
             meta = first_result.get("meta", {})
         except (KeyError, IndexError, TypeError):
             raise D1Error("could not check: the D1 API answer has no result[0].results") from None
-        return Result(rows, float(meta.get("duration", 0.0)), meta.get("size_after"))
+        duration = meta.get("duration") if isinstance(meta, dict) else None
+        if not isinstance(duration, int | float) or isinstance(duration, bool):
+            # A missing number is never 0 ms: the latency check would pass on nothing.
+            raise D1Error(
+                f"could not check: the D1 API answer has no meta.duration (got {duration!r})"
+            )
+        return Result(rows, float(duration), meta.get("size_after"))
 
 
 def read(backend: D1Backend, sql: str, params: Sequence[str] = ()) -> Result:

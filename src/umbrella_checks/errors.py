@@ -1,20 +1,35 @@
-"""The verdicts domain code can reach, as typed errors: no pytest here.
+"""The outcomes domain code can reach, as types: no pytest here (pytest's ``outcomes.py`` idea).
 
-Domain modules (the API client, D1, Clerk, analytics, Sentry, Violet…) raise these; the pytest
-plugin turns a ``CheckFailed`` into a failed check whose whole report is the message — no
-traceback, so no locals, and the message was scrubbed of every known secret when it was made.
-Scripts (monitor, perf) print the message instead.
+Domain modules and checks raise these; the plugin maps each type once (``hooks.py``):
+
+- ``CheckFailed`` (and ``CouldNotCheck``, ``EnvelopeMissing``): the check failed. Its whole
+  report is the message — no traceback, so no locals — scrubbed of every known secret.
+- ``CannotJudge``: the data cannot support a verdict (no history, nothing to judge, a quantile
+  the API does not offer). Never a pass: a skip that says why, a failure under --strict-skips.
+- ``MissingInput``: an input the check needs was not given (a credential, an API token): a
+  skip naming what to set, a failure under --strict-skips.
+- ``NotApplicable``: the configuration says there is nothing of this kind to judge (no [tls]
+  domain set, no rate limits documented, a plain-http target has no certificate): a skip that
+  says how to turn it on, also under --strict-skips — a choice, not doubt.
+- ``Refused``: the safety guard refused to change state, burn quota or load this target. A
+  skip, also under --strict-skips: refusing is the point.
+
+Reports, --strict-skips, the run's notes, incident drafts and Slack read the type (carried on
+the report as ``umbrella_outcome``), never a message prefix. Scripts print the message.
 """
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 from umbrella_checks.secrets import scrub
 
 
-class CheckFailed(Exception):
-    """What the runbook demands did not hold, phrased as an on-call note."""
+class Outcome(Exception):
+    """A verdict other than "passed", phrased for the on-call engineer (secrets scrubbed)."""
+
+    # How reports, --strict-skips and alerts know it: "failed", "cannot-judge", …
+    kind: ClassVar[str] = "failed"
 
     def __init__(self, message: str) -> None:
         super().__init__(scrub(message))
@@ -24,8 +39,15 @@ class CheckFailed(Exception):
         return str(self.args[0])
 
 
+class CheckFailed(Outcome):
+    """What the runbook demands did not hold, phrased as an on-call note."""
+
+    kind = "failed"
+
+
 class CouldNotCheck(CheckFailed):
-    """A service the check needs did not answer usefully: a failure, never a pass."""
+    """A service the check needs did not answer usefully, or a number it needs is missing:
+    a failure, never a pass (and never read as 0)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(
@@ -42,9 +64,73 @@ class EnvelopeMissing(CheckFailed):
         self.route = route
 
 
+class NotJudged(Outcome):
+    """The check ran to a point where it could give no verdict: a skip, never a pass."""
+
+    kind = "not-judged"
+
+
+class CannotJudge(NotJudged):
+    """The available data cannot support a verdict (nothing to judge, no history)."""
+
+    kind = "cannot-judge"
+
+    def __init__(self, reason: str, *, judged: int = 0) -> None:
+        super().__init__(f"cannot judge: {reason}")
+        self.reason = reason
+        # How many things were judged before giving up (0: nothing at all).
+        self.judged = judged
+
+
+class NotApplicable(NotJudged):
+    """The configuration says there is nothing of this kind here; the message says how to
+    turn the check on."""
+
+    kind = "not-applicable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not applicable: {reason}")
+
+
+class MissingInput(NotJudged):
+    """An input the check needs was not given; the message names what to set."""
+
+    kind = "missing-input"
+
+
+class Refused(NotJudged):
+    """The safety guard refused to change state, burn quota or load this target."""
+
+    kind = "refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"safety guard: {reason}")
+        self.reason = reason
+
+
 def fail(message: str) -> NoReturn:
     """Fail the current check with ``message`` alone (secrets scrubbed).
 
     ``from None``: when called while handling another error, that error is not the story.
     """
     raise CheckFailed(message) from None
+
+
+def cannot_judge(reason: str) -> NoReturn:
+    """Give up on a verdict the available data cannot support, saying why."""
+    raise CannotJudge(reason) from None
+
+
+def not_applicable(reason: str) -> NoReturn:
+    raise NotApplicable(reason) from None
+
+
+def missing_input(message: str) -> NoReturn:
+    raise MissingInput(message) from None
+
+
+def judged(count: int, what: str) -> int:
+    """``count`` things were judged; none is "cannot judge", never a pass. Returns ``count``."""
+    if count <= 0:
+        raise CannotJudge(f"no {what} to judge")
+    return count

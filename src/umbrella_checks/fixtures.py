@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -19,7 +19,7 @@ from umbrella_checks.analytics import GraphQL
 from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expiry
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
-from umbrella_checks.errors import CouldNotCheck, fail
+from umbrella_checks.errors import CouldNotCheck, MissingInput, Refused, fail
 from umbrella_checks.matrix import Row
 from umbrella_checks.planning import Unplannable
 from umbrella_checks.runstate import Probe, history_key, reports_dir, run_of
@@ -64,19 +64,9 @@ def api(pytestconfig: pytest.Config) -> Iterator[ApiClient]:
     run.close_client()
 
 
-# Skip reasons that start with this are honest "the data cannot say" (no history yet, no
-# latency quantile offered), not missing inputs: --strict-skips leaves them as skips, and the
-# run's summary lists them.
-CANNOT_JUDGE = "[cannot judge]"
-
-
-def cannot_judge(reason: str) -> NoReturn:
-    """Skip a check whose verdict the available data cannot support, saying why."""
-    pytest.skip(f"{CANNOT_JUDGE} {reason}")
-
-
 def require_destructive(config: pytest.Config) -> None:
-    """Skip unless destructive work is allowed here (call it before any state change)."""
+    """Refuse unless destructive work is allowed here (call it before any state change): the
+    target must positively report a non-production environment (see safety.py)."""
     run = run_of(config)
     settings = run.settings
     refusal = destructive_refusal(
@@ -84,10 +74,10 @@ def require_destructive(config: pytest.Config) -> None:
         base_url=settings.base_url,
         environment=settings.environment,
         pattern=settings.config.safety.sensitive_url,
-        reported_environment=run.settled_probe().environment,
+        reported=run.settled_probe().reported,
     )
     if refusal:
-        pytest.skip(refusal)
+        raise Refused(refusal)
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +119,7 @@ def credential(config: pytest.Config, account: str) -> Secret:
             fail(str(exc))
     names = TOKEN_VARS[account]
     alias = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
-    pytest.skip(
+    raise MissingInput(
         f"{names[0]}{alias} is not set: this check needs the {account} test account's "
         f"bearer token in that variable, or CLERK_SECRET_KEY and {ID_VARS[account]} to "
         "mint one"
@@ -242,7 +232,7 @@ def figures(request: pytest.FixtureRequest) -> Figures:
 def wrangler_app(settings: Settings) -> WranglerApp:
     """The app's wrangler.toml (from --app-dir, UMBRELLA_APP_DIR, or the sandbox)."""
     if settings.app_dir is None:
-        pytest.skip(
+        raise MissingInput(
             "no app checkout: pass --app-dir=DIR (or set UMBRELLA_APP_DIR) so the "
             "suite can read wrangler.toml and the migrations folder"
         )
@@ -261,7 +251,7 @@ def d1(settings: Settings, request_counter: RequestCounter) -> D1Backend:
         return SqliteBackend(settings.d1_sqlite)
     cloudflare = settings.cloudflare
     if cloudflare is None:
-        pytest.skip(
+        raise MissingInput(
             "no D1 access: pass --d1-sqlite=PATH (or D1_SQLITE_PATH), or set "
             "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID for the D1 API"
         )
@@ -275,7 +265,7 @@ def d1(settings: Settings, request_counter: RequestCounter) -> D1Backend:
         except WranglerError as exc:
             fail(str(exc))
     if not database_id:
-        pytest.skip("no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml")
+        raise MissingInput("no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml")
     return D1ApiBackend(
         cloudflare.api_base,
         cloudflare.account_id,
@@ -330,7 +320,7 @@ def graphql(settings: Settings, request_counter: RequestCounter) -> GraphQL:
             for v in ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID")
             if not os.environ.get(v, "").strip()
         ]
-        pytest.skip(
+        raise MissingInput(
             f"Cloudflare analytics not configured: set {' and '.join(missing)} "
             "(a token with Account Analytics read)"
         )
@@ -356,7 +346,7 @@ def worker_script(settings: Settings, request: pytest.FixtureRequest) -> str:
 def sentry_access(settings: Settings) -> SentryAccess:
     if settings.sentry is None:
         missing = [v for v in SENTRY_VARS if not os.environ.get(v, "").strip()]
-        pytest.skip(
+        raise MissingInput(
             f"Sentry not configured: set {', '.join(missing)} (token scope event:read; "
             "SENTRY_BASE_URL for self-hosted)"
         )

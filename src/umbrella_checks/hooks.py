@@ -15,9 +15,9 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.client import Planned
-from umbrella_checks.errors import CheckFailed, EnvelopeMissing
-from umbrella_checks.fixtures import CANNOT_JUDGE, planning_token
-from umbrella_checks.incident import Failure
+from umbrella_checks.errors import CannotJudge, CheckFailed, EnvelopeMissing, NotJudged, Outcome
+from umbrella_checks.fixtures import planning_token
+from umbrella_checks.incident import SEVERITIES, Failure
 from umbrella_checks.planning import plan_session
 from umbrella_checks.reporting import rotate
 from umbrella_checks.runstate import (
@@ -34,7 +34,6 @@ from umbrella_checks.runstate import (
     worker_run,
     worker_share,
 )
-from umbrella_checks.safety import GUARD_PREFIX
 from umbrella_checks.settings import NO_TARGET, TOKEN_VARS
 
 MARKERS = {
@@ -42,7 +41,11 @@ MARKERS = {
     "daily": "the runbook's morning health check, run nightly by the scheduler",
     "weekly": "the runbook's weekly review, run on Sundays",
     "destructive": "changes state or uses quota; needs --allow-destructive, never production",
+    "severity": "severity(level): the runbook's SEV level when this check fails (SEV-1 to "
+    "SEV-3; default SEV-3), read by the incident draft and the Slack alert",
 }
+
+DEFAULT_SEVERITY = "SEV-3"
 
 # The fixtures the checks use; loaded with these hooks, never in other projects.
 pytest_plugins = ["umbrella_checks.fixtures"]
@@ -157,15 +160,15 @@ def pytest_html_results_summary(
     )
     for name, value in sorted(run.figures.items()):
         prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
-    for note in run.notes:
-        if note.startswith("could not judge"):
-            prefix.append(f"<p>{html.escape(note)}</p>")
+    for note in run.not_judged:
+        prefix.append(f"<p>{html.escape(note)}</p>")
 
 
 if TYPE_CHECKING:
-    from _pytest.outcomes import Failed
+    from _pytest.outcomes import Failed, Skipped
 else:
-    Failed = pytest.fail.Exception  # pytest's public name for it
+    Failed = pytest.fail.Exception  # pytest's public names for them
+    Skipped = pytest.skip.Exception
 
 
 class _Reported(Failed):
@@ -175,22 +178,46 @@ class _Reported(Failed):
 
     def __init__(self, failure: CheckFailed) -> None:
         super().__init__(failure.message, pytrace=False)
-        self.failure = failure
+        self.outcome: Outcome = failure
+
+
+class _NotJudged(Skipped):
+    """A ``NotJudged`` outcome on its way through pytest: a skip located at the check (not at
+    the fixture that raised it), its type kept for the report."""
+
+    def __init__(self, outcome: NotJudged) -> None:
+        super().__init__(outcome.message, _use_item_location=True)
+        self.outcome: Outcome = outcome
 
 
 @contextlib.contextmanager
-def _reported_as_message() -> Iterator[None]:
+def _mapped_outcomes() -> Iterator[None]:
+    """The one place domain outcomes become pytest's."""
     try:
         yield
     except CheckFailed as failure:
         raise _Reported(failure) from None
+    except NotJudged as outcome:
+        raise _NotJudged(outcome) from None
 
 
-def _check_failure(call: pytest.CallInfo[None]) -> CheckFailed | None:
+def _outcome_of(call: pytest.CallInfo[None]) -> Outcome | None:
     value = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(value, _Reported):
-        return value.failure
-    return value if isinstance(value, CheckFailed) else None
+    if isinstance(value, _Reported | _NotJudged):
+        return value.outcome
+    return value if isinstance(value, Outcome) else None
+
+
+def severity_of(item: pytest.Item) -> str:
+    """The check's declared SEV level (its own marker, else its module's), else SEV-3."""
+    marker = item.get_closest_marker("severity")
+    level = str(marker.args[0]) if marker is not None and marker.args else DEFAULT_SEVERITY
+    if level not in SEVERITIES:
+        raise pytest.UsageError(
+            f"{item.nodeid}: severity {level!r} is not one of {', '.join(SEVERITIES)}; "
+            "mark it @pytest.mark.severity('SEV-2')"
+        )
+    return level
 
 
 @pytest.hookimpl(wrapper=True)
@@ -198,14 +225,21 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    failure = _check_failure(call)
-    if failure is not None:
+    outcome = _outcome_of(call)
+    # Typed, so reports, --strict-skips, notes and alerts never parse a message (the
+    # attributes travel with the report from xdist workers).
+    report.umbrella_severity = severity_of(item)  # type: ignore[attr-defined]
+    if outcome is not None:
+        report.umbrella_outcome = outcome.kind  # type: ignore[attr-defined]
+    if isinstance(outcome, NotJudged) and report.skipped:
+        report.longrepr = _skip_at_check(item, outcome.message)
+    if isinstance(outcome, CheckFailed):
         # The message is the whole story: no traceback, so no locals that could hold a token.
-        report.longrepr = failure.message
-        if isinstance(failure, EnvelopeMissing):
-            _one_failure_per_missing_envelope(item, report, failure)
+        report.longrepr = outcome.message
+        if isinstance(outcome, EnvelopeMissing):
+            _one_failure_per_missing_envelope(item, report, outcome)
     if report.skipped and run_of(item.config).settings.strict_skips:
-        _fail_skip_for_missing_input(report)
+        _fail_skip_under_strict_skips(report)
     return report
 
 
@@ -218,50 +252,59 @@ def _one_failure_per_missing_envelope(
         run.bare_reported.add(missing.route)
         return
     report.outcome = "skipped"
-    reason = (
-        f"{CANNOT_JUDGE} {missing.route} answers without the envelope (failed once, in "
-        f"another check): {missing.message.split(': ', 1)[-1]}"
+    outcome = CannotJudge(
+        f"{missing.route} answers without the envelope (failed once, in another check): "
+        f"{missing.message.split(': ', 1)[-1]}"
     )
-    report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {reason}")
+    report.umbrella_outcome = outcome.kind  # type: ignore[attr-defined]
+    report.longrepr = _skip_at_check(item, outcome.message)
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
+def _skip_at_check(item: pytest.Item, message: str) -> tuple[str, int, str]:
+    """A skip as pytest shows it, located at the check (not the fixture that raised it)."""
+    return (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {message}")
+
+
+def skip_reason(report: pytest.TestReport) -> str:
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
     return str(reason).removeprefix("Skipped: ")
 
 
-def _fail_skip_for_missing_input(report: pytest.TestReport) -> None:
-    if hasattr(report, "wasxfail"):
+def outcome_kind(report: pytest.TestReport) -> str | None:
+    """The typed outcome a report carries ("cannot-judge", "refused"…), None for pytest's own."""
+    return getattr(report, "umbrella_outcome", None)
+
+
+def _fail_skip_under_strict_skips(report: pytest.TestReport) -> None:
+    """--strict-skips: a check that did not judge is a failure — unless the safety guard
+    refused it, which is the point, or the configuration turned it off (and an xfail, which is
+    pytest's own)."""
+    if hasattr(report, "wasxfail") or outcome_kind(report) in ("refused", "not-applicable"):
         return
-    reason = _skip_reason(report)
-    if reason.startswith((GUARD_PREFIX, CANNOT_JUDGE)):
-        return  # refusing production, or data that cannot say: not a missing input
     report.outcome = "failed"
-    report.longrepr = f"--strict-skips: this check did not run: {reason}"
+    report.longrepr = f"--strict-skips: this check did not judge: {skip_reason(report)}"
 
 
 _requests_before = pytest.StashKey[int]()
 _violations_before = pytest.StashKey[int]()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Before any fixture: session-scoped ones send requests in the first check's setup.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    # A wrapper runs before every plain implementation, so this counts from before any fixture
+    # (session-scoped ones send requests in the first check's setup). Fixtures' outcomes are
+    # mapped like a check's. (pytest registers only hook functions named pytest_*: a wrapper
+    # under another name with specname= is silently never called.)
     run = run_of(item.config)
     item.stash[_requests_before] = run.counter.total
     item.stash[_violations_before] = len(run.envelope_violations)
-
-
-@pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
-def _setup_failures_as_messages(item: pytest.Item) -> Generator[None, None, None]:
-    # Fixtures send requests too: their CheckFailed is reported like a check's.
-    with _reported_as_message():
+    with _mapped_outcomes():
         yield
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    with _reported_as_message():
+    with _mapped_outcomes():
         yield
         _judge_envelope_rule(item)
 
@@ -287,7 +330,7 @@ def _judge_envelope_rule(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
-        with _reported_as_message():
+        with _mapped_outcomes():
             yield
     finally:
         spent = run_of(item.config).counter.total - item.stash.get(_requests_before, 0)
@@ -317,7 +360,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
     for name, value in sorted(run.figures.items()):
         terminalreporter.write_line(f"umbrella: {name}: {value}")
-    for note in run.notes:
+    for note in [*run.not_judged, *run.notes]:
         terminalreporter.write_line(f"umbrella: {note}")
 
 
@@ -329,12 +372,19 @@ class _Tally:
         self.run = run_of(config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        reason = _skip_reason(report) if report.skipped else ""
-        if reason.startswith(CANNOT_JUDGE):
-            name = report.nodeid.split("::", 1)[-1]
-            self.run.notes.append(f"could not judge {name}: {reason.split('] ', 1)[-1]}")
+        name = report.nodeid.split("::", 1)[-1]
+        if report.skipped and outcome_kind(report) == "cannot-judge":
+            self.run.not_judged.append(f"could not judge {name}: {skip_reason(report)}")
         if report.failed:
-            self.run.failures.append(Failure(report.nodeid, report.longreprtext.strip()[:2000]))
+            # Every phase: a hung target fails a check in its fixtures' setup, and pages too.
+            self.run.failures.append(
+                Failure(
+                    report.nodeid,
+                    report.longreprtext.strip()[:2000],
+                    getattr(report, "umbrella_severity", DEFAULT_SEVERITY),
+                    report.when or "call",
+                )
+            )
         if report.when != "teardown":
             return
         for key, value in report.user_properties:

@@ -8,10 +8,20 @@ from datetime import datetime
 from pathlib import Path
 
 
+# The runbook's levels, most severe first: SEV-1 production down or auth open (immediate),
+# SEV-2 degraded (< 15 min), SEV-3 minor (< 1 h).
+SEVERITIES = ("SEV-1", "SEV-2", "SEV-3")
+
+
 @dataclass(frozen=True)
 class Failure:
     nodeid: str
     message: str
+    # Declared on the check (``@pytest.mark.severity``), never guessed from its wording.
+    severity: str = "SEV-3"
+    # The phase it failed in: "setup" (a fixture: the target hung, a credential expired),
+    # "call" or "teardown".
+    phase: str = "call"
 
     @property
     def name(self) -> str:
@@ -19,18 +29,9 @@ class Failure:
 
 
 def severity(failures: list[Failure]) -> str:
-    """The runbook's SEV definitions, from which checks failed."""
-    names = " ".join(f.nodeid for f in failures)
-    texts = " ".join(f.message for f in failures)
-    if (
-        "test_health_answers_200" in names
-        or "hangs" in texts
-        or "test_protected_route_refuses_anonymous" in names
-    ):
-        return "SEV-1"  # production down, or auth open: immediate
-    if "latency_budget" in names or "error rate" in texts or "P95" in texts:
-        return "SEV-2"  # degraded performance: < 15 minutes
-    return "SEV-3"
+    """The incident's level: the most severe level declared by a failed check."""
+    levels = [f.severity for f in failures if f.severity in SEVERITIES]
+    return min(levels, key=SEVERITIES.index) if levels else SEVERITIES[-1]
 
 
 def draft(

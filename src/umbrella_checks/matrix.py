@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, field
 
-from umbrella_checks.config import ConfigError, one_line_error
+from umbrella_checks.config import ConfigError, Routes, fillable, one_line_error
 
 Who = Literal["anonymous", "user", "admin", "invalid-token", "limit-exhausted"]
 
@@ -30,6 +30,15 @@ class Row(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True)
     prompt: str | None = None
     destructive: bool = False
     why: str | None = None
+    # The SEV level when this row fails; by default a row that expects a refusal (401/403)
+    # guards access, and access left open is SEV-1; any other row is SEV-2.
+    severity: Literal["SEV-1", "SEV-2", "SEV-3"] | None = None
+
+    @property
+    def sev(self) -> str:
+        if self.severity:
+            return self.severity
+        return "SEV-1" if self.status in (401, 403) else "SEV-2"
 
     @property
     def id(self) -> str:
@@ -37,12 +46,18 @@ class Row(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True)
         return f"{self.method} {self.path} [{self.who}] -> {self.status}{case}"
 
 
-def load_rows(path: Path) -> list[Row]:
-    """Read and validate every row; raises ConfigError naming the first bad row."""
+def load_rows(path: Path, routes: Routes | None = None) -> list[Row]:
+    """Read and validate every row; raises ConfigError naming the first bad row. With
+    ``routes``, every row's {placeholders} must be ones [routes] fills."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"status matrix {path} does not exist; set [matrix] file") from None
+        raise ConfigError(
+            f"status matrix {path} does not exist; fix [matrix] file (relative to the folder "
+            "pytest runs from)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"status matrix {path} cannot be read ({exc}); check it") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     extra = set(raw) - {"row"}
@@ -56,6 +71,11 @@ def load_rows(path: Path) -> list[Row]:
         except msgspec.ValidationError as exc:
             where, what = one_line_error(exc)
             raise ConfigError(f"{path}: row {number} ({label}): {where}: {what}") from None
+    if not rows:
+        raise ConfigError(f"{path}: no [[row]]: the status matrix would judge nothing")
+    for number, row in enumerate(rows, start=1):
+        if routes is not None:
+            fillable(routes, f"{path}: row {number} ({row.method} {row.path})", row.path)
     ids = [row.id for row in rows]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

@@ -19,9 +19,12 @@ from pathlib import Path
 
 from umbrella_checks.clerk import ClerkError, TokenStore
 from umbrella_checks.config import Budgets, ConfigError, SuiteConfig
-from umbrella_checks.safety import sensitive_reason
+from umbrella_checks.client import ApiClient
+from umbrella_checks.errors import CheckFailed
+from umbrella_checks.safety import Reported, read_reported, refusal
 from umbrella_checks.sandbox.faults import FaultError, parse_faults
 from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
+from umbrella_checks.transport import RequestCounter
 from umbrella_checks.settings import (
     TOKEN_VARS,
     SettingsError,
@@ -29,9 +32,6 @@ from umbrella_checks.settings import (
     clerk_client,
     script_config,
 )
-
-CONFIRM_ENV = "UMBRELLA_CONFIRM_PRODUCTION"
-
 
 @dataclass(frozen=True)
 class EndpointStats:
@@ -135,13 +135,34 @@ def limit_warnings(users: int, config: SuiteConfig) -> list[str]:
     return warnings
 
 
-def load_test_refused(host: str, environment: str, pattern: str, confirmed: bool) -> str | None:
-    """Why a load test must not start against this host, or None."""
-    reason = sensitive_reason(host, environment, pattern)
-    if reason and not confirmed:
+def reported_environment(host: str, config: SuiteConfig) -> Reported:
+    """One GET of the health route, read as the pytest tiers' guard reads it."""
+    client = ApiClient(
+        host, config.http, RequestCounter(), None, config.errors, config.envelope
+    )
+    try:
+        return read_reported(client.get(config.health.path), config.health.environment_field)
+    except CheckFailed as exc:
+        return Reported(None, f"no health answer: {exc.message}")
+    finally:
+        client.close()
+
+
+def load_test_refused(
+    host: str, environment: str, config: SuiteConfig, reported: Reported
+) -> str | None:
+    """Why a load test must not start against this host, or None: the pytest tiers' rule for
+    destructive checks (safety.py) — the target must positively report non-production."""
+    reason = refusal(
+        base_url=host,
+        environment=environment,
+        pattern=config.safety.sensitive_url,
+        reported=reported,
+    )
+    if reason:
         return (
-            f"refused to load-test {host}: {reason}. Load against production must be "
-            f"confirmed: pass --confirm-production or set {CONFIRM_ENV}=yes"
+            f"refused to load-test {host}: {reason}. Load tests run only against a target "
+            "that reports staging, preview or development (set ENVIRONMENT and API_URL to it)"
         )
     return None
 

@@ -25,6 +25,7 @@ from umbrella_checks.incident import Failure
 from umbrella_checks.matrix import Row, load_rows
 from umbrella_checks.plugin import launched_sandbox
 from umbrella_checks.reporting import ReportPaths, tier_of
+from umbrella_checks.safety import Reported, read_reported
 from umbrella_checks.sandbox.process import SandboxNotStarted
 from umbrella_checks.settings import SandboxInfo, Settings, SettingsError, clerk_client, resolve
 from umbrella_checks.transport import RequestCounter
@@ -44,9 +45,16 @@ class Probe:
 
     status: int | None = None
     version: str | None = None
+    # A known environment name the target reported, read as the health checks read it ...
     environment: str | None = None
+    # ... or why it could not be read (the safety guard then treats the target as production).
+    environment_unknown: str | None = "the start-of-run probe was not sent"
     error: str | None = None
     unresponsive: str | None = None
+
+    @property
+    def reported(self) -> Reported:
+        return Reported(self.environment, self.environment_unknown)
 
 
 # The probe has not been sent yet: it goes out with the first requests, once collection ends.
@@ -69,6 +77,8 @@ class Run:
     figures: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # "could not judge <check>: <why>", one per check that gave no verdict for lack of data.
+    not_judged: list[str] = field(default_factory=list)
     # JSON answers without the contract's envelope, (route, message), in the order they came;
     # and the routes whose missing envelope a check has already failed on (see hooks).
     envelope_violations: list[tuple[str, str]] = field(default_factory=list)
@@ -229,9 +239,12 @@ def resolve_settings(
 
 
 def load_matrix(config: pytest.Config, settings: Settings) -> list[Row]:
+    """The status matrix: a named file that is missing, empty or malformed is a usage error
+    (exit 4, one line) — an empty list would let the matrix and forged-token checks judge
+    nothing."""
     path = config.rootpath / settings.config.matrix.file
     try:
-        return load_rows(path) if path.exists() else []
+        return load_rows(path, settings.config.routes)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -255,7 +268,7 @@ def probe_and_prefetch(run: Run, plan: Sequence[Planned] = ()) -> None:
     trip of its own, and checks start while it is in flight (``Run.settled_probe``)."""
     settings = run.settings
     if not settings.base_url:
-        run.probe = Probe(error="no target")
+        run.probe = Probe(error="no target", environment_unknown="no target")
         return
     client = run.target_client()
     # The probe first, then the checks' requests.
@@ -264,16 +277,21 @@ def probe_and_prefetch(run: Run, plan: Sequence[Planned] = ()) -> None:
 
 
 def probe_of(answer: Future[Answer], settings: Settings) -> Probe:
+    """What the probe learned. The version is for the report (read leniently); the environment
+    guards destructive work, so it is read the way verdicts read: status 200, the configured
+    field, a known name — anything else leaves it unknown, with the reason."""
     try:
         health = answer.result()
     except CheckFailed as exc:
-        return Probe(error=exc.message)
-    version = health.find(settings.config.health.version_field)
-    environment = health.find(settings.config.health.environment_field)
+        return Probe(error=exc.message, environment_unknown=f"no health answer: {exc.message}")
+    rules = settings.config.health
+    version = health.find(rules.version_field)
+    reported = read_reported(health, rules.environment_field)
     return Probe(
         health.status,
         str(version) if version is not None else None,
-        str(environment) if environment is not None else None,
+        reported.environment,
+        reported.unknown,
     )
 
 

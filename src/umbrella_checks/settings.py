@@ -350,6 +350,11 @@ def resolve(
         option, environ, first.target.environment, start_sandbox is not None
     )
     config = load_config(config_path, environment)
+    if config.tls.ca_file and not Path(config.tls.ca_file).expanduser().is_file():
+        raise SettingsError(
+            f"{config_path}: tls.ca_file: {config.tls.ca_file} does not exist; give the path "
+            "of a PEM bundle, or remove the key to use the platform's trust store"
+        )
     sandbox = start_sandbox(environment) if start_sandbox else None
     if sandbox:
         where = _Where.sandbox(sandbox)

@@ -49,7 +49,9 @@ def test_domain_registration_is_not_about_to_expire(
     """A lapsed registration takes the whole service off the internet."""
     rules = settings.config.tls
     if not rules.domain:
-        not_applicable("no [tls] domain set: set it (e.g. \"umbrella.app\") to check the registration's expiry")
+        not_applicable(
+            'no [tls] domain set: set it (e.g. "umbrella.app") to check the registration\'s expiry'
+        )
     expires = tls.registration_expiry(
         rules.rdap_url, rules.domain, settings.config.http, request_counter
     )

@@ -4,15 +4,28 @@ Also Monitoring › Application Health and Common Issues › Issue 1 (Health Che
 first thing CI and the on-call engineer look at after a deploy.
 """
 
-from datetime import datetime
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from umbrella_checks.client import Answer
-from umbrella_checks.planning import Planner
+from umbrella_checks.fixtures import TargetClock
+from umbrella_checks.planning import Planner, sends
 from umbrella_checks.settings import Settings
 
-pytestmark = [pytest.mark.postdeploy, pytest.mark.daily, pytest.mark.severity("SEV-2")]
+
+def _the_health_answer(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    planner.add("GET", settings.config.health.path)
+
+
+pytestmark = [
+    pytest.mark.postdeploy,
+    pytest.mark.daily,
+    pytest.mark.severity("SEV-2"),
+    # One health answer, fetched once (the ``health`` fixture) and read by every check here.
+    sends(_the_health_answer, shared=True),
+]
 
 
 @pytest.mark.severity("SEV-1")
@@ -53,10 +66,14 @@ def test_health_reports_the_expected_environment(health: Answer, settings: Setti
     )
 
 
-def test_health_timestamp_is_current(health: Answer, settings: Settings, now: datetime) -> None:
-    """A stale timestamp means a cached or frozen answer, not a live Worker."""
+def test_health_timestamp_is_current(health: Answer, settings: Settings) -> None:
+    """A stale timestamp means a cached or frozen answer, not a live Worker. Judged against
+    the time the answer was sent (its ``Date``), not this check's clock: the answer may have
+    been fetched with the tier's first requests."""
     rules = settings.config.health
-    health.expect_fresh(rules.timestamp_field, within=rules.max_clock_skew, now=now)
+    health.expect_fresh(
+        rules.timestamp_field, within=rules.max_clock_skew, now=TargetClock.of(health)
+    )
 
 
 def test_health_reports_its_version(health: Answer, settings: Settings) -> None:
@@ -72,8 +89,3 @@ def test_health_reports_its_version(health: Answer, settings: Settings) -> None:
             "the deploy did not roll out: check `wrangler deployments list --env "
             f"{settings.environment}`",
         )
-
-
-def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
-    """The one health answer every check here reads (see planning.py)."""
-    planner.add("GET", settings.config.health.path)

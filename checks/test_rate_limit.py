@@ -6,19 +6,32 @@ quota are destructive and run only on staging, preview or the sandbox.
 """
 
 import contextlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.errors import cannot_judge, CouldNotCheck, fail
+from umbrella_checks.errors import CouldNotCheck, cannot_judge, fail
 from umbrella_checks.fixtures import TargetClock, credential, require_destructive
 from umbrella_checks.moments import next_utc_midnight, utc_text
+from umbrella_checks.planning import Planner, sends
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 from umbrella_checks.violet import Exhaustion, Usage, exhaust
 
-pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-2")]
+
+def _the_usage_answer(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    planner.add("GET", settings.config.violet.usage_path, who="user")
+
+
+# The read-only checks share one usage answer (``usage``); destructive ones declare nothing.
+pytestmark = [
+    pytest.mark.weekly,
+    pytest.mark.severity("SEV-2"),
+    sends(_the_usage_answer, shared=True),
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,9 @@ deployments are public). Read-only: plain GETs, no parameters that could force w
 """
 
 import html
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from umbrella_checks.analytics import GraphQL
 from umbrella_checks.client import ApiClient
 from umbrella_checks.errors import fail, judged, missing_input, not_applicable
 from umbrella_checks.fixtures import Figures, ReportNotes, matrix_rows
+from umbrella_checks.planning import Planner, sends
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
@@ -33,6 +36,19 @@ def signed_in_routes(pytestconfig: pytest.Config, settings: Settings) -> list[st
     ]
 
 
+def _maintenance_probes(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    for path in settings.config.security.maintenance_routes:
+        planner.add("GET", path)
+
+
+def _documented_routes(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    for documented in settings.config.security.rate_limits.values():
+        who = "user" if documented.per == "user" else "anonymous"
+        for path in documented.routes:
+            planner.add("GET", path, who=who)
+
+
+@pytest.mark.on_demand("forged tokens are made when the check runs")
 @pytest.mark.parametrize("kind", list(forgery.KINDS))
 def test_signed_in_routes_refuse_a_forged_token(
     kind: str, api: ApiClient, settings: Settings, signed_in_routes: list[str]
@@ -60,6 +76,7 @@ def test_signed_in_routes_refuse_a_forged_token(
         )
 
 
+@sends(_maintenance_probes)
 def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: Settings) -> None:
     """The runbook's manual analytics trigger, cron and admin routes: 401, 403 or 404 for
     anyone without credentials; a 2xx does the work for anyone."""
@@ -84,6 +101,7 @@ def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: S
 
 
 @pytest.mark.severity("SEV-3")
+@sends(_documented_routes)
 def test_documented_rate_limits_are_visible_on_their_routes(
     request: pytest.FixtureRequest, api: ApiClient, settings: Settings
 ) -> None:

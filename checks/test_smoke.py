@@ -5,13 +5,15 @@ talking to browsers and answering fast enough on the critical paths?
 """
 
 import statistics
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.errors import cannot_judge, judged
 from umbrella_checks.fixtures import Figures
-from umbrella_checks.planning import Planner
+from umbrella_checks.planning import Planner, sends
 from umbrella_checks.runstate import run_of
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
@@ -27,12 +29,44 @@ def _preflight_headers(origin: str) -> dict[str, str]:
     }
 
 
+def _preflights_allowed(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    for origin in settings.config.cors.allowed_origins:
+        planner.add(
+            "OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin)
+        )
+
+
+def _preflight_disallowed(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    origin = settings.config.cors.disallowed_origin
+    planner.add("OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin))
+
+
+def _unknown_route(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    planner.add("GET", settings.config.routes.unknown)
+
+
+def _profile_anonymous(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    planner.add("GET", settings.config.routes.profile)
+
+
+def _profile_signed_in(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    planner.add("GET", settings.config.routes.profile, who="user")
+
+
+def _latency_samples(planner: Planner, settings: Settings, params: Mapping[str, Any]) -> None:
+    routes = settings.config.routes
+    route = routes.critical[params["critical"]]
+    who = "user" if route.signed_in else "anonymous"
+    planner.add("GET", routes.fill(route.path), who=who, times=settings.config.budgets.samples)
+
+
 def _preflight(api: ApiClient, settings: Settings, origin: str) -> Answer:
     return api.request(
         "OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin)
     )
 
 
+@sends(_preflights_allowed)
 def test_cors_preflight_allows_each_configured_origin(api: ApiClient, settings: Settings) -> None:
     """Without these headers every browser call from the web app fails, though curl works."""
     judged(len(settings.config.cors.allowed_origins), "origins in [cors] allowed_origins")
@@ -53,6 +87,7 @@ def test_cors_preflight_allows_each_configured_origin(api: ApiClient, settings: 
             answer.fail("Access-Control-Allow-Credentials: true", repr(credentials))
 
 
+@sends(_preflight_disallowed)
 def test_cors_does_not_grant_credentials_to_other_origins(
     api: ApiClient, settings: Settings
 ) -> None:
@@ -70,6 +105,7 @@ def test_cors_does_not_grant_credentials_to_other_origins(
 
 
 @pytest.mark.severity("SEV-3")
+@sends(_unknown_route)
 def test_unknown_route_answers_404_envelope(api: ApiClient, settings: Settings) -> None:
     """A SPA fallback answering 200 HTML hides broken API routes from every client."""
     answer = api.get(settings.config.routes.unknown)
@@ -79,6 +115,7 @@ def test_unknown_route_answers_404_envelope(api: ApiClient, settings: Settings) 
     answer.expect_no_internals()
 
 
+@sends(_profile_anonymous)
 def test_protected_route_refuses_anonymous(api: ApiClient, settings: Settings) -> None:
     """Auth middleware missing after a deploy exposes every user's data."""
     answer = api.get(settings.config.routes.profile)
@@ -88,6 +125,7 @@ def test_protected_route_refuses_anonymous(api: ApiClient, settings: Settings) -
     answer.expect_error_code("authentication_failed")
 
 
+@sends(_profile_signed_in)
 def test_protected_route_accepts_the_test_user(
     api: ApiClient, settings: Settings, user_token: Secret
 ) -> None:
@@ -109,6 +147,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.mark.severity("SEV-2")
+@sends(_latency_samples)
 def test_critical_path_meets_its_latency_budget(
     request: pytest.FixtureRequest,
     api: ApiClient,
@@ -144,34 +183,3 @@ def test_critical_path_meets_its_latency_budget(
             f"{median * 1000:.0f} ms (samples: {listed} ms; {wall * 1000:.0f} ms wall)",
             "see Common Issues › Issue 2 (High Latency): D1 queries, KV cache, N+1 queries",
         )
-
-
-def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
-    """The requests these checks send, so they go out together (see planning.py)."""
-    routes = settings.config.routes
-    for item in items:
-        name = item.name.split("[")[0]
-        if name == "test_cors_preflight_allows_each_configured_origin":
-            for origin in settings.config.cors.allowed_origins:
-                planner.add(
-                    "OPTIONS",
-                    settings.config.cors.preflight_path,
-                    headers=_preflight_headers(origin),
-                )
-        elif name == "test_cors_does_not_grant_credentials_to_other_origins":
-            origin = settings.config.cors.disallowed_origin
-            planner.add(
-                "OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin)
-            )
-        elif name == "test_unknown_route_answers_404_envelope":
-            planner.add("GET", routes.unknown)
-        elif name == "test_protected_route_refuses_anonymous":
-            planner.add("GET", routes.profile)
-        elif name == "test_protected_route_accepts_the_test_user":
-            planner.add("GET", routes.profile, who="user")
-        elif name == "test_critical_path_meets_its_latency_budget":
-            route = routes.critical[item.callspec.params["critical"]]  # type: ignore[attr-defined]
-            who = "user" if route.signed_in else "anonymous"
-            planner.add(
-                "GET", routes.fill(route.path), who=who, times=settings.config.budgets.samples
-            )

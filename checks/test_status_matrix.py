@@ -4,7 +4,7 @@ Each row of ``status_matrix.toml`` is one request and one expected status. On ev
 a 5xx, error bodies are JSON envelopes with a code, and no stack trace, file path or SQL leaks.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from umbrella_checks.client import ApiClient
 from umbrella_checks.fixtures import matrix_rows
 from umbrella_checks.matrix import Row
-from umbrella_checks.planning import Planner
+from umbrella_checks.planning import Planner, sends
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
@@ -45,21 +45,19 @@ def _json(row: Row, settings: Settings) -> dict[str, Any] | None:
     return settings.config.violet.prompt(row.prompt) if row.prompt else row.json_body
 
 
-def plan(items: list[pytest.Item], planner: Planner, settings: Settings) -> None:
-    """Every selected row's request, sent together (see planning.py)."""
-    routes = settings.config.routes
-    for item in items:
-        row: Row = item.callspec.params["row"]  # type: ignore[attr-defined]
-        planner.add(
-            row.method,
-            routes.fill(row.path),
-            who=row.who,
-            headers=_headers(row),
-            json=_json(row, settings),
-            content=row.body,
-        )
+def _the_rows_request(planner: Planner, settings: Settings, params: Mapping[str, Any]) -> None:
+    row: Row = params["row"]
+    planner.add(
+        row.method,
+        settings.config.routes.fill(row.path),
+        who=row.who,
+        headers=_headers(row),
+        json=_json(row, settings),
+        content=row.body,
+    )
 
 
+@sends(_the_rows_request)
 def test_route_answers_its_status(
     row: Row,
     api: ApiClient,

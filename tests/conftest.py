@@ -157,9 +157,10 @@ def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
             argv.append(f"--base-url={target}")
         if config is not None:
             (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
-        recorder = pytester.inline_run(*argv)
-        run = CheckRun(ret=int(recorder.ret or 0))
-        _record(run, recorder.getreports("pytest_runtest_logreport"))  # type: ignore[arg-type]
+        result = pytester.runpytest_inprocess(*argv)
+        recorder = result.reprec  # type: ignore[attr-defined]
+        run = CheckRun(ret=int(result.ret or 0), output=result.stdout.str())
+        _record(run, recorder.getreports("pytest_runtest_logreport"))
         return run
 
     return run

@@ -7,8 +7,8 @@ answer the real service gives.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -303,7 +303,7 @@ class FakeGraphQL(_Fake):
                 200, {"data": None, "errors": [{"message": f"unknown field {unknown[0]!r}"}]}
             )
             return
-        offered = period["quantiles"]
+        offered: dict[str, float | None] = period["quantiles"]  # type: ignore[assignment]
         group = {
             "sum": {"requests": period["requests"], "errors": period["errors"], "subrequests": 0},
             "quantiles": {name: offered.get(name) for name in names},

@@ -121,3 +121,66 @@ def test_a_healthy_target_far_away_meets_its_latency_budgets(run_checks: RunChec
     run = run_checks("-m", "postdeploy", faults=["distance=150"])
     assert run.failed_names() == []
     assert "test_critical_path_meets_its_latency_budget[health]" in run.passed_names()
+
+
+def _events(sandbox: Sandbox) -> list[str]:
+    events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
+    return events
+
+
+def test_every_request_a_check_sends_was_declared_by_it(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    """Declarations and checks agree: renaming or changing a check cannot silently turn its
+    prefetching off (the run lists any request a check sent without declaring it)."""
+    run = run_checks("-m", "postdeploy or daily or weekly", "-p", "no:randomly")
+    assert run.failed_names() == []
+    assert "sent on demand, not declared" not in run.output
+
+
+def test_an_undeclared_request_is_listed(run_checks: RunChecks, suite_dir: Path) -> None:
+    check = suite_dir / "checks" / "test_smoke.py"
+    source = check.read_text()
+    # A check that sends what it did not declare: its declaration is gone.
+    check.write_text(source.replace("@sends(_unknown_route)\n", ""))
+    run = run_checks("checks/test_smoke.py", "-p", "no:randomly")
+    assert (
+        "1 request(s) sent on demand, not declared by the check that sent them (each drops "
+        "what is prefetched): test_unknown_route_answers_404_envelope: GET "
+        "/v1/umbrella-checks-unknown-route" in run.output
+    )
+
+
+def test_a_prefetched_answer_serves_only_its_own_check_and_only_before_state_changes(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The status matrix and the Violet checks both read GET /v1/violet/usage as the user: each
+    gets an answer of its own, and the one judged after the quota was used up is fetched after
+    the prompts that used it (not prefetched before them)."""
+    sandbox = sandbox_server(environment="staging")
+    for account in ("user", "limit"):
+        monkeypatch.setenv(f"UMBRELLA_{account.upper()}_TOKEN", sandbox.accounts[account].token)
+    run = run_checks(
+        "checks/test_status_matrix.py",
+        "checks/test_rate_limit.py",
+        "-k",
+        "usage or another_account or documented_one or window_is_daily",
+        "--environment=staging",
+        "--allow-destructive",
+        "-p",
+        "no:randomly",
+        target=sandbox.url,
+    )
+    assert run.failed_names() == []
+    assert "test_another_account_is_unaffected" in run.passed_names()
+    starts = [event for event in _events(sandbox) if event.startswith("start ")]
+    usage = [i for i, event in enumerate(starts) if event == "start GET /v1/violet/usage"]
+    prompts = [i for i, event in enumerate(starts) if event == "start POST /v1/violet/prompt"]
+    assert len(prompts) >= 50
+    # Prefetched, one each: the matrix's anonymous and user rows, and the read-only Violet
+    # checks' shared answer (the user row's answer is not handed to them); after the prompts:
+    # the unaffected-account check's own.
+    assert len([i for i in usage if i < prompts[0]]) == 3
+    assert usage[-1] > prompts[-1]

@@ -163,15 +163,24 @@ def test_a_distributed_run_is_judged_on_the_master(
     ("reports", "faults", "expected", "why"),
     [
         pytest.param(
-            "development", (), "production", "the expected environment is production",
+            "development",
+            (),
+            "production",
+            "the expected environment is production",
             id="expected-production",
         ),
         pytest.param(
-            "production", (), "staging", "reports environment production",
+            "production",
+            (),
+            "staging",
+            "reports environment production",
             id="target-says-production",
         ),
         pytest.param(
-            "development", ("health-500",), "staging", "did not say which environment it is",
+            "development",
+            ("health-500",),
+            "staging",
+            "did not say which environment it is",
             id="environment-unknown",
         ),
     ],

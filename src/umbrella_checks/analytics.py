@@ -120,7 +120,7 @@ class P95Bounds:
         return None
 
     def describe(self) -> str:
-        shown = [f"{name} {value:.0f} ms" for name, value in (self.lower, self.upper) if name]
+        shown = [f"{b[0]} {b[1]:.0f} ms" for b in (self.lower, self.upper) if b is not None]
         return ", ".join(dict.fromkeys(shown)) or "no wall-time quantile"
 
 

@@ -355,9 +355,19 @@ class ApiClient:
         tls = self.base_url.startswith("https://")
         self._http = new_client(http, connections=http.concurrency, http2=tls, tls=tls)
         self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
-        self._planned: dict[Planned, list[Future[Exchange]]] = {}
+        # Prefetched answers, each bound to the check(s) that declared it (planning.py).
+        self._planned: dict[Planned, list[tuple[frozenset[str], Future[Exchange]]]] = {}
         self._lock = threading.Lock()
         self._rtt: float | None = None
+        # The check now running (its node id), and whether it is destructive: set by the
+        # plugin before each check's setup.
+        self.asking = ""
+        self.asking_destructive = False
+        # The asking check is marked on_demand: it sends what it cannot declare (by design).
+        self.asking_on_demand = False
+        self._declared: set[tuple[Planned, str]] = set()
+        # Requests a non-destructive check sent without having declared them: (check, what).
+        self.on_demand: list[tuple[str, str]] = []
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -365,21 +375,43 @@ class ApiClient:
     def close(self) -> None:
         """Count what was prefetched and never asked for (it was sent all the same)."""
         with self._lock:
-            leftover = [f for futures in self._planned.values() for f in futures]
-            self._planned.clear()
-        for future in leftover:
-            if not future.cancel():
-                self.counter.add()
+            self._drop_prefetched()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
 
-    def prefetch(self, requests: list[Planned]) -> None:
-        """Send these now, concurrently; a check asking for the same request (method, path,
-        token, headers, body) gets the answer instead of waiting a round trip of its own."""
+    def _drop_prefetched(self) -> None:
+        """Forget every prefetched answer (under the lock): what was already sent is counted."""
+        leftover = [future for waiting in self._planned.values() for _, future in waiting]
+        self._planned.clear()
+        for future in leftover:
+            if not future.cancel():
+                self.counter.add()
+
+    def prefetch(self, requests: list[tuple[Planned, set[str]]]) -> None:
+        """Send these now, concurrently; a check that declared one (method, path, token,
+        headers, body) gets its answer instead of waiting a round trip of its own."""
         with self._lock:
-            for planned in requests:
+            for planned, owners in requests:
+                self._declared.update((planned, owner) for owner in owners)
                 future = self._pool.submit(self._exchange, planned)
-                self._planned.setdefault(planned, []).append(future)
+                self._planned.setdefault(planned, []).append((frozenset(owners), future))
+
+    def _take_prefetched(self, planned: Planned, what: str) -> Future[Exchange] | None:
+        """The answer prefetched for this request *for the asking check*, if it is still
+        current. A destructive check's request, or one nobody declared, may change the target:
+        it drops every prefetched answer, which later checks then ask afresh."""
+        with self._lock:
+            waiting = self._planned.get(planned, [])
+            if not self.asking_destructive:
+                for index, (owners, future) in enumerate(waiting):
+                    if self.asking in owners:
+                        del waiting[index]
+                        return future
+                undeclared = (planned, self.asking) not in self._declared
+                if undeclared and not self.asking_on_demand:
+                    self.on_demand.append((self.asking, what))
+            self._drop_prefetched()
+        return None
 
     def request(
         self,
@@ -395,9 +427,7 @@ class ApiClient:
         what = f"{method} {self.url(path)}"
         if self.unresponsive:
             fail(f"{what}: not sent, {self.unresponsive}")
-        with self._lock:
-            waiting = self._planned.get(planned)
-            future = waiting.pop(0) if waiting else None
+        future = self._take_prefetched(planned, f"{method} {path}")
         try:
             exchange = self._received(
                 what, future.result if future is not None else lambda: self._exchange(planned)

@@ -32,7 +32,7 @@ def parse_duration(value: object) -> float:
         raise ValueError("expected a duration such as '500ms' or '60s'")
     if isinstance(value, int | float):
         raise ValueError(
-            f"a bare number is ambiguous; write the unit, e.g. \"{value:g}ms\" or \"{value:g}s\""
+            f'a bare number is ambiguous; write the unit, e.g. "{value:g}ms" or "{value:g}s"'
         )
     if isinstance(value, str):
         match = _DURATION.match(value)

@@ -265,7 +265,9 @@ def d1(settings: Settings, request_counter: RequestCounter) -> D1Backend:
         except WranglerError as exc:
             fail(str(exc))
     if not database_id:
-        raise MissingInput("no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml")
+        raise MissingInput(
+            "no D1 database id: set D1_DATABASE_ID, or --app-dir=DIR with wrangler.toml"
+        )
     return D1ApiBackend(
         cloudflare.api_base,
         cloudflare.account_id,

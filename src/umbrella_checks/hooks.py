@@ -18,7 +18,8 @@ from umbrella_checks.client import Planned
 from umbrella_checks.errors import CannotJudge, CheckFailed, EnvelopeMissing, NotJudged, Outcome
 from umbrella_checks.fixtures import planning_token
 from umbrella_checks.incident import SEVERITIES, Failure
-from umbrella_checks.planning import plan_session
+from umbrella_checks.planning import MARKER as SENDS_MARKER
+from umbrella_checks.planning import declared
 from umbrella_checks.reporting import rotate
 from umbrella_checks.runstate import (
     PENDING,
@@ -41,6 +42,10 @@ MARKERS = {
     "daily": "the runbook's morning health check, run nightly by the scheduler",
     "weekly": "the runbook's weekly review, run on Sundays",
     "destructive": "changes state or uses quota; needs --allow-destructive, never production",
+    SENDS_MARKER: "sends(declare, shared=False): the requests a check sends, declared for "
+    "prefetching (umbrella_checks.planning)",
+    "on_demand": "on_demand(why): the check sends requests it cannot declare in advance (they "
+    "drop what is prefetched)",
     "severity": "severity(level): the runbook's SEV level when this check fails (SEV-1 to "
     "SEV-3; default SEV-3), read by the incident draft and the Slack alert",
 }
@@ -84,9 +89,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     run = config.stash.get(run_key, None)
     if run is None or run.probe is not PENDING or informational(config) or is_worker(config):
         return
-    plan: list[Planned] = []
+    plan: list[tuple[Planned, set[str]]] = []
     if run.settings.config.http.concurrency >= 2:
-        plan = plan_session(session.items, run.settings, planning_token(config))
+        plan = declared(session.items, run.settings, planning_token(config)).requests
     probe_and_prefetch(run, plan)
 
 
@@ -298,6 +303,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     run = run_of(item.config)
     item.stash[_requests_before] = run.counter.total
     item.stash[_violations_before] = len(run.envelope_violations)
+    if run.client is not None:  # prefetched answers serve only the checks that declared them
+        run.client.asking = item.nodeid
+        run.client.asking_destructive = item.get_closest_marker("destructive") is not None
+        run.client.asking_on_demand = item.get_closest_marker("on_demand") is not None
     with _mapped_outcomes():
         yield
 
@@ -362,6 +371,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"umbrella: {name}: {value}")
     for note in [*run.not_judged, *run.notes]:
         terminalreporter.write_line(f"umbrella: {note}")
+    if run.on_demand:
+        listed = "; ".join(f"{node.split('::', 1)[-1]}: {what}" for node, what in run.on_demand)
+        terminalreporter.write_line(
+            f"umbrella: {len(run.on_demand)} request(s) sent on demand, not declared by the "
+            f"check that sent them (each drops what is prefetched): {listed}"
+        )
 
 
 class _Tally:

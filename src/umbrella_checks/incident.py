@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-
 # The runbook's levels, most severe first: SEV-1 production down or auth open (immediate),
 # SEV-2 degraded (< 15 min), SEV-3 minor (< 1 h).
 SEVERITIES = ("SEV-1", "SEV-2", "SEV-3")

@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from umbrella_checks.clerk import ClerkError, TokenStore
-from umbrella_checks.config import Budgets, ConfigError, SuiteConfig
 from umbrella_checks.client import ApiClient
+from umbrella_checks.config import Budgets, ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.safety import Reported, read_reported, refusal
 from umbrella_checks.sandbox.faults import FaultError, parse_faults
 from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
-from umbrella_checks.transport import RequestCounter
 from umbrella_checks.settings import (
     TOKEN_VARS,
     SettingsError,
@@ -32,6 +31,8 @@ from umbrella_checks.settings import (
     clerk_client,
     script_config,
 )
+from umbrella_checks.transport import RequestCounter
+
 
 @dataclass(frozen=True)
 class EndpointStats:
@@ -137,9 +138,7 @@ def limit_warnings(users: int, config: SuiteConfig) -> list[str]:
 
 def reported_environment(host: str, config: SuiteConfig) -> Reported:
     """One GET of the health route, read as the pytest tiers' guard reads it."""
-    client = ApiClient(
-        host, config.http, RequestCounter(), None, config.errors, config.envelope
-    )
+    client = ApiClient(host, config.http, RequestCounter(), None, config.errors, config.envelope)
     try:
         return read_reported(client.get(config.health.path), config.health.environment_field)
     except CheckFailed as exc:

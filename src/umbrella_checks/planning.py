@@ -1,11 +1,15 @@
-"""A tier's requests, planned before the first check runs, so they go out together.
+"""Declared requests: what a check will send, said once, beside the check.
 
-A check module may define ``plan(items, planner, settings)``: given its selected checks, it adds
-the requests they will send (``planner.add``). The plugin gathers every module's plan when
-collection ends and hands it to the target's client, which sends them concurrently; each check
-then takes its answers as it asks, in its own phase, judged and counted as if sent right then.
-A request nobody planned is simply sent when asked. Destructive checks plan nothing: their
-order matters.
+A check (or its module, through ``pytestmark``) carries ``@sends(declare)``; ``declare(planner,
+settings, params)`` adds the requests the check will make (``planner.add``), from the settings
+and the check's parameters. When collection ends, the plugin reads every selected check's
+declarations and hands them to the target's client, which sends them together; each answer is
+bound to the check(s) that declared it and is handed to no other (``client.py``).
+
+A declaration marked ``shared`` (one answer several checks read, such as the health answer a
+session fixture fetches) is one request owned by all of them. A request nobody declared is sent
+when asked — and, since it may have changed the target, it and every destructive check's request
+drop what is still prefetched. Destructive checks declare nothing: their order matters.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from umbrella_checks.client import Planned
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
+MARKER = "sends"
+
 
 class Unplannable(Exception):
     """The request cannot be known in advance (no credential yet): it is sent when asked."""
@@ -27,11 +33,26 @@ class Unplannable(Exception):
 # who ("anonymous", "user", "invalid-token"…) -> the credential to send, or Unplannable
 TokenSource = Callable[[str], Secret | None]
 
+# (planner, settings, the check's parameters) -> None; adds requests with planner.add
+Declare = Callable[["Planner", Settings, Mapping[str, Any]], None]
+
+
+def sends(declare: Declare, *, shared: bool = False) -> pytest.MarkDecorator:
+    """Declare the requests a check (or, in ``pytestmark``, each check of a module) sends."""
+    mark: pytest.MarkDecorator = getattr(pytest.mark, MARKER)(declare, shared=shared)
+    return mark
+
 
 class Planner:
+    """Collects declared requests, each bound to the check(s) that declared it."""
+
     def __init__(self, token: TokenSource) -> None:
         self._token = token
-        self.requests: list[Planned] = []
+        self.owner = ""
+        self.shared = False
+        # request -> owners, once per time it is sent
+        self.requests: list[tuple[Planned, set[str]]] = []
+        self._shared: dict[Planned, set[str]] = {}
 
     def add(
         self,
@@ -48,20 +69,27 @@ class Planner:
             token = self._token(who)
         except Unplannable:
             return
-        self.requests += [Planned.of(method, path, token, headers, json, content)] * times
+        planned = Planned.of(method, path, token, headers, json, content)
+        if self.shared and planned in self._shared:
+            self._shared[planned].add(self.owner)
+            return
+        for _ in range(times):
+            owners = {self.owner}
+            self.requests.append((planned, owners))
+            if self.shared:
+                self._shared[planned] = owners
 
 
-def plan_session(items: list[pytest.Item], settings: Settings, token: TokenSource) -> list[Planned]:
-    """Every selected module's planned requests (destructive checks excluded)."""
+def declared(items: list[pytest.Item], settings: Settings, token: TokenSource) -> Planner:
+    """Every selected check's declared requests (destructive checks excluded)."""
     planner = Planner(token)
-    by_module: dict[Any, list[pytest.Item]] = {}
     for item in items:
-        module = getattr(item, "module", None)
-        if module is None or item.get_closest_marker("destructive") is not None:
+        if item.get_closest_marker("destructive") is not None:
             continue
-        by_module.setdefault(module, []).append(item)
-    for module, selected in by_module.items():
-        plan = getattr(module, "plan", None)
-        if callable(plan):
-            plan(selected, planner, settings)
-    return planner.requests
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for marker in item.iter_markers(MARKER):
+            planner.owner = item.nodeid
+            planner.shared = bool(marker.kwargs.get("shared", False))
+            declare: Declare = marker.args[0]
+            declare(planner, settings, params)
+    return planner

@@ -77,6 +77,8 @@ class Run:
     figures: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Requests checks sent without having declared them: (check node id, "GET /path").
+    on_demand: list[tuple[str, str]] = field(default_factory=list)
     # "could not judge <check>: <why>", one per check that gave no verdict for lack of data.
     not_judged: list[str] = field(default_factory=list)
     # JSON answers without the contract's envelope, (route, message), in the order they came;
@@ -122,6 +124,7 @@ class Run:
     def close_client(self) -> None:
         """Close the target's client; what it prefetched and nobody asked for is counted."""
         if self.client is not None:
+            self.on_demand.extend(self.client.on_demand)
             self.client.close()
             self.client = None
 
@@ -262,7 +265,7 @@ def mint_tokens(settings: Settings) -> TokenStore | None:
         raise pytest.UsageError(f"cannot mint test tokens: {exc}") from None
 
 
-def probe_and_prefetch(run: Run, plan: Sequence[Planned] = ()) -> None:
+def probe_and_prefetch(run: Run, plan: Sequence[tuple[Planned, set[str]]] = ()) -> None:
     """One GET of the health route — the version and environment for the report — sent
     together with the tier's planned requests, without waiting for it: the probe costs no round
     trip of its own, and checks start while it is in flight (``Run.settled_probe``)."""

@@ -91,9 +91,7 @@ def read_reported(health: Answer, field_path: str) -> Reported:
         return Reported(None, exc.message)
 
 
-def refusal(
-    *, base_url: str, environment: str, pattern: str, reported: Reported
-) -> str | None:
+def refusal(*, base_url: str, environment: str, pattern: str, reported: Reported) -> str | None:
     """Why work that changes state, uses quota or loads must not run here, or None."""
     reason = sensitive_reason(base_url, environment, pattern)
     if reason is None and reported.environment is None:
@@ -117,7 +115,5 @@ def destructive_refusal(
     """The reason a destructive check is refused, or None when it may run."""
     if not allowed:
         return f"destructive checks are off; {HOW_TO_OPT_IN}"
-    reason = refusal(
-        base_url=base_url, environment=environment, pattern=pattern, reported=reported
-    )
+    reason = refusal(base_url=base_url, environment=environment, pattern=pattern, reported=reported)
     return f"refused: {reason}; {HOW_TO_OPT_IN}" if reason else None

@@ -7,6 +7,7 @@ deployments are public). Read-only: plain GETs, no parameters that could force w
 """
 
 import html
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,9 +16,10 @@ import pytest
 
 from umbrella_checks import forgery
 from umbrella_checks.analytics import GraphQL
+from umbrella_checks.clerk import jwt_expiry
 from umbrella_checks.client import ApiClient
-from umbrella_checks.errors import fail, judged, missing_input, not_applicable
-from umbrella_checks.fixtures import Figures, ReportNotes, matrix_rows
+from umbrella_checks.errors import cannot_judge, fail, judged, missing_input, not_applicable
+from umbrella_checks.fixtures import Figures, ReportNotes, credential, matrix_rows
 from umbrella_checks.planning import Planner, sends
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
@@ -48,16 +50,58 @@ def _documented_routes(planner: Planner, settings: Settings, _: Mapping[str, Any
             planner.add("GET", path, who=who)
 
 
+def _token_of_kind(kind: str, config: pytest.Config, settings: Settings) -> Secret:
+    """The token to try: built here (unsigned, tampered), or a real one (expired: waited for,
+    at most forgery.MAX_WAIT s; other issuer: must still be live). No real token: cannot judge."""
+    static = settings.tokens.get("user")
+    if kind not in forgery.REAL:
+        return Secret(
+            f"forged {kind} token", forgery.forge(kind, static.reveal() if static else None)
+        )
+    if kind == "expired":
+        # A token kept past its expiry, else the user's own (static or minted), once expired.
+        token = settings.tokens.get("expired") or static
+        if token is None and settings.clerk is not None and "user" in settings.clerk.mint:
+            token = credential(config, "user")
+        if token is None:
+            cannot_judge(
+                "no real token of the target's own Clerk instance to use once expired: set "
+                "UMBRELLA_EXPIRED_TOKEN (a session token kept past its 60 s), or CLERK_SECRET_KEY "
+                "and CLERK_USER_ID to mint one"
+            )
+        wait, why_not = forgery.expiry_wait(jwt_expiry(token.reveal()), time.time())
+        if why_not:
+            cannot_judge(f"{token.source}: {why_not}")
+        time.sleep(wait)
+        return token
+    token = settings.tokens.get("other-issuer")
+    if token is None:
+        cannot_judge(
+            "no token of another Clerk instance: set UMBRELLA_OTHER_ISSUER_TOKEN (e.g. one "
+            "minted from the development instance, when checking production)"
+        )
+    exp = jwt_expiry(token.reveal())
+    if exp is not None and exp < time.time():
+        cannot_judge(
+            f"{token.source} has expired, so a 401 would prove nothing about its issuer: "
+            "mint it just before the run"
+        )
+    return token
+
+
 @pytest.mark.on_demand("forged tokens are made when the check runs")
 @pytest.mark.parametrize("kind", list(forgery.KINDS))
 def test_signed_in_routes_refuse_a_forged_token(
-    kind: str, api: ApiClient, settings: Settings, signed_in_routes: list[str]
+    kind: str,
+    pytestconfig: pytest.Config,
+    api: ApiClient,
+    settings: Settings,
+    signed_in_routes: list[str],
 ) -> None:
     """A Worker that reads a token's claims without verifying Clerk's signature, expiry and
     issuer lets anyone act as any user."""
     judged(len(signed_in_routes), "signed-in GET routes (anonymous -> 401) in the status matrix")
-    static = settings.tokens.get("user")
-    token = Secret(f"forged {kind} token", forgery.forge(kind, static.reveal() if static else None))
+    token = _token_of_kind(kind, pytestconfig, settings)
     accepted = []
     for path in signed_in_routes:
         answer = api.get(path, token=token)

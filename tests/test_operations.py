@@ -418,6 +418,32 @@ def test_the_incident_draft_carries_the_runbooks_severity(
     assert f"**Severity:** {severity}" in text
 
 
+def test_a_failure_in_setup_pages_too(
+    pytester: pytest.Pytester,
+    suite_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slack: SlackHook,
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    """A hung target fails the health checks in their fixture's setup: that pages as a call
+    failure would, at the check's declared severity."""
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+    config = suite_dir / "umbrella.toml"
+    config.write_text(config.read_text() + '\n[env.development.http]\nread_timeout = "1s"\n')
+    target = sandbox_server("hang")
+    result = pytester.runpytest_subprocess(
+        "checks/test_health.py", f"--base-url={target.url}", "--environment=development", "--alert"
+    )
+    assert result.ret == 1
+    result.assert_outcomes(errors=5)
+    assert len(slack.posts) == 1
+    assert "5 failed (SEV-1)" in slack.posts[0]
+    (draft,) = (suite_dir / "reports").glob("incident-*.md")
+    text = draft.read_text()
+    assert "**Severity:** SEV-1" in text
+    assert "test_health_answers_200 (in setup) [SEV-1]" in text
+
+
 def test_a_sandbox_run_never_alerts(
     pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackHook
 ) -> None:

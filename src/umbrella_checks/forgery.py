@@ -1,9 +1,15 @@
-"""Tokens no identity provider signed, to prove the service refuses them.
+"""Tokens a correct service refuses, each proving one thing about how it verifies them.
 
-Built here, never fetched: an unsigned token (``alg: none``), one whose signature was tampered
-with, an expired one and one from another issuer. The claims copy a realistic Clerk session (or
-the static test token's, when one is set), so a service that checks only the claims' shape
-accepts them; one that verifies Clerk's signature, expiry and issuer refuses all four.
+- "unsigned" (``alg: none``) and "tampered-signature" are built here: the claims copy a
+  realistic Clerk session (or the static test token's), so a service that reads claims without
+  verifying the signature accepts them.
+- "expired" is a *real* token of the target's own Clerk instance, used after its ``exp``: only
+  a service that skips the expiry check accepts it (a forged expired token would be refused for
+  its signature, proving nothing new).
+- "other-issuer" is a *real*, live token of another Clerk instance: only a service that trusts
+  any issuer (keys looked up by the token's ``iss``) accepts it.
+
+Without a real token the last two cannot judge (``real_token``), never pass.
 """
 
 from __future__ import annotations
@@ -23,9 +29,23 @@ if TYPE_CHECKING:
 KINDS = {
     "unsigned": "an unsigned token (alg: none)",
     "tampered-signature": "a token with a tampered signature",
-    "expired": "an expired token",
-    "other-issuer": "a token from another issuer",
+    "expired": "a real token of the instance, used after it expired",
+    "other-issuer": "a real token of another Clerk instance",
 }
+# The kinds that need a real token, not one built here.
+REAL = ("expired", "other-issuer")
+# At most this long to wait for a real token to expire (Clerk session tokens live 60 s).
+MAX_WAIT = 90.0
+
+
+def expiry_wait(exp: float | None, now: float) -> tuple[float, str | None]:
+    """How long to wait for a token with ``exp`` to have expired, or why it cannot be used."""
+    if exp is None:
+        return 0.0, "the token has no exp claim"
+    wait = exp + 1 - now
+    if wait > MAX_WAIT:
+        return 0.0, f"the token expires in {wait:.0f} s, longer than the {MAX_WAIT:.0f} s waited"
+    return max(wait, 0.0), None
 
 
 @functools.cache
@@ -77,14 +97,4 @@ def forge(kind: str, static_token: str | None = None, now: float | None = None) 
         flipped = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
         flipped[len(flipped) // 2] ^= 0xFF
         return f"{head}.{body}.{base64.urlsafe_b64encode(bytes(flipped)).rstrip(b'=').decode()}"
-    if kind == "expired":
-        stale = {**fresh, "iat": int(now) - 7200, "nbf": int(now) - 7200, "exp": int(now) - 3600}
-        return jwt.encode(stale, _key(), algorithm="RS256", headers=extra)
-    if kind == "other-issuer":
-        elsewhere = {
-            **fresh,
-            "iss": "https://accounts.forged.example",
-            "azp": "https://forged.example",
-        }
-        return jwt.encode(elsewhere, _key(), algorithm="RS256", headers=extra)
     raise ValueError(f"unknown forgery {kind!r}; one of {', '.join(KINDS)}")

@@ -40,7 +40,8 @@ def draft(
     sev = severity(failures)
     first = failures[0].name if failures else "unknown"
     timeline = "\n".join(
-        f"- {started:%H:%M} - Detected by umbrella-checks ({tier}): {f.name} — "
+        f"- {started:%H:%M} - Detected by umbrella-checks ({tier}): {f.name}"
+        f"{'' if f.phase == 'call' else f' (in {f.phase})'} [{f.severity}] — "
         f"{' '.join(f.message.split())[:300]}"
         for f in failures
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
@@ -194,15 +195,33 @@ def check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
             )
 
 
+def given_on_command_line(config: pytest.Config, flag: str) -> bool:
+    """Was ``flag`` given on the command line (or in PYTEST_ADDOPTS / ini addopts, which pytest
+    treats as command line)?"""
+    args = [
+        *config.invocation_params.args,
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *config.getini("addopts"),
+    ]
+    return any(str(arg) == flag or str(arg).startswith(flag + "=") for arg in args)
+
+
 def option_getter(config: pytest.Config) -> Callable[[str], Any]:
-    """Options as settings reads them; pytest-base-url's --base-url defaults to the
-    PYTEST_BASE_URL variable, which settings reads itself so it can name it as the source."""
+    """Options as settings reads them. pytest-base-url's --base-url defaults to the
+    PYTEST_BASE_URL variable, which settings reads itself (an environment variable ranks below
+    the command line, and is named as the source): its value counts as the option only when
+    --base-url was really given."""
 
     def option(name: str) -> Any:
         if name == "base_url_ini":
             return config.getini("base_url") or None
         value = config.getoption(name, None)
-        if name == "base_url" and value and value == os.environ.get("PYTEST_BASE_URL"):
+        if (
+            name == "base_url"
+            and value
+            and value == os.environ.get("PYTEST_BASE_URL")
+            and not given_on_command_line(config, "--base-url")
+        ):
             return None
         return value
 

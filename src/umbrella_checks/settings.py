@@ -27,6 +27,10 @@ TOKEN_VARS: dict[str, tuple[str, ...]] = {
     "user": ("UMBRELLA_USER_TOKEN", "SMOKE_TEST_TOKEN"),
     "admin": ("UMBRELLA_ADMIN_TOKEN",),
     "limit": ("UMBRELLA_LIMIT_TOKEN",),
+    # Real tokens for the forged-token review: one of the target's own Clerk instance kept
+    # past its expiry, and a live one from another instance (e.g. development's for production).
+    "expired": ("UMBRELLA_EXPIRED_TOKEN",),
+    "other-issuer": ("UMBRELLA_OTHER_ISSUER_TOKEN",),
 }
 
 CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"

@@ -200,6 +200,14 @@ FAULTS: dict[str, Fault] = {
         None, "any JWT-shaped bearer token is accepted: signature, expiry and issuer unchecked"
     ),
     "auth-accepts-unsigned": Fault(None, "a bearer JWT with alg: none is accepted"),
+    "auth-ignores-expiry": Fault(
+        None, "a token of the service's own Clerk instance is accepted after it expired"
+    ),
+    "auth-trusts-any-issuer": Fault(
+        None,
+        "a token signed by another Clerk instance is accepted (keys looked up by the token's "
+        "own issuer)",
+    ),
     "open-trigger-route": Fault(
         None, "GET /v1/analytics/trigger runs the analytics job for anyone (200)"
     ),

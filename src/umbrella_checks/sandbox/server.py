@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from umbrella_checks.sandbox.faults import Faults
+from umbrella_checks.sandbox.issuers import BadToken, Issuer, kid_of
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
 
 VERSION = "0.1.0"
@@ -105,6 +106,13 @@ class Sandbox:
         else:
             self.db = sqlite3.connect(self.state.d1_sqlite, check_same_thread=False)
         self.by_token = {account.token: account for account in self.state.accounts.values()}
+        # Its own Clerk-like instance and another one: real tokens for the forged-token review.
+        self.own_issuer, self.other_issuer = Issuer("umbrella"), Issuer("elsewhere")
+        user = self.state.accounts["user"].clerk_id
+        self.issued = {
+            "expired": self.own_issuer.sign(user, time.time() - 3600),
+            "other-issuer": self.other_issuer.sign(user, time.time() + 86400),
+        }
         self._server = _Server((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
         self._serving = False
@@ -133,7 +141,10 @@ class Sandbox:
             "version": self.version,
             "app_dir": str(self.app_dir),
             "d1_sqlite": str(self.d1_sqlite),
-            "tokens": {key: account.token for key, account in self.accounts.items()},
+            "tokens": {
+                **{key: account.token for key, account in self.accounts.items()},
+                **self.issued,
+            },
             "faults": list(self.faults.raw),
         }
 
@@ -381,8 +392,27 @@ class _Handler(BaseHTTPRequestHandler):
         token = header.removeprefix("Bearer ").strip()
         account = self.sb.by_token.get(token) or self._unverified(token)
         if account is None and "auth-not-enforced" not in self.sb.faults:
-            return self.sb.verify_clerk_jwt(token)
+            return self._issued(token) or self.sb.verify_clerk_jwt(token)
         return account
+
+    def _issued(self, token: str) -> Account | None:
+        """A token of the sandbox's own instance (or, with auth-trusts-any-issuer, of the other
+        one); None for any other token."""
+        faults = self.sb.faults
+        issuer = {self.sb.own_issuer.kid: self.sb.own_issuer}
+        if "auth-trusts-any-issuer" in faults:
+            issuer[self.sb.other_issuer.kid] = self.sb.other_issuer
+        found = issuer.get(kid_of(token) or "")
+        if found is None:
+            return None
+        try:
+            claims = found.claims(token, check_expiry="auth-ignores-expiry" not in faults)
+        except BadToken as exc:
+            raise ApiError(401, "authentication_failed", str(exc)) from None
+        for account in self.sb.accounts.values():
+            if account.clerk_id == claims.get("sub"):
+                return account
+        raise ApiError(401, "authentication_failed", "unknown user")
 
     def _unverified(self, token: str) -> Account | None:
         """The faulty verifiers: a JWT taken at its word (or with alg: none)."""

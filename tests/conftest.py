@@ -158,9 +158,10 @@ def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
         if config is not None:
             (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
         result = pytester.runpytest_inprocess(*argv)
-        recorder = result.reprec  # type: ignore[attr-defined]
+        recorder = getattr(result, "reprec", None)
         run = CheckRun(ret=int(result.ret or 0), output=result.stdout.str())
-        _record(run, recorder.getreports("pytest_runtest_logreport"))
+        if hasattr(recorder, "getreports"):  # none when the run ended in a usage error
+            _record(run, recorder.getreports("pytest_runtest_logreport"))  # type: ignore[union-attr]
         return run
 
     return run

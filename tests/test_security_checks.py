@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL
 from umbrella_checks import forgery
+from umbrella_checks.sandbox import Sandbox
 
 SECURITY = "checks/test_security.py"
 FORGED = "test_signed_in_routes_refuse_a_forged_token[{}]"
@@ -43,6 +44,18 @@ def test_the_security_review_passes_on_the_healthy_sandbox(
             id="alg-none-accepted",
         ),
         pytest.param(
+            "auth-ignores-expiry",
+            [FORGED.format("expired")],
+            "expected 401 for a real token of the instance, used after it expired",
+            id="expiry-unchecked",
+        ),
+        pytest.param(
+            "auth-trusts-any-issuer",
+            [FORGED.format("other-issuer")],
+            "expected 401 for a real token of another Clerk instance",
+            id="issuer-unchecked",
+        ),
+        pytest.param(
             "open-trigger-route",
             [SWEEP],
             "/v1/analytics/trigger does work for anyone (200)",
@@ -67,13 +80,42 @@ def test_the_security_review_catches_its_fault(
 
 
 def test_a_forged_token_copies_the_static_tokens_claims() -> None:
-    static = forgery.forge("other-issuer")  # any JWT stands in for a real session token
+    static = forgery.forge("tampered-signature")  # any JWT stands in for a real session token
     header, claims = forgery.template(static, 0)
     tampered = forgery.forge("tampered-signature", static)
     assert tampered.split(".")[:2] == static.split(".")[:2]
     assert tampered.split(".")[2] != static.split(".")[2]
-    assert claims["iss"] == "https://accounts.forged.example"
+    assert claims["iss"] == "https://clerk.umbrella.app"
     assert header["alg"] == "RS256"
+
+
+@pytest.mark.parametrize("kind", forgery.REAL)
+def test_without_a_real_token_expired_and_other_issuer_cannot_judge(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], kind: str
+) -> None:
+    """On a target whose own tokens the run was not given, those kinds say so, never pass."""
+    sandbox = sandbox_server()
+    run = run_checks(SECURITY, "-k", "forged", "--environment=development", target=sandbox.url)
+    name = FORGED.format(kind)
+    assert run.skipped_names() == sorted(FORGED.format(k) for k in forgery.REAL)
+    assert run.message_of(name).startswith("cannot judge: no ")
+
+
+def test_no_signed_in_route_in_the_matrix_is_cannot_judge(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    """The forged-token review takes its routes from the matrix: none to try is no verdict."""
+    matrix = suite_dir / "checks" / "status_matrix.toml"
+    matrix.write_text(
+        '[[row]]\nmethod = "GET"\npath = "/v1/health"\nwho = "anonymous"\nstatus = 200\n'
+    )
+    run = run_checks(SECURITY, "-k", "forged", faults=["auth-skips-verification"])
+    assert run.failed_names() == []
+    assert run.passed_names() == []
+    for kind in forgery.KINDS:
+        assert run.message_of(FORGED.format(kind)).startswith(
+            "cannot judge: no signed-in GET routes"
+        )
 
 
 DOCUMENTED = "test_documented_rate_limits_are_visible_on_their_routes"

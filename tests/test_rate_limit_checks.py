@@ -48,7 +48,7 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
     assert run.passed_names() == READ_ONLY
     assert run.skipped_names() == DESTRUCTIVE
     for name in DESTRUCTIVE:
-        assert "--allow-destructive --environment staging" in run.message_of(name)
+        assert "--allow-destructive --environment=staging" in run.message_of(name)
 
 
 @pytest.mark.parametrize(

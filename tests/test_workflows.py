@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tests.conftest import REPO
 from tests.fakes import FakeClerk, FakeGraphQL, FakeSentry, SlackHook
 from tests.test_perf import FAST
 from tests.workflow_runner import JobRun, Workflow
+from umbrella_checks import history
 from umbrella_checks.sandbox import Sandbox
 
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -144,6 +146,19 @@ def test_the_scheduled_tiers_are_green_on_a_healthy_production(
         "SENTRY_BASE_URL": sentry_api.root,
         "D1_SQLITE_PATH": str(sandbox.d1_sqlite),
     }
+    if tier == "weekly":
+        # Real tokens for the forged-token review, and earlier weeks for the trends.
+        context["secrets.UMBRELLA_EXPIRED_TOKEN"] = sandbox.issued["expired"]
+        context["secrets.UMBRELLA_OTHER_ISSUER_TOKEN"] = sandbox.issued["other-issuer"]
+        now = datetime.now(UTC)
+        for days in (1, 10, 17):
+            history.append(
+                suite_dir / "reports" / "history.sqlite",
+                now - timedelta(days=days),
+                "daily",
+                sandbox.url,
+                [("D1 users count (ms)", 1.0)],
+            )
     done = Workflow(WORKFLOWS / f"{tier}.yml").run_job(tier, context, {"": suite_dir}, extra)
     assert not done.failed, done.output
     assert done.ran == [f"The {tier} tier"]

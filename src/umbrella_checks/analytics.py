@@ -113,10 +113,11 @@ class P95Bounds:
 
     def verdict(self, budget_ms: float) -> bool | None:
         """True: P95 within budget is proven; False: over budget is proven; None: neither."""
-        if self.upper is not None and self.upper[1] < budget_ms:
-            return True
+        # Over budget first: quantiles that contradict each other never make a pass.
         if self.lower is not None and self.lower[1] >= budget_ms:
             return False
+        if self.upper is not None and self.upper[1] < budget_ms:
+            return True
         return None
 
     def describe(self) -> str:

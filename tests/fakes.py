@@ -172,7 +172,7 @@ class FakeD1Api(_Fake):
                 400, {**fail, "errors": [{"code": 7500, "message": f"{exc}: SQLITE_ERROR"}]}
             )
             return
-        meta = {
+        meta: dict[str, object] = {
             "changed_db": False,
             "changes": 0,
             "duration": duration if self.duration_ms is None else self.duration_ms,
@@ -181,6 +181,8 @@ class FakeD1Api(_Fake):
             "size_after": self.sqlite_path.stat().st_size,
             "served_by_region": "WEUR",
         }
+        if self.mode == "no-duration":
+            del meta["duration"]
         request.send_json(
             200,
             {

@@ -231,6 +231,11 @@ def test_d1_latency_is_judged_on_what_d1_reports(
             id="bad-token",
         ),
         pytest.param("unknown-database", "unknown D1 database", id="unknown-database"),
+        pytest.param(
+            "no-duration",
+            "could not check: the D1 API answer has no meta.duration (got None)",
+            id="missing-duration-is-not-0-ms",
+        ),
         pytest.param("rate-limited", "rate limiting (HTTP 429, Retry-After: 30 s)", id="429"),
         pytest.param("server-error", "the Cloudflare D1 API failed (HTTP 502)", id="5xx"),
         pytest.param("malformed", "without JSON", id="malformed-json"),

@@ -104,16 +104,6 @@ def test_the_sensitive_url_pattern_sees_the_normalised_url(url: str, normal: str
     assert sensitive_reason(url, "staging", pattern) is not None
 
 
-def test_allow_destructive_against_a_sensitive_url_in_capitals_is_exit_4(
-    pytester: pytest.Pytester, suite_dir: Path
-) -> None:
-    result = pytester.runpytest_subprocess(
-        "--base-url=https://Umbrella.app", "--environment=staging", "--allow-destructive"
-    )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "matches the sensitive-URL pattern" in result.stderr.str()
-
-
 # --- config mistakes stop the run: exit 4, one line -----------------------------------------
 
 

@@ -310,6 +310,26 @@ def test_a_2x_p95_regression_fails_the_weekly_trend_with_a_chart(
     assert "polyline" in html
 
 
+def test_only_this_weeks_figures_is_cannot_judge(run_checks: RunChecks, suite_dir: Path) -> None:
+    _seed(suite_dir / "reports" / "history.sqlite", "median GET /v1/artists (ms)", {0: 100.0})
+    name = "test_no_figure_degraded_week_over_week"
+    run = run_checks("checks/test_trends.py")
+    assert run.skipped_names() == [name]
+    assert run.message_of(name).startswith(
+        "cannot judge: no figure has both this week's value and earlier weeks'"
+    )
+
+
+def test_no_requests_in_the_previous_period_is_cannot_judge(
+    run_checks: RunChecks, cloudflare: FakeGraphQL
+) -> None:
+    cloudflare.previous = {**cloudflare.previous, "requests": 0}
+    run = run_checks(TRAFFIC, "-m", "daily", "-k", "volume")
+    name = "test_request_volume_did_not_drop[24h]"
+    assert run.skipped_names() == [name]
+    assert "had no requests in the previous period to compare with" in run.message_of(name)
+
+
 def test_every_run_adds_its_figures_to_the_history(run_checks: RunChecks, suite_dir: Path) -> None:
     run_checks("-m", "postdeploy")
     with sqlite3.connect(suite_dir / "reports" / "history.sqlite") as db:

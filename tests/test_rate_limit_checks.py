@@ -217,11 +217,18 @@ def test_the_destructive_level_never_prompts_a_production_target(
     assert state["counts"].get("prompts", 0) == 0
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://api.umbrella.app", id="as-written"),
+        pytest.param("https://Umbrella.app", id="capitals"),  # matched once normalised
+    ],
+)
 def test_a_sensitive_url_is_refused_before_any_request(
-    pytester: pytest.Pytester, suite_dir: Path
+    pytester: pytest.Pytester, suite_dir: Path, url: str
 ) -> None:
     result = pytester.runpytest_subprocess(
-        "--base-url=https://api.umbrella.app", "--environment=staging", "--allow-destructive"
+        f"--base-url={url}", "--environment=staging", "--allow-destructive"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "matches the sensitive-URL pattern" in result.stderr.str()

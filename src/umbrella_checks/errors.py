@@ -75,11 +75,9 @@ class CannotJudge(NotJudged):
 
     kind = "cannot-judge"
 
-    def __init__(self, reason: str, *, judged: int = 0) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(f"cannot judge: {reason}")
         self.reason = reason
-        # How many things were judged before giving up (0: nothing at all).
-        self.judged = judged
 
 
 class NotApplicable(NotJudged):

@@ -74,7 +74,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """No target is a usage error only when a selected check needs one (listing never does)."""
+    """A wrong severity marker is a usage error here, at collection (not a crash while a report
+    is made). No target is a usage error only when a selected check needs one (listing never
+    does)."""
+    for item in items:
+        severity_of(item)
     if run_key not in config.stash or informational(config) or run_of(config).settings.base_url:
         return
     if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
@@ -187,11 +191,11 @@ class _Reported(Failed):
 
 
 class _NotJudged(Skipped):
-    """A ``NotJudged`` outcome on its way through pytest: a skip located at the check (not at
-    the fixture that raised it), its type kept for the report."""
+    """A ``NotJudged`` outcome on its way through pytest: a skip, its type kept for the report
+    (which ``pytest_runtest_makereport`` locates at the check, not at a fixture)."""
 
     def __init__(self, outcome: NotJudged) -> None:
-        super().__init__(outcome.message, _use_item_location=True)
+        super().__init__(outcome.message)
         self.outcome: Outcome = outcome
 
 

@@ -4,11 +4,13 @@ Runs ``pytest -m postdeploy --sandbox`` serially, sending as checks ask (``[http
 concurrency = 1``, before) and with the tier's planned requests sent together (after), with no
 injected latency and with every answer 200 ms away (the sandbox's ``distance`` fault); then the
 plugin's import time; then, with ``--loaded N``, N repeats of a healthy run under full CPU load
-(``-n auto`` plus a busy loop on every core) counting latency failures. With ``--runtime-venv
+(``-n auto`` plus a busy loop on every core) counting latency failures; and N runs (``--one-at-a-time
+N``, default 20) against a healthy target that serves one request at a time without
+Server-Timing, counting latency failures. With ``--runtime-venv
 DIR`` the "after" runs are repeated in a virtualenv holding only ``pip install .`` — what the
 shipped workflows install — built in DIR on first use, this checkout reinstalled each time.
 Usage:
-``python bench/postdeploy.py [repeats] [--loaded N] [--runtime-venv DIR]``.
+``python bench/postdeploy.py [repeats] [--loaded N] [--one-at-a-time N] [--runtime-venv DIR]``.
 """
 
 from __future__ import annotations
@@ -126,10 +128,35 @@ def loaded_runs(repeats: int) -> None:
     )
 
 
+# A target like `wrangler dev --local`: one workerd process serving one request at a time, no
+# Server-Timing, every answer taking 15 ms of the service's own time (inside every budget).
+ONE_AT_A_TIME = (
+    "--sandbox-fault=one-at-a-time",
+    "--sandbox-fault=no-server-timing",
+    "--sandbox-fault=slow=*:15",
+)
+
+
+def one_at_a_time_runs(repeats: int) -> None:
+    failures, requests, took = 0, [], []
+    for _ in range(repeats):
+        elapsed, sent, output = run_tier(0, *ONE_AT_A_TIME)
+        failures += len(re.findall(r"FAILED .*latency_budget", output))
+        requests.append(sent)
+        took.append(elapsed)
+    print(
+        f"healthy one-at-a-time target, no Server-Timing, 15 ms per answer: {failures} latency "
+        f"failures in {repeats} runs; requests per run {min(requests)}-{max(requests)} (the "
+        f"tier plans 47; the rest confirm misses one at a time); median run "
+        f"{statistics.median(took):.2f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("repeats", nargs="?", type=int, default=3)
     parser.add_argument("--loaded", type=int, default=0, metavar="N")
+    parser.add_argument("--one-at-a-time", type=int, default=20, metavar="N")
     parser.add_argument("--runtime-venv", type=Path, metavar="DIR")
     args = parser.parse_args()
     cache = "off (PYTHONDONTWRITEBYTECODE)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
@@ -162,6 +189,8 @@ def main() -> None:
         f"import of the plugin, its hooks and fixtures: {millis:.0f} ms; heavy modules "
         f"loaded: {', '.join(heavy) or 'none'}"
     )
+    if args.one_at_a_time:
+        one_at_a_time_runs(args.one_at_a_time)
     if args.loaded:
         loaded_runs(args.loaded)
 

@@ -4,7 +4,6 @@ What CI runs right after a deploy to decide on rollback: is the Worker routing, 
 talking to browsers and answering fast enough on the critical paths?
 """
 
-import statistics
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.errors import cannot_judge, judged
 from umbrella_checks.fixtures import Figures
+from umbrella_checks.latency import Latency, Limits
 from umbrella_checks.planning import Planner, sends
 from umbrella_checks.runstate import run_of
 from umbrella_checks.secrets import Secret
@@ -157,7 +157,13 @@ def test_critical_path_meets_its_latency_budget(
 ) -> None:
     """Runbook › Key Metrics: P95 < 500 ms overall, tighter per endpoint (monitoring guide).
 
-    Judged on the median of a few requests so one slow packet does not fail a deploy.
+    Judged on the median of a few requests so one slow packet does not fail a deploy, by the
+    service's own time (its Server-Timing total, else time to first byte less a round trip: a
+    CI runner far from the edge must not fail a healthy deploy), and by a wall-clock ceiling
+    that holds however the service times itself. A miss among the tier's planned requests is
+    confirmed with the same requests sent one at a time once the burst is over: a target that
+    serves one request at a time queues the burst, and the queue is the suite's, not the
+    service's.
     """
     routes, budgets = settings.config.routes, settings.config.budgets
     route = routes.critical[critical]
@@ -167,19 +173,19 @@ def test_critical_path_meets_its_latency_budget(
     if budget is None:
         cannot_judge(f"no budget for {endpoint} in [budgets.endpoints]")
     token = request.getfixturevalue("user_token") if route.signed_in else None
-    answers = [api.get(path, token=token) for _ in range(budgets.samples)]
-    for answer in answers:
-        answer.expect_status(200)
-    # The service's own time (Server-Timing, else time to first byte less a round trip): a
-    # CI runner far from the edge, or a busy one, must not fail a healthy deploy.
-    median = statistics.median(a.server_time for a in answers)
-    wall = statistics.median(a.elapsed for a in answers)
-    figures.record(f"median GET {endpoint} (ms)", round(median * 1000, 1))
-    figures.record(f"median GET {endpoint} wall (ms)", round(wall * 1000, 1))
-    if median * 1000 > budget:
-        listed = ", ".join(f"{a.server_time * 1000:.0f}" for a in answers)
-        answer.fail(
-            f"median server time ≤ {budget:.0f} ms over {len(answers)} requests",
-            f"{median * 1000:.0f} ms (samples: {listed} ms; {wall * 1000:.0f} ms wall)",
+    limits = Limits(budget / 1000, budgets.ceiling)
+    burst = Latency.of([api.get(path, token=token) for _ in range(budgets.samples)])
+    figures.record(f"median GET {endpoint} (ms)", burst.ms)
+    figures.record(f"median GET {endpoint} wall (ms)", burst.wall_ms)
+    if not burst.misses(limits):
+        return
+    quiet = Latency.of(api.resend("GET", path, token=token, times=budgets.samples))
+    figures.record(f"median GET {endpoint} one at a time (ms)", quiet.ms)
+    missed = quiet.misses(limits)
+    if missed:
+        quiet.answers[-1].fail(
+            missed,
+            f"{quiet.describe()}, sent one at a time after the tier's requests (among them: "
+            f"{burst.describe()})",
             "see Common Issues › Issue 2 (High Latency): D1 queries, KV cache, N+1 queries",
         )

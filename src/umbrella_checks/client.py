@@ -7,12 +7,12 @@ traceback full of locals can carry a token into a report. No pytest import here.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from umbrella_checks.config import Envelope, Errors, Http
+from umbrella_checks.config import Envelope, Errors, Http, SuiteConfig
 from umbrella_checks.errors import CheckFailed, EnvelopeMissing, fail
 from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
@@ -37,6 +37,10 @@ _STACK_MARKERS = (
     "INSERT INTO",
     "sqlite3.",
 )
+
+
+# How an answer's service time was measured, for the figures and the failure message.
+BY_BYTES = "time to first byte less a round trip"
 
 
 def snippet(text: str, limit: int = 160) -> str:
@@ -65,8 +69,10 @@ class Answer:
     url: str
     response: httpx.Response
     elapsed: float
-    # The service's own time (Server-Timing, else time to first byte less a round trip).
+    # The service's own time (Server-Timing, else time to first byte less a round trip) ...
     server_time: float = 0.0
+    # ... and how it was measured.
+    timed_by: str = BY_BYTES
     # When the answer arrived, by this machine's clock (UTC).
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # How the service spells its error codes ([errors]).
@@ -296,31 +302,56 @@ class Exchange:
         return default
 
     def answer(
-        self, method: str, url: str, rtt: float | None, errors: Errors, enveloped: bool
+        self,
+        method: str,
+        url: str,
+        rtt: float | None,
+        errors: Errors,
+        enveloped: bool,
+        metrics: tuple[str, ...],
     ) -> Answer:
         sent = self._mark("send_request_headers.started", self.started)
         first_byte = self._mark("receive_response_headers.complete", self.finished)
+        spent, timed_by = server_time(self.response, first_byte - sent, self.rtt or rtt, metrics)
         return Answer(
             method,
             url,
             self.response,
             self.finished - self.started,
-            server_time=server_time(self.response, first_byte - sent, self.rtt or rtt),
+            server_time=spent,
+            timed_by=timed_by,
             errors=errors,
             enveloped=enveloped,
         )
 
 
-def server_time(response: httpx.Response, ttfb: float, rtt: float | None) -> float:
-    """The service's own time for an answer: its Server-Timing when it reports one, else time
-    to first byte less one network round trip."""
-    durations = [
-        float(match) / 1000
-        for match in re.findall(r"dur=([0-9.]+)", response.headers.get("Server-Timing", ""))
-    ]
-    if durations:
-        return max(durations)
-    return max(ttfb - (rtt or 0.0), 0.0)
+def server_timing(header: str) -> dict[str, float]:
+    """``Server-Timing`` as metric name -> seconds (metrics without ``dur`` left out; the first
+    of a repeated name counts). Grammar: ``name;dur=12.5;desc="x", other;dur=3``."""
+    metrics: dict[str, float] = {}
+    for entry in header.split(","):
+        name, *params = (part.strip() for part in entry.split(";"))
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "dur" and name and name not in metrics:
+                # A malformed dur is no figure: the answer is then timed by its bytes.
+                with contextlib.suppress(ValueError):
+                    metrics[name] = float(value.strip().strip('"')) / 1000
+    return metrics
+
+
+def server_time(
+    response: httpx.Response, ttfb: float, rtt: float | None, metrics: tuple[str, ...]
+) -> tuple[float, str]:
+    """The service's own time for an answer, and how it was measured: the first of
+    ``metrics`` its ``Server-Timing`` reports (a metric that times the whole answer), else
+    time to first byte less one network round trip. A metric that times a part (``db``) is
+    never taken for the whole: a Worker timing only its query would pass any budget."""
+    reported = server_timing(response.headers.get("Server-Timing", ""))
+    for name in metrics:
+        if name in reported:
+            return reported[name], f"Server-Timing {name}"
+    return max(ttfb - (rtt or 0.0), 0.0), BY_BYTES
 
 
 class ApiClient:
@@ -339,8 +370,12 @@ class ApiClient:
         envelope_violations: list[tuple[str, str]] | None = None,
         errors: Errors | None = None,
         envelope: Envelope | None = None,
+        server_timing: tuple[str, ...] = ("total",),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.server_timing = server_timing
+        # Every exchange sent on the pool (prefetched or probed): quiet() waits for them.
+        self._sent: list[Future[Any]] = []
         self.errors = errors or Errors()
         self.envelope = envelope or Envelope()
         self.counter = counter
@@ -354,6 +389,7 @@ class ApiClient:
         # HTTP/2 only over TLS: a plain-HTTP target (the sandbox) would not offer it anyway.
         tls = self.base_url.startswith("https://")
         self._http = new_client(http, connections=http.concurrency, http2=tls, tls=tls)
+        self._timeouts = http.connect_timeout + http.read_timeout
         self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
         # Prefetched answers, each bound to the check(s) that declared it (planning.py).
         self._planned: dict[Planned, list[tuple[frozenset[str], Future[Exchange]]]] = {}
@@ -368,6 +404,26 @@ class ApiClient:
         self._declared: set[tuple[Planned, str]] = set()
         # Requests a non-destructive check sent without having declared them: (check, what).
         self.on_demand: list[tuple[str, str]] = []
+
+    @classmethod
+    def for_target(
+        cls,
+        base_url: str,
+        config: SuiteConfig,
+        counter: RequestCounter | None = None,
+        envelope_violations: list[tuple[str, str]] | None = None,
+    ) -> ApiClient:
+        """The client every caller uses (checks, the Locust gate, the contract diff): the
+        config's timeouts, error spellings, bare routes and Server-Timing metric names."""
+        return cls(
+            base_url,
+            config.http,
+            counter if counter is not None else RequestCounter(),
+            envelope_violations,
+            config.errors,
+            config.envelope,
+            tuple(config.budgets.server_timing),
+        )
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -394,6 +450,7 @@ class ApiClient:
             for planned, owners in requests:
                 self._declared.update((planned, owner) for owner in owners)
                 future = self._pool.submit(self._exchange, planned)
+                self._sent.append(future)
                 self._planned.setdefault(planned, []).append((frozenset(owners), future))
 
     def _take_prefetched(self, planned: Planned, what: str) -> Future[Exchange] | None:
@@ -445,13 +502,44 @@ class ApiClient:
         judge."""
         planned = Planned.of("GET", path)
         self.counter.add()
-        return self._pool.submit(
+        future = self._pool.submit(
             lambda: self._answer(
                 self._received(f"GET {self.url(path)}", lambda: self._exchange(planned)),
                 "GET",
                 path,
             )
         )
+        with self._lock:
+            self._sent.append(future)
+        return future
+
+    def quiet(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until nothing this client sent on its pool is still in
+        flight: an answer timed now does not queue behind the tier's own burst."""
+        with self._lock:
+            pending = [future for future in self._sent if not future.done()]
+            self._sent = pending
+        wait(pending, timeout=timeout)
+
+    def resend(
+        self, method: str, path: str, *, token: Secret | None = None, times: int = 1
+    ) -> list[Answer]:
+        """The same read-only request again, ``times`` times one after another, once nothing
+        else is in flight: a latency figure confirmed without the burst's queueing. Never a
+        prefetched answer, and it leaves prefetched ones alone (a GET changes nothing)."""
+        self.quiet(timeout=self._timeouts)
+        planned = Planned.of(method, path, token)
+        what = f"{method} {self.url(path)}"
+        answers = []
+        for _ in range(times):
+            if self.unresponsive:
+                fail(f"{what}: not sent, {self.unresponsive}")
+            try:
+                exchange = self._received(what, lambda: self._exchange(planned))
+            finally:
+                self.counter.add()
+            answers.append(self._answer(exchange, method, path))
+        return answers
 
     def _received(self, what: str, exchange: Callable[[], Exchange]) -> Exchange:
         """The exchange, or a one-line failure; after a timeout the target is unresponsive."""
@@ -468,7 +556,9 @@ class ApiClient:
 
     def _answer(self, exchange: Exchange, method: str, path: str) -> Answer:
         enveloped = not any(path.startswith(bare) for bare in self.envelope.bare_routes)
-        answer = exchange.answer(method, self.url(path), self._rtt, self.errors, enveloped)
+        answer = exchange.answer(
+            method, self.url(path), self._rtt, self.errors, enveloped, self.server_timing
+        )
         if exchange.rtt is not None:
             self._rtt = exchange.rtt if self._rtt is None else min(self._rtt, exchange.rtt)
         return answer

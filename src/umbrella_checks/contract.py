@@ -21,7 +21,6 @@ from umbrella_checks.config import ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.secrets import from_env
 from umbrella_checks.settings import TOKEN_VARS, SettingsError, script_config, validate_url
-from umbrella_checks.transport import RequestCounter
 
 UNKNOWN_ROUTE = "/v1/umbrella-checks-unknown-route"
 
@@ -122,7 +121,7 @@ def error_code(api: ApiClient, config: SuiteConfig, path: str, name: str) -> lis
 
 
 def diff(base_url: str, config: SuiteConfig) -> dict[str, list[str]]:
-    api = ApiClient(base_url, config.http, RequestCounter(), [], config.errors)
+    api = ApiClient.for_target(base_url, config)
     try:
         return {
             f"GET {config.health.path}": health(api, config),

@@ -31,7 +31,6 @@ from umbrella_checks.settings import (
     clerk_client,
     script_config,
 )
-from umbrella_checks.transport import RequestCounter
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,7 @@ def limit_warnings(users: int, config: SuiteConfig) -> list[str]:
 
 def reported_environment(host: str, config: SuiteConfig) -> Reported:
     """One GET of the health route, read as the pytest tiers' guard reads it."""
-    client = ApiClient(host, config.http, RequestCounter(), None, config.errors, config.envelope)
+    client = ApiClient.for_target(host, config)
     try:
         return read_reported(client.get(config.health.path), config.health.environment_field)
     except CheckFailed as exc:

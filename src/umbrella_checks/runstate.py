@@ -100,14 +100,8 @@ class Run:
 
     def target_client(self) -> ApiClient:
         if self.client is None:
-            config = self.settings.config
-            self.client = ApiClient(
-                self.settings.base_url,
-                config.http,
-                self.counter,
-                self.envelope_violations,
-                config.errors,
-                config.envelope,
+            self.client = ApiClient.for_target(
+                self.settings.base_url, self.settings.config, self.counter, self.envelope_violations
             )
             # A target that hung on the probe is not asked again: the run ends in one timeout.
             self.client.unresponsive = self.probe.unresponsive

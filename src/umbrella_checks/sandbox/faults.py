@@ -150,6 +150,15 @@ FAULTS: dict[str, Fault] = {
         "service's own (its Server-Timing leaves it out)",
         _milliseconds,
     ),
+    "no-server-timing": Fault(
+        None, "answers carry no Server-Timing header (as a Worker in production sends none)"
+    ),
+    "partial-server-timing": Fault(
+        None, "Server-Timing times only the database query (db;dur=…), not the whole answer"
+    ),
+    "one-at-a-time": Fault(
+        None, "requests are served one at a time, as one `wrangler dev` workerd process does"
+    ),
     "slow": Fault(
         "ROUTE:MS[,MS@PCT...]",
         "delay answers on routes starting with ROUTE (`*` = all) by MS ms; "

@@ -93,6 +93,7 @@ class Sandbox:
         self.counts: Counter[str] = Counter()
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()
         self._busy = 0
         # The latest 10,000 only: a long-lived sandbox must not grow without bound.
         self.events: deque[str] = deque(maxlen=10_000)
@@ -235,6 +236,16 @@ class Sandbox:
                 self._busy -= 1
                 self.events.append(f"end {what}")
 
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Work on one answer; with one-at-a-time, others wait their turn (a queue the
+        client sees as time to first byte, and the service's own timing leaves out)."""
+        if "one-at-a-time" not in self.faults:
+            yield
+            return
+        with self._one_at_a_time:
+            yield
+
     def window(self) -> tuple[str, datetime]:
         """Violet's rate window key and its reset time (a UTC day, or a minute when faulty)."""
         now = self.limiter_clock.now()
@@ -332,7 +343,10 @@ class _Handler(BaseHTTPRequestHandler):
         # time) plus any injected delay. Waiting for the GIL behind the suite's own threads,
         # which share this process, is this machine's time, not the service's.
         spent = (time.thread_time() - self.started + self.injected) * 1000
-        self.send_header("Server-Timing", f"app;dur={spent:.1f}")
+        if "partial-server-timing" in self.sb.faults:
+            self.send_header("Server-Timing", f"db;dur={spent / 10:.1f}")
+        elif "no-server-timing" not in self.sb.faults:
+            self.send_header("Server-Timing", f"total;dur={spent:.1f}")
         self.send_header("Content-Length", str(len(body)))
         for key, value in {**self._cors(), **headers}.items():
             self.send_header(key, value)
@@ -449,7 +463,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         with self.sb.in_flight(f"OPTIONS {self.path}"):
             self._travel()
-            self._preflight()
+            with self.sb.serving():
+                self._preflight()
 
     def _travel(self) -> None:
         """The distance fault: time on the network, which Server-Timing (the thread's own
@@ -469,7 +484,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         with self.sb.in_flight(f"{self.command} {self.path}"):
             self._travel()
-            self._dispatch_one()
+            with self.sb.serving():
+                self._dispatch_one()
 
     def _dispatch_one(self) -> None:
         sb = self.sb

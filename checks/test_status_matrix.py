@@ -74,9 +74,8 @@ def test_route_answers_its_status(
         json=_json(row, settings),
     )
     if answer.status >= 500:
-        answer.fail(
+        answer.route_failed(
             f"{row.status} (never a 5xx)",
-            f"{answer.status}: {answer.describe_body()}",
             "the Worker crashed on this route; check Sentry and `wrangler tail`",
         )
     answer.expect_no_internals()

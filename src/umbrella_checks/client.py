@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from umbrella_checks.config import Envelope, Errors, Http, SuiteConfig
-from umbrella_checks.errors import CheckFailed, EnvelopeMissing, fail
+from umbrella_checks.errors import (
+    UNRESPONSIVE,
+    CannotJudge,
+    CheckFailed,
+    EnvelopeMissing,
+    RootCause,
+    fail,
+)
 from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
 
@@ -79,6 +86,9 @@ class Answer:
     errors: Errors = field(default_factory=Errors, repr=False, compare=False)
     # False for a route recorded as answering without the envelope ([envelope] bare_routes).
     enveloped: bool = True
+    # Set when an answer that already failed is read all the same (a non-200 health answer):
+    # a field it lacks is then doubt ("cannot judge"), not a second failure for one defect.
+    doubt: str | None = None
     # The body is parsed once, however many expectations (and the envelope rule) read it.
     _parsed: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
 
@@ -116,8 +126,21 @@ class Answer:
     def expect_status(self, *codes: int, hint: str | None = None) -> Answer:
         if self.status not in codes:
             wanted = " or ".join(str(code) for code in codes)
+            if self.status >= 500 and not any(code >= 500 for code in codes):
+                self.route_failed(f"status {wanted}", hint)
             self.fail(f"status {wanted}", f"{self.status}: {self.describe_body()}", hint)
         return self
+
+    def route_failed(self, expected: str, hint: str | None = None) -> NoReturn:
+        """This route answered a 5xx: the first check to see it fails, saying so; the others
+        that need this route's answer cannot judge (one defect, one failure)."""
+        hint = hint or "the Worker failed on this route; check Sentry and `wrangler tail`"
+        note = f" ({hint})"
+        raise RootCause(
+            f"{self.what}: expected {expected}, got {self.status}: {self.describe_body()}{note}",
+            f"5xx {self.request_line}",
+            f"{self.request_line} answers {self.status}",
+        )
 
     def json(self) -> Any:
         try:
@@ -147,18 +170,25 @@ class Answer:
             node = node.get(part)
         return node
 
-    def field(self, dotted: str) -> Any:
+    def field(self, dotted: str, required: str | None = None) -> Any:
         """The value at ``data.status``-style path, or fail naming the missing part and what
-        the body did have (so a shape difference reads as one, not as a wrong value)."""
+        the body did have (so a shape difference reads as one, not as a wrong value).
+        ``required``: why the runbook needs this field, said when it is missing (so the hint
+        never suggests recording its absence away)."""
         node: Any = self.body()
         walked: list[str] = []
         for part in dotted.split("."):
             walked.append(part)
             if not isinstance(node, dict) or part not in node:
+                if self.doubt:
+                    raise CannotJudge(f"{self.doubt}: it has no {dotted} to read")
                 expected = f'field "{".".join(walked)}"'
+                if not self.enveloped and walked[0] == "data" and len(walked) > 1:
+                    inner = ".".join(walked[1:])
+                    expected += f' ("{inner}" at the top level: the route is recorded bare)'
                 if self.enveloped and envelope_problem(self.body()):
-                    self._missing_envelope(expected)
-                self.fail(expected, self._shape())
+                    self._missing_envelope(expected, required)
+                self.fail(expected, self._shape(), required)
             node = node[part]
         return node
 
@@ -166,15 +196,26 @@ class Answer:
     def route(self) -> str:
         return f"{self.method} {urlsplit(self.url).path}"
 
-    def _missing_envelope(self, expected: str) -> NoReturn:
+    @property
+    def request_line(self) -> str:
+        """Method, path and query: ``GET /v1/gigs?limit=5``."""
+        parts = urlsplit(self.url)
+        return f"{self.method} {parts.path}{'?' + parts.query if parts.query else ''}"
+
+    def _missing_envelope(self, expected: str, required: str | None = None) -> NoReturn:
+        need = f"{required}; " if required else ""
         raise EnvelopeMissing(
-            f"{self.what}: expected {expected}, got {self._shape()} (the contract's envelope "
-            "is missing; if the route answers bare by design, record it in [envelope] "
-            "bare_routes)",
+            f"{self.what}: expected {expected}, got {self._shape()} ({need}the contract's "
+            "envelope is missing; if the route answers bare by design, record it in "
+            "[envelope] bare_routes)",
             self.route,
         )
 
     def _shape(self) -> str:
+        if not self.enveloped:
+            raw = self.json()
+            keys = ", ".join(sorted(raw)) if isinstance(raw, dict) else type(raw).__name__
+            return f"a bare answer ([envelope] bare_routes) whose top-level keys are: {keys}"
         body = self.body()
         keys = ", ".join(sorted(body)) or "none"
         if envelope_problem(body):
@@ -183,8 +224,10 @@ class Answer:
         inner = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
         return f"an answer whose data has: {inner}"
 
-    def expect_field(self, dotted: str, expected: Any, hint: str | None = None) -> Answer:
-        actual = self.field(dotted)
+    def expect_field(
+        self, dotted: str, expected: Any, hint: str | None = None, required: str | None = None
+    ) -> Answer:
+        actual = self.field(dotted, required)
         if actual != expected:
             self.fail(f"{dotted} {jsonlib.dumps(expected)}", jsonlib.dumps(actual), hint)
         return self
@@ -482,8 +525,7 @@ class ApiClient:
     ) -> Answer:
         planned = Planned.of(method, path, token, headers, json, content)
         what = f"{method} {self.url(path)}"
-        if self.unresponsive:
-            fail(f"{what}: not sent, {self.unresponsive}")
+        self._refuse_if_unresponsive(what)
         future = self._take_prefetched(planned, f"{method} {path}")
         try:
             exchange = self._received(
@@ -532,8 +574,7 @@ class ApiClient:
         what = f"{method} {self.url(path)}"
         answers = []
         for _ in range(times):
-            if self.unresponsive:
-                fail(f"{what}: not sent, {self.unresponsive}")
+            self._refuse_if_unresponsive(what)
             try:
                 exchange = self._received(what, lambda: self._exchange(planned))
             finally:
@@ -541,8 +582,17 @@ class ApiClient:
             answers.append(self._answer(exchange, method, path))
         return answers
 
+    def _refuse_if_unresponsive(self, what: str) -> None:
+        if self.unresponsive:
+            raise RootCause(
+                f"{what}: not sent, {self.unresponsive}", UNRESPONSIVE, self._unresponsive_short
+            )
+
+    _unresponsive_short = "the target stopped answering (a request timed out)"
+
     def _received(self, what: str, exchange: Callable[[], Exchange]) -> Exchange:
-        """The exchange, or a one-line failure; after a timeout the target is unresponsive."""
+        """The exchange, or a one-line failure; after a timeout the target is unresponsive:
+        the first check to meet it fails, the later ones cannot judge (``RootCause``)."""
         try:
             return exchange()
         except NoAnswer as exc:
@@ -551,7 +601,9 @@ class ApiClient:
                     f"the target did not answer {what} in time; it accepts connections but "
                     "hangs — check `wrangler tail`, recent deploys, and Cloudflare status"
                 )
-                fail(f"{exc}; {self.unresponsive}")
+                raise RootCause(
+                    f"{exc}; {self.unresponsive}", UNRESPONSIVE, self._unresponsive_short
+                ) from None
             fail(f"{exc}; is the URL right and the service up?")
 
     def _answer(self, exchange: Exchange, method: str, path: str) -> Answer:

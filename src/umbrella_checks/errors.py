@@ -2,8 +2,10 @@
 
 Domain modules and checks raise these; the plugin maps each type once (``hooks.py``):
 
-- ``CheckFailed`` (and ``CouldNotCheck``, ``EnvelopeMissing``): the check failed. Its whole
-  report is the message — no traceback, so no locals — scrubbed of every known secret.
+- ``CheckFailed`` (and ``CouldNotCheck``): the check failed. Its whole report is the message —
+  no traceback, so no locals — scrubbed of every known secret. A ``RootCause`` (the target hung,
+  is not the Umbrella API, answers a route without its envelope) fails the first check that
+  meets it; the later ones cannot judge, naming it.
 - ``CannotJudge``: the data cannot support a verdict (no history, nothing to judge, a quantile
   the API does not offer). Never a pass: a skip that says why, a failure under --strict-skips.
 - ``MissingInput``: an input the check needs was not given (a credential, an API token): a
@@ -55,13 +57,30 @@ class CouldNotCheck(CheckFailed):
         )
 
 
-class EnvelopeMissing(CheckFailed):
+class RootCause(CheckFailed):
+    """A failure that makes other checks unable to judge: the target hung, it is not the
+    Umbrella API, a route answers without its envelope. The first check to meet a ``cause``
+    fails with the whole story; every later one cannot judge, naming it and where it failed
+    (``hooks.py``). One defect, one failure."""
+
+    def __init__(self, message: str, cause: str, summary: str) -> None:
+        super().__init__(message)
+        self.cause = cause  # what identifies this defect within a run
+        self.summary = scrub(summary)  # the defect in a few words, for the checks it stops
+
+
+class EnvelopeMissing(RootCause):
     """An answer without the envelope the contract promises for its route: one difference,
     reported once per route; checks that cannot read their field because of it say so."""
 
     def __init__(self, message: str, route: str) -> None:
-        super().__init__(message)
+        super().__init__(message, f"envelope {route}", f"{route} answers without the envelope")
         self.route = route
+
+
+# The causes every check of the target shares (``RootCause.cause``).
+UNRESPONSIVE = "target unresponsive"
+NOT_THE_API = "not the Umbrella API"
 
 
 class NotJudged(Outcome):

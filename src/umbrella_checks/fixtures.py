@@ -5,6 +5,7 @@ Loaded by the plugin (``pytest_plugins``); check modules import the helper types
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -92,6 +93,20 @@ def _destructive_guard(request: pytest.FixtureRequest) -> None:
 def health(api: ApiClient, settings: Settings) -> Answer:
     """One GET of the health route, shared by the health checks (the service caches it 10 s)."""
     return api.get(settings.config.health.path)
+
+
+@pytest.fixture
+def health_facts(health: Answer) -> Answer:
+    """The health answer, for the checks that read its fields. A non-200 answer is judged
+    once, by ``test_health_answers_200``: a field it lacks is "cannot judge" ("expected field
+    data.status, got an answer whose data has: NoneType" is no news); a field it has (a 503
+    naming the dependency that is down) is judged as usual."""
+    if health.status != 200:
+        return dataclasses.replace(
+            health,
+            doubt=f"{health.route} answered {health.status} (test_health_answers_200 fails on it)",
+        )
+    return health
 
 
 def credential(config: pytest.Config, account: str) -> Secret:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import html
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,15 +16,24 @@ from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 from umbrella_checks import __version__
 from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.client import Planned
-from umbrella_checks.errors import CannotJudge, CheckFailed, EnvelopeMissing, NotJudged, Outcome
+from umbrella_checks.errors import (
+    NOT_THE_API,
+    UNRESPONSIVE,
+    CannotJudge,
+    CheckFailed,
+    NotJudged,
+    Outcome,
+    RootCause,
+)
 from umbrella_checks.fixtures import planning_token
-from umbrella_checks.incident import SEVERITIES, Failure
+from umbrella_checks.incident import SEVERITIES, Failure, grouped
 from umbrella_checks.planning import MARKER as SENDS_MARKER
 from umbrella_checks.planning import declared
 from umbrella_checks.reporting import rotate
 from umbrella_checks.runstate import (
     PENDING,
     Probe,
+    Run,
     check_path_option_syntax,
     controller_run,
     informational,
@@ -169,7 +179,7 @@ def pytest_html_results_summary(
     )
     for name, value in sorted(run.figures.items()):
         prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
-    for note in run.not_judged:
+    for note in run.not_judged_notes():
         prefix.append(f"<p>{html.escape(note)}</p>")
 
 
@@ -245,28 +255,32 @@ def pytest_runtest_makereport(
     if isinstance(outcome, CheckFailed):
         # The message is the whole story: no traceback, so no locals that could hold a token.
         report.longrepr = outcome.message
-        if isinstance(outcome, EnvelopeMissing):
-            _one_failure_per_missing_envelope(item, report, outcome)
+        if isinstance(outcome, RootCause):
+            report.umbrella_cause = (outcome.cause, outcome.summary)  # type: ignore[attr-defined]
+            _one_failure_per_root_cause(run_of(item.config), report)
     if report.skipped and run_of(item.config).settings.strict_skips:
         _fail_skip_under_strict_skips(report)
     return report
 
 
-def _one_failure_per_missing_envelope(
-    item: pytest.Item, report: pytest.TestReport, missing: EnvelopeMissing
-) -> None:
-    """The first check to meet a route's missing envelope fails; the others cannot judge."""
-    run = run_of(item.config)
-    if missing.route not in run.bare_reported:
-        run.bare_reported.add(missing.route)
+def _one_failure_per_root_cause(run: Run, report: pytest.TestReport) -> None:
+    """The first check to meet a root cause (the target hung, is not the Umbrella API, a
+    route lost its envelope) fails; later ones cannot judge, naming it and where it failed.
+    Called where each report is made, and on the xdist controller for the workers' reports,
+    so one defect is one failure however many workers met it."""
+    cause = getattr(report, "umbrella_cause", None)
+    if not report.failed or cause is None:
         return
+    key, summary = cause
+    first = run.root_causes.setdefault(key, report.nodeid)
+    if first == report.nodeid:
+        return
+    outcome = CannotJudge(f"{summary} (failed once, in {first.split('::', 1)[-1]})")
     report.outcome = "skipped"
-    outcome = CannotJudge(
-        f"{missing.route} answers without the envelope (failed once, in another check): "
-        f"{missing.message.split(': ', 1)[-1]}"
-    )
+    report.umbrella_cause_first = first  # type: ignore[attr-defined]
     report.umbrella_outcome = outcome.kind  # type: ignore[attr-defined]
-    report.longrepr = _skip_at_check(item, outcome.message)
+    path, line, _ = report.location
+    report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {outcome.message}")
 
 
 def _skip_at_check(item: pytest.Item, message: str) -> tuple[str, int, str]:
@@ -312,7 +326,34 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         run.client.asking_destructive = item.get_closest_marker("destructive") is not None
         run.client.asking_on_demand = item.get_closest_marker("on_demand") is not None
     with _mapped_outcomes():
+        # A destructive check is refused by the safety guard first (a target that did not
+        # answer, or not as the Umbrella API, reported no environment): refusing is the point.
+        fixtures = getattr(item, "fixturenames", ())
+        if TARGET_FIXTURES.intersection(fixtures) and not item.get_closest_marker("destructive"):
+            _refuse_a_stranger(run.settled_probe())
         yield
+
+
+def _refuse_a_stranger(probe: Probe) -> None:
+    """Before a check of the target sets up: if the start-of-run probe got no answer, or one
+    not in the Umbrella API's recorded shape, nothing the check could find means what its
+    remedy says ("auth is not enforced: roll back" on some other site's 404 page). The first
+    such check fails with what came back and both readings; the rest cannot judge."""
+    if probe.error is not None:
+        raise RootCause(
+            f"no answer to the start-of-run probe: {probe.error}",
+            UNRESPONSIVE,
+            "the target did not answer the start-of-run probe",
+        )
+    if probe.stranger is not None:
+        raise RootCause(
+            f"{probe.stranger}: the health route ([health] path) does not answer as the "
+            "Umbrella API does, with a JSON object. Either this is not the Umbrella "
+            "API — is API_URL / --base-url right? — or the Worker lost its routes: check "
+            "`wrangler deployments list` and roll back (Emergency Commands)",
+            NOT_THE_API,
+            "the target does not answer as the Umbrella API",
+        )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -329,10 +370,11 @@ def _judge_envelope_rule(item: pytest.Item) -> None:
     fresh = [
         (route, message)
         for route, message in run.envelope_violations[item.stash.get(_violations_before, 0) :]
-        if route not in run.bare_reported
+        if f"envelope {route}" not in run.root_causes
     ]
     if fresh:
-        run.bare_reported.update(route for route, _ in fresh)
+        for route, _ in fresh:
+            run.root_causes.setdefault(f"envelope {route}", item.nodeid)
         more = f"; {len(fresh) - 1} more" if len(fresh) > 1 else ""
         raise CheckFailed(
             f"{fresh[0][1]} (contract: every JSON answer carries the envelope; if this route "
@@ -373,7 +415,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
     for name, value in sorted(run.figures.items()):
         terminalreporter.write_line(f"umbrella: {name}: {value}")
-    for note in [*run.not_judged, *run.notes]:
+    for group in grouped(run.failures):
+        if group.problem is not None:
+            terminalreporter.write_line(f"umbrella: {group.line(width=600)}")
+    for note in [*run.not_judged_notes(), *run.notes]:
         terminalreporter.write_line(f"umbrella: {note}")
     if run.on_demand:
         listed = "; ".join(f"{node.split('::', 1)[-1]}: {what}" for node, what in run.on_demand)
@@ -390,10 +435,14 @@ class _Tally:
     def __init__(self, config: pytest.Config) -> None:
         self.run = run_of(config)
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if hasattr(report, "node"):  # from an xdist worker: before any reporter reads it
+            _one_failure_per_root_cause(self.run, report)
         name = report.nodeid.split("::", 1)[-1]
+        self._carry_severity(report)
         if report.skipped and outcome_kind(report) == "cannot-judge":
-            self.run.not_judged.append(f"could not judge {name}: {skip_reason(report)}")
+            self.run.not_judged.append((name, skip_reason(report).removeprefix("cannot judge: ")))
         if report.failed:
             # Every phase: a hung target fails a check in its fixtures' setup, and pages too.
             self.run.failures.append(
@@ -411,3 +460,15 @@ class _Tally:
                 self.run.worker_requests += int(str(value))
             elif key == "figure" and isinstance(value, tuple | list):
                 self.run.figures[str(value[0])] = value[1]
+
+    def _carry_severity(self, report: pytest.TestReport) -> None:
+        """A check stopped by a root cause another check failed on lends that failure its
+        severity when it is higher: whichever check met the defect first (xdist decides), a
+        health route answering 500 stays the SEV-1 it is."""
+        first = getattr(report, "umbrella_cause_first", None)
+        level = getattr(report, "umbrella_severity", DEFAULT_SEVERITY)
+        for index, failure in enumerate(self.run.failures):
+            if failure.nodeid == first and SEVERITIES.index(level) < SEVERITIES.index(
+                failure.severity
+            ):
+                self.run.failures[index] = replace(failure, severity=level)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +29,71 @@ class Failure:
         return self.nodeid.split("::", 1)[-1]
 
 
+# "GET https://host/v1/gigs?limit=5: expected a body without stack traces, got …"
+_ROUTE_PROBLEM = re.compile(
+    r"^(?P<method>[A-Z]+) [a-z]+://[^/\s]+(?P<path>/\S*): expected (?P<problem>.+?), got "
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Failures with one signature: the same expectation missed, on one or more routes."""
+
+    failures: tuple[Failure, ...]
+    problem: str | None = None  # "expected …" when the failures share one across routes
+    routes: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return severity(list(self.failures))
+
+    def line(self, width: int = 300) -> str:
+        """One line for a timeline or a summary: the problem and its routes, or the failure."""
+        if self.problem is None:
+            only = self.failures[0]
+            where = "" if only.phase == "call" else f" (in {only.phase})"
+            return f"{only.name}{where} — {shorten(only.message, width)}"
+        listed = ", ".join(self.routes[:5])
+        more = f" and {len(self.routes) - 5} more" if len(self.routes) > 5 else ""
+        return shorten(
+            f"one problem on {len(self.routes)} routes, {len(self.failures)} checks: expected "
+            f"{self.problem} — {listed}{more}",
+            width,
+        )
+
+
+def shorten(text: str, width: int) -> str:
+    """Whitespace folded, cut at a word boundary (never mid-word) with an ellipsis."""
+    return textwrap.shorten(" ".join(text.split()), width=width, placeholder=" …")
+
+
+def grouped(failures: list[Failure]) -> list[Group]:
+    """Failures with the same expectation missed on two or more routes (a stack trace in
+    every error body, every route answering HTML) as one group each; the rest one by one, in
+    the order they came."""
+    by_problem: dict[str, list[tuple[str, Failure]]] = {}
+    for failure in failures:
+        found = _ROUTE_PROBLEM.match(failure.message)
+        if found:
+            route = f"{found['method']} {found['path']}"
+            by_problem.setdefault(found["problem"], []).append((route, failure))
+    groups: list[Group] = []
+    placed: set[int] = set()
+    for failure in failures:
+        if id(failure) in placed:
+            continue
+        found = _ROUTE_PROBLEM.match(failure.message)
+        members = by_problem.get(found["problem"], []) if found else []
+        routes = tuple(dict.fromkeys(route for route, _ in members))
+        if found and len(routes) >= 2:
+            placed.update(id(member) for _, member in members)
+            groups.append(Group(tuple(member for _, member in members), found["problem"], routes))
+        else:
+            placed.add(id(failure))
+            groups.append(Group((failure,)))
+    return groups
+
+
 def severity(failures: list[Failure]) -> str:
     """The incident's level: the most severe level declared by a failed check."""
     levels = [f.severity for f in failures if f.severity in SEVERITIES]
@@ -40,10 +107,9 @@ def draft(
     sev = severity(failures)
     first = failures[0].name if failures else "unknown"
     timeline = "\n".join(
-        f"- {started:%H:%M} - Detected by umbrella-checks ({tier}): {f.name}"
-        f"{'' if f.phase == 'call' else f' (in {f.phase})'} [{f.severity}] — "
-        f"{' '.join(f.message.split())[:300]}"
-        for f in failures
+        f"- {started:%H:%M} - Detected by umbrella-checks ({tier}) [{group.severity}]: "
+        f"{group.line()}"
+        for group in grouped(failures)
     )
     return f"""## Incident: {tier} checks failed on {target} ({first})
 

@@ -52,6 +52,9 @@ class Probe:
     environment_unknown: str | None = "the start-of-run probe was not sent"
     error: str | None = None
     unresponsive: str | None = None
+    # What came back when the answer is not in the recorded shape of the Umbrella API's health
+    # route (see ``not_the_api``); None when it is, or when there was no answer (``error``).
+    stranger: str | None = None
 
     @property
     def reported(self) -> Reported:
@@ -80,12 +83,31 @@ class Run:
     notes: list[str] = field(default_factory=list)
     # Requests checks sent without having declared them: (check node id, "GET /path").
     on_demand: list[tuple[str, str]] = field(default_factory=list)
-    # "could not judge <check>: <why>", one per check that gave no verdict for lack of data.
-    not_judged: list[str] = field(default_factory=list)
-    # JSON answers without the contract's envelope, (route, message), in the order they came;
-    # and the routes whose missing envelope a check has already failed on (see hooks).
+    # (check name, why) for each check that gave no verdict for lack of data.
+    not_judged: list[tuple[str, str]] = field(default_factory=list)
+
+    def not_judged_notes(self) -> list[str]:
+        """ "could not judge …" lines, one per reason: 44 checks stopped by one root cause
+        are one line, not 44."""
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in self.not_judged:
+            by_reason.setdefault(reason, []).append(name)
+        notes = []
+        for reason, names in by_reason.items():
+            if len(names) == 1:
+                notes.append(f"could not judge {names[0]}: {reason}")
+                continue
+            listed = ", ".join(names[:5]) + (
+                f" and {len(names) - 5} more" if len(names) > 5 else ""
+            )
+            notes.append(f"could not judge {len(names)} checks: {reason} — {listed}")
+        return notes
+
+    # JSON answers without the contract's envelope, (route, message), in the order they came.
     envelope_violations: list[tuple[str, str]] = field(default_factory=list)
-    bare_reported: set[str] = field(default_factory=set)
+    # Root causes a check has already failed on (``RootCause.cause``), and that check's name:
+    # later checks meeting the same cause cannot judge (see hooks).
+    root_causes: dict[str, str] = field(default_factory=dict)
     reports: ReportPaths | None = None
     sandbox: SandboxProcess | None = None
     tokens: TokenStore | None = None
@@ -308,7 +330,24 @@ def probe_of(answer: Future[Answer], settings: Settings) -> Probe:
         str(version) if version is not None else None,
         reported.environment,
         reported.unknown,
+        stranger=not_the_api(health),
     )
+
+
+def not_the_api(health: Answer) -> str | None:
+    """What came back, when the health route's answer is not the Umbrella API's: no JSON
+    object, or a 404 (no health route). None when it is one: a JSON object in another shape
+    is a difference the health checks name ([health] fields, [envelope] bare_routes), and a
+    5xx is the API failing, which they judge too."""
+    if health.status >= 500:
+        return None
+    try:
+        body = health.parsed()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict) and health.status != 404:
+        return None
+    return f"{health.what} answered {health.status} {health.describe_body()}"
 
 
 def plan_reports(config: pytest.Config, tier: str, started: datetime) -> ReportPaths:

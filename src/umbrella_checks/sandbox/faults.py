@@ -134,6 +134,7 @@ FAULTS: dict[str, Fault] = {
         None, "health answers 200 healthy while its storage dependency reports degraded"
     ),
     "wrong-environment": Fault(None, "health reports a different environment than expected"),
+    "health-no-environment": Fault(None, "health does not say which environment answers"),
     "stale-health-timestamp": Fault(None, "health's timestamp is 15 minutes old"),
     "version-empty": Fault(None, "health reports an empty version"),
     "health-clock": Fault(
@@ -149,6 +150,9 @@ FAULTS: dict[str, Fault] = {
         "every answer arrives MS ms later, as from a distant edge: network time, outside the "
         "service's own (its Server-Timing leaves it out)",
         _milliseconds,
+    ),
+    "routes-lost": Fault(
+        None, "every API route answers the 404 envelope, health too (the Worker lost its routes)"
     ),
     "no-server-timing": Fault(
         None, "answers carry no Server-Timing header (as a Worker in production sends none)"

@@ -507,6 +507,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(400, {"error": f"bad control request: {exc}"}, {})
             return
         sb.counts["requests"] += 1
+        if "routes-lost" in sb.faults:
+            self._error(ApiError(404, "not_found", f"no route for {self.command} {path}"))
+            return
         delay = sb.faults.delay_for(path, random.random())
         for route, seconds in sb.faults.values_of("slow-but-first"):
             if route == "*" or path.startswith(route):
@@ -634,6 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
             "uptime": round(time.monotonic() - sb.started, 1),
             "dependencies": deps,
         }
+        if "health-no-environment" in faults:
+            del data["environment"]
         self._ok(data, status=200 if healthy else 503)
 
     def _rate_headers(self, used: int, reset: datetime) -> dict[str, str]:

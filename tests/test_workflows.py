@@ -45,24 +45,43 @@ def _credentials(clerk: FakeClerk, slack: SlackHook) -> dict[str, str]:
 
 
 def _postdeploy(
-    tmp_path: Path, suite_dir: Path, sandbox: Sandbox, clerk: FakeClerk, slack: SlackHook
-) -> tuple[Workflow, Callable[[str], JobRun]]:
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox: Sandbox,
+    clerk: FakeClerk,
+    slack: SlackHook,
+    environment: str = "development",
+) -> tuple[Workflow, Callable[..., JobRun]]:
     workflow = Workflow(WORKFLOWS / "postdeploy.yml")
     context = {
         "inputs.url": sandbox.url,
-        "inputs.environment": "development",
+        "inputs.environment": environment,
         "inputs.expected_version": "0.1.0",
         "inputs.d1_checks": "true",
+        "inputs.rollback": "true",
         "github.workspace": str(_workspace(tmp_path, sandbox)),
         **_credentials(clerk, slack),
     }
     # What a runner has and this machine does not: Clerk's and D1's real hosts.
     extra = {"CLERK_API_URL": clerk.base, "D1_SQLITE_PATH": str(sandbox.d1_sqlite)}
 
-    def run(job: str) -> JobRun:
-        return workflow.run_job(job, context, {"umbrella-checks": suite_dir}, extra)
+    def run(job: str, needs: JobRun | None = None, install_fails: bool = False) -> JobRun:
+        known = {**context, **(needs.as_needs("gate") if needs else {})}
+        return workflow.run_job(
+            job,
+            known,
+            {"umbrella-checks": suite_dir, "": tmp_path},
+            extra,
+            install_fails=install_fails,
+        )
 
     return workflow, run
+
+
+def _next_jobs(workflow: Workflow, gate: JobRun) -> list[str]:
+    """The jobs after the gate that Actions would start, by their ``if:``."""
+    context = {"inputs.rollback": "true", **gate.as_needs("gate")}
+    return [job for job in ("rollback", "ci-owner") if workflow.should_run(job, context)]
 
 
 def test_the_post_deploy_gate_is_green_on_a_healthy_deploy(
@@ -77,7 +96,8 @@ def test_the_post_deploy_gate_is_green_on_a_healthy_deploy(
     gate = run("gate")
     assert not gate.failed, gate.output
     assert gate.ran == ["Post-deploy gate"]
-    assert "failure()" in workflow.job("rollback")["if"]  # so the rollback stays idle
+    assert gate.outputs == {"verdict": "healthy"}
+    assert _next_jobs(workflow, gate) == []  # the rollback and the CI owner's alert stay idle
     assert slack.posts == []
     assert clerk.revoked == clerk.created == 2  # user and admin, minted and revoked
 
@@ -93,8 +113,9 @@ def test_a_bad_deploy_reaches_the_rollback_and_alerts(
     workflow, run = _postdeploy(tmp_path, suite_dir, sandbox, clerk, slack)
     gate = run("gate")
     assert gate.failed
-    assert workflow.job("rollback")["needs"] == "gate"
-    rollback = run("rollback")
+    assert gate.outputs == {"verdict": "broken"}
+    assert _next_jobs(workflow, gate) == ["rollback"]
+    rollback = run("rollback", needs=gate)
     wrangler = [r for r in rollback.recorded if r.startswith("cloudflare/wrangler-action")]
     assert len(wrangler) == 1
     assert "'command': 'rollback --env development --yes --message" in wrangler[0]
@@ -102,6 +123,37 @@ def test_a_bad_deploy_reaches_the_rollback_and_alerts(
     assert len(slack.posts) == 2  # the failed gate, then the rolled-back one still failing
     assert "test_health_answers_200" in slack.posts[0]
     assert len(list((suite_dir / "reports").glob("incident-*.md"))) == 1  # one incident
+
+
+@pytest.mark.parametrize(
+    ("install_fails", "environment", "verdict"),
+    [
+        pytest.param(True, "development", "", id="pip-install-fails"),
+        pytest.param(False, "nowhere", "could-not-run", id="usage-error-exit-4"),
+    ],
+)
+def test_a_gate_that_could_not_run_alerts_the_ci_owner_and_never_rolls_back(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+    install_fails: bool,
+    environment: str,
+    verdict: str,
+) -> None:
+    sandbox = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+    workflow, run = _postdeploy(tmp_path, suite_dir, sandbox, clerk, slack, environment)
+    gate = run("gate", install_fails=install_fails)
+    assert gate.failed
+    assert gate.outputs == {"verdict": verdict}
+    assert _next_jobs(workflow, gate) == ["ci-owner"]
+    owner = run("ci-owner", needs=gate)
+    assert owner.failed  # red, so the run shows it too
+    (post,) = slack.posts
+    assert "could not judge" in post
+    assert "not rolled back" in post
+    assert sandbox.url in post
 
 
 @pytest.fixture

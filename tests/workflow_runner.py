@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,16 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 
 
 def expand(text: str, context: dict[str, str]) -> str:
-    """``${{ name }}`` and ``${{ name || 'default' }}``: the only forms the workflows use in
-    values a local run needs."""
+    """``${{ name }}``, ``${{ name || 'default' }}`` and ``${{ name || other.name }}``: the only
+    forms the workflows use in values a local run needs."""
 
     def value(match: re.Match[str]) -> str:
         name, _, default = match.group(1).partition("||")
         found = context.get(name.strip(), "")
-        return found or default.strip().strip("'")
+        default = default.strip()
+        if default.startswith("'"):
+            return found or default.strip("'")
+        return found or context.get(default, "")
 
     return EXPRESSION.sub(value, text)
 
@@ -40,6 +44,49 @@ class JobRun:
     ran: list[str] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
     output: str = ""
+    # The job's ``outputs:``, from its steps' $GITHUB_OUTPUT lines.
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def result(self) -> str:
+        return "failure" if self.failed else "success"
+
+    def as_needs(self, name: str) -> dict[str, str]:
+        """This job as a later job's ``needs.<name>`` context."""
+        found = {f"needs.{name}.result": self.result}
+        found.update({f"needs.{name}.outputs.{k}": v for k, v in self.outputs.items()})
+        return found
+
+
+_TOKEN = re.compile(r"\s*(&&|\|\||==|!=|!|\(|\)|'[^']*'|[A-Za-z_][\w.\-]*\(\)|[A-Za-z_][\w.\-]*)")
+
+
+def evaluate(condition: str, context: dict[str, str]) -> bool:
+    """A job's ``if:`` as Actions evaluates the forms the workflows use: ``always()``,
+    ``success()``, ``failure()`` (of the jobs in ``needs``), ``&&``, ``||``, ``!``, ``==``,
+    ``!=``, '…' literals and context names (missing ones are empty; "true"/"false" booleans)."""
+    text = EXPRESSION.sub(lambda m: m.group(1), condition.strip()) or "success()"
+    needs_failed = any(k.endswith(".result") and v == "failure" for k, v in context.items())
+    words: list[str] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        assert match, f"cannot read {text[position:]!r} in {condition!r}"
+        token, position = match.group(1), match.end()
+        if token in ("&&", "||", "!"):
+            words.append({"&&": " and ", "||": " or ", "!": " not "}[token])
+        elif token in ("==", "!=", "(", ")"):
+            words.append(token)
+        elif token.endswith("()"):
+            words.append(
+                repr({"always()": True, "success()": not needs_failed}.get(token, needs_failed))
+            )
+        elif token.startswith("'"):
+            words.append(repr(token[1:-1]))
+        else:
+            value = context.get(token, "")
+            words.append(repr({"true": True, "false": False}.get(value, value)))
+    return bool(eval("".join(words), {"__builtins__": {}}))  # own tokens only
 
 
 @dataclass
@@ -57,18 +104,30 @@ class Workflow:
         assert isinstance(job, dict)
         return job
 
+    def should_run(self, name: str, context: dict[str, str]) -> bool:
+        """The job's ``if:`` against ``context`` (with ``needs.<job>.*`` of the jobs it needs)."""
+        return evaluate(str(self.job(name).get("if", "")), context)
+
     def run_job(
         self,
         name: str,
         context: dict[str, str],
         directories: dict[str, Path],
         extra_env: dict[str, str],
+        install_fails: bool = False,
     ) -> JobRun:
-        """``directories`` maps a step's working-directory ("" for the checkout root)."""
+        """``directories`` maps a step's working-directory ("" for the checkout root).
+        ``install_fails``: the "Install umbrella-checks" step fails, as pip does when PyPI is
+        down (otherwise it is skipped: the test runs the installed suite)."""
         job = self.job(name)
         env = {key: expand(str(value), context) for key, value in job.get("env", {}).items()}
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+        scratch = Path(tempfile.mkdtemp(prefix=f"job-{name}-"))
+        outputs = scratch / "github_output"
+        outputs.touch()
+        base.update(RUNNER_TEMP=str(scratch), GITHUB_OUTPUT=str(outputs))
         result = JobRun()
+        steps: dict[str, str] = {}
         for step in job["steps"]:
             label = step.get("name") or step.get("uses") or step.get("run", "")[:40]
             condition = str(step.get("if", ""))
@@ -79,17 +138,30 @@ class Workflow:
                 result.recorded.append(f"{step['uses'].split('@')[0]} {inputs}")
                 continue
             if str(label).startswith("Install umbrella-checks"):
+                if install_fails:
+                    result.ran.append(str(label))
+                    result.failed = True
                 continue
+            step_env = {k: expand(str(v), context) for k, v in step.get("env", {}).items()}
+            before = outputs.read_text(encoding="utf-8")
             done = subprocess.run(
                 ["bash", "-e", "-o", "pipefail", "-c", expand(step["run"], context)],
                 cwd=directories[step.get("working-directory", "")],
-                env={**base, **env, **extra_env},
+                env={**base, **env, **extra_env, **step_env},
                 capture_output=True,
                 text=True,
                 timeout=300,
             )
             result.ran.append(str(label))
             result.output += done.stdout + done.stderr
+            written = outputs.read_text(encoding="utf-8")[len(before) :]
+            for line in written.splitlines():
+                key, _, value = line.partition("=")
+                steps[f"steps.{step.get('id', '')}.outputs.{key}"] = value
             if done.returncode != 0:
                 result.failed = True
+        result.outputs = {
+            key: expand(str(value), {**context, **steps})
+            for key, value in job.get("outputs", {}).items()
+        }
         return result

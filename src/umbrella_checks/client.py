@@ -22,11 +22,13 @@ import httpx
 
 from umbrella_checks.config import Envelope, Errors, Http, SuiteConfig
 from umbrella_checks.errors import (
+    UNREACHABLE,
     UNRESPONSIVE,
     CannotJudge,
     CheckFailed,
     EnvelopeMissing,
     RootCause,
+    Unreachable,
     fail,
 )
 from umbrella_checks.secrets import Secret
@@ -604,7 +606,11 @@ class ApiClient:
                 raise RootCause(
                     f"{exc}; {self.unresponsive}", UNRESPONSIVE, self._unresponsive_short
                 ) from None
-            fail(f"{exc}; is the URL right and the service up?")
+            raise Unreachable(
+                f"{exc}; is the URL right, the service up and this runner's network working?",
+                UNREACHABLE,
+                "the target could not be reached (no connection)",
+            ) from None
 
     def _answer(self, exchange: Exchange, method: str, path: str) -> Answer:
         enveloped = not any(path.startswith(bare) for bare in self.envelope.bare_routes)

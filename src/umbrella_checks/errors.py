@@ -2,10 +2,12 @@
 
 Domain modules and checks raise these; the plugin maps each type once (``hooks.py``):
 
-- ``CheckFailed`` (and ``CouldNotCheck``): the check failed. Its whole report is the message —
-  no traceback, so no locals — scrubbed of every known secret. A ``RootCause`` (the target hung,
-  is not the Umbrella API, answers a route without its envelope) fails the first check that
-  meets it; the later ones cannot judge, naming it.
+- ``CheckFailed``: the check failed. Its whole report is the message — no traceback, so no
+  locals — scrubbed of every known secret. A ``RootCause`` (the target hung, is not the Umbrella
+  API, answers a route without its envelope) fails the first check that meets it; the later
+  ones cannot judge, naming it. ``CouldNotCheck`` (a service a check needs did not answer) and
+  ``Unreachable`` (no connection to the target) fail too, but are no verdict on the service:
+  the gate does not roll back on them.
 - ``CannotJudge``: the data cannot support a verdict (no history, nothing to judge, a quantile
   the API does not offer). Never a pass: a skip that says why, a failure under --strict-skips.
 - ``MissingInput``: an input the check needs was not given (a credential, an API token): a
@@ -49,7 +51,10 @@ class CheckFailed(Outcome):
 
 class CouldNotCheck(CheckFailed):
     """A service the check needs did not answer usefully, or a number it needs is missing:
-    a failure, never a pass (and never read as 0)."""
+    a failure, never a pass (and never read as 0) — but no verdict on the service, so the
+    gate does not roll back on it (``verdict.py``)."""
+
+    kind = "could-not-check"
 
     def __init__(self, message: str) -> None:
         super().__init__(
@@ -78,8 +83,18 @@ class EnvelopeMissing(RootCause):
         self.route = route
 
 
+class Unreachable(RootCause):
+    """No connection to the target at all (DNS, refused, TLS): the runner's network or the
+    URL, not an answer from the service. A failure, but no verdict on the service: the gate
+    alerts the CI owner instead of rolling back (a Worker behind Cloudflare always accepts
+    connections; when it is broken, Cloudflare answers for it)."""
+
+    kind = "unreachable"
+
+
 # The causes every check of the target shares (``RootCause.cause``).
 UNRESPONSIVE = "target unresponsive"
+UNREACHABLE = "target unreachable"
 NOT_THE_API = "not the Umbrella API"
 
 

@@ -8,6 +8,7 @@ import contextlib
 import html
 from collections.abc import Generator, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,12 +19,14 @@ from umbrella_checks.aftermath import record_history, report_failures, revoke_mi
 from umbrella_checks.client import Planned
 from umbrella_checks.errors import (
     NOT_THE_API,
+    UNREACHABLE,
     UNRESPONSIVE,
     CannotJudge,
     CheckFailed,
     NotJudged,
     Outcome,
     RootCause,
+    Unreachable,
 )
 from umbrella_checks.fixtures import planning_token
 from umbrella_checks.incident import SEVERITIES, Failure, grouped
@@ -46,6 +49,7 @@ from umbrella_checks.runstate import (
     worker_share,
 )
 from umbrella_checks.settings import NO_TARGET, TOKEN_VARS
+from umbrella_checks.verdict import verdict_of
 
 MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
@@ -339,6 +343,12 @@ def _refuse_a_stranger(probe: Probe) -> None:
     not in the Umbrella API's recorded shape, nothing the check could find means what its
     remedy says ("auth is not enforced: roll back" on some other site's 404 page). The first
     such check fails with what came back and both readings; the rest cannot judge."""
+    if probe.error is not None and probe.unresponsive is None:
+        raise Unreachable(
+            f"no connection for the start-of-run probe: {probe.error}",
+            UNREACHABLE,
+            "the target could not be reached (no connection)",
+        )
     if probe.error is not None:
         raise RootCause(
             f"no answer to the start-of-run probe: {probe.error}",
@@ -404,6 +414,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     revoke_minted(run)
     record_history(config, run)
     report_failures(config, run)
+    run.verdict = verdict_of(exitstatus, run.failures)
+    target = config.getoption("verdict_file")
+    if target:
+        Path(target).write_text(f"{run.verdict.word}\n", encoding="utf-8")
 
 
 @pytest.hookimpl(trylast=True)
@@ -413,6 +427,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     run = run_of(config)
     terminalreporter.write_line(f"umbrella: Target version: {target_version(run.probe)}")
     terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
+    if run.verdict is not None:
+        terminalreporter.write_line(f"umbrella: {run.verdict.line}")
     for name, value in sorted(run.figures.items()):
         terminalreporter.write_line(f"umbrella: {name}: {value}")
     for group in grouped(run.failures):
@@ -451,6 +467,7 @@ class _Tally:
                     report.longreprtext.strip()[:2000],
                     getattr(report, "umbrella_severity", DEFAULT_SEVERITY),
                     report.when or "call",
+                    outcome_kind(report) or "error",
                 )
             )
         if report.when != "teardown":

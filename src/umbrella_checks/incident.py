@@ -23,6 +23,9 @@ class Failure:
     # The phase it failed in: "setup" (a fixture: the target hung, a credential expired),
     # "call" or "teardown".
     phase: str = "call"
+    # The typed outcome ("failed": judged the service; "could-not-check", "unreachable",
+    # "missing-input" under --strict-skips …; "error": the suite itself broke).
+    kind: str = "failed"
 
     @property
     def name(self) -> str:

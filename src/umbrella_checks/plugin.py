@@ -51,6 +51,9 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--strict-skips", "strict_skips", "store_true",
      "fail every check skipped for a missing input (the safety guard's refusals stay skips)"),
     ("--reports-dir", "reports_dir", "DIR", "where tier reports go (default: <rootdir>/reports)"),
+    ("--verdict-file", "verdict_file", "PATH",
+     "write the verdict on the service (healthy, broken, could-not-run) to PATH at the end: "
+     "CI rolls back on broken only"),
     ("--alert", "alert", "store_true",
      "on failure, write an incident draft and post to SLACK_WEBHOOK_URL (never for --sandbox)"),
 )  # fmt: skip

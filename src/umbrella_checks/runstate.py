@@ -30,6 +30,7 @@ from umbrella_checks.safety import Reported, read_reported
 from umbrella_checks.sandbox.process import SandboxNotStarted
 from umbrella_checks.settings import SandboxInfo, Settings, SettingsError, clerk_client, resolve
 from umbrella_checks.transport import RequestCounter
+from umbrella_checks.verdict import Verdict
 
 if TYPE_CHECKING:
     from umbrella_checks.sandbox.process import SandboxProcess
@@ -109,6 +110,8 @@ class Run:
     # later checks meeting the same cause cannot judge (see hooks).
     root_causes: dict[str, str] = field(default_factory=dict)
     reports: ReportPaths | None = None
+    # The run's verdict on the service (controller, at session end): what CI rolls back on.
+    verdict: Verdict | None = None
     sandbox: SandboxProcess | None = None
     tokens: TokenStore | None = None
     # The one client for the target in this process (the probe's, then the checks' ``api``).
@@ -193,6 +196,7 @@ def history_key(settings: Settings) -> str:
 
 PATH_OPTIONS = (
     "--umbrella-config",
+    "--verdict-file",
     "--app-dir",
     "--d1-sqlite",
     "--migrations-dir",

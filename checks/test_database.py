@@ -123,15 +123,16 @@ def test_migration_files_are_numbered_in_sequence(
 
 
 @pytest.fixture(scope="module")
-def cron_runs(d1: D1Backend, settings: Settings) -> list[cron.Run]:
+def cron_runs(d1: D1Backend, settings: Settings) -> list[cron.CronRun]:
     config = settings.config.cron
     result = read(
         d1,
-        f"SELECT id, status, start_time, error_message FROM {config.table} "
+        "SELECT id, status, start_time, end_time, duration_ms, error_message "
+        f"FROM {config.table} "
         "WHERE job_name = ? ORDER BY start_time DESC LIMIT 50",
         [config.job_name],
     )
-    return [cron.Run.from_row(row) for row in result.rows]
+    return [cron.CronRun.from_row(row) for row in result.rows]
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def cron_schedule(settings: Settings, request: pytest.FixtureRequest) -> tuple[l
 
 @pytest.mark.daily
 def test_analytics_cron_ran_on_schedule(
-    cron_runs: list[cron.Run],
+    cron_runs: list[cron.CronRun],
     cron_schedule: tuple[list[str], str],
     settings: Settings,
     now: datetime,
@@ -178,7 +179,7 @@ def test_analytics_cron_ran_on_schedule(
 
 @pytest.mark.daily
 def test_analytics_cron_last_run_did_not_fail(
-    cron_runs: list[cron.Run], settings: Settings
+    cron_runs: list[cron.CronRun], settings: Settings
 ) -> None:
     """A failed aggregation leaves a hole in the analytics the business reads."""
     judged(len(cron_runs), f"{settings.config.cron.job_name} runs in {settings.config.cron.table}")
@@ -192,17 +193,40 @@ def test_analytics_cron_last_run_did_not_fail(
 
 
 @pytest.mark.daily
-def test_no_cron_run_is_stuck(cron_runs: list[cron.Run], settings: Settings, now: datetime) -> None:
-    """A run that hung never writes 'failed': only its age gives it away."""
+def test_no_cron_run_is_stuck(
+    cron_runs: list[cron.CronRun], settings: Settings, now: datetime
+) -> None:
+    """A run that hung never writes 'failed': only its age gives it away — judged against how
+    long the job usually takes, so the 00:30 nightly run sees a 00:00 run still going."""
     config = settings.config.cron
     judged(len(cron_runs), f"{config.job_name} runs in {config.table}")
-    stuck = cron.stuck_runs(cron_runs, now, timedelta(seconds=config.running_timeout))
+    limit = cron.running_limit(cron_runs, timedelta(seconds=config.running_timeout))
+    stuck = cron.stuck_runs(cron_runs, now, limit)
     if stuck:
         oldest = min(stuck, key=lambda run: run.start)
-        hours = (now - oldest.start).total_seconds() / 3600
+        minutes = (now - oldest.start).total_seconds() / 60
         fail(
             f"{config.table}: expected no {config.job_name} run 'running' longer than "
-            f"{config.running_timeout / 60:g} min, got run {oldest.id} running since "
-            f"{utc_text(oldest.start)} ({hours:.1f} h): it hung or died without logging; "
-            "check `wrangler tail` for the scheduled handler"
+            f"{limit.total_seconds() / 60:.1f} min (3x its longest completed run + 1 min, at "
+            f"most [cron] running_timeout {config.running_timeout / 60:g} min), got run "
+            f"{oldest.id} running since {utc_text(oldest.start)} ({minutes:.0f} min): it hung "
+            "or died without logging; check `wrangler tail` for the scheduled handler"
+        )
+
+
+@pytest.mark.daily
+def test_each_cron_run_logs_one_row(cron_runs: list[cron.CronRun], settings: Settings) -> None:
+    """A run that ends by inserting a second row leaves its first one 'running' forever: the
+    log then shows a stuck job that is not, and hides one that is."""
+    config = settings.config.cron
+    judged(len(cron_runs), f"{config.job_name} runs in {config.table}")
+    pairs = cron.orphaned_rows(cron_runs)
+    if pairs:
+        running, twin = pairs[0]
+        fail(
+            f"{config.table}: expected one row per {config.job_name} run, got {len(pairs)} "
+            f"run(s) with a 'running' row beside a '{twin.status}' one (e.g. {running.id} and "
+            f"{twin.id}, both started {utc_text(twin.start)}): the job inserts a new row when "
+            "it ends instead of updating the row it started; fix the handler's UPDATE of "
+            f"{config.table} (by id)"
         )

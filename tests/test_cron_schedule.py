@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from umbrella_checks.cron import Run, due_since, failed_run, missing_run, stuck_runs
+from umbrella_checks.cron import (
+    CronRun,
+    due_since,
+    failed_run,
+    missing_run,
+    orphaned_rows,
+    running_limit,
+    stuck_runs,
+)
 from umbrella_checks.migrations import naming_problems
 
 DAILY = ["0 0 * * *"]
@@ -17,8 +25,8 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def run(start: str, status: str = "completed") -> Run:
-    return Run(start, status, at(start), None)
+def run(start: str, status: str = "completed", took: float | None = None) -> CronRun:
+    return CronRun(f"{start}-{status}", status, at(start), None, took)
 
 
 YESTERDAYS = [run("2026-11-25T00:00:02")]
@@ -57,9 +65,42 @@ def test_several_schedules_take_the_latest() -> None:
 
 
 def test_a_failed_latest_run_is_reported() -> None:
-    runs = [*YESTERDAYS, Run("r2", "failed", at("2026-11-26T00:00:02"), "boom")]
+    runs = [*YESTERDAYS, CronRun("r2", "failed", at("2026-11-26T00:00:02"), "boom")]
     assert failed_run(runs) == runs[1]
     assert failed_run(YESTERDAYS) is None
+
+
+HOUR = timedelta(hours=1)
+FOUR_SECOND_NIGHTS = [run(f"2026-11-2{d}T00:00:02", took=4.0) for d in (3, 4, 5)]
+
+
+def test_at_0030_a_run_still_going_since_midnight_is_stuck() -> None:
+    """The job takes 4 s; the nightly run at 00:30 must not wait for running_timeout (1 h)."""
+    tonight = run("2026-11-26T00:00:02", "running")
+    runs = [*FOUR_SECOND_NIGHTS, tonight]
+    limit = running_limit(runs, HOUR)
+    assert limit == timedelta(seconds=72)
+    assert stuck_runs(runs, at("2026-11-26T00:30:00"), limit) == [tonight]
+
+
+def test_the_limit_is_running_timeout_without_history_or_for_a_slow_job() -> None:
+    assert running_limit([run("2026-11-26T00:00:02", "running")], HOUR) == HOUR
+    assert running_limit([run("2026-11-25T00:00:02", took=7200.0)], HOUR) == HOUR
+
+
+@pytest.mark.parametrize("status", ["completed", "failed"])
+def test_a_running_row_beside_its_own_finished_row_is_orphaned_at_once(status: str) -> None:
+    finished = run("2026-11-26T00:00:02", status, took=4.0)
+    running = run("2026-11-26T00:00:03", "running")
+    runs = [*FOUR_SECOND_NIGHTS, finished, running]
+    assert orphaned_rows(runs) == [(running, finished)]
+    # Reported once, by its own check: not also "stuck", even hours later.
+    assert stuck_runs(runs, at("2026-11-26T09:00:00"), running_limit(runs, HOUR)) == []
+
+
+def test_a_running_row_of_another_run_is_not_orphaned() -> None:
+    runs = [run("2026-11-25T00:00:02", took=4.0), run("2026-11-26T00:00:02", "running")]
+    assert orphaned_rows(runs) == []
 
 
 def test_running_too_long_is_stuck_but_a_fresh_run_is_not() -> None:

@@ -18,6 +18,7 @@ ALL = [
     "test_analytics_cron_last_run_did_not_fail",
     "test_analytics_cron_ran_on_schedule",
     "test_database_is_reachable",
+    "test_each_cron_run_logs_one_row",
     "test_migration_files_are_numbered_in_sequence",
     "test_no_cron_run_is_stuck",
     "test_no_migration_is_pending",
@@ -73,8 +74,20 @@ def test_database_checks_pass_on_the_healthy_sandbox(
         pytest.param(
             "cron-stuck",
             ["test_no_cron_run_is_stuck"],
-            "(3.0 h): it hung or died without logging",
+            "(180 min): it hung or died without logging",
             id="cron-stuck",
+        ),
+        pytest.param(
+            "cron-running-long",
+            ["test_no_cron_run_is_stuck"],
+            "longer than 1.2 min (3x its longest completed run + 1 min, at most",
+            id="running-far-longer-than-the-job-takes",
+        ),
+        pytest.param(
+            "cron-duplicate-row",
+            ["test_each_cron_run_logs_one_row"],
+            "the job inserts a new row when it ends instead of updating the row it started",
+            id="running-row-beside-its-completed-row",
         ),
         pytest.param(
             "database-down",
@@ -112,6 +125,7 @@ def _api_env(monkeypatch: pytest.MonkeyPatch, api: FakeD1Api) -> None:
         "cron-missed",
         "cron-failed",
         "cron-stuck",
+        "cron-duplicate-row",
     ],
 )
 def test_both_backends_give_the_same_verdicts(

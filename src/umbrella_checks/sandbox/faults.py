@@ -262,6 +262,14 @@ FAULTS: dict[str, Fault] = {
     ),
     "cron-missed": Fault(None, "no analytics_aggregation run since the day before yesterday"),
     "cron-failed": Fault(None, "the latest analytics_aggregation run failed"),
+    "cron-running-long": Fault(
+        None,
+        "an analytics_aggregation run has been 'running' for 30 minutes (the job takes 4 s; "
+        "under the 1 h running_timeout)",
+    ),
+    "cron-duplicate-row": Fault(
+        None, "the latest run left a 'running' row beside its own 'completed' row"
+    ),
     "cron-stuck": Fault(None, "an analytics_aggregation run has been 'running' for 3 hours"),
     "database-down": Fault(
         None, "the D1 database is unreachable (file gone, routes 500, health 503)"

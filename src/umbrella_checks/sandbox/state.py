@@ -140,16 +140,22 @@ def _seed_cron(db: sqlite3.Connection, now: datetime, faults: Faults) -> None:
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     # A week of nightly runs, each a couple of seconds after 00:00 as Cloudflare fires them.
     last_good = midnight - timedelta(days=2) if "cron-missed" in faults else midnight
+    latest = midnight
     for days_back in range(7, -1, -1):
         start = midnight - timedelta(days=days_back) + timedelta(seconds=2)
         if start > now or start > last_good + timedelta(seconds=2):
             continue
+        latest = start
         if days_back == 0 and "cron-failed" in faults:
             _cron_run(db, start, "failed", "D1_ERROR: no such table: analytics_daily")
         else:
             _cron_run(db, start, "completed", None)
     if "cron-stuck" in faults:
         _cron_run(db, now - timedelta(hours=3), "running", None)
+    if "cron-running-long" in faults:  # under running_timeout, far over the job's 4 s
+        _cron_run(db, now - timedelta(minutes=30), "running", None)
+    if "cron-duplicate-row" in faults:  # tonight's run logged its end as a second row
+        _cron_run(db, latest, "running", None)
 
 
 @dataclass

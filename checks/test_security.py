@@ -18,6 +18,7 @@ from umbrella_checks import forgery
 from umbrella_checks.analytics import GraphQL
 from umbrella_checks.clerk import jwt_expiry
 from umbrella_checks.client import ApiClient
+from umbrella_checks.config import maintenance_probe
 from umbrella_checks.errors import cannot_judge, fail, judged, missing_input, not_applicable
 from umbrella_checks.fixtures import Figures, ReportNotes, credential, matrix_rows
 from umbrella_checks.planning import Planner, sends
@@ -39,8 +40,27 @@ def signed_in_routes(pytestconfig: pytest.Config, settings: Settings) -> list[st
 
 
 def _maintenance_probes(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
-    for path in settings.config.security.maintenance_routes:
-        planner.add("GET", path)
+    for entry in settings.config.security.maintenance_routes:
+        planner.add(*maintenance_probe(entry))
+
+
+# What an anonymous caller's answer says about a maintenance route, by status class.
+def _what_it_did(path: str, status: int) -> str:
+    if 200 <= status < 300:
+        return f"did the work for anyone ({status})"
+    if status == 405:
+        return (
+            f"answered 405 before checking the caller: the route exists and serves another "
+            f'method; probe it with that one ("POST {path}" in [security] maintenance_routes)'
+        )
+    if 300 <= status < 400:
+        return f"redirected an anonymous caller ({status}) instead of refusing with 401/403"
+    if status >= 500:
+        return f"crashed for an anonymous caller ({status})"
+    return (
+        f"read the request before checking the caller ({status}): with the parameters it "
+        "asked for, it would do the work for anyone"
+    )
 
 
 def _documented_routes(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
@@ -122,25 +142,23 @@ def test_signed_in_routes_refuse_a_forged_token(
 
 @sends(_maintenance_probes)
 def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: Settings) -> None:
-    """The runbook's manual analytics trigger, cron and admin routes: 401, 403 or 404 for
-    anyone without credentials; a 2xx does the work for anyone."""
-    routes = settings.config.security.maintenance_routes
-    if not routes:
+    """The runbook's manual analytics trigger, cron and admin routes: 401 or 403 for anyone
+    without credentials (404: no such route). Anything else means the route did work, or read
+    the request, before checking the caller: a 400 "force must be true" runs the job for
+    anyone who adds force=true."""
+    entries = settings.config.security.maintenance_routes
+    if not entries:
         not_applicable("[security] maintenance_routes is empty: list the routes to probe")
     open_routes = []
-    for path in routes:
-        answer = api.get(path)
-        if 200 <= answer.status < 300:
-            open_routes.append(f"GET {answer.url} does work for anyone ({answer.status})")
-        elif answer.status >= 500:
-            open_routes.append(
-                f"GET {answer.url} crashed for an anonymous caller ({answer.status})"
-            )
+    for method, path in (maintenance_probe(entry) for entry in entries):
+        answer = api.request(method, path)
+        if answer.status not in (401, 403, 404):
+            open_routes.append(f"{method} {answer.url} {_what_it_did(path, answer.status)}")
     if open_routes:
         fail(
-            "expected 401, 403 or 404 from every maintenance route for an anonymous caller, "
-            "got: " + "; ".join(open_routes) + " (guard the route with the admin role, or "
-            "remove it: scheduled work belongs to the cron trigger)"
+            "expected 401 or 403 (404: no such route) from every maintenance route for an "
+            "anonymous caller, got: " + "; ".join(open_routes) + " (check the caller first — "
+            "the admin role — or remove the route: scheduled work belongs to the cron trigger)"
         )
 
 

@@ -58,8 +58,21 @@ def test_the_security_review_passes_on_the_healthy_sandbox(
         pytest.param(
             "open-trigger-route",
             [SWEEP],
-            "/v1/analytics/trigger does work for anyone (200)",
+            "/v1/analytics/trigger did the work for anyone (200)",
             id="open-trigger-route",
+        ),
+        pytest.param(
+            "trigger-validates-first",
+            [SWEEP],
+            "/v1/cron/analytics read the request before checking the caller (400)",
+            id="validates-parameters-before-the-caller",
+        ),
+        pytest.param(
+            "trigger-post-only-open",
+            [SWEEP],
+            "/v1/admin/analytics/run answered 405 before checking the caller: the route exists "
+            'and serves another method; probe it with that one ("POST /v1/admin/analytics/run"',
+            id="post-only-route-probed-with-get",
         ),
         pytest.param(
             "route-5xx=/v1/debug",
@@ -77,6 +90,33 @@ def test_the_security_review_catches_its_fault(
     for name in failing:
         assert fragment in run.message_of(name)
         assert "eyJ" not in run.message_of(name)  # a forged token is still never printed
+
+
+def test_a_maintenance_route_is_probed_with_the_method_it_serves(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    config = suite_dir / "umbrella.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[security]\nmaintenance_routes = ["/v1/cron", "POST /v1/admin/analytics/run"]\n'
+    )
+    run = run_checks(SECURITY, "-k", SWEEP, faults=["trigger-post-only-open"])
+    assert run.failed_names() == [SWEEP]
+    message = run.message_of(SWEEP)
+    assert "POST http://127.0.0.1:" in message
+    assert "/v1/admin/analytics/run did the work for anyone (200)" in message
+    assert "/v1/cron " not in message  # 404: no such route, nothing to open
+
+
+def test_a_maintenance_route_entry_that_is_no_path_is_one_line(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    config = suite_dir / "umbrella.toml"
+    config.write_text(config.read_text() + '\n[security]\nmaintenance_routes = ["RUN /x"]\n')
+    result = pytester.runpytest_subprocess(SECURITY, "--sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = [line for line in result.stderr.lines if line.strip()]
+    assert "security.maintenance_routes: 'RUN /x' is not a path or 'METHOD /path'" in line
 
 
 def test_a_forged_token_copies_the_static_tokens_claims() -> None:

@@ -336,7 +336,8 @@ class Security(_Section, frozen=True, kw_only=True):
 
     # Trigger and maintenance routes a Worker like this one may have (the runbook's "manually
     # trigger analytics update"), with and without /v1: each must refuse anonymous callers.
-    # Probed with a plain GET, never with parameters that would force work.
+    # Probed with the method it serves — "POST /v1/admin/analytics/run"; a bare path is a GET —
+    # without a body or parameters, never with what would force work.
     maintenance_routes: list[str] = field(
         default_factory=lambda: [
             "/cron",
@@ -360,6 +361,17 @@ class Security(_Section, frozen=True, kw_only=True):
             "/cdn-cgi/handler/scheduled",
         ]
     )
+
+
+PROBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def maintenance_probe(entry: str) -> tuple[str, str]:
+    """``"POST /v1/jobs/run"`` -> ("POST", "/v1/jobs/run"); a bare path is a GET."""
+    method, _, path = entry.strip().partition(" ")
+    if path and method in PROBE_METHODS:
+        return method, path.strip()
+    return "GET", entry.strip()
 
 
 class Tls(_Section, frozen=True, kw_only=True):
@@ -529,6 +541,13 @@ def check_consistency(config: SuiteConfig, source: str) -> SuiteConfig:
                 f"{source}: budgets.endpoints.{key!r} matches no route the suite measures, so "
                 f"its budget would never apply; did you mean {close[0]!r}? (measured: "
                 f"{', '.join(measured)})"
+            )
+    for entry in config.security.maintenance_routes:
+        _, path = maintenance_probe(entry)
+        if not path.startswith("/") or " " in path:
+            raise ConfigError(
+                f"{source}: security.maintenance_routes: {entry!r} is not a path or 'METHOD "
+                f'/path\' ({", ".join(PROBE_METHODS)}); write e.g. "POST /v1/jobs/run"'
             )
     if "{domain}" not in config.tls.rdap_url:
         raise ConfigError(f"{source}: tls.rdap_url must contain {{domain}}")

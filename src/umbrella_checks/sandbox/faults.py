@@ -224,6 +224,15 @@ FAULTS: dict[str, Fault] = {
     "open-trigger-route": Fault(
         None, "GET /v1/analytics/trigger runs the analytics job for anyone (200)"
     ),
+    "trigger-validates-first": Fault(
+        None,
+        "GET /v1/cron/analytics answers 400 'force must be true' before asking who calls; with "
+        "force=true it runs the job for anyone",
+    ),
+    "trigger-post-only-open": Fault(
+        None,
+        "/v1/admin/analytics/run serves POST only (GET: 405) and runs the job for any caller",
+    ),
     "webhook-missing": Fault(None, "POST /v1/auth/webhook answers 404 (route lost)"),
     "admin-not-enforced": Fault(None, "admin routes answer 200 to any signed-in user"),
     "stack-trace": Fault(None, "error bodies carry a stack trace with file paths"),

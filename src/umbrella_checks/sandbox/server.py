@@ -588,6 +588,15 @@ class _Handler(BaseHTTPRequestHandler):
             and "open-trigger-route" in sb.faults
         ):
             self._ok({"triggered": "analytics_aggregation"})  # and no auth asked: the fault
+        elif path == "/v1/cron/analytics" and "trigger-validates-first" in sb.faults:
+            # Validates its parameters before it asks who is calling: with force=true it runs.
+            if query.get("force") != ["true"]:
+                raise ApiError(400, "validation_error", "force must be true", "force")
+            self._ok({"triggered": "analytics_aggregation"})
+        elif path == "/v1/admin/analytics/run" and "trigger-post-only-open" in sb.faults:
+            if method != "POST":
+                raise ApiError(405, "method_not_allowed", f"{method} not allowed; use POST")
+            self._ok({"triggered": "analytics_aggregation"})  # no auth asked: the fault
         elif method == "GET" and path == "/v1/violet/usage":
             self._violet_usage()
         elif method == "POST" and path == "/v1/violet/prompt":

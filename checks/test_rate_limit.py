@@ -15,7 +15,7 @@ import pytest
 from umbrella_checks.client import Answer, ApiClient
 from umbrella_checks.errors import CouldNotCheck, cannot_judge, fail
 from umbrella_checks.fixtures import TargetClock, credential, require_destructive
-from umbrella_checks.moments import next_utc_midnight, utc_text
+from umbrella_checks.moments import next_utc_midnight, utc_text, window_seen
 from umbrella_checks.planning import Planner, sends
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
@@ -67,17 +67,19 @@ def test_violet_remaining_matches_usage(usage: Answer, settings: Settings) -> No
         )
 
 
-def test_violet_window_is_daily(usage: Answer, settings: Settings, now: datetime) -> None:
-    """A per-minute window lets a user send 50 prompts every minute instead of every day."""
+def test_violet_window_is_daily(usage: Answer, settings: Settings) -> None:
+    """A per-minute window lets a user send 50 prompts every minute instead of every day.
+    Judged by the target's clock (its ``Date``), as every window here is."""
     violet = settings.config.violet
     seen = Usage.of(usage, violet)
     where = violet.headers.reset if seen.source == "header" else violet.reset_field
+    now = TargetClock.of(usage)
     midnight = next_utc_midnight(now)
     slack = timedelta(seconds=violet.reset_slack)
     if seen.reset <= now or abs(seen.reset - midnight) > slack:
         usage.fail(
             f"{where} at the next 00:00 UTC ({utc_text(midnight)} ± {slack.seconds} s)",
-            f"{utc_text(seen.reset)} ({(seen.reset - now).total_seconds():.0f} s from now)",
+            f"{utc_text(seen.reset)} ({window_seen(seen.reset - now)})",
             "the limit window is not one UTC day",
         )
 
@@ -171,13 +173,16 @@ def _improper_429(answer: Answer, now: datetime, settings: Settings) -> str | No
             f"no {names.retry_after} header" if raw is None else f"{names.retry_after} {raw!r}"
         )
     elif abs(now + timedelta(seconds=int(raw)) - midnight) > slack:
-        problems.append(
-            f"{names.retry_after}: {raw} ({utc_text(now + timedelta(seconds=int(raw)))})"
-        )
+        wait = timedelta(seconds=int(raw))
+        problems.append(f"{names.retry_after}: {raw} ({utc_text(now + wait)}, {window_seen(wait)})")
     if remaining != "0":
         problems.append(f"{names.remaining}: {remaining}")
-    if reset.isdigit() and abs(datetime.fromtimestamp(int(reset), UTC) - midnight) > slack:
-        problems.append(f"{names.reset} {utc_text(datetime.fromtimestamp(int(reset), UTC))}")
+    if not reset.strip().isdigit():
+        # Without it a client cannot tell a day's window from a minute's.
+        problems.append(f"no {names.reset} header" if not reset else f"{names.reset} {reset!r}")
+    elif abs(datetime.fromtimestamp(int(reset), UTC) - midnight) > slack:
+        at = datetime.fromtimestamp(int(reset), UTC)
+        problems.append(f"{names.reset} {utc_text(at)} ({window_seen(at - now)})")
     return ", ".join(problems) or None
 
 
@@ -189,18 +194,23 @@ def test_every_429_is_a_proper_429(
     later one, from whichever limiter answers — must say when the daily window ends."""
     midnight = utc_text(next_utc_midnight(target_clock.of(refused)))
     expected = f"Retry-After and X-RateLimit-Reset at the next 00:00 UTC ({midnight}), Remaining 0"
+    # Every 429 judged, all problems said together: the first one never hides a later one.
     first = _improper_429(refused, target_clock.of(refused), settings)
-    if first:
-        refused.fail(expected, f"on the first 429: {first}", "clients cannot know when to retry")
+    later = None
     if after_a_minute.status == 429:
         later = _improper_429(after_a_minute, target_clock.of(after_a_minute), settings)
-        if later:
-            after_a_minute.fail(
-                expected,
-                f"on the 429 after the minute boundary: {later}",
+    seen = [
+        f"on the first 429 ({refused.what}): {first}" if first else "",
+        f"on the 429 after the minute boundary ({after_a_minute.what}): {later}" if later else "",
+    ]
+    if first or later:
+        hint = "clients cannot know when to retry"
+        if later and not first:
+            hint = (
                 "two limiters disagree: the first 429 was right, a later one comes from a "
-                "second limiter (edge or per-minute rule) with its own headers",
+                "second limiter (edge or per-minute rule) with its own headers"
             )
+        fail(f"expected {expected}, got " + "; ".join(s for s in seen if s) + f" ({hint})")
 
 
 @pytest.mark.destructive

@@ -69,15 +69,21 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
         pytest.param(
             "retry-after-missing",
             ["test_every_429_is_a_proper_429"],
-            "got on the first 429: no Retry-After header",
+            "/v1/violet/prompt): no Retry-After header",
             id="retry-after-missing",
         ),
         pytest.param(
             "second-limiter",
             ["test_every_429_is_a_proper_429"],
-            "got on the 429 after the minute boundary: no Retry-After header, "
+            "/v1/violet/prompt): no Retry-After header, "
             "X-RateLimit-Remaining: 49 (two limiters disagree",
             id="second-limiter",
+        ),
+        pytest.param(
+            "reset-missing-on-429",
+            ["test_every_429_is_a_proper_429"],
+            "/v1/violet/prompt): no X-RateLimit-Reset header",
+            id="429-without-reset",
         ),
         pytest.param(
             "rate-limit-per-minute",
@@ -117,7 +123,7 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
         pytest.param(
             "reset-off=120",
             ["test_violet_window_is_daily", "test_every_429_is_a_proper_429"],
-            "Z), X-RateLimit-Reset 20",  # both the Retry-After and the reset named
+            "away), X-RateLimit-Reset 20",  # both the Retry-After and the reset named
             id="reset-2-minutes-late",
         ),
         pytest.param(
@@ -162,6 +168,21 @@ def test_rate_limit_checks_catch_their_fault(
     for name in failing:
         assert_on_call_message(run.message_of(name))
     assert any(fragment in run.message_of(name) for name in failing)
+
+
+def test_every_429_problem_is_reported_together(run_checks: RunChecks) -> None:
+    """The first 429's problem does not hide the later one's."""
+    run = run_checks(*ALLOW, "-k", "proper_429", faults=["retry-after-missing", "second-limiter"])
+    message = run.message_of("test_every_429_is_a_proper_429")
+    assert "got on the first 429 (POST http://127.0.0.1:" in message
+    assert "/v1/violet/prompt): no Retry-After header; on the 429 after the minute" in message
+    assert "X-RateLimit-Remaining: 49" in message
+
+
+def test_a_per_minute_window_is_named_as_one(run_checks: RunChecks) -> None:
+    run = run_checks(*ALLOW, faults=["rate-limit-per-minute"])
+    assert "s away: a per-minute window)" in run.message_of("test_violet_window_is_daily")
+    assert "s away: a per-minute window)" in run.message_of("test_every_429_is_a_proper_429")
 
 
 def test_a_reset_off_by_exactly_the_slack_passes(run_checks: RunChecks) -> None:

@@ -15,3 +15,16 @@ def next_utc_midnight(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
         days=1
     )
+
+
+def window_seen(until: timedelta) -> str:
+    """What a reset ``until`` away says about the limit's window, for messages: a reset within
+    a minute or two is a per-minute window, within an hour or two a per-hour one."""
+    seconds = until.total_seconds()
+    if seconds <= 0:
+        return "a reset in the past"
+    if seconds <= 120:
+        return f"a reset {seconds:.0f} s away: a per-minute window"
+    if seconds <= 7200:
+        return f"a reset {seconds / 60:.0f} min away: a per-hour window"
+    return f"a reset {seconds / 3600:.1f} h away"

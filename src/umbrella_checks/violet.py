@@ -83,15 +83,16 @@ class Exhaustion:
 
 
 def exhaust(api: ApiClient, violet: Violet, token: Secret) -> Exhaustion:
-    """Send the promised prompts plus one: at most limit + 1 requests.
+    """Send prompts until one is refused, or until the promised prompts plus one were sent —
+    never more than the documented limit + 1, whatever the service's headers say.
 
     The first answer's X-RateLimit-Remaining says how many more the service promises to
-    accept, so no separate usage request is needed. The prompt after the promised ones must be
-    refused; one that is not is the finding, and nothing more is sent.
+    accept (no separate usage request is needed); it decides when to stop only while it stays
+    within the documented limit: a service that promises 10,000 is held to 50.
     """
     result = Exhaustion()
     budget = 1
-    while budget > 0:
+    while budget > 0 and result.accepted <= violet.daily_limit:
         budget -= 1
         answer = api.post(violet.prompt_path, token=token, json=violet.prompt("rate limit check"))
         result.last = answer

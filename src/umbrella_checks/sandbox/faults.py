@@ -239,6 +239,7 @@ FAULTS: dict[str, Fault] = {
     "rate-limit-off": Fault(None, "Violet's limit is not enforced (never 429)"),
     "rate-limit-off-by-one": Fault(None, "Violet accepts prompt 51 before answering 429"),
     "retry-after-missing": Fault(None, "Violet's 429 carries no Retry-After"),
+    "reset-missing-on-429": Fault(None, "Violet's 429 carries no X-RateLimit-Reset"),
     "rate-limit-per-minute": Fault(None, "Violet's window is one minute instead of one UTC day"),
     "second-limiter": Fault(
         None,

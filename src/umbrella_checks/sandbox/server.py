@@ -706,6 +706,8 @@ class _Handler(BaseHTTPRequestHandler):
             if sb.quick_minutes:  # before anything is stamped: Date and Retry-After agree
                 sb.limiter_clock.skip_to_minute_end()
             headers = self._rate_headers(used, reset)
+            if "reset-missing-on-429" in sb.faults:
+                del headers["X-RateLimit-Reset"]
             sb.counts[f"refused:{account.user_id}"] += 1
             if "second-limiter" in sb.faults and sb.counts[f"refused:{account.user_id}"] > 1:
                 # An edge rule in front of the Worker: its own headers, no Retry-After.

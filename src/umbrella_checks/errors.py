@@ -92,6 +92,14 @@ class Unreachable(RootCause):
     kind = "unreachable"
 
 
+class WouldTripLimit(RootCause):
+    """The selected checks' own requests would exceed a documented rate limit from this
+    runner: the run refuses before sending them (in an xdist worker, which cannot stop the run
+    at collection, as the first check's failure). No verdict on the service."""
+
+    kind = "would-trip-limit"
+
+
 # The causes every check of the target shares (``RootCause.cause``).
 UNRESPONSIVE = "target unresponsive"
 UNREACHABLE = "target unreachable"

@@ -27,11 +27,12 @@ from umbrella_checks.errors import (
     Outcome,
     RootCause,
     Unreachable,
+    WouldTripLimit,
 )
 from umbrella_checks.fixtures import planning_token
 from umbrella_checks.incident import SEVERITIES, Failure, grouped
 from umbrella_checks.planning import MARKER as SENDS_MARKER
-from umbrella_checks.planning import declared
+from umbrella_checks.planning import declared, over_documented_limits
 from umbrella_checks.reporting import rotate
 from umbrella_checks.runstate import (
     PENDING,
@@ -48,6 +49,7 @@ from umbrella_checks.runstate import (
     worker_run,
     worker_share,
 )
+from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import NO_TARGET, TOKEN_VARS
 from umbrella_checks.verdict import verdict_of
 
@@ -93,10 +95,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     does)."""
     for item in items:
         severity_of(item)
-    if run_key not in config.stash or informational(config) or run_of(config).settings.base_url:
+    if run_key not in config.stash or informational(config):
+        return
+    _refuse_to_trip_documented_limits(config, items)
+    if run_of(config).settings.base_url:
         return
     if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
         raise pytest.UsageError(NO_TARGET)
+
+
+def _refuse_to_trip_documented_limits(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse at start when the selected checks' own requests would exceed a documented rate
+    limit from this runner: the run would fail on 429s it caused itself."""
+    settings = run_of(config).settings
+    limits = settings.config.security.rate_limits
+    if not limits or not settings.base_url:
+        return
+
+    # Who sends a request is all that counts here: a stand-in credential per account.
+    def stand_in(who: str) -> Secret | None:
+        return None if who == "anonymous" else Secret(who, f"stand-in for {who}")
+
+    planned = declared(items, settings, stand_in).requests
+    problems = over_documented_limits(planned, limits)
+    if not problems:
+        return
+    message = (
+        "; ".join(problems) + ": the run would trip the limit itself and fail on its own "
+        "429s; select fewer checks (-k, --deselect), lower [budgets] samples, or record the "
+        "limit the service really has"
+    )
+    if not is_worker(config):
+        raise pytest.UsageError(message)
+    # An xdist worker cannot end the run at collection (the controller takes it for a crash):
+    # the first check of the target fails with this instead, the rest cannot judge.
+    run_of(config).own_traffic = message
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -273,11 +306,14 @@ def _one_failure_per_root_cause(run: Run, report: pytest.TestReport) -> None:
     Called where each report is made, and on the xdist controller for the workers' reports,
     so one defect is one failure however many workers met it."""
     cause = getattr(report, "umbrella_cause", None)
-    if not report.failed or cause is None:
+    if cause is None or not (report.failed or report.skipped):
         return
     key, summary = cause
-    first = run.root_causes.setdefault(key, report.nodeid)
-    if first == report.nodeid:
+    if report.failed:
+        first = run.root_causes.setdefault(key, report.nodeid)
+    else:  # a skip a worker made names the worker's first; the run's first is the one to name
+        first = run.root_causes.get(key, getattr(report, "umbrella_cause_first", ""))
+    if first == report.nodeid or not first:
         return
     outcome = CannotJudge(f"{summary} (failed once, in {first.split('::', 1)[-1]})")
     report.outcome = "skipped"
@@ -333,6 +369,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         # A destructive check is refused by the safety guard first (a target that did not
         # answer, or not as the Umbrella API, reported no environment): refusing is the point.
         fixtures = getattr(item, "fixturenames", ())
+        if TARGET_FIXTURES.intersection(fixtures) and run.own_traffic:
+            raise WouldTripLimit(run.own_traffic, "own traffic", "the run would trip a limit")
         if TARGET_FIXTURES.intersection(fixtures) and not item.get_closest_marker("destructive"):
             _refuse_a_stranger(run.settled_probe())
         yield

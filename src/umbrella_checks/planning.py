@@ -14,12 +14,14 @@ drop what is still prefetched. Destructive checks declare nothing: their order m
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
 from umbrella_checks.client import Planned
+from umbrella_checks.config import DocumentedLimit
 from umbrella_checks.secrets import Secret
 from umbrella_checks.settings import Settings
 
@@ -93,3 +95,31 @@ def declared(items: list[pytest.Item], settings: Settings, token: TokenSource) -
             declare: Declare = marker.args[0]
             declare(planner, settings, params)
     return planner
+
+
+def over_documented_limits(
+    requests: list[tuple[Planned, set[str]]], limits: Mapping[str, DocumentedLimit]
+) -> list[str]:
+    """The documented rate limits a tier's own planned requests would trip from one runner:
+    "per ip" counts every request to the limit's routes, "per user" those with one credential.
+    A gate that trips a limit fails on its own 429s — on a service that is fine."""
+    problems = []
+    for name, documented in limits.items():
+        counts: Counter[str] = Counter()
+        for planned, _ in requests:
+            path = planned.path.split("?", 1)[0]
+            if not any(
+                path == route or path.startswith(route.rstrip("/") + "/")
+                for route in documented.routes
+            ):
+                continue
+            who = dict(planned.headers).get("Authorization", "anonymous")
+            counts["this runner" if documented.per == "ip" else who] += 1
+        worst = max(counts.values(), default=0)
+        if worst > documented.limit:
+            problems.append(
+                f"[security.rate_limits.{name}] allows {documented.limit} requests per "
+                f"{documented.window:g} s per {documented.per} on {', '.join(documented.routes)}; "
+                f"the selected checks plan {worst} of them from this runner"
+            )
+    return problems

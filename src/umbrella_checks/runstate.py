@@ -110,6 +110,8 @@ class Run:
     # later checks meeting the same cause cannot judge (see hooks).
     root_causes: dict[str, str] = field(default_factory=dict)
     reports: ReportPaths | None = None
+    # Set (in an xdist worker) when the selected checks would trip a documented rate limit.
+    own_traffic: str | None = None
     # The run's verdict on the service (controller, at session end): what CI rolls back on.
     verdict: Verdict | None = None
     sandbox: SandboxProcess | None = None

@@ -1,0 +1,52 @@
+"""The gate respects the service's documented rate limits: a tier whose own requests would
+trip one from this runner refuses at start, naming the limit and its request count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunChecks
+
+PUBLIC = """
+[security.rate_limits.public]
+limit = {limit}
+window = "1m"
+per = "ip"
+routes = ["/v1/artists", "/v1/gigs", "/v1/health"]
+"""
+
+
+def _with_limit(suite_dir: Path, limit: int) -> None:
+    config = suite_dir / "umbrella.toml"
+    config.write_text(config.read_text() + PUBLIC.format(limit=limit))
+
+
+def test_a_tier_that_would_trip_a_documented_limit_refuses_at_start(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    _with_limit(suite_dir, 20)
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = [line for line in result.stderr.lines if line.strip()]
+    assert "[security.rate_limits.public] allows 20 requests per 60 s per ip" in line
+    assert "the selected checks plan 23 of them from this runner" in line
+    assert "requests sent to the target" not in result.stdout.str()  # no run summary
+
+
+def test_under_xdist_the_refusal_is_one_failure_and_no_verdict(
+    run_checks: RunChecks, suite_dir: Path, tmp_path: Path
+) -> None:
+    _with_limit(suite_dir, 20)
+    verdict = tmp_path / "verdict"
+    run = run_checks("-m", "postdeploy", "-n", "2", f"--verdict-file={verdict}")
+    assert len(run.failed_names()) == 1
+    assert "the selected checks plan 23 of them" in run.message_of(run.failed_names()[0])
+    assert verdict.read_text() == "could-not-run\n"  # never a rollback
+
+
+def test_a_tier_within_the_documented_limits_runs(run_checks: RunChecks, suite_dir: Path) -> None:
+    _with_limit(suite_dir, 23)
+    run = run_checks("-m", "postdeploy")
+    assert run.failed_names() == []

@@ -50,3 +50,32 @@ def test_a_tier_within_the_documented_limits_runs(run_checks: RunChecks, suite_d
     _with_limit(suite_dir, 23)
     run = run_checks("-m", "postdeploy")
     assert run.failed_names() == []
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(["--environment=nowhere"], id="bad-option-at-configure"),
+        pytest.param(["-p", "no:umbrella-sandbox-unused", "--no-sandbox"], id="unknown-option"),
+        pytest.param(["--sandbox", "--sandbox-fault=no-such-fault"], id="bad-fault"),
+    ],
+)
+def test_a_usage_error_writes_no_report_and_keeps_the_latest(
+    pytester: pytest.Pytester, suite_dir: Path, broken: list[str]
+) -> None:
+    good = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    assert good.ret == 0
+    reports = suite_dir / "reports"
+    before = {p.name: p.read_bytes() for p in reports.iterdir()}
+    assert "postdeploy-latest.html" in before
+    result = pytester.runpytest_subprocess("-m", "postdeploy", *broken)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert {p.name: p.read_bytes() for p in reports.iterdir()} == before
+
+
+def test_no_target_at_collection_writes_no_report(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    result = pytester.runpytest_subprocess("-m", "postdeploy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not (suite_dir / "reports").exists() or not list((suite_dir / "reports").iterdir())

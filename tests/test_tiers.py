@@ -49,6 +49,7 @@ TIERS = {
         "test_database.py::test_analytics_cron_last_run_did_not_fail",
         "test_database.py::test_analytics_cron_ran_on_schedule",
         "test_database.py::test_no_cron_run_is_stuck",
+        "test_database.py::test_each_cron_run_logs_one_row",
         "test_sentry.py::test_no_new_critical_or_high_sentry_issues",
     ],
     "weekly": [

@@ -101,6 +101,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if run_of(config).settings.base_url:
         return
     if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
+        run_of(config).usage_error = True
         raise pytest.UsageError(NO_TARGET)
 
 
@@ -126,6 +127,7 @@ def _refuse_to_trip_documented_limits(config: pytest.Config, items: list[pytest.
         "limit the service really has"
     )
     if not is_worker(config):
+        run_of(config).usage_error = True
         raise pytest.UsageError(message)
     # An xdist worker cannot end the run at collection (the controller takes it for a crash):
     # the first check of the target fails with this instead, the rest cannot judge.
@@ -139,6 +141,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     run = config.stash.get(run_key, None)
     if run is None or run.probe is not PENDING or informational(config) or is_worker(config):
+        return
+    if run.usage_error:  # pytest calls this even when collection ended in a usage error
         return
     plan: list[tuple[Planned, set[str]]] = []
     if run.settings.config.http.concurrency >= 2:
@@ -160,7 +164,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if not is_worker(config):
         revoke_minted(run)  # normally done at session end; this catches aborted runs
     run.stop_sandbox()
-    if run.reports is not None:
+    if run.reports is not None and run.usage_error:
+        run.reports.discard()  # what pytest-html and junitxml wrote of a run that never ran
+    elif run.reports is not None:
         run.reports.publish_latest()
         rotate(reports_dir(config), run.tier, run.settings.config.reports.keep)
 
@@ -446,6 +452,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if is_worker(config) or run_key not in config.stash or informational(config):
         return
     run = run_of(config)
+    if exitstatus == pytest.ExitCode.USAGE_ERROR:
+        # Nothing was judged: no history, no alert, no verdict (CI reads "could not run"),
+        # and no report — the last good evidence stays where it is (see pytest_unconfigure).
+        run.usage_error = True
+        run.close_client()
+        revoke_minted(run)
+        return
     # Before pytest-html writes the report (its own sessionfinish runs last).
     _add_metadata(config, **{"Target version": target_version(run.settled_probe())})
     run.close_client()  # counts what was prefetched and never asked for
@@ -463,6 +476,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if run_key not in config.stash or is_worker(config) or informational(config):
         return
     run = run_of(config)
+    if run.usage_error:
+        return
     terminalreporter.write_line(f"umbrella: Target version: {target_version(run.probe)}")
     terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
     if run.verdict is not None:

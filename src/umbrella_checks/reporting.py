@@ -38,6 +38,12 @@ class ReportPaths:
         if self.html.exists():
             shutil.copyfile(self.html, self.latest)
 
+    def discard(self) -> None:
+        """Remove this run's own files (never ``latest``): a run that ended in a usage error
+        judged nothing, and an empty report would pass for evidence."""
+        for path in (self.html, self.junit):
+            path.unlink(missing_ok=True)
+
 
 def rotate(reports_dir: Path, tier: str, keep: int) -> list[Path]:
     """Keep the newest ``keep`` runs of a tier (their .html and .xml); the removed files."""

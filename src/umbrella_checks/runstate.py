@@ -110,6 +110,8 @@ class Run:
     # later checks meeting the same cause cannot judge (see hooks).
     root_causes: dict[str, str] = field(default_factory=dict)
     reports: ReportPaths | None = None
+    # The run ended in a usage error (exit 4): it judged nothing, so it reports nothing.
+    usage_error: bool = False
     # Set (in an xdist worker) when the selected checks would trip a documented rate limit.
     own_traffic: str | None = None
     # The run's verdict on the service (controller, at session end): what CI rolls back on.

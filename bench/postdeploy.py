@@ -4,9 +4,9 @@ Runs ``pytest -m postdeploy --sandbox`` serially, sending as checks ask (``[http
 concurrency = 1``, before) and with the tier's planned requests sent together (after), with no
 injected latency and with every answer 200 ms away (the sandbox's ``distance`` fault); then the
 plugin's import time; then, with ``--loaded N``, N repeats of a healthy run under full CPU load
-(``-n auto`` plus a busy loop on every core) counting latency failures; and N runs (``--one-at-a-time
-N``, default 20) against a healthy target that serves one request at a time without
-Server-Timing, counting latency failures. With ``--runtime-venv
+(``-n auto`` plus a busy loop on every core) counting latency failures; and N runs
+(``--one-at-a-time N``, default 20) against a healthy target that serves one request at a
+time without Server-Timing, counting latency failures. With ``--runtime-venv
 DIR`` the "after" runs are repeated in a virtualenv holding only ``pip install .`` — what the
 shipped workflows install — built in DIR on first use, this checkout reinstalled each time.
 Usage:
@@ -84,7 +84,8 @@ def runtime_python(folder: Path) -> str:
 def import_time() -> tuple[float, list[str]]:
     """Microseconds to import the plugin and its run-time modules; heavy modules it pulled in."""
     code = (
-        "import sys, umbrella_checks.plugin, umbrella_checks.hooks, umbrella_checks.fixtures;"
+        "import sys, umbrella_checks.plugin, umbrella_checks.wiring.hooks,"
+        " umbrella_checks.wiring.fixtures;"
         "print(','.join(m for m in ('locust', 'gevent', 'flask', 'zmq') if m in sys.modules))"
     )
     done = subprocess.run(
@@ -95,8 +96,8 @@ def import_time() -> tuple[float, list[str]]:
         parts = line.split("|")
         if len(parts) == 3 and parts[2].rstrip() in (
             " umbrella_checks.plugin",
-            " umbrella_checks.hooks",
-            " umbrella_checks.fixtures",
+            " umbrella_checks.wiring.hooks",
+            " umbrella_checks.wiring.fixtures",
         ):
             total += int(parts[1])  # cumulative µs, children included
     heavy = [m for m in done.stdout.strip().split(",") if m]

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.analytics import GraphQL
-from umbrella_checks.d1 import D1Backend, read
+from umbrella_checks.config.settings import Settings
+from umbrella_checks.config.wrangler import WranglerApp
 from umbrella_checks.errors import cannot_judge, fail, not_applicable
-from umbrella_checks.fixtures import Figures
-from umbrella_checks.settings import Settings
-from umbrella_checks.wrangler import WranglerApp
+from umbrella_checks.services.analytics import GraphQL
+from umbrella_checks.services.d1 import D1Backend, read
+from umbrella_checks.wiring.fixtures import Figures
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from umbrella_checks import tls
+from umbrella_checks.config.settings import Settings
 from umbrella_checks.errors import fail, not_applicable
-from umbrella_checks.settings import Settings
+from umbrella_checks.services import tls
 from umbrella_checks.transport import RequestCounter
 
 pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]

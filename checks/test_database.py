@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks import cron, migrations
-from umbrella_checks.d1 import D1Backend, D1Error, is_missing_table, read
+from umbrella_checks.config.settings import Settings
+from umbrella_checks.config.wrangler import WranglerApp, WranglerError
 from umbrella_checks.errors import fail, judged
-from umbrella_checks.fixtures import Figures
 from umbrella_checks.moments import utc_text
-from umbrella_checks.settings import Settings
-from umbrella_checks.wrangler import WranglerApp, WranglerError
+from umbrella_checks.operations import cron, migrations
+from umbrella_checks.services.d1 import D1Backend, D1Error, is_missing_table, read
+from umbrella_checks.wiring.fixtures import Figures
 
 APPLY_HINT = "run `wrangler d1 migrations apply {binding} --env {env}` (runbook › Issue 3)"
 

@@ -14,16 +14,17 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks import forgery
-from umbrella_checks.analytics import GraphQL
-from umbrella_checks.clerk import jwt_expiry
-from umbrella_checks.client import ApiClient
-from umbrella_checks.config import maintenance_probe
+from umbrella_checks.config.settings import Settings
+from umbrella_checks.config.suite import maintenance_probe
 from umbrella_checks.errors import cannot_judge, fail, judged, missing_input, not_applicable
-from umbrella_checks.fixtures import Figures, ReportNotes, credential, matrix_rows
-from umbrella_checks.planning import Planner, sends
 from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import Settings
+from umbrella_checks.services.analytics import GraphQL
+from umbrella_checks.services.clerk import jwt_expiry
+from umbrella_checks.target import forgery
+from umbrella_checks.target.client import ApiClient
+from umbrella_checks.target.planning import Planner
+from umbrella_checks.wiring.declared import sends
+from umbrella_checks.wiring.fixtures import Figures, ReportNotes, credential, matrix_rows
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-1")]
 

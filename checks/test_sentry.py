@@ -6,11 +6,11 @@ import html
 
 import pytest
 
-from umbrella_checks import sentry
+from umbrella_checks.config.settings import SentryAccess, Settings
 from umbrella_checks.errors import fail
-from umbrella_checks.fixtures import Figures, ReportNotes
-from umbrella_checks.settings import SentryAccess, Settings
+from umbrella_checks.services import sentry
 from umbrella_checks.transport import RequestCounter
+from umbrella_checks.wiring.fixtures import Figures, ReportNotes
 
 pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]
 

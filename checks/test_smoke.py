@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.client import Answer, ApiClient
+from umbrella_checks.config.settings import Settings
 from umbrella_checks.errors import cannot_judge, judged
-from umbrella_checks.fixtures import Figures
-from umbrella_checks.latency import Latency, Limits
-from umbrella_checks.planning import Planner, sends
-from umbrella_checks.runstate import run_of
 from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import Settings
+from umbrella_checks.target.client import Answer, ApiClient
+from umbrella_checks.target.latency import Latency, Limits
+from umbrella_checks.target.planning import Planner
+from umbrella_checks.wiring.declared import sends
+from umbrella_checks.wiring.fixtures import Figures
+from umbrella_checks.wiring.runstate import run_of
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-1")]
 

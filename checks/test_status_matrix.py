@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.client import ApiClient
-from umbrella_checks.fixtures import matrix_rows
-from umbrella_checks.matrix import Row
-from umbrella_checks.planning import Planner, sends
+from umbrella_checks.config.matrix import Row
+from umbrella_checks.config.settings import Settings
 from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import Settings
+from umbrella_checks.target.client import ApiClient
+from umbrella_checks.target.planning import Planner
+from umbrella_checks.wiring.declared import sends
+from umbrella_checks.wiring.fixtures import matrix_rows
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-2")]
 

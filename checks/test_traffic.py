@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.analytics import GraphQL, Invocations, p95_bounds
+from umbrella_checks.config.settings import Settings
 from umbrella_checks.errors import cannot_judge, fail
-from umbrella_checks.fixtures import Figures
-from umbrella_checks.settings import Settings
+from umbrella_checks.services.analytics import GraphQL, Invocations, p95_bounds
+from umbrella_checks.wiring.fixtures import Figures
 
 PERIODS = [
     pytest.param(timedelta(days=1), id="24h", marks=pytest.mark.daily),

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytest
 
-from umbrella_checks import history
+from umbrella_checks.config.settings import Settings
 from umbrella_checks.errors import cannot_judge, fail
-from umbrella_checks.fixtures import ReportNotes
-from umbrella_checks.settings import Settings
+from umbrella_checks.operations import history
+from umbrella_checks.wiring.fixtures import ReportNotes
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 

@@ -1,6 +1,6 @@
 """Release gate: the critical read paths under load; P95 < 500 ms per budget, < 1% errors.
 
-Run it with ``tox -e perf`` or ``python -m umbrella_checks.perf [--sandbox]`` (headless, bounded by
+Run it with ``tox -e perf`` or ``python -m umbrella_checks perf [--sandbox]`` (headless, bounded by
 perf/locust.conf). The verdict is judged once, on the master (or the only process), when Locust
 quits; a broken budget makes the process exit non-zero.
 """
@@ -15,8 +15,8 @@ from typing import Any
 from locust import FastHttpUser, between, events
 from locust.runners import WorkerRunner
 
-from umbrella_checks.clerk import TokenStore
-from umbrella_checks.perf import (
+from umbrella_checks.config.settings import clerk_access, clerk_client
+from umbrella_checks.operations.perf import (
     TOKEN_FILE_ENV,
     EndpointStats,
     judge,
@@ -26,11 +26,11 @@ from umbrella_checks.perf import (
     reported_environment,
     static_user_token,
 )
-from umbrella_checks.settings import clerk_access, clerk_client
+from umbrella_checks.services.clerk import TokenStore
 
 CONFIG, ENVIRONMENT = load_suite_config(os.environ)
 STATIC_TOKEN = static_user_token(os.environ)
-# Minted by `python -m umbrella_checks.perf` once per load test, re-minted near expiry.
+# Minted by `python -m umbrella_checks perf` once per load test, re-minted near expiry.
 _clerk = clerk_access(os.environ, {"user": None})
 STORE = (
     TokenStore.open(

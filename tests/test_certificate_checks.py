@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 
 from tests.conftest import RunChecks
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.transport import NoAnswer, new_client, send
 
 CERT = "test_tls_certificate_is_trusted_names_the_host_and_has_weeks_left"

@@ -14,10 +14,10 @@ import pytest
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeClerk
-from umbrella_checks.clerk import Clerk, ClerkError, TokenStore, frontend_api_of
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.secrets import Secret
+from umbrella_checks.services.clerk import Clerk, ClerkError, TokenStore, frontend_api_of
 
 USER = "clerk_user_1"  # the sandbox's artist account
 ADMIN = "clerk_user_3"  # the sandbox's admin account

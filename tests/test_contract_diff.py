@@ -1,4 +1,4 @@
-"""`python -m umbrella_checks.contract diff`: drift at a glance, each difference once, with the
+"""`python -m umbrella_checks contract diff`: drift at a glance, each difference once, with the
 line that would record it; nothing on a target shaped as recorded."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def _diff(sandbox: Sandbox) -> subprocess.CompletedProcess[str]:
     env |= {"API_URL": sandbox.url, "ENVIRONMENT": "development"}
     env["UMBRELLA_USER_TOKEN"] = sandbox.accounts["user"].token
     return subprocess.run(
-        [sys.executable, "-m", "umbrella_checks.contract", "diff"],
+        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
         env=env,
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from umbrella_checks.cron import (
+from umbrella_checks.operations.cron import (
     CronRun,
     due_since,
     failed_run,
@@ -15,7 +15,7 @@ from umbrella_checks.cron import (
     running_limit,
     stuck_runs,
 )
-from umbrella_checks.migrations import naming_problems
+from umbrella_checks.operations.migrations import naming_problems
 
 DAILY = ["0 0 * * *"]
 GRACE = timedelta(minutes=30)

@@ -371,7 +371,7 @@ def test_an_empty_migrations_folder_is_one_line(
 
 
 def test_the_suite_never_writes_to_d1(sandbox_server: Callable[..., Sandbox]) -> None:
-    from umbrella_checks.d1 import D1Error, SqliteBackend
+    from umbrella_checks.services.d1 import D1Error, SqliteBackend
 
     backend = SqliteBackend(sandbox_server().d1_sqlite)
     for sql in (

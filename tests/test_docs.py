@@ -9,7 +9,7 @@ from umbrella_checks.sandbox import FAULTS, fault_table
 
 
 def test_the_readme_fault_table_is_the_generated_one() -> None:
-    """Regenerate with `python -m umbrella_checks.sandbox --fault-table`."""
+    """Regenerate with `python -m umbrella_checks sandbox --fault-table`."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert fault_table() in readme
 

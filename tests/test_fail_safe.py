@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.conftest import RunChecks
-from umbrella_checks.safety import normalise_url, sensitive_reason
 from umbrella_checks.sandbox import Sandbox
+from umbrella_checks.target.safety import normalise_url, sensitive_reason
 
 DESTRUCTIVE = "weekly and destructive"
 

@@ -15,9 +15,10 @@ import pytest
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL, FakeSentry, SlackHook
-from umbrella_checks import history, sentry
-from umbrella_checks.config import Sentry
+from umbrella_checks.config.suite import Sentry
+from umbrella_checks.operations import history
 from umbrella_checks.sandbox import Sandbox, parse_faults
+from umbrella_checks.services import sentry
 
 TRAFFIC = "checks/test_traffic.py"
 ERROR_ANSWERS = [
@@ -524,7 +525,8 @@ def _monitor_run(url: str, state: Path, env: dict[str, str]) -> subprocess.Compl
         [
             sys.executable,
             "-m",
-            "umbrella_checks.monitor",
+            "umbrella_checks",
+            "monitor",
             "--once",
             f"--base-url={url}",
             f"--state={state}",
@@ -572,20 +574,31 @@ def test_monitor_warns_but_never_pages_on_a_200_it_does_not_recognise(
     assert slack.posts == []
 
 
+def test_an_unknown_command_is_one_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "perff"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "python -m umbrella_checks: unknown command 'perff'; give one of perf, monitor, "
+        "contract, sandbox (e.g. python -m umbrella_checks perf --help)"
+    )
+
+
 @pytest.mark.parametrize(
     ("command", "args", "expected"),
     [
-        pytest.param("umbrella_checks.monitor", ["--once"], "monitor: no target", id="monitor"),
+        pytest.param("monitor", ["--once"], "monitor: no target", id="monitor"),
         pytest.param(
-            "umbrella_checks.monitor",
+            "monitor",
             ["--once", "--base-url=ftp://x"],
             "is not an http(s) URL",
             id="monitor-bad-url",
         ),
-        pytest.param("umbrella_checks.perf", [], "perf: no target", id="perf"),
-        pytest.param("umbrella_checks.contract", ["diff"], "contract: no target", id="contract"),
+        pytest.param("perf", [], "perf: no target", id="perf"),
+        pytest.param("contract", ["diff"], "contract: no target", id="contract"),
         pytest.param(
-            "umbrella_checks.contract",
+            "contract",
             ["diff", "--base-url=https://x.example", "--umbrella-config=missing.toml"],
             "config file missing.toml does not exist",
             id="contract-bad-config",
@@ -599,7 +612,7 @@ def test_the_commands_say_what_is_missing_in_one_line(
 
     env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
     done = subprocess.run(
-        [sys.executable, "-m", command, *args],
+        [sys.executable, "-m", "umbrella_checks", command, *args],
         env=env,
         cwd=tmp_path,
         capture_output=True,

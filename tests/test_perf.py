@@ -49,7 +49,8 @@ def perf(
     command = [
         sys.executable,
         "-m",
-        "umbrella_checks.perf",
+        "umbrella_checks",
+        "perf",
         f"--reports-dir={tmp_path}",
         f"--perf-dir={REPO / 'perf'}",
         "-t",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks.config import Budgets, Safety, SuiteConfig, validate
-from umbrella_checks.perf import EndpointStats, judge, limit_warnings, load_test_refused
-from umbrella_checks.safety import Reported
+from umbrella_checks.config.suite import Budgets, Safety, SuiteConfig, validate
+from umbrella_checks.operations.perf import EndpointStats, judge, limit_warnings, load_test_refused
+from umbrella_checks.target.safety import Reported
 
 
 def stats(name: str, p95: float, requests: int = 100, failures: int = 0) -> EndpointStats:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunChecks
-from umbrella_checks.incident import Failure, draft, grouped
+from umbrella_checks.operations.incident import Failure, draft, grouped
 from umbrella_checks.sandbox import Sandbox
 
 NOT_THE_API = "cannot judge: the target does not answer as the Umbrella API (failed once, in "

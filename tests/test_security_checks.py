@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL
-from umbrella_checks import forgery
 from umbrella_checks.sandbox import Sandbox
+from umbrella_checks.target import forgery
 
 SECURITY = "checks/test_security.py"
 FORGED = "test_signed_in_routes_refuse_a_forged_token[{}]"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from umbrella_checks.wrangler import WranglerApp, WranglerError
+from umbrella_checks.config.wrangler import WranglerApp, WranglerError
 
 TOML = """
 name = "umbrella-api"

@@ -103,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if is_wanted(config):
         if config.getoption("sandbox") and not _nothing_runs(config):
             _launch_sandbox(config)
-        config.pluginmanager.import_plugin("umbrella_checks.hooks")
+        config.pluginmanager.import_plugin("umbrella_checks.wiring.hooks")
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)

@@ -24,7 +24,7 @@ import httpcore  # noqa: F401
 import httpx
 
 from umbrella_checks import __version__
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.secrets import scrub
 
 USER_AGENT = f"umbrella-checks/{__version__} (+runbook post-launch operations)"

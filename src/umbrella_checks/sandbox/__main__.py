@@ -1,4 +1,4 @@
-"""``umbrella-sandbox`` / ``python -m umbrella_checks.sandbox``: run the sandbox on its own.
+"""``umbrella-sandbox`` / ``python -m umbrella_checks sandbox``: run the sandbox on its own.
 
 Prints one JSON line (URL, tokens, app dir, database file) and serves until interrupted.
 """

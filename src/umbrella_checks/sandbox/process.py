@@ -24,7 +24,7 @@ class SandboxNotStarted(Exception):
 
 
 class SandboxProcess:
-    """``python -m umbrella_checks.sandbox``: ``launch`` starts it setting itself up, ``ready``
+    """``python -m umbrella_checks sandbox``: ``launch`` starts it setting itself up, ``ready``
     tells it the environment to report and returns its JSON line (url, environment, version,
     app_dir, d1_sqlite, tokens, faults), also kept as ``info``."""
 
@@ -81,7 +81,7 @@ class SandboxProcess:
                 else f"did not start within {START_TIMEOUT:g} s"
             )
             raise SandboxNotStarted(
-                f"the sandbox {why}; run `python -m umbrella_checks.sandbox` to see why"
+                f"the sandbox {why}; run `python -m umbrella_checks sandbox` to see why"
             )
         self.info = info
         return info

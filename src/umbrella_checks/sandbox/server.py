@@ -192,7 +192,7 @@ class Sandbox:
         # Only a sandbox that verifies Clerk tokens needs these (and their start-up time).
         import jwt
 
-        from umbrella_checks.config import Http
+        from umbrella_checks.config.suite import Http
         from umbrella_checks.transport import NoAnswer, request_once
 
         if not self.clerk_jwks_url:

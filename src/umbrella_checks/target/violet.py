@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.config import RateLimitHeaders, Violet
+from umbrella_checks.config.suite import RateLimitHeaders, Violet
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.secrets import Secret
+from umbrella_checks.target.client import Answer, ApiClient
 
 
 @dataclass(frozen=True)

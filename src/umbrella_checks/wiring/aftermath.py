@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks import history, incident, slack
-from umbrella_checks.reporting import TIERS
-from umbrella_checks.runstate import Run, history_key, reports_dir
+from umbrella_checks.operations import history, incident
 from umbrella_checks.secrets import from_env
+from umbrella_checks.services import slack
+from umbrella_checks.wiring.reporting import TIERS
+from umbrella_checks.wiring.runstate import Run, history_key, reports_dir
 
 
 def revoke_minted(run: Run) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from umbrella_checks.config import Envelope, Errors, Http, SuiteConfig
+from umbrella_checks.config.suite import Envelope, Errors, Http, SuiteConfig
 from umbrella_checks.errors import (
     UNREACHABLE,
     UNRESPONSIVE,

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.secrets import Secret, scrub
 from umbrella_checks.transport import NoAnswer, request_once
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.errors import fail
 from umbrella_checks.secrets import Secret, scrub
 from umbrella_checks.transport import NoAnswer, RequestCounter, could_not_check_reason, request_once

@@ -1,9 +1,10 @@
 """Declared requests: what a check will send, said once, beside the check.
 
-A check (or its module, through ``pytestmark``) carries ``@sends(declare)``; ``declare(planner,
-settings, params)`` adds the requests the check will make (``planner.add``), from the settings
-and the check's parameters. When collection ends, the plugin reads every selected check's
-declarations and hands them to the target's client, which sends them together; each answer is
+A check (or its module, through ``pytestmark``) carries ``@sends(declare)``
+(``wiring/declared.py``); ``declare(planner, settings, params)`` adds the requests the check
+will make (``planner.add``), from the settings and the check's parameters. When collection
+ends, the plugin reads every selected check's declarations and hands them to the target's
+client, which sends them together; each answer is
 bound to the check(s) that declared it and is handed to no other (``client.py``).
 
 A declaration marked ``shared`` (one answer several checks read, such as the health answer a
@@ -18,14 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import pytest
-
-from umbrella_checks.client import Planned
-from umbrella_checks.config import DocumentedLimit
+from umbrella_checks.config.settings import Settings
+from umbrella_checks.config.suite import DocumentedLimit
 from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import Settings
-
-MARKER = "sends"
+from umbrella_checks.target.client import Planned
 
 
 class Unplannable(Exception):
@@ -37,12 +34,6 @@ TokenSource = Callable[[str], Secret | None]
 
 # (planner, settings, the check's parameters) -> None; adds requests with planner.add
 Declare = Callable[["Planner", Settings, Mapping[str, Any]], None]
-
-
-def sends(declare: Declare, *, shared: bool = False) -> pytest.MarkDecorator:
-    """Declare the requests a check (or, in ``pytestmark``, each check of a module) sends."""
-    mark: pytest.MarkDecorator = getattr(pytest.mark, MARKER)(declare, shared=shared)
-    return mark
 
 
 class Planner:
@@ -80,21 +71,6 @@ class Planner:
             self.requests.append((planned, owners))
             if self.shared:
                 self._shared[planned] = owners
-
-
-def declared(items: list[pytest.Item], settings: Settings, token: TokenSource) -> Planner:
-    """Every selected check's declared requests (destructive checks excluded)."""
-    planner = Planner(token)
-    for item in items:
-        if item.get_closest_marker("destructive") is not None:
-            continue
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        for marker in item.iter_markers(MARKER):
-            planner.owner = item.nodeid
-            planner.shared = bool(marker.kwargs.get("shared", False))
-            declare: Declare = marker.args[0]
-            declare(planner, settings, params)
-    return planner
 
 
 def over_documented_limits(

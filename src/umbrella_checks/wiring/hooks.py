@@ -15,8 +15,7 @@ import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__
-from umbrella_checks.aftermath import record_history, report_failures, revoke_minted
-from umbrella_checks.client import Planned
+from umbrella_checks.config.settings import NO_TARGET, TOKEN_VARS
 from umbrella_checks.errors import (
     NOT_THE_API,
     UNREACHABLE,
@@ -29,12 +28,17 @@ from umbrella_checks.errors import (
     Unreachable,
     WouldTripLimit,
 )
-from umbrella_checks.fixtures import planning_token
-from umbrella_checks.incident import SEVERITIES, Failure, grouped
-from umbrella_checks.planning import MARKER as SENDS_MARKER
-from umbrella_checks.planning import declared, over_documented_limits
-from umbrella_checks.reporting import rotate
-from umbrella_checks.runstate import (
+from umbrella_checks.operations.incident import SEVERITIES, Failure, grouped
+from umbrella_checks.operations.verdict import verdict_of
+from umbrella_checks.secrets import Secret
+from umbrella_checks.target.client import Planned
+from umbrella_checks.target.planning import over_documented_limits
+from umbrella_checks.wiring.aftermath import record_history, report_failures, revoke_minted
+from umbrella_checks.wiring.declared import MARKER as SENDS_MARKER
+from umbrella_checks.wiring.declared import declared
+from umbrella_checks.wiring.fixtures import planning_token
+from umbrella_checks.wiring.reporting import rotate
+from umbrella_checks.wiring.runstate import (
     PENDING,
     Probe,
     Run,
@@ -49,9 +53,6 @@ from umbrella_checks.runstate import (
     worker_run,
     worker_share,
 )
-from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import NO_TARGET, TOKEN_VARS
-from umbrella_checks.verdict import verdict_of
 
 MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
@@ -59,7 +60,7 @@ MARKERS = {
     "weekly": "the runbook's weekly review, run on Sundays",
     "destructive": "changes state or uses quota; needs --allow-destructive, never production",
     SENDS_MARKER: "sends(declare, shared=False): the requests a check sends, declared for "
-    "prefetching (umbrella_checks.planning)",
+    "prefetching (umbrella_checks.target.planning)",
     "on_demand": "on_demand(why): the check sends requests it cannot declare in advance (they "
     "drop what is prefetched)",
     "severity": "severity(level): the runbook's SEV level when this check fails (SEV-1 to "
@@ -69,7 +70,7 @@ MARKERS = {
 DEFAULT_SEVERITY = "SEV-3"
 
 # The fixtures the checks use; loaded with these hooks, never in other projects.
-pytest_plugins = ["umbrella_checks.fixtures"]
+pytest_plugins = ["umbrella_checks.wiring.fixtures"]
 
 # Fixtures that talk to the target: a selected check that uses one needs a base URL.
 # (Not ``base_url``: pytest-base-url's autouse fixture puts it in every check's closure.)

@@ -1,4 +1,4 @@
-"""``python -m umbrella_checks.contract diff``: where the target's shape differs from what
+"""``python -m umbrella_checks contract diff``: where the target's shape differs from what
 ``umbrella.toml`` records, per route, at a glance.
 
 Read-only: a handful of GETs (health, Violet usage with the user's token when one is set, an
@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from umbrella_checks.client import Answer, ApiClient, envelope_problem
-from umbrella_checks.config import ConfigError, SuiteConfig
+from umbrella_checks.config.settings import TOKEN_VARS, SettingsError, script_config, validate_url
+from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.secrets import from_env
-from umbrella_checks.settings import TOKEN_VARS, SettingsError, script_config, validate_url
+from umbrella_checks.target.client import Answer, ApiClient, envelope_problem
 
 UNKNOWN_ROUTE = "/v1/umbrella-checks-unknown-route"
 
@@ -137,7 +137,7 @@ def diff(base_url: str, config: SuiteConfig) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m umbrella_checks.contract",
+        prog="python -m umbrella_checks contract",
         description="Where the target's shape differs from what umbrella.toml records.",
     )
     parser.add_argument("command", choices=["diff"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import (

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.errors import CouldNotCheck
-from umbrella_checks.external import ReadOnlyService
 from umbrella_checks.secrets import Secret
+from umbrella_checks.services.external import ReadOnlyService
 from umbrella_checks.transport import RequestCounter
 
 QUANTILES_TYPE = "AccountWorkersInvocationsAdaptiveQuantiles"

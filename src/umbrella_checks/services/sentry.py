@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from umbrella_checks.config import Http, Sentry
+from umbrella_checks.config.suite import Http, Sentry
 from umbrella_checks.errors import CouldNotCheck
-from umbrella_checks.external import ReadOnlyService
 from umbrella_checks.secrets import Secret
+from umbrella_checks.services.external import ReadOnlyService
 from umbrella_checks.transport import RequestCounter
 
 PRIORITIES = ("critical", "high", "medium", "low")

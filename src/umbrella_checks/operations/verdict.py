@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from umbrella_checks.incident import Failure
+from umbrella_checks.operations.incident import Failure
 
 HEALTHY = "healthy"
 BROKEN = "broken"

@@ -18,19 +18,25 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from umbrella_checks.clerk import ClerkError, TokenStore
-from umbrella_checks.client import Answer, ApiClient, Planned
-from umbrella_checks.config import ConfigError
+from umbrella_checks.config.matrix import Row, load_rows
+from umbrella_checks.config.settings import (
+    SandboxInfo,
+    Settings,
+    SettingsError,
+    clerk_client,
+    resolve,
+)
+from umbrella_checks.config.suite import ConfigError
 from umbrella_checks.errors import CheckFailed
-from umbrella_checks.incident import Failure
-from umbrella_checks.matrix import Row, load_rows
+from umbrella_checks.operations.incident import Failure
+from umbrella_checks.operations.verdict import Verdict
 from umbrella_checks.plugin import launched_sandbox
-from umbrella_checks.reporting import ReportPaths, tier_of
-from umbrella_checks.safety import Reported, read_reported
 from umbrella_checks.sandbox.process import SandboxNotStarted
-from umbrella_checks.settings import SandboxInfo, Settings, SettingsError, clerk_client, resolve
+from umbrella_checks.services.clerk import ClerkError, TokenStore
+from umbrella_checks.target.client import Answer, ApiClient, Planned
+from umbrella_checks.target.safety import Reported, read_reported
 from umbrella_checks.transport import RequestCounter
-from umbrella_checks.verdict import Verdict
+from umbrella_checks.wiring.reporting import ReportPaths, tier_of
 
 if TYPE_CHECKING:
     from umbrella_checks.sandbox.process import SandboxProcess

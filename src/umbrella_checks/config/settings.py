@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from umbrella_checks import ENVIRONMENTS
-from umbrella_checks.clerk import CLERK_API, ID_VARS, Clerk, frontend_api_of
-from umbrella_checks.config import SuiteConfig, load_config
-from umbrella_checks.safety import sensitive_reason
+from umbrella_checks.config.suite import SuiteConfig, load_config
 from umbrella_checks.secrets import Secret, from_env
+from umbrella_checks.services.clerk import CLERK_API, ID_VARS, Clerk, frontend_api_of
+from umbrella_checks.target.safety import sensitive_reason
 
 # account -> environment variables that may hold its token, first wins.
 TOKEN_VARS: dict[str, tuple[str, ...]] = {

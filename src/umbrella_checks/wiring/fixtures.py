@@ -15,21 +15,21 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks import history
-from umbrella_checks.analytics import GraphQL
-from umbrella_checks.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expiry
-from umbrella_checks.client import Answer, ApiClient
-from umbrella_checks.d1 import D1ApiBackend, D1Backend, SqliteBackend
+from umbrella_checks.config.matrix import Row
+from umbrella_checks.config.settings import SENTRY_VARS, TOKEN_VARS, SentryAccess, Settings
+from umbrella_checks.config.wrangler import WranglerApp, WranglerError
 from umbrella_checks.errors import CouldNotCheck, MissingInput, Refused, fail
-from umbrella_checks.matrix import Row
-from umbrella_checks.planning import Unplannable
-from umbrella_checks.runstate import Probe, history_key, reports_dir, run_of
-from umbrella_checks.safety import destructive_refusal
+from umbrella_checks.operations import history
 from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import SENTRY_VARS, TOKEN_VARS, SentryAccess, Settings
+from umbrella_checks.services.analytics import GraphQL
+from umbrella_checks.services.clerk import HOW_TO_GET_ONE, ID_VARS, ClerkError, jwt_expiry
+from umbrella_checks.services.d1 import D1ApiBackend, D1Backend, SqliteBackend
+from umbrella_checks.target.client import Answer, ApiClient
+from umbrella_checks.target.planning import Unplannable
+from umbrella_checks.target.safety import destructive_refusal
+from umbrella_checks.target.violet import exhaust
 from umbrella_checks.transport import RequestCounter
-from umbrella_checks.violet import exhaust
-from umbrella_checks.wrangler import WranglerApp, WranglerError
+from umbrella_checks.wiring.runstate import Probe, history_key, reports_dir, run_of
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.transport import NoAnswer, RequestCounter, request_once
 

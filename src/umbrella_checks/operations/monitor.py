@@ -3,7 +3,7 @@
 Only no answer or a non-200 counts towards a page; a 200 whose body is not the healthy one is a
 warning in the output (the post-deploy and daily tiers judge bodies).
 
-``python -m umbrella_checks.monitor --once`` checks health once and keeps its state in
+``python -m umbrella_checks monitor --once`` checks health once and keeps its state in
 ``reports/monitor-state.json`` (for a scheduler every 5 minutes); ``--interval 300`` loops
 instead. It alerts Slack (``SLACK_WEBHOOK_URL``) on the second consecutive failure, once, and
 once more on recovery. Exit code: 0 when the last check was healthy, 1 when not.
@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from umbrella_checks.config import ConfigError, SuiteConfig
+from umbrella_checks.config.settings import SettingsError, script_config, validate_url
+from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.secrets import from_env
-from umbrella_checks.settings import SettingsError, script_config, validate_url
-from umbrella_checks.slack import post
+from umbrella_checks.services.slack import post
 from umbrella_checks.transport import NoAnswer, request_once
 
 THRESHOLD = 2  # consecutive failures before alerting (runbook › Monitoring › Application Health)
@@ -114,7 +114,7 @@ def run_once(url: str, config: SuiteConfig, state_path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m umbrella_checks.monitor",
+        prog="python -m umbrella_checks monitor",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     parser.add_argument("--base-url", default=os.environ.get("API_URL"))

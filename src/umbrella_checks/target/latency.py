@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from umbrella_checks.client import Answer
+from umbrella_checks.target.client import Answer
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from umbrella_checks.config import Http
+from umbrella_checks.config.suite import Http
 from umbrella_checks.secrets import Secret, scrub
 from umbrella_checks.transport import NoAnswer, request_once
 

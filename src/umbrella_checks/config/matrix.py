@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, field
 
-from umbrella_checks.config import ConfigError, Routes, fillable, one_line_error
+from umbrella_checks.config.suite import ConfigError, Routes, fillable, one_line_error
 
 Who = Literal["anonymous", "user", "admin", "invalid-token", "limit-exhausted"]
 

@@ -1,6 +1,6 @@
 """The release gate around Locust: budgets, the verdict table, and the ``perf`` command.
 
-``python -m umbrella_checks.perf [--sandbox] [locust options]`` runs ``perf/locustfile.py``
+``python -m umbrella_checks perf [--sandbox] [locust options]`` runs ``perf/locustfile.py``
 headless with ``perf/locust.conf``, names its reports ``reports/perf-<UTC timestamp>.*`` and
 exits non-zero when a budget is broken. Locust has no percentile gate of its own; the
 locustfile calls ``judge`` from its ``quitting`` listener.
@@ -17,20 +17,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from umbrella_checks.clerk import ClerkError, TokenStore
-from umbrella_checks.client import ApiClient
-from umbrella_checks.config import Budgets, ConfigError, SuiteConfig
-from umbrella_checks.errors import CheckFailed
-from umbrella_checks.safety import Reported, read_reported, refusal
-from umbrella_checks.sandbox.faults import FaultError, parse_faults
-from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
-from umbrella_checks.settings import (
+from umbrella_checks.config.settings import (
     TOKEN_VARS,
     SettingsError,
     clerk_access,
     clerk_client,
     script_config,
 )
+from umbrella_checks.config.suite import Budgets, ConfigError, SuiteConfig
+from umbrella_checks.errors import CheckFailed
+from umbrella_checks.sandbox.faults import FaultError, parse_faults
+from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
+from umbrella_checks.services.clerk import ClerkError, TokenStore
+from umbrella_checks.target.client import ApiClient
+from umbrella_checks.target.safety import Reported, read_reported, refusal
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def _start_sandbox(faults: list[str], env: dict[str, str]) -> SandboxProcess:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m umbrella_checks.perf",
+        prog="python -m umbrella_checks perf",
         description="Release gate: the Locust profile, judged against the P95 budgets.",
     )
     parser.add_argument("--sandbox", action="store_true", help="load the bundled sandbox")

@@ -24,7 +24,7 @@ from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.errors import CheckFailed
 
 if TYPE_CHECKING:
-    from umbrella_checks.client import Answer
+    from umbrella_checks.target.client import Answer
 
 HOW_TO_OPT_IN = (
     "run destructive checks against staging: pytest -m destructive --allow-destructive "

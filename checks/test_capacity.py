@@ -10,7 +10,7 @@ from umbrella_checks.config.wrangler import WranglerApp
 from umbrella_checks.errors import cannot_judge, fail, not_applicable
 from umbrella_checks.services.analytics import GraphQL
 from umbrella_checks.services.d1 import D1Backend, read
-from umbrella_checks.wiring.fixtures import Figures
+from umbrella_checks.wiring.fixtures.evidence import Figures
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 

@@ -14,7 +14,7 @@ from umbrella_checks.errors import fail, judged
 from umbrella_checks.moments import utc_text
 from umbrella_checks.operations import cron, migrations
 from umbrella_checks.services.d1 import D1Backend, D1Error, is_missing_table, read
-from umbrella_checks.wiring.fixtures import Figures
+from umbrella_checks.wiring.fixtures.evidence import Figures
 
 APPLY_HINT = "run `wrangler d1 migrations apply {binding} --env {env}` (runbook › Issue 3)"
 

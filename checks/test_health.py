@@ -11,9 +11,9 @@ import pytest
 
 from umbrella_checks.config.settings import Settings
 from umbrella_checks.target.client import Answer
+from umbrella_checks.target.clock import TargetClock
 from umbrella_checks.target.planning import Planner
 from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures import TargetClock
 
 
 def _the_health_answer(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:

@@ -17,10 +17,12 @@ from umbrella_checks.errors import CouldNotCheck, cannot_judge, fail
 from umbrella_checks.moments import next_utc_midnight, utc_text, window_seen
 from umbrella_checks.secrets import Secret
 from umbrella_checks.target.client import Answer, ApiClient
+from umbrella_checks.target.clock import TargetClock
 from umbrella_checks.target.planning import Planner
 from umbrella_checks.target.violet import Exhaustion, Usage, exhaust
 from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures import TargetClock, credential, require_destructive
+from umbrella_checks.wiring.fixtures.credentials import credential
+from umbrella_checks.wiring.fixtures.target import require_destructive
 
 
 def _the_usage_answer(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:

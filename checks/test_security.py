@@ -24,7 +24,9 @@ from umbrella_checks.target import forgery
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.target.planning import Planner
 from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures import Figures, ReportNotes, credential, matrix_rows
+from umbrella_checks.wiring.fixtures.credentials import credential
+from umbrella_checks.wiring.fixtures.evidence import Figures, ReportNotes
+from umbrella_checks.wiring.fixtures.target import matrix_rows
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-1")]
 

@@ -10,7 +10,7 @@ from umbrella_checks.config.settings import SentryAccess, Settings
 from umbrella_checks.errors import fail
 from umbrella_checks.services import sentry
 from umbrella_checks.transport import RequestCounter
-from umbrella_checks.wiring.fixtures import Figures, ReportNotes
+from umbrella_checks.wiring.fixtures.evidence import Figures, ReportNotes
 
 pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]
 

@@ -16,7 +16,7 @@ from umbrella_checks.target.client import Answer, ApiClient
 from umbrella_checks.target.latency import Latency, Limits
 from umbrella_checks.target.planning import Planner
 from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures import Figures
+from umbrella_checks.wiring.fixtures.evidence import Figures
 from umbrella_checks.wiring.runstate import run_of
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-1")]

@@ -15,7 +15,7 @@ from umbrella_checks.secrets import Secret
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.target.planning import Planner
 from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures import matrix_rows
+from umbrella_checks.wiring.fixtures.target import matrix_rows
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-2")]
 

@@ -9,7 +9,7 @@ import pytest
 from umbrella_checks.config.settings import Settings
 from umbrella_checks.errors import cannot_judge, fail
 from umbrella_checks.operations import history
-from umbrella_checks.wiring.fixtures import ReportNotes
+from umbrella_checks.wiring.fixtures.evidence import ReportNotes
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 

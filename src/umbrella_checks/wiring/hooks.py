@@ -36,7 +36,8 @@ from umbrella_checks.target.planning import over_documented_limits
 from umbrella_checks.wiring.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.wiring.declared import MARKER as SENDS_MARKER
 from umbrella_checks.wiring.declared import declared
-from umbrella_checks.wiring.fixtures import planning_token
+from umbrella_checks.wiring.fixtures import PLUGINS
+from umbrella_checks.wiring.fixtures.credentials import planning_token
 from umbrella_checks.wiring.reporting import rotate
 from umbrella_checks.wiring.runstate import (
     PENDING,
@@ -70,7 +71,7 @@ MARKERS = {
 DEFAULT_SEVERITY = "SEV-3"
 
 # The fixtures the checks use; loaded with these hooks, never in other projects.
-pytest_plugins = ["umbrella_checks.wiring.fixtures"]
+pytest_plugins = PLUGINS
 
 # Fixtures that talk to the target: a selected check that uses one needs a base URL.
 # (Not ``base_url``: pytest-base-url's autouse fixture puts it in every check's closure.)

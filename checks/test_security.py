@@ -178,15 +178,16 @@ def test_documented_rate_limits_are_visible_on_their_routes(
             "no [security.rate_limits] documented beyond Violet's (judged by its checks); "
             "record each public or per-user limit the service documents there"
         )
+    header = settings.config.violet.headers.limit  # how this service spells it ([violet.headers])
     invisible = []
     for name, documented in limits.items():
         token = request.getfixturevalue("user_token") if documented.per == "user" else None
         answers = [api.get(path, token=token) for path in documented.routes]
-        if not any(a.headers.get("X-RateLimit-Limit") for a in answers):
+        if not any(a.headers.get(header) for a in answers):
             asked = ", ".join(f"{a.what} ({a.status})" for a in answers)
             invisible.append(
                 f"{name} ({documented.limit} per {documented.window:g} s per {documented.per}) "
-                f"is shown on no route: {asked} answered without X-RateLimit-Limit"
+                f"is shown on no route: {asked} answered without {header}"
             )
     if invisible:
         fail(

@@ -541,25 +541,41 @@ def _monitor_run(url: str, state: Path, env: dict[str, str]) -> subprocess.Compl
 def test_monitor_alerts_on_the_second_failure_and_once_on_recovery(
     tmp_path: Path, slack: SlackHook
 ) -> None:
-    healthy = Sandbox(parse_faults([])).start()
-    broken = Sandbox(parse_faults(["health-500"])).start()
+    target = Sandbox(parse_faults(["health-500"])).start()
     state = tmp_path / "monitor.json"
     try:
         env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url}
-        assert _monitor(broken.url, state, env) == 1
+        assert _monitor(target.url, state, env) == 1
         assert slack.posts == []  # one failure: no alert
-        assert _monitor(broken.url, state, env) == 1
+        assert _monitor(target.url, state, env) == 1
         assert len(slack.posts) == 1  # two: one alert
-        assert _monitor(broken.url, state, env) == 1
+        assert _monitor(target.url, state, env) == 1
         assert len(slack.posts) == 1  # three: still one
-        assert _monitor(healthy.url, state, env) == 0
+        target.faults = parse_faults([])  # the same target recovers
+        assert _monitor(target.url, state, env) == 0
         assert len(slack.posts) == 2  # recovery: one message
         assert "recovered" in slack.posts[1]
-        assert _monitor(healthy.url, state, env) == 0
+        assert _monitor(target.url, state, env) == 0
         assert len(slack.posts) == 2
     finally:
-        healthy.stop()
-        broken.stop()
+        target.stop()
+
+
+def test_monitor_state_is_per_target(
+    tmp_path: Path, slack: SlackHook, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    """Pointing the monitor at another target neither announces a recovery nor carries the
+    first target's failures over."""
+    broken, healthy = sandbox_server("health-500"), sandbox_server()
+    state = tmp_path / "monitor.json"
+    env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url}
+    assert _monitor(broken.url, state, env) == 1
+    assert _monitor(broken.url, state, env) == 1
+    assert len(slack.posts) == 1
+    assert _monitor(healthy.url, state, env) == 0
+    assert len(slack.posts) == 1  # no "recovered": it is another target
+    assert _monitor(broken.url, state, env) == 1
+    assert len(slack.posts) == 1  # counting afresh for the broken one: one failure so far
 
 
 def test_monitor_warns_but_never_pages_on_a_200_it_does_not_recognise(

@@ -5,8 +5,9 @@ Installed, the package is loaded by every pytest run in the environment. It stay
 the suite is meant to run here: the root folder holds ``umbrella.toml``, the ini file says
 ``umbrella_checks = true``, or the command line names the suite (``-p umbrella_checks``,
 ``--umbrella-config``, ``--sandbox``). Only then are its hooks and fixtures registered
-(``wiring/hooks.py``, ``wiring/fixtures/``). The target URL is pytest-base-url's ``--base-url`` (and its
-``base_url`` fixture), so the suite sits beside pytest-selenium or pytest-playwright.
+(``wiring/hooks.py``, ``wiring/fixtures/``). The target URL is pytest-base-url's
+``--base-url`` (and its ``base_url`` fixture), so the suite sits beside pytest-selenium or
+pytest-playwright.
 """
 
 from __future__ import annotations

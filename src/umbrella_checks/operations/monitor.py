@@ -19,13 +19,13 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from umbrella_checks.config.settings import SettingsError, script_config, validate_url
 from umbrella_checks.config.suite import ConfigError, SuiteConfig
+from umbrella_checks.errors import CheckFailed
 from umbrella_checks.secrets import from_env
 from umbrella_checks.services.slack import post
-from umbrella_checks.transport import NoAnswer, request_once
+from umbrella_checks.target.client import ApiClient
 
 THRESHOLD = 2  # consecutive failures before alerting (runbook › Monitoring › Application Health)
 
@@ -35,13 +35,17 @@ class State:
     failures: int = 0
     alerted: bool = False
     last: str = ""
+    # The target this state counts for: another target's failures never carry over (and its
+    # recovery is never announced for this one).
+    target: str = ""
 
     @classmethod
-    def load(cls, path: Path) -> State:
+    def load(cls, path: Path, target: str) -> State:
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
+            state = cls(**json.loads(path.read_text(encoding="utf-8")))
         except (FileNotFoundError, ValueError, TypeError):
-            return cls()  # no or unreadable state: start counting afresh
+            return cls(target=target)  # no or unreadable state: start counting afresh
+        return state if state.target == target else cls(target=target)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,23 +60,24 @@ class Observation:
     warning: str | None = None
 
 
-def observe_health(url: str, config: SuiteConfig) -> Observation:
+def observe_health(base: str, config: SuiteConfig) -> Observation:
+    """One GET of health, read as the checks read it (the same client, the recorded envelope
+    and field path)."""
+    api = ApiClient.for_target(base, config)
     try:
-        response = request_once(config.http, "GET", url, what=f"GET {url}")
-    except NoAnswer as exc:
-        return Observation(str(exc))
-    if response.status_code != 200:
-        return Observation(f"GET {url}: HTTP {response.status_code}")
+        answer = api.get(config.health.path)
+    except CheckFailed as exc:
+        return Observation(exc.message)
+    finally:
+        api.close()
+    if answer.status != 200:
+        return Observation(f"{answer.what}: HTTP {answer.status}")
     rules = config.health
-    node: Any
-    try:
-        node = response.json()
-        for part in rules.status_field.split("."):
-            node = node[part]
-    except (ValueError, KeyError, TypeError):
+    status = answer.find(rules.status_field)
+    if status is None:
         return Observation(None, f"200, but no {rules.status_field} in the body")
-    if node != rules.healthy:
-        return Observation(None, f"200, but {rules.status_field} is {node!r}")
+    if status != rules.healthy:
+        return Observation(None, f"200, but {rules.status_field} is {status!r}")
     return Observation(None)
 
 
@@ -90,9 +95,9 @@ def step(state: State, problem: str | None) -> str | None:
     return None
 
 
-def run_once(url: str, config: SuiteConfig, state_path: Path) -> bool:
-    state = State.load(state_path)
-    seen = observe_health(url, config)
+def run_once(base: str, config: SuiteConfig, state_path: Path) -> bool:
+    state = State.load(state_path, base)
+    seen = observe_health(base, config)
     problem = seen.problem
     message = step(state, problem)
     state.save(state_path)
@@ -117,9 +122,18 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m umbrella_checks monitor",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    parser.add_argument("--base-url", default=os.environ.get("API_URL"))
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("API_URL"),
+        help="the API to watch, e.g. https://umbrella.app (env API_URL)",
+    )
     parser.add_argument("--umbrella-config", help="thresholds file (env UMBRELLA_CONFIG)")
-    parser.add_argument("--state", default="reports/monitor-state.json")
+    parser.add_argument(
+        "--state",
+        default="reports/monitor-state.json",
+        help="where --once keeps the consecutive-failure count between runs (per target; "
+        "default reports/monitor-state.json)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one check, state kept in --state")
     mode.add_argument("--interval", type=float, default=300.0, help="seconds between checks")
@@ -133,13 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ConfigError) as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 4
-    url = f"{base}{config.health.path}"
     state = Path(args.state)
     if args.once:
-        return 0 if run_once(url, config, state) else 1
+        return 0 if run_once(base, config, state) else 1
     done = 0
     while True:
-        healthy = run_once(url, config, state)
+        healthy = run_once(base, config, state)
         done += 1
         if args.count and done >= args.count:
             return 0 if healthy else 1

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from umbrella_checks.config.settings import (
-    TOKEN_VARS,
     SettingsError,
     clerk_access,
     clerk_client,
@@ -29,6 +28,7 @@ from umbrella_checks.errors import CheckFailed
 from umbrella_checks.sandbox.faults import FaultError, parse_faults
 from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
 from umbrella_checks.services.clerk import ClerkError, TokenStore
+from umbrella_checks.target.accounts import Accounts
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.target.safety import Reported, read_reported, refusal
 
@@ -261,7 +261,8 @@ def load_suite_config(env: Mapping[str, str]) -> tuple[SuiteConfig, str]:
 
 
 def static_user_token(env: Mapping[str, str]) -> str | None:
-    return next((env[n].strip() for n in TOKEN_VARS["user"] if env.get(n, "").strip()), None)
+    token = Accounts.from_environment(env).optional("user")
+    return token.reveal() if token is not None else None
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ from typing import Any
 from umbrella_checks.config.settings import TOKEN_VARS, SettingsError, script_config, validate_url
 from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
-from umbrella_checks.secrets import from_env
+from umbrella_checks.target.accounts import Accounts
 from umbrella_checks.target.client import Answer, ApiClient, envelope_problem
-
-UNKNOWN_ROUTE = "/v1/umbrella-checks-unknown-route"
 
 
 def _keys(value: Any) -> list[str]:
@@ -75,7 +73,7 @@ def health(api: ApiClient, config: SuiteConfig) -> list[str]:
 
 
 def usage(api: ApiClient, config: SuiteConfig) -> list[str]:
-    token = from_env(*TOKEN_VARS["user"])
+    token = Accounts.from_environment().optional("user")
     violet = config.violet
     if token is None:
         return [f"not asked: set {TOKEN_VARS['user'][0]} to compare the usage route"]
@@ -126,7 +124,9 @@ def diff(base_url: str, config: SuiteConfig) -> dict[str, list[str]]:
         return {
             f"GET {config.health.path}": health(api, config),
             f"GET {config.violet.usage_path}": usage(api, config),
-            f"GET {UNKNOWN_ROUTE}": error_code(api, config, UNKNOWN_ROUTE, "not_found"),
+            f"GET {config.routes.unknown}": error_code(
+                api, config, config.routes.unknown, "not_found"
+            ),
             f"GET {config.routes.profile} (no token)": error_code(
                 api, config, config.routes.profile, "authentication_failed"
             ),

@@ -33,6 +33,7 @@ from umbrella_checks.operations.verdict import Verdict
 from umbrella_checks.plugin import launched_sandbox
 from umbrella_checks.sandbox.process import SandboxNotStarted
 from umbrella_checks.services.clerk import ClerkError, TokenStore
+from umbrella_checks.target.accounts import Accounts
 from umbrella_checks.target.client import Answer, ApiClient, Planned
 from umbrella_checks.target.safety import Reported, read_reported
 from umbrella_checks.transport import RequestCounter
@@ -128,6 +129,16 @@ class Run:
     client: ApiClient | None = None
     # The start-of-run probe's answer while it is in flight (see ``settled_probe``).
     probe_answer: Future[Answer] | None = None
+
+    def accounts(self) -> Accounts:
+        """The test accounts' tokens: static from the settings, minted through this run's
+        token store (``target/accounts.py``)."""
+        clerk = self.settings.clerk
+        return Accounts(
+            self.settings.tokens,
+            self.tokens,
+            frozenset(clerk.mint) if clerk is not None else frozenset(),
+        )
 
     @property
     def total_requests(self) -> int:

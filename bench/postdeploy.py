@@ -1,6 +1,6 @@
 """Benchmark: the post-deploy tier's wall time, request count and import cost.
 
-Runs ``pytest -m postdeploy --sandbox`` serially, sending as checks ask (``[http]
+Runs ``pytest -m postdeploy --umbrella-sandbox`` serially, sending as checks ask (``[http]
 concurrency = 1``, before) and with the tier's planned requests sent together (after), with no
 injected latency and with every answer 200 ms away (the sandbox's ``distance`` fault); then the
 plugin's import time; then, with ``--loaded N``, N repeats of a healthy run under full CPU load
@@ -35,14 +35,14 @@ SERIAL_CONFIG = "\n[env.development.http]\nconcurrency = 1\n"
 def run_tier(
     latency_ms: int, *extra: str, config: str | None = None, python: str = sys.executable
 ) -> tuple[float, int, str]:
-    args = [python, "-m", "pytest", "-m", "postdeploy", "--sandbox", "-q"]
+    args = [python, "-m", "pytest", "-m", "postdeploy", "--umbrella-sandbox", "-q"]
     args += ["-p", "no:cacheprovider", *extra]
     if latency_ms:
         # Network distance (the sandbox's distance fault): a healthy target 200 ms away, whose
         # budgets still pass. (slow=*:MS would be the service's own time: checks would fail.)
-        args.append(f"--sandbox-fault=distance={latency_ms}")
+        args.append(f"--umbrella-sandbox-fault=distance={latency_ms}")
     with tempfile.TemporaryDirectory() as scratch:
-        args.append(f"--reports-dir={scratch}")
+        args.append(f"--umbrella-reports-dir={scratch}")
         env = dict(os.environ)
         if config is not None:
             path = Path(scratch) / "umbrella.toml"
@@ -132,9 +132,9 @@ def loaded_runs(repeats: int) -> None:
 # A target like `wrangler dev --local`: one workerd process serving one request at a time, no
 # Server-Timing, every answer taking 15 ms of the service's own time (inside every budget).
 ONE_AT_A_TIME = (
-    "--sandbox-fault=one-at-a-time",
-    "--sandbox-fault=no-server-timing",
-    "--sandbox-fault=slow=*:15",
+    "--umbrella-sandbox-fault=one-at-a-time",
+    "--umbrella-sandbox-fault=no-server-timing",
+    "--umbrella-sandbox-fault=slow=*:15",
 )
 
 

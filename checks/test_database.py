@@ -63,7 +63,7 @@ def migration_state(
     if not files:
         fail(
             f"migrations folder {folder} has no *.sql files; check migrations_dir in "
-            "wrangler.toml or --migrations-dir"
+            "wrangler.toml or --umbrella-migrations-dir"
         )
     try:
         rows = d1.query(f"SELECT name FROM {table} ORDER BY id")
@@ -142,7 +142,7 @@ def cron_schedule(settings: Settings, request: pytest.FixtureRequest) -> tuple[l
         bad = cron.invalid_crons(crons)
         if bad or not crons:
             fail(f"[cron] default_schedule: expected cron expressions, got {crons!r}")
-        return crons, "[cron] default_schedule (no --app-dir)"
+        return crons, "[cron] default_schedule (no --umbrella-app-dir)"
     app: WranglerApp = request.getfixturevalue("wrangler_app")  # checked the environment
     crons, where = app.where_crons(settings.environment)
     if not crons:

@@ -93,7 +93,8 @@ def test_health_timestamp_is_current(health_facts: Answer, settings: Settings) -
 
 
 def test_health_reports_its_version(health_facts: Answer, settings: Settings) -> None:
-    """The version tells which release is live; with --expected-version it must be this deploy's."""
+    """The version tells which release is live; with --umbrella-expected-version it must be
+    this deploy's."""
     field = settings.config.health.version_field
     version = health_facts.field(
         field, required=_required("which release is live", "version_field")
@@ -102,7 +103,7 @@ def test_health_reports_its_version(health_facts: Answer, settings: Settings) ->
         health_facts.fail(f"a non-empty {field}", repr(version))
     if settings.expected_version and version != settings.expected_version:
         health_facts.fail(
-            f"version {settings.expected_version} (--expected-version)",
+            f"version {settings.expected_version} (--umbrella-expected-version)",
             version,
             "the deploy did not roll out: check `wrangler deployments list --env "
             f"{settings.environment}`",

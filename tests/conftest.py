@@ -140,7 +140,7 @@ def suite_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Pat
 def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
     """Run the real checks in-process: ``run_checks("-m", "postdeploy", faults=["hang"])``.
 
-    Without ``target=`` the run uses ``--sandbox`` with the given fault switches.
+    Without ``target=`` the run uses ``--umbrella-sandbox`` with the given fault switches.
     """
 
     def run(
@@ -151,8 +151,8 @@ def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
     ) -> CheckRun:
         argv = list(args)
         if target is None:
-            argv.append("--sandbox")
-            argv += [f"--sandbox-fault={fault}" for fault in faults]
+            argv.append("--umbrella-sandbox")
+            argv += [f"--umbrella-sandbox-fault={fault}" for fault in faults]
         else:
             argv.append(f"--base-url={target}")
         if config is not None:

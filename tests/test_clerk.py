@@ -49,7 +49,7 @@ def test_minted_tokens_pass_the_sandbox_and_are_revoked(
     run = run_checks(
         "checks/test_smoke.py",
         "checks/test_status_matrix.py",
-        "--environment=development",
+        "--umbrella-environment=development",
         target=target.url,
     )
     assert "test_protected_route_accepts_the_test_user" in run.passed_names()
@@ -67,7 +67,7 @@ def test_four_workers_share_one_session(
 ) -> None:
     result = pytester.runpytest_subprocess(
         SIGNED_IN,
-        "--environment=development",
+        "--umbrella-environment=development",
         f"--base-url={target.url}",
         "-n",
         "4",
@@ -81,7 +81,9 @@ def test_sessions_are_revoked_when_the_run_fails(
     run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], clerk: FakeClerk
 ) -> None:
     broken = sandbox_server("auth-not-enforced", clerk_jwks_url=f"{clerk.base}/jwks")
-    run = run_checks("checks/test_smoke.py", "--environment=development", target=broken.url)
+    run = run_checks(
+        "checks/test_smoke.py", "--umbrella-environment=development", target=broken.url
+    )
     assert run.ret == 1
     assert (clerk.created, clerk.revoked) == (1, 1)
 
@@ -131,7 +133,7 @@ def test_a_production_instance_signs_in_with_sign_in_tokens(
         f"https://{host}"
     )
     target = sandbox_server(clerk_jwks_url=f"{live_clerk.base}/jwks")
-    run = run_checks(SIGNED_IN, "--environment=development", target=target.url)
+    run = run_checks(SIGNED_IN, "--umbrella-environment=development", target=target.url)
     assert run.passed_names() == ["test_protected_route_accepts_the_test_user"]
     assert (live_clerk.created, live_clerk.tokens, live_clerk.revoked) == (1, 1, 1)
     assert live_clerk.tickets == {}  # the one ticket was redeemed
@@ -144,7 +146,7 @@ def test_a_production_key_without_the_frontend_api_is_one_line(
     live_clerk: FakeClerk,
 ) -> None:
     result = pytester.runpytest_subprocess(
-        SIGNED_IN, f"--base-url={sandbox_server().url}", "--environment=development"
+        SIGNED_IN, f"--base-url={sandbox_server().url}", "--umbrella-environment=development"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [line for line in result.stderr.lines if line.strip()]
@@ -193,7 +195,7 @@ def test_clerk_errors_are_one_line_naming_the_account(
     monkeypatch.setenv("UMBRELLA_USER_ID", user)
     (suite_dir / "umbrella.toml").write_text('[http]\nread_timeout = "1s"\n', "utf-8")
     result = pytester.runpytest_subprocess(
-        SIGNED_IN, f"--base-url={target.url}", "--environment=development"
+        SIGNED_IN, f"--base-url={target.url}", "--umbrella-environment=development"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [line for line in result.stderr.lines if line.strip()]
@@ -208,7 +210,7 @@ def test_an_expired_static_token_says_so_and_how_to_fix_it(
 ) -> None:
     monkeypatch.delenv("UMBRELLA_USER_ID")
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", clerk.sign(USER, "sess_old", time.time() - 3600))
-    run = run_checks(SIGNED_IN, "--environment=development", target=target.url)
+    run = run_checks(SIGNED_IN, "--umbrella-environment=development", target=target.url)
     message = run.message_of("test_protected_route_accepts_the_test_user")
     assert message.startswith("UMBRELLA_USER_TOKEN expired at ")
     assert "JWT template" in message

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO, RunChecks
 
-EVERY_TIER = ("-m", "postdeploy or daily or weekly", "--allow-destructive")
+EVERY_TIER = ("-m", "postdeploy or daily or weekly", "--umbrella-allow-destructive")
 
 
 def _examples() -> list[tuple[list[str], str, str]]:

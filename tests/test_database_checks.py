@@ -135,8 +135,12 @@ def test_both_backends_give_the_same_verdicts(
     fault: str,
 ) -> None:
     sandbox = sandbox_server(*([] if fault == "healthy" else [fault]))
-    common = (DATABASE, "--environment=development", f"--app-dir={sandbox.app_dir}")
-    local = run_checks(*common, f"--d1-sqlite={sandbox.d1_sqlite}", target=sandbox.url)
+    common = (
+        DATABASE,
+        "--umbrella-environment=development",
+        f"--umbrella-app-dir={sandbox.app_dir}",
+    )
+    local = run_checks(*common, f"--umbrella-d1-sqlite={sandbox.d1_sqlite}", target=sandbox.url)
     database_id = "00000000-0000-4000-8000-000000000000"  # the sandbox's wrangler.toml
     with FakeD1Api(sandbox.d1_sqlite, database_id).running() as api:
         _api_env(monkeypatch, api)
@@ -155,12 +159,12 @@ def test_without_an_app_checkout_the_cron_checks_use_the_default_schedule(
     sandbox = sandbox_server("cron-missed")
     run = run_checks(
         DATABASE,
-        "--environment=development",
-        f"--d1-sqlite={sandbox.d1_sqlite}",
+        "--umbrella-environment=development",
+        f"--umbrella-d1-sqlite={sandbox.d1_sqlite}",
         target=sandbox.url,
     )
     assert run.failed_names() == ["test_analytics_cron_ran_on_schedule"]
-    assert "[cron] default_schedule (no --app-dir)" in run.message_of(
+    assert "[cron] default_schedule (no --umbrella-app-dir)" in run.message_of(
         "test_analytics_cron_ran_on_schedule"
     )
     assert "test_no_migration_is_pending" in run.skipped_names()
@@ -192,9 +196,9 @@ def test_no_migrations_table_means_every_migration_is_pending(
         DATABASE,
         "-k",
         "pending",
-        "--environment=development",
-        f"--app-dir={sandbox.app_dir}",
-        f"--d1-sqlite={sandbox.d1_sqlite}",
+        "--umbrella-environment=development",
+        f"--umbrella-app-dir={sandbox.app_dir}",
+        f"--umbrella-d1-sqlite={sandbox.d1_sqlite}",
         target=sandbox.url,
     )
     assert run.failed_names() == ["test_no_migration_is_pending"]
@@ -223,8 +227,8 @@ def test_d1_latency_is_judged_on_what_d1_reports(
         _api_env(monkeypatch, api)
         run = run_checks(
             DATABASE,
-            "--environment=development",
-            f"--app-dir={sandbox.app_dir}",
+            "--umbrella-environment=development",
+            f"--umbrella-app-dir={sandbox.app_dir}",
             "-k",
             "reachable",
             target=sandbox.url,
@@ -271,7 +275,7 @@ def test_d1_api_errors_are_one_clear_failure(
         monkeypatch.setenv("D1_DATABASE_ID", "db-1")
         run = run_checks(
             "checks/test_database.py::test_database_is_reachable",
-            "--environment=development",
+            "--umbrella-environment=development",
             target=sandbox.url,
             config='[http]\nread_timeout = "1s"\n',
         )
@@ -291,7 +295,7 @@ def test_sql_errors_name_the_cause(
         monkeypatch.setenv("D1_DATABASE_ID", "db-1")
         run = run_checks(
             DATABASE,
-            "--environment=development",
+            "--umbrella-environment=development",
             target=sandbox.url,
             config='[database]\nusers_table = "no_users_here"\n',
         )
@@ -322,9 +326,9 @@ def test_a_bad_sqlite_file_is_one_line(
         database.write_bytes(content)
     run = run_checks(
         DATABASE,
-        "--environment=development",
-        f"--app-dir={sandbox.app_dir}",
-        f"--d1-sqlite={database}",
+        "--umbrella-environment=development",
+        f"--umbrella-app-dir={sandbox.app_dir}",
+        f"--umbrella-d1-sqlite={database}",
         target=sandbox.url,
     )
     message = run.message_of("test_database_is_reachable")
@@ -342,9 +346,9 @@ def test_wrangler_toml_without_the_environment_is_one_line(
     (app / "wrangler.toml").write_text(toml.split("[env.staging]")[0])
     run = run_checks(
         DATABASE,
-        "--environment=staging",
-        f"--app-dir={app}",
-        f"--d1-sqlite={sandbox.d1_sqlite}",
+        "--umbrella-environment=staging",
+        f"--umbrella-app-dir={app}",
+        f"--umbrella-d1-sqlite={sandbox.d1_sqlite}",
         target=sandbox.url,
     )
     message = run.message_of("test_no_migration_is_pending")
@@ -359,10 +363,10 @@ def test_an_empty_migrations_folder_is_one_line(
     empty.mkdir()
     run = run_checks(
         DATABASE,
-        "--environment=development",
-        f"--app-dir={sandbox.app_dir}",
-        f"--migrations-dir={empty}",
-        f"--d1-sqlite={sandbox.d1_sqlite}",
+        "--umbrella-environment=development",
+        f"--umbrella-app-dir={sandbox.app_dir}",
+        f"--umbrella-migrations-dir={empty}",
+        f"--umbrella-d1-sqlite={sandbox.d1_sqlite}",
         target=sandbox.url,
     )
     assert f"migrations folder {empty} has no *.sql files" in run.message_of(

@@ -52,7 +52,11 @@ def test_a_target_that_cannot_say_its_environment_gets_no_quota_request(
     config = suite_dir / "umbrella.toml"
     config.write_text(config.read_text().replace('read_timeout = "15s"', 'read_timeout = "1s"'))
     run = run_checks(
-        "-m", DESTRUCTIVE, "--environment=staging", "--allow-destructive", target=sandbox.url
+        "-m",
+        DESTRUCTIVE,
+        "--umbrella-environment=staging",
+        "--umbrella-allow-destructive",
+        target=sandbox.url,
     )
     assert run.passed_names() == []
     assert run.failed_names() == []
@@ -70,7 +74,11 @@ def test_an_unknown_environment_name_is_refused(
     monkeypatch.setenv("UMBRELLA_LIMIT_TOKEN", sandbox.accounts["limit"].token)
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
     run = run_checks(
-        "-m", DESTRUCTIVE, "--environment=staging", "--allow-destructive", target=sandbox.url
+        "-m",
+        DESTRUCTIVE,
+        "--umbrella-environment=staging",
+        "--umbrella-allow-destructive",
+        target=sandbox.url,
     )
     assert run.passed_names() == []
     assert _quota_requests(sandbox) == 0
@@ -83,7 +91,11 @@ def test_a_staging_target_that_says_so_runs_destructive_checks(
     monkeypatch.setenv("UMBRELLA_LIMIT_TOKEN", sandbox.accounts["limit"].token)
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
     run = run_checks(
-        "-m", DESTRUCTIVE, "--environment=staging", "--allow-destructive", target=sandbox.url
+        "-m",
+        DESTRUCTIVE,
+        "--umbrella-environment=staging",
+        "--umbrella-allow-destructive",
+        target=sandbox.url,
     )
     assert run.failed_names() == []
     assert len(run.passed_names()) == 5
@@ -163,7 +175,7 @@ def test_a_config_mistake_is_exit_4_and_one_line(
     pytester: pytest.Pytester, suite_dir: Path, config: str, expected: str
 ) -> None:
     (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
-    result = pytester.runpytest_subprocess("-m", "weekly or postdeploy", "--sandbox")
+    result = pytester.runpytest_subprocess("-m", "weekly or postdeploy", "--umbrella-sandbox")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [line for line in result.stderr.lines if line.strip()]
     assert len(lines) == 1, result.stderr.str()
@@ -174,7 +186,7 @@ def test_a_config_mistake_is_exit_4_and_one_line(
 
 def test_a_matrix_without_rows_is_exit_4(pytester: pytest.Pytester, suite_dir: Path) -> None:
     (suite_dir / "checks" / "status_matrix.toml").write_text("# no rows\n")
-    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "no [[row]]: the status matrix would judge nothing" in result.stderr.str()
 

@@ -90,9 +90,9 @@ def test_checks_that_need_no_target_run_without_one(
     sandbox = sandbox_server()
     result = pytester.runpytest_subprocess(
         "checks/test_database.py",
-        f"--d1-sqlite={sandbox.d1_sqlite}",
-        f"--app-dir={sandbox.app_dir}",
-        "--environment=development",
+        f"--umbrella-d1-sqlite={sandbox.d1_sqlite}",
+        f"--umbrella-app-dir={sandbox.app_dir}",
+        "--umbrella-environment=development",
     )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert "umbrella: Target: none (from none)" in result.stdout.str()
@@ -150,7 +150,9 @@ def test_loading_the_plugin_elsewhere_costs_no_http_client_or_checks() -> None:
 def test_a_tier_runs_with_a_standard_plugin_turned_off(
     pytester: pytest.Pytester, suite_dir: Path, plugin: str
 ) -> None:
-    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox", "-p", f"no:{plugin}")
+    result = pytester.runpytest_subprocess(
+        "-m", "postdeploy", "--umbrella-sandbox", "-p", f"no:{plugin}"
+    )
     assert result.ret == 0, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
@@ -160,12 +162,16 @@ def test_n_auto_runs_more_workers_than_cores_for_the_suite_only(
 ) -> None:
     # Checks wait on the network, not the CPU.
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
-    ours = pytester.runpytest_subprocess("--sandbox", "-n", "auto", "checks/test_health.py")
+    ours = pytester.runpytest_subprocess(
+        "--umbrella-sandbox", "-n", "auto", "checks/test_health.py"
+    )
     workers = min(8, 4 * (os.cpu_count() or 1))
     ours.stdout.fnmatch_lines([f"created: {workers}/{workers} workers"])
     # xdist's own variable still decides.
     monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
-    told = pytester.runpytest_subprocess("--sandbox", "-n", "auto", "checks/test_health.py")
+    told = pytester.runpytest_subprocess(
+        "--umbrella-sandbox", "-n", "auto", "checks/test_health.py"
+    )
     told.stdout.fnmatch_lines(["created: 3/3 workers"])
     # Another project gets the count it gets without the suite installed.
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS")
@@ -192,3 +198,32 @@ def test_a_pytest_run_does_not_import_locust() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_project_with_its_own_environment_sandbox_and_alert_options_runs_unharmed(
+    pytester: pytest.Pytester,
+) -> None:
+    """The entry point registers its options in every pytest run of the environment: all of
+    them carry the umbrella prefix, so a project's own --environment, --sandbox or --alert
+    (and their dests) never collide with them."""
+    pytester.makeconftest(
+        """
+        def pytest_addoption(parser):
+            parser.addoption("--environment", dest="environment", default="dev")
+            parser.addoption("--sandbox", dest="sandbox", action="store_true")
+            parser.addoption("--alert", dest="alert", action="store_true")
+            parser.addoption("--reports-dir", dest="reports_dir")
+        """
+    )
+    pytester.makepyfile(
+        test_theirs="""
+        def test_their_options(pytestconfig):
+            assert pytestconfig.getoption("environment") == "qa"
+            assert pytestconfig.getoption("sandbox") is True
+            assert pytestconfig.getoption("alert") is True
+        """
+    )
+    result = pytester.runpytest_subprocess("--environment=qa", "--sandbox", "--alert")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1)
+    assert "umbrella" not in result.stdout.str().lower().replace("umbrella-checks-", "")

@@ -105,7 +105,9 @@ def test_health_500_is_explained(run_checks: RunChecks) -> None:
 
 
 def test_version_mismatch_fails_the_version_check(run_checks: RunChecks) -> None:
-    run = run_checks("checks/test_health.py", "--expected-version=0.1.0", faults=["stale-version"])
+    run = run_checks(
+        "checks/test_health.py", "--umbrella-expected-version=0.1.0", faults=["stale-version"]
+    )
     assert run.failed_names() == ["test_health_reports_its_version"]
     assert_on_call_message(
         run.message_of("test_health_reports_its_version"), "0.1.0", "0.0.9", "did not roll out"
@@ -113,7 +115,7 @@ def test_version_mismatch_fails_the_version_check(run_checks: RunChecks) -> None
 
 
 def test_matching_expected_version_passes(run_checks: RunChecks) -> None:
-    run = run_checks("checks/test_health.py", "--expected-version=0.1.0")
+    run = run_checks("checks/test_health.py", "--umbrella-expected-version=0.1.0")
     assert run.failed_names() == []
 
 

@@ -38,7 +38,7 @@ def test_the_planned_requests_are_in_flight_together(
         *(f"slow={route}:60" for route in ("/v1/artists", "/v1/gigs", "/v1/profile", "/v1/admin"))
     )
     _signed_in(monkeypatch, sandbox)
-    run = run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
+    run = run_checks("-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url)
     assert run.failed_names() == []
     assert _state(sandbox)["max_in_flight"] >= 4  # one at a time would be 1
 
@@ -55,7 +55,7 @@ def test_concurrency_1_sends_as_checks_ask(
         suite_dir / "umbrella.toml"
     ).read_text() + "\n[env.development.http]\nconcurrency = 1\n"
     run = run_checks(
-        "-m", "postdeploy", "--environment=development", target=sandbox.url, config=config
+        "-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url, config=config
     )
     assert run.failed_names() == []
     assert _state(sandbox)["max_in_flight"] == 1
@@ -70,7 +70,7 @@ def test_every_request_sent_is_counted_and_the_tier_stays_under_60(
     sandbox = sandbox_server()
     _signed_in(monkeypatch, sandbox)
     result = pytester.runpytest_subprocess(
-        "-m", "postdeploy", f"--base-url={sandbox.url}", "--environment=development"
+        "-m", "postdeploy", f"--base-url={sandbox.url}", "--umbrella-environment=development"
     )
     reported = re.search(r"umbrella: (\d+) requests sent to the target", result.stdout.str())
     assert reported is not None
@@ -87,7 +87,7 @@ def test_the_start_of_run_probe_goes_out_with_the_planned_requests(
     # (a second leaves room for a loaded machine).
     sandbox = sandbox_server("slow=/v1/health:1000")
     _signed_in(monkeypatch, sandbox)
-    run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
+    run_checks("-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url)
     events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
     probe_answered = events.index("end GET /v1/health")
     arrived = [
@@ -102,7 +102,7 @@ def test_the_target_version_is_in_the_summary_and_the_report(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
     # The probe is answered while checks run: the header cannot show it, the summary does.
-    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
     assert result.ret == 0
     lines = result.stdout.lines
     version = "umbrella: Target version: 0.1.0 (environment development)"
@@ -167,8 +167,8 @@ def test_a_prefetched_answer_serves_only_its_own_check_and_only_before_state_cha
         "checks/test_rate_limit.py",
         "-k",
         "usage or another_account or documented_one or window_is_daily",
-        "--environment=staging",
-        "--allow-destructive",
+        "--umbrella-environment=staging",
+        "--umbrella-allow-destructive",
         "-p",
         "no:randomly",
         target=sandbox.url,

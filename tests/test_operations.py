@@ -140,7 +140,7 @@ def test_latency_the_quantiles_cannot_bound_is_cannot_judge(
     run = run_checks(TRAFFIC, "-m", "daily", "-k", "latency")
     assert run.skipped_names() == [name]
     assert "cannot judge: the P95 of" in run.message_of(name)
-    strict = run_checks(TRAFFIC, "-m", "daily", "-k", "latency", "--strict-skips")
+    strict = run_checks(TRAFFIC, "-m", "daily", "-k", "latency", "--umbrella-strict-skips")
     assert strict.failed_names() == [name]
 
 
@@ -260,7 +260,7 @@ def test_missing_credentials_skip_and_strict_skips_fails(run_checks: RunChecks) 
     assert "set SENTRY_AUTH_TOKEN, SENTRY_ORG, SENTRY_PROJECT" in run.message_of(
         "test_no_new_critical_or_high_sentry_issues"
     )
-    strict = run_checks(TRAFFIC, "checks/test_sentry.py", "-m", "daily", "--strict-skips")
+    strict = run_checks(TRAFFIC, "checks/test_sentry.py", "-m", "daily", "--umbrella-strict-skips")
     assert strict.ret == 1
     assert strict.skipped_names() == []
 
@@ -343,7 +343,7 @@ def test_every_run_adds_its_figures_to_the_history(run_checks: RunChecks, suite_
 
 def _failing_daily(pytester: pytest.Pytester, target: Sandbox, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        "-m", "daily", f"--base-url={target.url}", "--environment=development", *args
+        "-m", "daily", f"--base-url={target.url}", "--umbrella-environment=development", *args
     )
 
 
@@ -370,7 +370,7 @@ def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
 ) -> None:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
     broken = sandbox_server("health-500")
-    result = _failing_daily(pytester, broken, "--alert", "-n", "2")
+    result = _failing_daily(pytester, broken, "--umbrella-alert", "-n", "2")
     assert result.ret == 1
     assert len(slack.posts) == 1  # the controller posts; xdist workers never do
     assert "daily" in slack.posts[0]
@@ -384,7 +384,7 @@ def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
     assert SlackHook.SECRET not in report
     assert SlackHook.SECRET not in result.stdout.str()
     assert "(SEV-1)" in result.stdout.str()
-    again = _failing_daily(pytester, broken, "--alert")  # the same incident, again
+    again = _failing_daily(pytester, broken, "--umbrella-alert")  # the same incident, again
     assert "(SEV-1, same incident as earlier today)" in again.stdout.str()
     assert list((suite_dir / "reports").glob("incident-*.md")) == drafts
     assert "Seen again by umbrella-checks (daily)" in drafts[0].read_text()
@@ -433,7 +433,10 @@ def test_the_incident_draft_carries_the_runbooks_severity(
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
     target = sandbox_server(fault)
     result = pytester.runpytest_subprocess(
-        "checks/test_smoke.py", f"--base-url={target.url}", "--environment=development", "--alert"
+        "checks/test_smoke.py",
+        f"--base-url={target.url}",
+        "--umbrella-environment=development",
+        "--umbrella-alert",
     )
     assert result.ret == 1
     (draft,) = (suite_dir / "reports").glob("incident-*.md")
@@ -456,7 +459,10 @@ def test_a_failure_in_setup_pages_too(
     config.write_text(config.read_text() + '\n[env.development.http]\nread_timeout = "1s"\n')
     target = sandbox_server("hang")
     result = pytester.runpytest_subprocess(
-        "checks/test_health.py", f"--base-url={target.url}", "--environment=development", "--alert"
+        "checks/test_health.py",
+        f"--base-url={target.url}",
+        "--umbrella-environment=development",
+        "--umbrella-alert",
     )
     assert result.ret == 1
     # One defect, one failure: the first check meets the hung target, the rest cannot judge.
@@ -474,11 +480,14 @@ def test_a_sandbox_run_never_alerts(
 ) -> None:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
     result = pytester.runpytest_subprocess(
-        "checks/test_health.py", "--sandbox", "--sandbox-fault=health-500", "--alert"
+        "checks/test_health.py",
+        "--umbrella-sandbox",
+        "--umbrella-sandbox-fault=health-500",
+        "--umbrella-alert",
     )
     assert result.ret == 1
     assert slack.posts == []
-    assert "--alert ignored: a sandbox run alerts nobody" in result.stdout.str()
+    assert "--umbrella-alert ignored: a sandbox run alerts nobody" in result.stdout.str()
 
 
 def test_reports_keep_the_newest_runs_per_tier(run_checks: RunChecks, suite_dir: Path) -> None:
@@ -509,7 +518,7 @@ def test_slack_errors_are_one_line(
 ) -> None:
     slack.answer(mode)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-    result = _failing_daily(pytester, sandbox_server("health-500"), "--alert")
+    result = _failing_daily(pytester, sandbox_server("health-500"), "--umbrella-alert")
     lines = [x for x in result.stdout.lines if "could not alert Slack" in x]
     assert len(lines) == 1
     assert SlackHook.SECRET not in result.stdout.str()
@@ -644,7 +653,7 @@ def test_the_commands_say_what_is_missing_in_one_line(
 def test_cannot_judge_is_listed_and_fails_under_strict_skips(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
-    result = pytester.runpytest_subprocess("checks/test_trends.py", "--sandbox")
+    result = pytester.runpytest_subprocess("checks/test_trends.py", "--umbrella-sandbox")
     assert result.ret == 0
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
@@ -652,6 +661,8 @@ def test_cannot_judge_is_listed_and_fails_under_strict_skips(
     )
     html = (suite_dir / "reports" / "custom-latest.html").read_text()
     assert "could not judge test_no_figure_degraded_week_over_week" in html
-    strict = pytester.runpytest_subprocess("checks/test_trends.py", "--sandbox", "--strict-skips")
+    strict = pytester.runpytest_subprocess(
+        "checks/test_trends.py", "--umbrella-sandbox", "--umbrella-strict-skips"
+    )
     assert strict.ret == 1
     strict.assert_outcomes(failed=1)

@@ -27,7 +27,7 @@ def test_a_tier_that_would_trip_a_documented_limit_refuses_at_start(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
     _with_limit(suite_dir, 20)
-    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     (line,) = [line for line in result.stderr.lines if line.strip()]
     assert "[security.rate_limits.public] allows 20 requests per 60 s per ip" in line
@@ -40,7 +40,7 @@ def test_under_xdist_the_refusal_is_one_failure_and_no_verdict(
 ) -> None:
     _with_limit(suite_dir, 20)
     verdict = tmp_path / "verdict"
-    run = run_checks("-m", "postdeploy", "-n", "2", f"--verdict-file={verdict}")
+    run = run_checks("-m", "postdeploy", "-n", "2", f"--umbrella-verdict-file={verdict}")
     assert len(run.failed_names()) == 1
     assert "the selected checks plan 23 of them" in run.message_of(run.failed_names()[0])
     assert verdict.read_text() == "could-not-run\n"  # never a rollback
@@ -55,15 +55,17 @@ def test_a_tier_within_the_documented_limits_runs(run_checks: RunChecks, suite_d
 @pytest.mark.parametrize(
     "broken",
     [
-        pytest.param(["--environment=nowhere"], id="bad-option-at-configure"),
+        pytest.param(["--umbrella-environment=nowhere"], id="bad-option-at-configure"),
         pytest.param(["-p", "no:umbrella-sandbox-unused", "--no-sandbox"], id="unknown-option"),
-        pytest.param(["--sandbox", "--sandbox-fault=no-such-fault"], id="bad-fault"),
+        pytest.param(
+            ["--umbrella-sandbox", "--umbrella-sandbox-fault=no-such-fault"], id="bad-fault"
+        ),
     ],
 )
 def test_a_usage_error_writes_no_report_and_keeps_the_latest(
     pytester: pytest.Pytester, suite_dir: Path, broken: list[str]
 ) -> None:
-    good = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    good = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
     assert good.ret == 0
     reports = suite_dir / "reports"
     before = {p.name: p.read_bytes() for p in reports.iterdir()}

@@ -26,7 +26,7 @@ DESTRUCTIVE = [
     "test_quota_stays_closed_after_a_minute",
     "test_the_prompt_past_the_limit_gets_429_envelope",
 ]
-ALLOW = ("checks/test_rate_limit.py", "--allow-destructive")
+ALLOW = ("checks/test_rate_limit.py", "--umbrella-allow-destructive")
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +48,7 @@ def test_the_read_only_level_needs_no_opt_in(run_checks: RunChecks) -> None:
     assert run.passed_names() == READ_ONLY
     assert run.skipped_names() == DESTRUCTIVE
     for name in DESTRUCTIVE:
-        assert "--allow-destructive --environment=staging" in run.message_of(name)
+        assert "--umbrella-allow-destructive --umbrella-environment=staging" in run.message_of(name)
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,11 @@ def test_the_destructive_level_stays_within_limit_plus_3_requests(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
     result = pytester.runpytest_subprocess(
-        "checks/test_rate_limit.py", "-m", "destructive", "--sandbox", "--allow-destructive"
+        "checks/test_rate_limit.py",
+        "-m",
+        "destructive",
+        "--umbrella-sandbox",
+        "--umbrella-allow-destructive",
     )
     result.assert_outcomes(passed=len(DESTRUCTIVE))
     counted = re.search(r"umbrella: (\d+) requests sent to the target", result.stdout.str())
@@ -226,8 +230,8 @@ def test_the_destructive_level_never_prompts_a_production_target(
     run = run_checks(
         "-m",
         "weekly or postdeploy",
-        "--allow-destructive",
-        "--environment=staging",
+        "--umbrella-allow-destructive",
+        "--umbrella-environment=staging",
         target=sandbox.url,
     )
     for name in DESTRUCTIVE:
@@ -249,7 +253,7 @@ def test_a_sensitive_url_is_refused_before_any_request(
     pytester: pytest.Pytester, suite_dir: Path, url: str
 ) -> None:
     result = pytester.runpytest_subprocess(
-        f"--base-url={url}", "--environment=staging", "--allow-destructive"
+        f"--base-url={url}", "--umbrella-environment=staging", "--umbrella-allow-destructive"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "matches the sensitive-URL pattern" in result.stderr.str()

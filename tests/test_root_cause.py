@@ -47,7 +47,7 @@ def _one_failure_both_readings(run: object) -> None:
 
 
 def test_some_other_site_is_one_failure_not_38(run_checks: RunChecks, static_site: str) -> None:
-    run = run_checks("-m", "postdeploy", "--environment=development", target=static_site)
+    run = run_checks("-m", "postdeploy", "--umbrella-environment=development", target=static_site)
     _one_failure_both_readings(run)
     assert run.passed_names() == []
 
@@ -74,7 +74,13 @@ def test_a_stopped_check_lends_its_severity_to_the_root_cause(
     is SEV-1 (auth): the incident stays SEV-1."""
     target = sandbox_server("route-5xx=/v1/gigs")
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", target.accounts["user"].token)
-    run = run_checks("-m", "postdeploy", "--environment=development", "--alert", target=target.url)
+    run = run_checks(
+        "-m",
+        "postdeploy",
+        "--umbrella-environment=development",
+        "--umbrella-alert",
+        target=target.url,
+    )
     assert run.failed_names() == ["test_critical_path_meets_its_latency_budget[gigs]"]
     (incident,) = (suite_dir / "reports").glob("incident-*.md")
     assert "**Severity:** SEV-1" in incident.read_text()

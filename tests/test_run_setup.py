@@ -26,29 +26,41 @@ def _one_line_usage_error(result: pytest.RunResult) -> str:
         pytest.param(["--base-url=htp:/nowhere"], "is not an http(s) URL", id="malformed-url"),
         pytest.param(["--base-url=https://"], "is not an http(s) URL", id="url-without-host"),
         pytest.param(
-            ["--sandbox", "--environment=prod"],
+            ["--umbrella-sandbox", "--umbrella-environment=prod"],
             "unknown environment 'prod'",
             id="unknown-environment",
         ),
         pytest.param(
-            ["--sandbox", "--allow-destructive", "--environment=production"],
-            "--allow-destructive refused: the expected environment is production",
+            [
+                "--umbrella-sandbox",
+                "--umbrella-allow-destructive",
+                "--umbrella-environment=production",
+            ],
+            "--umbrella-allow-destructive refused: the expected environment is production",
             id="destructive-production",
         ),
         pytest.param(
-            ["--base-url=https://umbrella.app", "--environment=staging", "--allow-destructive"],
+            [
+                "--base-url=https://umbrella.app",
+                "--umbrella-environment=staging",
+                "--umbrella-allow-destructive",
+            ],
             "matches the sensitive-URL pattern",
             id="destructive-sensitive-url",
         ),
         pytest.param(
-            ["--sandbox", "--sandbox-fault=nope"],
+            ["--umbrella-sandbox", "--umbrella-sandbox-fault=nope"],
             "unknown sandbox fault 'nope'",
             id="unknown-fault",
         ),
-        pytest.param(["--sandbox", "--sandbox-fault=slow"], "needs a value", id="fault-value"),
         pytest.param(
-            ["--sandbox", "--app-dir", "checks"],
-            "write --app-dir=checks",
+            ["--umbrella-sandbox", "--umbrella-sandbox-fault=slow"],
+            "needs a value",
+            id="fault-value",
+        ),
+        pytest.param(
+            ["--umbrella-sandbox", "--umbrella-app-dir", "checks"],
+            "write --umbrella-app-dir=checks",
             id="path-option-without-equals",
         ),
     ],
@@ -87,7 +99,7 @@ def test_bad_config_is_one_line_exit_4(
     pytester: pytest.Pytester, suite_dir: Path, config: str, expected: str
 ) -> None:
     (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
-    line = _one_line_usage_error(pytester.runpytest_subprocess("--sandbox"))
+    line = _one_line_usage_error(pytester.runpytest_subprocess("--umbrella-sandbox"))
     assert expected in line
 
 
@@ -125,7 +137,7 @@ def test_one_sandbox_serves_all_xdist_workers(pytester: pytest.Pytester, suite_d
     )
     # --dist=each runs every check on every worker, so each worker must report its target.
     result = pytester.runpytest_subprocess(
-        "checks/test_where.py", "--sandbox", "-n", "4", "--dist=each"
+        "checks/test_where.py", "--umbrella-sandbox", "-n", "4", "--dist=each"
     )
     result.assert_outcomes(passed=8 * 4)
     assert result.stdout.str().count("umbrella: Target:") == 1
@@ -139,7 +151,9 @@ def test_a_hung_target_ends_the_run_in_one_timeout(
 ) -> None:
     (suite_dir / "umbrella.toml").write_text('[http]\nread_timeout = "1s"\n', encoding="utf-8")
     started = time.monotonic()
-    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox", "--sandbox-fault=hang")
+    result = pytester.runpytest_subprocess(
+        "-m", "postdeploy", "--umbrella-sandbox", "--umbrella-sandbox-fault=hang"
+    )
     elapsed = time.monotonic() - started
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "read timeout" in result.stdout.str()
@@ -151,7 +165,7 @@ def test_a_hung_target_ends_the_run_in_one_timeout(
 def test_the_report_shows_target_and_versions_and_no_secret(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
-    result = pytester.runpytest_subprocess("-m", "postdeploy", "--sandbox")
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
     assert result.ret == 0
     latest = suite_dir / "reports" / "postdeploy-latest.html"
     html = latest.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""``--sandbox`` runs the sandbox in a process of its own: it starts, reports, and never
+"""``--umbrella-sandbox`` runs the sandbox in a process of its own: it starts, reports, and never
 outlives the run that started it."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_a_run_stopped_from_outside_takes_its_sandbox_along(
         encoding="utf-8",
     )
     run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-s", "-q", "--sandbox", "checks/test_wait.py"],
+        [sys.executable, "-m", "pytest", "-s", "-q", "--umbrella-sandbox", "checks/test_wait.py"],
         cwd=suite_dir,
         stdout=subprocess.PIPE,
         text=True,

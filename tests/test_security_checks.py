@@ -23,7 +23,7 @@ ALL = sorted([*(FORGED.format(kind) for kind in forgery.KINDS), SWEEP])
 def test_the_security_review_passes_on_the_healthy_sandbox(
     run_checks: RunChecks, environment: str
 ) -> None:
-    run = run_checks(SECURITY, f"--environment={environment}")
+    run = run_checks(SECURITY, f"--umbrella-environment={environment}")
     assert run.passed_names() == ALL
 
 
@@ -113,7 +113,7 @@ def test_a_maintenance_route_entry_that_is_no_path_is_one_line(
 ) -> None:
     config = suite_dir / "umbrella.toml"
     config.write_text(config.read_text() + '\n[security]\nmaintenance_routes = ["RUN /x"]\n')
-    result = pytester.runpytest_subprocess(SECURITY, "--sandbox")
+    result = pytester.runpytest_subprocess(SECURITY, "--umbrella-sandbox")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     (line,) = [line for line in result.stderr.lines if line.strip()]
     assert "security.maintenance_routes: 'RUN /x' is not a path or 'METHOD /path'" in line
@@ -135,7 +135,9 @@ def test_without_a_real_token_expired_and_other_issuer_cannot_judge(
 ) -> None:
     """On a target whose own tokens the run was not given, those kinds say so, never pass."""
     sandbox = sandbox_server()
-    run = run_checks(SECURITY, "-k", "forged", "--environment=development", target=sandbox.url)
+    run = run_checks(
+        SECURITY, "-k", "forged", "--umbrella-environment=development", target=sandbox.url
+    )
     name = FORGED.format(kind)
     assert run.skipped_names() == sorted(FORGED.format(k) for k in forgery.REAL)
     assert run.message_of(name).startswith("cannot judge: no ")
@@ -186,7 +188,7 @@ def test_a_documented_limit_must_show_on_its_routes(
 
 
 def test_no_documented_limit_beyond_violet_is_not_applicable(run_checks: RunChecks) -> None:
-    run = run_checks(SECURITY, "-k", "documented", "--strict-skips")
+    run = run_checks(SECURITY, "-k", "documented", "--umbrella-strict-skips")
     assert run.skipped_names() == [DOCUMENTED]  # never a pass; off by configuration
     assert run.message_of(DOCUMENTED).startswith("not applicable: no [security.rate_limits]")
 

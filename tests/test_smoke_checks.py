@@ -52,7 +52,7 @@ ERROR_ROWS = [
 def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
     run = run_checks("-m", "postdeploy")
     assert run.failed_names() == []
-    # The one row that uses quota is destructive: off unless --allow-destructive.
+    # The one row that uses quota is destructive: off unless --umbrella-allow-destructive.
     assert run.skipped_names() == [MATRIX.format(EXHAUSTED)]
     assert len(run.passed_names()) >= 40
     assert run.ret == 0
@@ -235,7 +235,7 @@ def test_missing_tokens_skip_with_the_variable_name(
     run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
 ) -> None:
     sandbox = sandbox_server()
-    run = run_checks("-m", "postdeploy", "--environment=development", target=sandbox.url)
+    run = run_checks("-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url)
     skipped = run.skipped_names()
     assert "test_protected_route_accepts_the_test_user" in skipped
     assert MATRIX.format("GET /v1/admin/stats [admin] -> 200") in skipped
@@ -248,7 +248,11 @@ def test_strict_skips_fails_a_run_without_secrets(
 ) -> None:
     sandbox = sandbox_server()
     run = run_checks(
-        "-m", "postdeploy", "--strict-skips", "--environment=development", target=sandbox.url
+        "-m",
+        "postdeploy",
+        "--umbrella-strict-skips",
+        "--umbrella-environment=development",
+        target=sandbox.url,
     )
     assert run.ret == 1
     # The safety guard's refusal is policy, not a missing input: it stays a skip.
@@ -256,7 +260,7 @@ def test_strict_skips_fails_a_run_without_secrets(
     assert run.skipped_names() == [exhausted]
     assert run.message_of(exhausted).startswith("safety guard: destructive checks are off")
     message = run.message_of("test_protected_route_accepts_the_test_user")
-    assert message.startswith("--strict-skips: this check did not judge")
+    assert message.startswith("--umbrella-strict-skips: this check did not judge")
     assert "UMBRELLA_USER_TOKEN" in message
     assert "UMBRELLA_ADMIN_TOKEN" in run.message_of(
         MATRIX.format("GET /v1/admin/stats [admin] -> 200")
@@ -270,7 +274,9 @@ def test_the_user_token_comes_from_the_old_scripts_variable_too(
 ) -> None:
     sandbox = sandbox_server()
     monkeypatch.setenv("SMOKE_TEST_TOKEN", sandbox.accounts["user"].token)
-    run = run_checks("checks/test_smoke.py", "--environment=development", target=sandbox.url)
+    run = run_checks(
+        "checks/test_smoke.py", "--umbrella-environment=development", target=sandbox.url
+    )
     assert "test_protected_route_accepts_the_test_user" in run.passed_names()
 
 
@@ -303,7 +309,7 @@ def test_a_malformed_matrix_row_is_one_line(
     pytester: pytest.Pytester, suite_dir: Path, row: str, expected: str
 ) -> None:
     (suite_dir / "checks" / "status_matrix.toml").write_text(f"[[row]]\n{row}", "utf-8")
-    result = pytester.runpytest_subprocess("--sandbox")
+    result = pytester.runpytest_subprocess("--umbrella-sandbox")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert [line for line in result.stderr.lines if line.strip()] == [
         line for line in result.stderr.lines if expected in line
@@ -323,8 +329,8 @@ def test_an_echoed_bearer_token_is_masked_everywhere(
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", token)
     run = run_checks(
         "checks/test_smoke.py",
-        "--environment=development",
-        "--reports-dir=out",
+        "--umbrella-environment=development",
+        "--umbrella-reports-dir=out",
         target=sandbox.url,
     )
     message = run.message_of("test_protected_route_accepts_the_test_user")

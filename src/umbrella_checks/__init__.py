@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
-# The environments a deploy can be in (config sections, --environment, the sandbox's report).
+# The environments a deploy can be in (config sections, --umbrella-environment, the sandbox's
+# report).
 # Here, not in config.py: the entry point and the sandbox's process need them at start-up,
 # before (or without) the settings machinery.
 ENVIRONMENTS = ("production", "staging", "preview", "development")

@@ -9,17 +9,18 @@ Domain modules and checks raise these; the plugin maps each type once (``hooks.p
   ``Unreachable`` (no connection to the target) fail too, but are no verdict on the service:
   the gate does not roll back on them.
 - ``CannotJudge``: the data cannot support a verdict (no history, nothing to judge, a quantile
-  the API does not offer). Never a pass: a skip that says why, a failure under --strict-skips.
+  the API does not offer). Never a pass: a skip that says why, a failure under
+  --umbrella-strict-skips.
 - ``MissingInput``: an input the check needs was not given (a credential, an API token): a
-  skip naming what to set, a failure under --strict-skips.
+  skip naming what to set, a failure under --umbrella-strict-skips.
 - ``NotApplicable``: the configuration says there is nothing of this kind to judge (no [tls]
   domain set, no rate limits documented, a plain-http target has no certificate): a skip that
-  says how to turn it on, also under --strict-skips — a choice, not doubt.
+  says how to turn it on, also under --umbrella-strict-skips — a choice, not doubt.
 - ``Refused``: the safety guard refused to change state, burn quota or load this target. A
-  skip, also under --strict-skips: refusing is the point.
+  skip, also under --umbrella-strict-skips: refusing is the point.
 
-Reports, --strict-skips, the run's notes, incident drafts and Slack read the type (carried on
-the report as ``umbrella_outcome``), never a message prefix. Scripts print the message.
+Reports, --umbrella-strict-skips, the run's notes, incident drafts and Slack read the type
+(carried on the report as ``umbrella_outcome``), never a message prefix. Scripts print the message.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from umbrella_checks.secrets import scrub
 class Outcome(Exception):
     """A verdict other than "passed", phrased for the on-call engineer (secrets scrubbed)."""
 
-    # How reports, --strict-skips and alerts know it: "failed", "cannot-judge", …
+    # How reports, --umbrella-strict-skips and alerts know it: "failed", "cannot-judge", …
     kind: ClassVar[str] = "failed"
 
     def __init__(self, message: str) -> None:

@@ -4,7 +4,7 @@ pytest run is an umbrella-checks run at all.
 Installed, the package is loaded by every pytest run in the environment. It stays quiet unless
 the suite is meant to run here: the root folder holds ``umbrella.toml``, the ini file says
 ``umbrella_checks = true``, or the command line names the suite (``-p umbrella_checks``,
-``--umbrella-config``, ``--sandbox``). Only then are its hooks and fixtures registered
+``--umbrella-config``, ``--umbrella-sandbox``). Only then are its hooks and fixtures registered
 (``wiring/hooks.py``, ``wiring/fixtures/``). The target URL is pytest-base-url's
 ``--base-url`` (and its ``base_url`` fixture), so the suite sits beside pytest-selenium or
 pytest-playwright.
@@ -25,38 +25,45 @@ if TYPE_CHECKING:
 
 ENTRY_POINT = "umbrella_checks"
 
-# The --sandbox process, launched before the suite's own modules load (see _launch_sandbox).
+# The --umbrella-sandbox process, launched before the suite's own modules load (see
+# _launch_sandbox).
 launched_sandbox: pytest.StashKey[SandboxProcess] = pytest.StashKey()
 
 
 # (flag, dest, metavar or action, help). Path options are written with "=" (see runstate).
+# Every flag and dest carries the umbrella prefix: the entry point registers them in every
+# pytest run of the environment, beside other plugins' and conftests' own --environment or
+# --alert (pytest-django's --ds, pytest-base-url's --base-url do the same).
 OPTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("--sandbox", "sandbox", "store_true", "start the bundled sandbox for this run and check it"),
-    ("--sandbox-fault", "sandbox_faults", "NAME[=VALUE]",
+    ("--umbrella-sandbox", "umbrella_sandbox", "store_true",
+     "start the bundled sandbox for this run and check it"),
+    ("--umbrella-sandbox-fault", "umbrella_sandbox_faults", "NAME[=VALUE]",
      "inject a sandbox fault (repeatable; env UMBRELLA_SANDBOX_FAULTS)"),
-    ("--environment", "environment", "NAME",
+    ("--umbrella-environment", "umbrella_environment", "NAME",
      f"expected environment: {', '.join(ENVIRONMENTS)} (env ENVIRONMENT; default production, "
-     "development with --sandbox)"),
+     "development with --umbrella-sandbox)"),
     ("--umbrella-config", "umbrella_config", "PATH",
      "thresholds file (env UMBRELLA_CONFIG; default <rootdir>/umbrella.toml)"),
-    ("--app-dir", "app_dir", "DIR",
+    ("--umbrella-app-dir", "umbrella_app_dir", "DIR",
      "the Umbrella app checkout with wrangler.toml (env UMBRELLA_APP_DIR)"),
-    ("--d1-sqlite", "d1_sqlite", "PATH",
+    ("--umbrella-d1-sqlite", "umbrella_d1_sqlite", "PATH",
      "read D1 from this local SQLite file (env D1_SQLITE_PATH)"),
-    ("--migrations-dir", "migrations_dir", "DIR",
+    ("--umbrella-migrations-dir", "umbrella_migrations_dir", "DIR",
      "migrations folder (default: migrations_dir from wrangler.toml)"),
-    ("--expected-version", "expected_version", "VERSION",
+    ("--umbrella-expected-version", "umbrella_expected_version", "VERSION",
      "version the deploy should report (env EXPECTED_VERSION)"),
-    ("--allow-destructive", "allow_destructive", "store_true",
+    ("--umbrella-allow-destructive", "umbrella_allow_destructive", "store_true",
      "allow checks that change state or use quota (never production)"),
-    ("--strict-skips", "strict_skips", "store_true",
+    ("--umbrella-strict-skips", "umbrella_strict_skips", "store_true",
      "fail every check skipped for a missing input (the safety guard's refusals stay skips)"),
-    ("--reports-dir", "reports_dir", "DIR", "where tier reports go (default: <rootdir>/reports)"),
-    ("--verdict-file", "verdict_file", "PATH",
+    ("--umbrella-reports-dir", "umbrella_reports_dir", "DIR",
+     "where tier reports go (default: <rootdir>/reports)"),
+    ("--umbrella-verdict-file", "umbrella_verdict_file", "PATH",
      "write the verdict on the service (healthy, broken, could-not-run) to PATH at the end: "
      "CI rolls back on broken only"),
-    ("--alert", "alert", "store_true",
-     "on failure, write an incident draft and post to SLACK_WEBHOOK_URL (never for --sandbox)"),
+    ("--umbrella-alert", "umbrella_alert", "store_true",
+     "on failure, write an incident draft and post to SLACK_WEBHOOK_URL (never for "
+     "--umbrella-sandbox)"),
 )  # fmt: skip
 
 
@@ -71,13 +78,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, dest, kind, text in OPTIONS:
         if kind == "store_true":
             group.addoption(flag, dest=dest, action="store_true", default=False, help=text)
-        elif dest == "sandbox_faults":
+        elif dest == "umbrella_sandbox_faults":
             group.addoption(flag, dest=dest, action="append", default=[], metavar=kind, help=text)
         else:
             group.addoption(flag, dest=dest, metavar=kind, help=text)
     group.addoption(
-        "--sandbox-environment",
-        dest="sandbox_environment",
+        "--umbrella-sandbox-environment",
+        dest="umbrella_sandbox_environment",
         choices=ENVIRONMENTS,
         help="environment the sandbox reports (default: the expected one)",
     )
@@ -87,7 +94,7 @@ def is_wanted(config: pytest.Config) -> bool:
     """Is this pytest run meant to run the suite?"""
     if (config.rootpath / "umbrella.toml").is_file() or config.getini("umbrella_checks"):
         return True
-    if config.getoption("sandbox") or config.getoption("umbrella_config"):
+    if config.getoption("umbrella_sandbox") or config.getoption("umbrella_config"):
         return True
     if os.environ.get("UMBRELLA_CONFIG", "").strip():
         return True
@@ -102,7 +109,7 @@ def is_wanted(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     # tryfirst: pytest-base-url's own configure then sees the target this run resolved.
     if is_wanted(config):
-        if config.getoption("sandbox") and not _nothing_runs(config):
+        if config.getoption("umbrella_sandbox") and not _nothing_runs(config):
             _launch_sandbox(config)
         config.pluginmanager.import_plugin("umbrella_checks.wiring.hooks")
 
@@ -133,7 +140,7 @@ def _launch_sandbox(config: pytest.Config) -> None:
     from umbrella_checks.sandbox.process import SandboxProcess
 
     try:
-        faults = parse_faults(config.getoption("sandbox_faults"), os.environ)
+        faults = parse_faults(config.getoption("umbrella_sandbox_faults"), os.environ)
     except FaultError as exc:
         raise pytest.UsageError(f"{exc}; see the README's fault table") from None
     sandbox = SandboxProcess.launch(faults.raw)

@@ -18,8 +18,8 @@ from typing import Any
 import certifi
 
 # httpx imports its connection layer (httpcore) on its first client, and every run makes one:
-# imported here, with the plugin's hooks, it loads while a --sandbox process is still starting
-# instead of on the way to the run's first requests.
+# imported here, with the plugin's hooks, it loads while a --umbrella-sandbox process is still
+# starting instead of on the way to the run's first requests.
 import httpcore  # noqa: F401
 import httpx
 

@@ -201,7 +201,7 @@ def _environment(
         environ,
         file_value,
         "development" if sandbox else "production",
-        "--environment",
+        "--umbrella-environment",
     )
     if environment not in ENVIRONMENTS:
         raise SettingsError(
@@ -228,7 +228,7 @@ def _target(
 
 NO_TARGET = (
     "no target: pass --base-url=https://umbrella.app (or set API_URL), "
-    "or --sandbox to run against the bundled sandbox"
+    "or --umbrella-sandbox to run against the bundled sandbox"
 )
 
 
@@ -236,18 +236,19 @@ def _refuse_destructive_on_production(base_url: str, environment: str, config: S
     reason = sensitive_reason(base_url, environment, config.safety.sensitive_url)
     if reason:
         raise SettingsError(
-            f"--allow-destructive refused: {reason}; destructive checks run only against "
-            "staging, preview or development (--environment staging --base-url <staging URL>)"
+            f"--umbrella-allow-destructive refused: {reason}; destructive checks run only "
+            "against staging, preview or development (--umbrella-environment staging "
+            "--base-url <staging URL>)"
         )
 
 
 def _local_inputs(option: Getter, environ: Mapping[str, str]) -> tuple[Path | None, Path | None]:
     """The app checkout and a local D1 file, when given."""
     app_value, app_source = _pick(
-        option("app_dir"), "UMBRELLA_APP_DIR", environ, None, None, "--app-dir"
+        option("app_dir"), "UMBRELLA_APP_DIR", environ, None, None, "--umbrella-app-dir"
     )
     d1_value, d1_source = _pick(
-        option("d1_sqlite"), "D1_SQLITE_PATH", environ, None, None, "--d1-sqlite"
+        option("d1_sqlite"), "D1_SQLITE_PATH", environ, None, None, "--umbrella-d1-sqlite"
     )
     # Existence of the D1 file is the D1 check's to report (a database that went missing is a
     # finding), not a usage error.
@@ -322,7 +323,7 @@ class _Where:
         tokens: dict[str, Secret | None] = {
             key: Secret(f"sandbox {key} account", sandbox.tokens[key]) for key in TOKEN_VARS
         }
-        return cls(sandbox.url, "--sandbox", tokens, sandbox.app_dir, sandbox.d1_sqlite)
+        return cls(sandbox.url, "--umbrella-sandbox", tokens, sandbox.app_dir, sandbox.d1_sqlite)
 
     @classmethod
     def given(
@@ -343,10 +344,11 @@ def resolve(
 ) -> Settings:
     """Build the run's Settings; raises SettingsError (or ConfigError) with one line.
 
-    ``start_sandbox`` (given with ``--sandbox``) is called with the resolved environment and
-    returns the sandbox that then replaces target, tokens, app dir and database. Without
-    ``target_required`` a missing target resolves to ``base_url == ""`` (the plugin then
-    refuses only the checks that need one). Long only by the Settings constructor's keywords.
+    ``start_sandbox`` (given with ``--umbrella-sandbox``) is called with the resolved
+    environment and returns the sandbox that then replaces target, tokens, app dir and
+    database. Without ``target_required`` a missing target resolves to ``base_url == ""``
+    (the plugin then refuses only the checks that need one). Long only by the Settings
+    constructor's keywords.
     """
     config_path = find_config(option, environ, rootdir)
     first = load_config(config_path, "production")
@@ -368,7 +370,12 @@ def resolve(
     if allow_destructive:
         _refuse_destructive_on_production(where.base_url, environment, config)
     expected_version, _ = _pick(
-        option("expected_version"), "EXPECTED_VERSION", environ, None, None, "--expected-version"
+        option("expected_version"),
+        "EXPECTED_VERSION",
+        environ,
+        None,
+        None,
+        "--umbrella-expected-version",
     )
     return Settings(
         base_url=where.base_url,
@@ -379,7 +386,7 @@ def resolve(
         config_path=config_path,
         app_dir=where.app_dir,
         d1_sqlite=where.d1_sqlite,
-        migrations_dir=_path(option("migrations_dir"), "--migrations-dir"),
+        migrations_dir=_path(option("migrations_dir"), "--umbrella-migrations-dir"),
         expected_version=str(expected_version) if expected_version else None,
         allow_destructive=allow_destructive,
         strict_skips=bool(option("strict_skips")),

@@ -60,7 +60,7 @@ class WranglerApp:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise WranglerError(
-                f"{path} does not exist; --app-dir must be the Umbrella app's checkout"
+                f"{path} does not exist; --umbrella-app-dir must be the Umbrella app's checkout"
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise WranglerError(f"{path} cannot be read ({exc})") from None
@@ -81,7 +81,7 @@ class WranglerApp:
             known = ", ".join(sorted(envs)) or "none"
             raise WranglerError(
                 f"{self.path} has no [env.{environment}] (environments: {known}); "
-                "check --environment or the app's wrangler.toml"
+                "check --umbrella-environment or the app's wrangler.toml"
             )
         own = dict(envs[environment])
         inherited = {k: v for k, v in self.data.items() if k in INHERITABLE and k not in own}

@@ -24,7 +24,7 @@ class Failure:
     # "call" or "teardown".
     phase: str = "call"
     # The typed outcome ("failed": judged the service; "could-not-check", "unreachable",
-    # "missing-input" under --strict-skips …; "error": the suite itself broke).
+    # "missing-input" under --umbrella-strict-skips …; "error": the suite itself broke).
     kind: str = "failed"
 
     @property

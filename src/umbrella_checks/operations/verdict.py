@@ -1,9 +1,10 @@
 """The run's verdict on the service, apart from pytest's exit code.
 
 Exit code 1 says "something failed"; CI must not roll production back because pip could not
-install, a secret is missing (``--strict-skips``), the runner has no network or Cloudflare's API
-did not answer. Only a check that judged the service from its answers (a ``CheckFailed``, not
-a ``CouldNotCheck``, an ``Unreachable`` or a skip made strict) makes the verdict "broken".
+install, a secret is missing (``--umbrella-strict-skips``), the runner has no network or
+Cloudflare's API did not answer. Only a check that judged the service from its answers (a
+``CheckFailed``, not a ``CouldNotCheck``, an ``Unreachable`` or a skip made strict) makes the
+verdict "broken".
 No pytest import here.
 """
 

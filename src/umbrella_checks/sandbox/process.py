@@ -1,4 +1,4 @@
-"""The sandbox in a process of its own, as ``--sandbox`` and the release gate start it.
+"""The sandbox in a process of its own, as ``--umbrella-sandbox`` and the release gate start it.
 
 Its own process, so the server never shares a GIL with the client that measures it (a pytest
 run's concurrent requests, Locust's gevent), and so its start overlaps the caller's. It prints

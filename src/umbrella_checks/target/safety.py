@@ -2,7 +2,7 @@
 
 pytest-selenium's rule, failing closed: such work runs only when *all* of these hold —
 
-1. it was asked for (``--allow-destructive``; the Locust gate is asked for by running it);
+1. it was asked for (``--umbrella-allow-destructive``; the Locust gate is asked for by running it);
 2. the expected environment is not production;
 3. the target's URL (scheme and host lower-cased, default port dropped) does not match
    ``[safety] sensitive_url``;
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from umbrella_checks.target.client import Answer
 
 HOW_TO_OPT_IN = (
-    "run destructive checks against staging: pytest -m destructive --allow-destructive "
-    "--environment=staging --base-url=https://<staging host>"
+    "run destructive checks against staging: pytest -m destructive --umbrella-allow-destructive "
+    "--umbrella-environment=staging --base-url=https://<staging host>"
 )
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -42,15 +42,15 @@ def record_history(config: pytest.Config, run: Run) -> None:
 
 
 def report_failures(config: pytest.Config, run: Run) -> None:
-    """With --alert only: an incident draft (one per failure signature and day) and one Slack
-    message when a webhook is set. Sandbox runs and self-tests never alert."""
+    """With --umbrella-alert only: an incident draft (one per failure signature and day) and
+    one Slack message when a webhook is set. Sandbox runs and self-tests never alert."""
     failures, paths, settings = run.failures, run.reports, run.settings
     if not failures or paths is None:
         return
-    if not config.getoption("alert"):
+    if not config.getoption("umbrella_alert"):
         return
     if settings.sandbox is not None:
-        run.notes.append("--alert ignored: a sandbox run alerts nobody")
+        run.notes.append("--umbrella-alert ignored: a sandbox run alerts nobody")
         return
     tier = run.tier
     text = incident.draft(

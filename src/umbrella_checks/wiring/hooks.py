@@ -59,7 +59,8 @@ MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",
     "daily": "the runbook's morning health check, run nightly by the scheduler",
     "weekly": "the runbook's weekly review, run on Sundays",
-    "destructive": "changes state or uses quota; needs --allow-destructive, never production",
+    "destructive": "changes state or uses quota; needs --umbrella-allow-destructive, never "
+    "production",
     SENDS_MARKER: "sends(declare, shared=False): the requests a check sends, declared for "
     "prefetching (umbrella_checks.target.planning)",
     "on_demand": "on_demand(why): the check sends requests it cannot declare in advance (they "
@@ -290,7 +291,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     outcome = _outcome_of(call)
-    # Typed, so reports, --strict-skips, notes and alerts never parse a message (the
+    # Typed, so reports, --umbrella-strict-skips, notes and alerts never parse a message (the
     # attributes travel with the report from xdist workers).
     report.umbrella_severity = severity_of(item)  # type: ignore[attr-defined]
     if outcome is not None:
@@ -347,13 +348,13 @@ def outcome_kind(report: pytest.TestReport) -> str | None:
 
 
 def _fail_skip_under_strict_skips(report: pytest.TestReport) -> None:
-    """--strict-skips: a check that did not judge is a failure — unless the safety guard
+    """--umbrella-strict-skips: a check that did not judge is a failure — unless the safety guard
     refused it, which is the point, or the configuration turned it off (and an xfail, which is
     pytest's own)."""
     if hasattr(report, "wasxfail") or outcome_kind(report) in ("refused", "not-applicable"):
         return
     report.outcome = "failed"
-    report.longrepr = f"--strict-skips: this check did not judge: {skip_reason(report)}"
+    report.longrepr = f"--umbrella-strict-skips: this check did not judge: {skip_reason(report)}"
 
 
 _requests_before = pytest.StashKey[int]()
@@ -468,7 +469,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     record_history(config, run)
     report_failures(config, run)
     run.verdict = verdict_of(exitstatus, run.failures)
-    target = config.getoption("verdict_file")
+    target = config.getoption("umbrella_verdict_file")
     if target:
         Path(target).write_text(f"{run.verdict.word}\n", encoding="utf-8")
 

@@ -205,7 +205,7 @@ def informational(config: pytest.Config) -> bool:
 
 
 def reports_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("reports_dir") or config.rootpath / "reports")
+    return Path(config.getoption("umbrella_reports_dir") or config.rootpath / "reports")
 
 
 def history_key(settings: Settings) -> str:
@@ -217,17 +217,18 @@ def history_key(settings: Settings) -> str:
 
 PATH_OPTIONS = (
     "--umbrella-config",
-    "--verdict-file",
-    "--app-dir",
-    "--d1-sqlite",
-    "--migrations-dir",
-    "--reports-dir",
+    "--umbrella-verdict-file",
+    "--umbrella-app-dir",
+    "--umbrella-d1-sqlite",
+    "--umbrella-migrations-dir",
+    "--umbrella-reports-dir",
 )
 
 
 def check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
-    # pytest picks its rootdir before plugins add their options, so in `--app-dir DIR` it takes
-    # DIR for a test path: the run then starts from the wrong folder. `--app-dir=DIR` is safe.
+    # pytest picks its rootdir before plugins add their options, so in `--umbrella-app-dir DIR`
+    # it takes DIR for a test path: the run then starts from the wrong folder;
+    # `--umbrella-app-dir=DIR` is safe.
     for flag, value in itertools.pairwise(args):
         if flag in PATH_OPTIONS:
             raise pytest.UsageError(
@@ -256,7 +257,10 @@ def option_getter(config: pytest.Config) -> Callable[[str], Any]:
     def option(name: str) -> Any:
         if name == "base_url_ini":
             return config.getini("base_url") or None
-        value = config.getoption(name, None)
+        # The suite's own options are all --umbrella-* (dest umbrella_*): they never collide
+        # with another plugin's or a conftest's; settings asks for them by their short names.
+        dest = name if name in ("base_url", "umbrella_config") else f"umbrella_{name}"
+        value = config.getoption(dest, None)
         if (
             name == "base_url"
             and value
@@ -272,12 +276,12 @@ def option_getter(config: pytest.Config) -> Callable[[str], Any]:
 def sandbox_starter(
     config: pytest.Config, run: list[SandboxProcess]
 ) -> Callable[[str], SandboxInfo]:
-    """The controller's --sandbox: the process ``plugin.py`` launched, told the environment
+    """The controller's --umbrella-sandbox: the process ``plugin.py`` launched, told the environment
     to report when settings have resolved it."""
     sandbox = config.stash[launched_sandbox]
 
     def start(environment: str) -> SandboxInfo:
-        reported = config.getoption("sandbox_environment") or environment
+        reported = config.getoption("umbrella_sandbox_environment") or environment
         try:
             info = sandbox.ready(reported)
         except SandboxNotStarted as exc:
@@ -430,7 +434,9 @@ def controller_run(config: pytest.Config) -> Run:
     """The controller's Run: settings, sandbox, minted tokens and (unless only listing) the
     start-of-run probe (here only for xdist; else when collection ends) and report paths."""
     started_sandboxes: list[SandboxProcess] = []
-    start = sandbox_starter(config, started_sandboxes) if config.getoption("sandbox") else None
+    start = (
+        sandbox_starter(config, started_sandboxes) if config.getoption("umbrella_sandbox") else None
+    )
     settings = resolve_settings(config, start, started_sandboxes)
     run = Run(settings, datetime.now(UTC), tier_of(config.getoption("markexpr") or ""))
     run.sandbox = started_sandboxes[0] if started_sandboxes else None

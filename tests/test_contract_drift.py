@@ -1,5 +1,6 @@
-"""The README's "Recording a deliberate difference" examples, run: with the recording the
-drifted sandbox is green and faults are still caught; without it the difference is named."""
+"""The examples of docs/differences.md ("Recording a deliberate difference"), run: with the
+recording the drifted sandbox is green and faults are still caught; without it the difference
+is named."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ EVERY_TIER = ("-m", "postdeploy or daily or weekly", "--umbrella-allow-destructi
 
 
 def _examples() -> list[tuple[list[str], str, str]]:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "docs" / "differences.md").read_text(encoding="utf-8")
     section = readme.split("## Recording a deliberate difference", 1)[1].split("\n## ", 1)[0]
     found = []
     for block in re.findall(r"```toml\n(.*?)```", section, re.S):
@@ -28,7 +29,7 @@ def _examples() -> list[tuple[list[str], str, str]]:
 EXAMPLES = [pytest.param(*example, id=example[0][0]) for example in _examples()]
 
 
-def test_the_readme_has_its_examples() -> None:
+def test_the_page_has_its_examples() -> None:
     assert len(EXAMPLES) == 5
 
 

@@ -1,4 +1,6 @@
-"""The README stays true: every fault switch is documented, and CI runs its two commands."""
+"""The docs stay true: every fault switch is documented, CI runs the README's two commands,
+every doc page is linked from the README, and figures quoted in the docs are the ones a run
+gives."""
 
 from __future__ import annotations
 
@@ -7,11 +9,22 @@ import re
 from tests.conftest import REPO
 from umbrella_checks.sandbox import FAULTS, fault_table
 
+DOCS = REPO / "docs"
 
-def test_the_readme_fault_table_is_the_generated_one() -> None:
+
+def test_the_sandbox_page_fault_table_is_the_generated_one() -> None:
     """Regenerate with `python -m umbrella_checks sandbox --fault-table`."""
+    page = (DOCS / "sandbox.md").read_text(encoding="utf-8")
+    assert fault_table() in page
+
+
+def test_every_doc_page_is_linked_from_the_readme_and_every_link_resolves() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert fault_table() in readme
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", readme))
+    assert linked == {f"docs/{page.name}" for page in DOCS.glob("*.md")}
+    for page in DOCS.glob("*.md"):
+        for target in re.findall(r"\]\(([\w-]+\.md)(?:#[\w-]+)?\)", page.read_text()):
+            assert (DOCS / target).exists(), f"{page.name} links to missing {target}"
 
 
 def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
@@ -27,8 +40,8 @@ def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
 def test_every_sandbox_fault_is_proven_by_a_self_test() -> None:
     """A fault no self-test switches on proves nothing: some check must be seen to fail on it."""
     tests = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "tests").glob("test_*.py"))
-    # The README's drift examples are self-tests too (tests/test_contract_drift.py runs them).
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    # The documented drift examples are self-tests too (tests/test_contract_drift.py runs them).
+    readme = (DOCS / "differences.md").read_text(encoding="utf-8")
     tests += "\n".join(
         f'"{n}"' for line in re.findall(r"^# drift: (.+)$", readme, re.M) for n in line.split()
     )

@@ -4,6 +4,7 @@ rollback reached on a bad one. Credentials go the way production's do: tokens mi
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ def test_the_post_deploy_gate_is_green_on_a_healthy_deploy(
     assert not gate.failed, gate.output
     assert gate.ran == ["Post-deploy gate"]
     assert gate.outputs == {"verdict": "healthy"}
+    assert ": **healthy**" in gate.summary
     assert _next_jobs(workflow, gate) == []  # the rollback and the CI owner's alert stay idle
     assert slack.posts == []
     assert clerk.revoked == clerk.created == 2  # user and admin, minted and revoked
@@ -114,6 +116,9 @@ def test_a_bad_deploy_reaches_the_rollback_and_alerts(
     gate = run("gate")
     assert gate.failed
     assert gate.outputs == {"verdict": "broken"}
+    assert "### umbrella-checks postdeploy on http://127.0.0.1:" in gate.summary
+    assert ": **broken**" in gate.summary
+    assert "| SEV-1 | `test_health_answers_200`" in gate.summary  # on the run page
     assert _next_jobs(workflow, gate) == ["rollback"]
     rollback = run("rollback", needs=gate)
     wrangler = [r for r in rollback.recorded if r.startswith("cloudflare/wrangler-action")]
@@ -244,3 +249,32 @@ def test_the_release_gate_workflow_is_green_on_a_healthy_staging(
     assert done.ran == ["Release gate"]
     assert "verdict: PASS" in done.output
     assert clerk.created == clerk.revoked == 1  # one minted session for every Locust user
+
+
+def _runtime_dependencies() -> set[str]:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {re.split(r"[\[<>=!~; ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]}
+
+
+@pytest.mark.parametrize("lock", ["runtime", "perf"])
+def test_the_workflows_install_from_a_lock_with_hashes(lock: str) -> None:
+    """What PyPI serves the minute a gate runs must not decide a rollback: every dependency
+    pinned, every pin hashed, and the workflows install with --require-hashes."""
+    text = (REPO / "requirements" / f"{lock}.lock").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, re.M))
+    assert _runtime_dependencies() <= {name.lower() for name in pins}
+    for name in pins:
+        block = text.split(f"\n{name}==", 1)[1].split("\n\n", 1)[0]
+        assert "--hash=sha256:" in block.split("\n# via", 1)[0], name
+    options = [line for line in text.splitlines() if line.startswith("--")]
+    assert options == []  # no machine's own mirror (--index-url, --find-links)
+    installs = [
+        line
+        for path in WORKFLOWS.glob("*.yml")
+        for line in path.read_text().splitlines()
+        if "pip install" in line
+    ]
+    assert all("--require-hashes" in line or "--no-deps ." in line for line in installs)
+    assert any(f"requirements/{lock}.lock" in line for line in installs)

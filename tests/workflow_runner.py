@@ -46,6 +46,8 @@ class JobRun:
     output: str = ""
     # The job's ``outputs:``, from its steps' $GITHUB_OUTPUT lines.
     outputs: dict[str, str] = field(default_factory=dict)
+    # What its steps wrote to $GITHUB_STEP_SUMMARY (the run page's summary).
+    summary: str = ""
 
     @property
     def result(self) -> str:
@@ -125,7 +127,10 @@ class Workflow:
         scratch = Path(tempfile.mkdtemp(prefix=f"job-{name}-"))
         outputs = scratch / "github_output"
         outputs.touch()
-        base.update(RUNNER_TEMP=str(scratch), GITHUB_OUTPUT=str(outputs))
+        summary = scratch / "step_summary"
+        base.update(
+            RUNNER_TEMP=str(scratch), GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary)
+        )
         result = JobRun()
         steps: dict[str, str] = {}
         for step in job["steps"]:
@@ -160,6 +165,7 @@ class Workflow:
                 steps[f"steps.{step.get('id', '')}.outputs.{key}"] = value
             if done.returncode != 0:
                 result.failed = True
+        result.summary = summary.read_text(encoding="utf-8") if summary.exists() else ""
         result.outputs = {
             key: expand(str(value), {**context, **steps})
             for key, value in job.get("outputs", {}).items()

@@ -61,6 +61,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--umbrella-verdict-file", "umbrella_verdict_file", "PATH",
      "write the verdict on the service (healthy, broken, could-not-run) to PATH at the end: "
      "CI rolls back on broken only"),
+    ("--umbrella-summary", "umbrella_summary", "PATH",
+     "append the verdict and failures as Markdown to PATH (CI: \"$GITHUB_STEP_SUMMARY\")"),
     ("--umbrella-alert", "umbrella_alert", "store_true",
      "on failure, write an incident draft and post to SLACK_WEBHOOK_URL (never for "
      "--umbrella-sandbox)"),

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from umbrella_checks.operations.incident import Failure
+from umbrella_checks.operations.incident import Failure, grouped
+from umbrella_checks.secrets import scrub
 
 HEALTHY = "healthy"
 BROKEN = "broken"
@@ -50,3 +51,36 @@ def verdict_of(exitstatus: int, failures: list[Failure]) -> Verdict:
             f"verdict ({listed}): fix the run, not the service",
         )
     return Verdict(COULD_NOT_RUN, f"pytest ended with exit code {exitstatus} before judging")
+
+
+def step_summary(
+    verdict: Verdict,
+    failures: list[Failure],
+    notes: list[str],
+    *,
+    tier: str,
+    target: str,
+    report: str,
+) -> str:
+    """The verdict as Markdown for a CI job's summary page (``$GITHUB_STEP_SUMMARY``): on-call
+    reads it on the run's page instead of downloading the report. Secrets scrubbed."""
+    lines = [
+        f"### umbrella-checks {tier} on {target}: **{verdict.word}**",
+        "",
+        _cell(verdict.why),
+        "",
+    ]
+    if failures:
+        lines += ["| SEV | failed | what |", "|---|---|---|"]
+        for group in grouped(failures):
+            names = ", ".join(f"`{f.name}`" for f in group.failures[:3])
+            more = f" and {len(group.failures) - 3} more" if len(group.failures) > 3 else ""
+            lines.append(f"| {group.severity} | {names}{more} | {_cell(group.line(400))} |")
+        lines.append("")
+    lines += [f"- {_cell(note)}" for note in notes]
+    lines += ["", f"Report: `{report}`", ""]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return scrub(" ".join(text.split())).replace("|", "\\|")

@@ -29,7 +29,7 @@ from umbrella_checks.errors import (
     WouldTripLimit,
 )
 from umbrella_checks.operations.incident import SEVERITIES, Failure, grouped
-from umbrella_checks.operations.verdict import verdict_of
+from umbrella_checks.operations.verdict import step_summary, verdict_of
 from umbrella_checks.secrets import Secret
 from umbrella_checks.target.client import Planned
 from umbrella_checks.target.planning import over_documented_limits
@@ -472,6 +472,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = config.getoption("umbrella_verdict_file")
     if target:
         Path(target).write_text(f"{run.verdict.word}\n", encoding="utf-8")
+    summary = config.getoption("umbrella_summary")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as page:
+            page.write(
+                step_summary(
+                    run.verdict,
+                    run.failures,
+                    [*run.not_judged_notes(), *run.notes],
+                    tier=run.tier,
+                    target=run.settings.base_url or "no target",
+                    report=str(run.reports.latest if run.reports else "none"),
+                )
+            )
 
 
 @pytest.hookimpl(trylast=True)

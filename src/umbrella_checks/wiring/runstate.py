@@ -218,6 +218,7 @@ def history_key(settings: Settings) -> str:
 PATH_OPTIONS = (
     "--umbrella-config",
     "--umbrella-verdict-file",
+    "--umbrella-summary",
     "--umbrella-app-dir",
     "--umbrella-d1-sqlite",
     "--umbrella-migrations-dir",

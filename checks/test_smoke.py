@@ -105,6 +105,30 @@ def test_cors_does_not_grant_credentials_to_other_origins(
         )
 
 
+def _preflight_of_the_web_app(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    for origin in settings.config.cors.allowed_origins[:1]:
+        planner.add(
+            "OPTIONS", settings.config.cors.preflight_path, headers=_preflight_headers(origin)
+        )
+
+
+@pytest.mark.severity("SEV-3")
+@sends(_preflight_of_the_web_app)
+def test_cors_preflight_is_cached_long_enough(api: ApiClient, settings: Settings) -> None:
+    """A preflight browsers may not reuse costs the web app a round trip before most API calls
+    (without Access-Control-Max-Age they reuse it for 5 s)."""
+    cors = settings.config.cors
+    judged(len(cors.allowed_origins), "origins in [cors] allowed_origins")
+    answer = _preflight(api, settings, cors.allowed_origins[0])
+    raw = answer.headers.get("Access-Control-Max-Age")
+    if raw is None or not raw.strip().isdigit() or int(raw) < cors.min_max_age:
+        answer.fail(
+            f"Access-Control-Max-Age of at least {cors.min_max_age:g} s ([cors] min_max_age)",
+            "no Access-Control-Max-Age header" if raw is None else repr(raw),
+            "set maxAge in the Worker's CORS middleware (Chrome caps it at 7200 s)",
+        )
+
+
 @pytest.mark.severity("SEV-3")
 @sends(_unknown_route)
 def test_unknown_route_answers_404_envelope(api: ApiClient, settings: Settings) -> None:

@@ -12,10 +12,14 @@ from umbrella_checks.sandbox import FAULTS, fault_table
 DOCS = REPO / "docs"
 
 
-def test_the_sandbox_page_fault_table_is_the_generated_one() -> None:
-    """Regenerate with `python -m umbrella_checks sandbox --fault-table`."""
+def test_every_fault_is_described_where_the_docs_send_the_reader() -> None:
+    """docs/sandbox.md sends the reader to the registry's own table; every switch has one."""
     page = (DOCS / "sandbox.md").read_text(encoding="utf-8")
-    assert fault_table() in page
+    assert "python -m umbrella_checks sandbox --fault-table" in page
+    table = fault_table()
+    for name, fault in FAULTS.items():
+        assert fault.effect.strip()
+        assert f"`{name}" in table
 
 
 def test_every_doc_page_is_linked_from_the_readme_and_every_link_resolves() -> None:
@@ -47,3 +51,12 @@ def test_every_sandbox_fault_is_proven_by_a_self_test() -> None:
     )
     unused = [name for name in FAULTS if not re.search(rf"[\"']{re.escape(name)}(=|[\"'])", tests)]
     assert unused == []
+
+
+def test_the_options_table_lists_every_option_the_plugin_registers() -> None:
+    from umbrella_checks.plugin import OPTIONS
+
+    page = (DOCS / "configure.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(--umbrella-[\w-]+)", page, re.M))
+    registered = {flag for flag, *_ in OPTIONS} | {"--umbrella-sandbox-environment"}
+    assert documented == registered

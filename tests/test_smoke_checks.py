@@ -184,6 +184,12 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
             id="success-true-on-errors",
         ),
         pytest.param(
+            "preflight-max-age=5",
+            ["test_cors_preflight_is_cached_long_enough"],
+            "expected Access-Control-Max-Age of at least 600 s ([cors] min_max_age), got '5'",
+            id="preflight-cached-5s",
+        ),
+        pytest.param(
             "slow-but-first=/v1/artists:400",
             [BUDGET.format("artists")],
             "expected median server time ≤ 300 ms over 3 requests (timed by Server-Timing "
@@ -340,3 +346,14 @@ def test_an_echoed_bearer_token_is_masked_everywhere(
     assert all("***" in report for report in reports)
     for text in [*run.messages.values(), *reports]:
         assert token not in text
+
+
+def test_the_preflight_cache_threshold_is_the_configured_one(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    """[cors] min_max_age decides: two days is more than the sandbox's one day."""
+    config = suite_dir / "umbrella.toml"
+    config.write_text(config.read_text() + '\n[env.development.cors]\nmin_max_age = "2d"\n')
+    run = run_checks("checks/test_smoke.py", "-k", "cached_long_enough")
+    assert run.failed_names() == ["test_cors_preflight_is_cached_long_enough"]
+    assert "at least 172800 s" in run.message_of("test_cors_preflight_is_cached_long_enough")

@@ -34,6 +34,7 @@ TIERS = {
         *MIGRATIONS,
         "test_smoke.py::test_cors_does_not_grant_credentials_to_other_origins",
         "test_smoke.py::test_cors_preflight_allows_each_configured_origin",
+        "test_smoke.py::test_cors_preflight_is_cached_long_enough",
         "test_smoke.py::test_critical_path_meets_its_latency_budget",
         "test_smoke.py::test_protected_route_accepts_the_test_user",
         "test_smoke.py::test_protected_route_refuses_anonymous",

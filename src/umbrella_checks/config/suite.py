@@ -106,6 +106,9 @@ class Cors(_Section, frozen=True, kw_only=True):
     allowed_origins: list[str] = field(default_factory=lambda: ["https://umbrella.app"])
     disallowed_origin: str = "https://evil.example"
     preflight_path: str = "/v1/artists"
+    # Browsers reuse a preflight for Access-Control-Max-Age (without it: 5 s); shorter than
+    # this, the web app pays an extra round trip before most API calls.
+    min_max_age: Duration = Duration(600.0)
 
 
 class Budgets(_Section, frozen=True, kw_only=True):

@@ -13,14 +13,31 @@ from typing import Any
 FAULTS_ENV = "UMBRELLA_SANDBOX_FAULTS"
 
 
+@dataclass
+class Outgoing:
+    """An answer the sandbox is about to send, which a fault may reshape in place: its status
+    and headers (the body is fixed by then). The request's method and path say which."""
+
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Fault:
-    """One switch: what its value looks like (None: a plain switch) and what it does."""
+    """One switch: what its value looks like (None: a plain switch) and what it does.
+
+    A fault that changes how answers look (a header, a status) says how in ``reshape`` — the
+    server applies it to every answer, so such a fault lives here whole; faults that change
+    what the service does (a delay, a crash, a wrong count) are honoured by the server."""
 
     value: str | None
     effect: str
     # Turns the text after ``=`` into what the server reads (``Faults.values_of``).
     parse: Callable[[str], Any] | None = None
+    # (the answer about to go out, the switch's value or None) -> None: reshape it in place.
+    reshape: Callable[[Outgoing, Any], None] | None = None
 
     def usage(self, name: str) -> str:
         return f"{name}={self.value}" if self.value else name
@@ -198,6 +215,17 @@ FAULTS: dict[str, Fault] = {
     ),
     "unknown-route-html": Fault(None, "unknown /v1/ paths answer 200 with an HTML page"),
     "cors-missing": Fault(None, "no Access-Control-Allow-Origin on any answer"),
+    "preflight-max-age": Fault(
+        "SECONDS",
+        "preflight answers say Access-Control-Max-Age: SECONDS (browsers then ask again that "
+        "often before every cross-origin call)",
+        _seconds,
+        reshape=lambda answer, seconds: (
+            answer.headers.update({"Access-Control-Max-Age": f"{seconds:g}"})
+            if answer.method == "OPTIONS"
+            else None
+        ),
+    ),
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
     "cors-no-credentials": Fault(
         None, "allowed origins get no Access-Control-Allow-Credentials (cookies dropped)"
@@ -322,6 +350,14 @@ class Faults:
 
     def is_bare(self, path: str) -> bool:
         return any(r == "*" or path.startswith(r) for r in self.values_of("envelope-missing"))
+
+    def reshape(self, answer: Outgoing) -> None:
+        """Apply every switched-on fault's ``reshape`` to an answer about to go out."""
+        for name in sorted(self.names):
+            fault = FAULTS[name]
+            if fault.reshape is not None:
+                for value in self.values_of(name) or (None,):
+                    fault.reshape(answer, value)
 
     def error_share(self, path: str) -> float:
         for route, share in self.values_of("route-5xx"):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from umbrella_checks.sandbox.faults import Faults
+from umbrella_checks.sandbox.faults import Faults, Outgoing
 from umbrella_checks.sandbox.issuers import BadToken, Issuer, kid_of
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
 
@@ -337,6 +337,9 @@ class _Handler(BaseHTTPRequestHandler):
         return headers
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+        outgoing = Outgoing(self.command, urlsplit(self.path).path, status, dict(headers))
+        self.sb.faults.reshape(outgoing)  # the registry's faults that reshape answers
+        status, headers = outgoing.status, outgoing.headers
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         # Its own time, as a Worker reports it: the work done for this answer (this thread's CPU

@@ -5,6 +5,9 @@ gives."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 from umbrella_checks.sandbox import FAULTS, fault_table
@@ -60,3 +63,20 @@ def test_the_options_table_lists_every_option_the_plugin_registers() -> None:
     documented = set(re.findall(r"^\| `(--umbrella-[\w-]+)", page, re.M))
     registered = {flag for flag, *_ in OPTIONS} | {"--umbrella-sandbox-environment"}
     assert documented == registered
+
+
+def test_figures_quoted_in_the_docs_are_what_a_run_gives(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    """The post-deploy tier's request and check counts, as docs/benchmarks.md and
+    docs/safety.md quote them, against a real run on the sandbox."""
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
+    out = result.stdout.str()
+    sent = int(re.search(r"umbrella: (\d+) requests sent to the target", out).group(1))  # type: ignore[union-attr]
+    outcomes = result.parseoutcomes()
+    checks = outcomes.get("passed", 0) + outcomes.get("skipped", 0)
+    bench = (DOCS / "benchmarks.md").read_text(encoding="utf-8")
+    safety = (DOCS / "safety.md").read_text(encoding="utf-8")
+    assert f"| requests a post-deploy run sends | {sent} " in bench
+    assert f"own work for {checks} checks" in bench
+    assert f"| postdeploy | {sent}, one round of the contract" in safety

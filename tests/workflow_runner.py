@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,9 @@ class Workflow:
         job = self.job(name)
         env = {key: expand(str(value), context) for key, value in job.get("env", {}).items()}
         base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV")}
+        # The steps' `python` is the one running these self-tests (setup-python's, on a runner),
+        # whatever comes first on the caller's PATH.
+        base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
         scratch = Path(tempfile.mkdtemp(prefix=f"job-{name}-"))
         outputs = scratch / "github_output"
         outputs.touch()

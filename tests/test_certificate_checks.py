@@ -179,6 +179,48 @@ def test_the_domain_registration_is_judged_from_rdap(
         assert "expected at least 30 days of registration left, got 10" in run.message_of(DOMAIN)
 
 
+def _rdap_record(days: int) -> dict[str, object]:
+    expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "ldhName": "umbrella.app",
+        "events": [{"eventAction": "expiration", "eventDate": expires}],
+    }
+
+
+def test_rdap_follows_the_bootstrap_redirect_to_the_registry(
+    run_checks: RunChecks, httpserver: HTTPServer
+) -> None:
+    """rdap.org answers with a redirect to the registry's server (RFC 7480 expects clients to
+    follow): the check follows it."""
+    registry = httpserver.url_for("/registry/domain/umbrella.app")
+    httpserver.expect_request("/domain/umbrella.app").respond_with_data(
+        "", status=302, headers={"Location": registry}
+    )
+    httpserver.expect_request("/registry/domain/umbrella.app").respond_with_json(_rdap_record(400))
+    rdap = httpserver.url_for("/domain/{domain}")
+    run = run_checks(
+        "checks/test_certificates.py", config=_config(rdap=rdap, domain="umbrella.app")
+    )
+    assert run.passed_names() == [DOMAIN]
+
+
+def test_an_rdap_redirect_loop_is_could_not_check_after_a_few_hops(
+    run_checks: RunChecks, httpserver: HTTPServer
+) -> None:
+    loop = httpserver.url_for("/domain/umbrella.app")
+    httpserver.expect_request("/domain/umbrella.app").respond_with_data(
+        "", status=302, headers={"Location": loop}
+    )
+    rdap = httpserver.url_for("/domain/{domain}")
+    run = run_checks(
+        "checks/test_certificates.py", config=_config(rdap=rdap, domain="umbrella.app")
+    )
+    assert run.failed_names() == [DOMAIN]
+    message = run.message_of(DOMAIN)
+    assert message.startswith("could not check: RDAP ")
+    assert "TooManyRedirects" in message
+
+
 def test_the_client_for_a_plain_http_target_trusts_no_certificate(
     tls_target: Callable[..., tuple[str, Path]],
 ) -> None:

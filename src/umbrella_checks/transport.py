@@ -81,18 +81,21 @@ def new_client(
     connections: int = 4,
     http2: bool = False,
     tls: bool = True,
+    redirects: int = 0,
 ) -> httpx.Client:
     """An httpx client with the suite's timeouts, User-Agent, retries and request counting
     (``counter``), pooling at most ``connections`` connections; with ``http2``, HTTP/2 where
     the server offers it over TLS (many requests on one connection). ``tls=False`` for a
-    plain-HTTP service: no CA bundle is loaded, and no https:// URL is trusted."""
+    plain-HTTP service: no CA bundle is loaded, and no https:// URL is trusted. ``redirects``:
+    how many redirects to follow (0: none; the target's own redirects are answers to judge)."""
     hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     context = _tls_context() if tls else _no_tls_context()
     return httpx.Client(
         timeout=timeout_of(http),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        follow_redirects=False,
+        follow_redirects=redirects > 0,
+        max_redirects=redirects,
         transport=httpx.HTTPTransport(verify=context, retries=http.retries, limits=limits),
         event_hooks=hooks,
     )
@@ -145,8 +148,9 @@ def request_once(
     what: str,
     counter: RequestCounter | None = None,
     headers: Mapping[str, str] | None = None,
+    redirects: int = 0,
     **kwargs: Any,
 ) -> httpx.Response:
     """One request on a client of its own (for services asked a handful of times a run)."""
-    with new_client(http, counter=counter, headers=headers) as client:
+    with new_client(http, counter=counter, headers=headers, redirects=redirects) as client:
         return send(client, method, url, what=what, **kwargs)

@@ -97,13 +97,20 @@ def trust_problem(host: str, port: int, timeout: float, ca_file: str | None) -> 
         raise CouldNotCheck(f"TLS handshake with {host}:{port} failed ({exc})") from None
 
 
+RDAP_REDIRECTS = 5
+
+
 def registration_expiry(
     rdap_url: str, domain: str, http: Http, counter: RequestCounter
 ) -> datetime:
     """The domain's registration expiry, from its RDAP record's ``expiration`` event."""
     url = rdap_url.format(domain=domain)
     try:
-        response = request_once(http, "GET", url, what=f"RDAP {url}", counter=counter)
+        # RDAP bootstrap services (rdap.org) redirect to the registry's own server, and clients
+        # are to follow (RFC 7480 §5.2): a few hops, never a loop.
+        response = request_once(
+            http, "GET", url, what=f"RDAP {url}", counter=counter, redirects=RDAP_REDIRECTS
+        )
     except NoAnswer as exc:
         raise CouldNotCheck(str(exc)) from None
     if response.status_code != 200:

@@ -441,8 +441,12 @@ class FakeClerk(_Fake):
         lifetime: int = 60,
         secret: str = TOKEN,
         refuse_sessions: bool | None = None,
+        native_api: bool = True,
     ) -> None:
         super().__init__()
+        # The instance's Native API setting (Dashboard › Native applications): off, Clerk
+        # answers native-mode Frontend API calls with native_api_disabled.
+        self.native_api = native_api
         # Production instances refuse POST /sessions (Clerk's Backend API reference).
         self.refuse_sessions = (
             secret.startswith("sk_live_") if refuse_sessions is None else refuse_sessions
@@ -509,7 +513,7 @@ class FakeClerk(_Fake):
         url = urlsplit(request.path)
         parts = url.path.strip("/").split("/")
         form = {k: v[0] for k, v in parse_qs(request.read_body().decode()).items()}
-        if "_is_native=1" not in url.query:
+        if "_is_native=1" not in url.query or not self.native_api:
             request.send_json(400, {"errors": [{"code": "native_api_disabled"}]})
         elif parts == ["v1", "client", "sign_ins"]:
             user = self.tickets.pop(form.get("ticket", ""), None)

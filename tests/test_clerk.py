@@ -155,6 +155,20 @@ def test_a_production_key_without_the_frontend_api_is_one_line(
     assert live_clerk.created == 0
 
 
+def test_a_production_instance_with_the_native_api_off_names_the_setting() -> None:
+    """Clerk serves native-mode Frontend API calls only with the instance's Native API on
+    (Dashboard › Native applications); off, minting fails with that named, not a bare 400."""
+    with FakeClerk([USER], secret=FakeClerk.LIVE, native_api=False).running() as server:
+        secret = Secret("CLERK_SECRET_KEY", FakeClerk.LIVE)
+        api = Clerk(secret, server.base, Http(), None, frontend_api=server.frontend)
+        with pytest.raises(ClerkError) as refused:
+            api.create_session("user", USER)
+    message = str(refused.value)
+    assert "Clerk refused native-mode sign-in (native_api_disabled)" in message
+    assert "Clerk Dashboard › Native applications" in message
+    assert FakeClerk.LIVE not in message
+
+
 def test_clerk_refusing_sessions_names_the_fix() -> None:
     with FakeClerk([USER], refuse_sessions=True).running() as server:
         api = Clerk(Secret("CLERK_SECRET_KEY", FakeClerk.TOKEN), server.base, Http(), None)

@@ -158,6 +158,14 @@ class Clerk:
         first = self._first_error(response)
         detail = first.get("long_message") or first.get("message") or ""
         code = first.get("code", "")
+        if code == "native_api_disabled":
+            # Production minting redeems a sign-in ticket on the Frontend API in native mode
+            # (_is_native=1), which Clerk serves only with the instance's Native API on.
+            return (
+                "Clerk refused native-mode sign-in (native_api_disabled): turn the Native API on "
+                "in the Clerk Dashboard › Native applications for this instance, or give static "
+                "tokens (UMBRELLA_USER_TOKEN …) instead of minting"
+            )
         if status in (401, 403):
             return f"Clerk refused CLERK_SECRET_KEY (HTTP {status} {code}); check the key"
         if status == 404 or code == "resource_not_found":

@@ -40,6 +40,7 @@ from umbrella_checks.wiring.fixtures import PLUGINS
 from umbrella_checks.wiring.fixtures.credentials import planning_token
 from umbrella_checks.wiring.reporting import rotate
 from umbrella_checks.wiring.runstate import (
+    FIGURE,
     PENDING,
     Probe,
     Run,
@@ -216,6 +217,14 @@ def _add_metadata(config: pytest.Config, **more: str) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
+    """A skip reads as its reason and where, never as a raw (path, line, message) tuple."""
+    if report.skipped and isinstance(report.longrepr, tuple) and data:
+        path, line, message = report.longrepr
+        data[0] = html.escape(f"{message} ({path}:{line})") + "\n"
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_html_results_summary(
     prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
 ) -> None:
@@ -306,7 +315,21 @@ def pytest_runtest_makereport(
             _one_failure_per_root_cause(run_of(item.config), report)
     if report.skipped and run_of(item.config).settings.strict_skips:
         _fail_skip_under_strict_skips(report)
+    _attach_exchanges(item, report)
     return report
+
+
+def _attach_exchanges(item: pytest.Item, report: pytest.TestReport) -> None:
+    """What the check sent and got (method, URL, status, time; never a header or body), as a
+    section of its report: the HTML report shows the evidence of a pass, not only of a fail."""
+    client = run_of(item.config).client
+    if client is None or report.when == "teardown":
+        return
+    if report.when == "setup" and report.passed:
+        return  # kept for the call's report, with what the check itself sends
+    lines = client.exchanges.pop(item.nodeid, [])
+    if lines:
+        report.sections.append(("umbrella: requests sent and answers", "\n".join(lines)))
 
 
 def _one_failure_per_root_cause(run: Run, report: pytest.TestReport) -> None:
@@ -544,8 +567,16 @@ class _Tally:
         for key, value in report.user_properties:
             if key == "requests" and hasattr(report, "node"):
                 self.run.worker_requests += int(str(value))
-            elif key == "figure" and isinstance(value, tuple | list):
-                self.run.figures[str(value[0])] = value[1]
+            elif key.startswith(FIGURE):
+                self.run.figures[key.removeprefix(FIGURE)] = value
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        """The report's title says which tier, which target, when — not the file's name."""
+        target = self.run.settings.base_url or "no target"
+        report.title = (
+            f"umbrella-checks {self.run.tier} — {target} — {self.run.started:%Y-%m-%d %H:%M:%S} UTC"
+        )
 
     def _carry_severity(self, report: pytest.TestReport) -> None:
         """A check stopped by a root cause another check failed on lends that failure its

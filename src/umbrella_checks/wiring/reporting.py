@@ -27,7 +27,13 @@ class ReportPaths:
 
     @classmethod
     def plan(cls, reports_dir: Path, tier: str, started: datetime) -> ReportPaths:
-        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        # To the millisecond, and never an existing run's name: two runs in one second (a
+        # retry, xdist) must not overwrite each other's evidence.
+        stamp = started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z"
+        taken = 1
+        while (reports_dir / f"{tier}-{stamp}.html").exists():
+            taken += 1
+            stamp = stamp.removesuffix("Z").split("-")[0] + f"-{taken}Z"
         return cls(
             html=reports_dir / f"{tier}-{stamp}.html",
             junit=reports_dir / f"{tier}-{stamp}.xml",

@@ -177,6 +177,9 @@ class Run:
 
 run_key = pytest.StashKey[Run]()
 
+# The prefix of a figure's user property (JUnit: <property name="figure: D1 size (bytes)" …>).
+FIGURE = "figure: "
+
 
 def run_of(config: pytest.Config) -> Run:
     return config.stash[run_key]

@@ -214,3 +214,63 @@ def test_a_staging_target_gets_its_load(
     done = perf(tmp_path, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "UMBRELLA_USER_TOKEN is not set: the signed-in tasks" in done.stdout
+
+
+def _plain_locust(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`locust` as its users run it, in a checkout: [tool.locust] names the locustfile and the
+    bounds; nothing from the suite's own perf command."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir(exist_ok=True)
+    (checkout / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
+    (checkout / "perf").mkdir(exist_ok=True)
+    (checkout / "perf" / "locustfile.py").write_text((REPO / "perf" / "locustfile.py").read_text())
+    return subprocess.run(
+        [sys.executable, "-m", "locust", "-t", "3s", "-u", "5", "-r", "5", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=checkout,
+    )
+
+
+def test_plain_locust_honours_api_url_and_the_pyproject_bounds(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    target = sandbox_server()
+    env = _env(tmp_path, API_URL=target.url, ENVIRONMENT="development")
+    env["UMBRELLA_USER_TOKEN"] = target.accounts["user"].token
+    done = _plain_locust(tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verdict: PASS" in done.stdout  # headless, bounded, judged: [tool.locust] was read
+
+
+def test_plain_locust_without_a_target_says_so_in_one_line(tmp_path: Path) -> None:
+    done = _plain_locust(tmp_path, _env(tmp_path))
+    assert done.returncode == 2
+    assert "perf: no target: pass --host URL or set API_URL" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_plain_locust_applies_the_gates_environment_rule(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    """No ENVIRONMENT: production is expected, and the target is never loaded."""
+    target = sandbox_server(environment="production")
+    done = _plain_locust(tmp_path, _env(tmp_path), f"--host={target.url}")
+    assert done.returncode == 2
+    assert "perf: refused" in done.stderr or "\nperf: " in done.stderr
+    assert target.counts["requests"] <= 1  # the one health read, no load
+
+
+def test_the_perf_command_takes_host_with_an_equals_sign(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    target = sandbox_server()
+    env = _env(tmp_path, ENVIRONMENT="development")
+    env["UMBRELLA_USER_TOKEN"] = target.accounts["user"].token
+    done = perf(tmp_path, f"--host={target.url}", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verdict: PASS" in done.stdout

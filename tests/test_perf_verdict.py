@@ -165,3 +165,23 @@ def test_load_runs_only_where_the_target_is_known_not_to_be_production(
     if refused:
         assert reason is not None
         assert reason.startswith(f"refused to load-test {host}: ")
+
+
+def test_the_overall_p95_needs_enough_samples_too() -> None:
+    passed, table = judge([], stats("overall", 100, requests=2), Budgets())
+    assert not passed
+    assert _verdict_of(table, "overall") == "FAIL: P95 cannot be judged on 2 samples (< 20)"
+
+
+@pytest.mark.parametrize(
+    ("fail_unjudged", "passes"),
+    [pytest.param(False, True, id="counted"), pytest.param(True, False, id="made-to-fail")],
+)
+def test_endpoints_not_judged_are_counted_in_the_verdict(fail_unjudged: bool, passes: bool) -> None:
+    passed, table = judge(
+        [stats("/v1/gigs", 900, requests=12)], stats("overall", 100), Budgets(), fail_unjudged
+    )
+    assert passed is passes
+    verdict = table.splitlines()[-1]
+    assert "1 endpoint(s) with a budget not judged for too few samples" in verdict
+    assert verdict.startswith("verdict: PASS" if passes else "verdict: FAIL")

@@ -230,6 +230,7 @@ def test_the_release_gate_workflow_is_green_on_a_healthy_staging(
     clerk: FakeClerk,
 ) -> None:
     shutil.copytree(REPO / "perf", suite_dir / "perf", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", suite_dir / "pyproject.toml")  # [tool.locust]
     (tmp_path / "fast.toml").write_text(FAST, encoding="utf-8")
     sandbox = sandbox_server(environment="staging", clerk_jwks_url=f"{clerk.base}/jwks")
     context = {
@@ -237,7 +238,7 @@ def test_the_release_gate_workflow_is_green_on_a_healthy_staging(
         "secrets.STAGING_CLERK_SECRET_KEY": FakeClerk.TOKEN,
         "secrets.STAGING_USER_ID": USER,
     }
-    # Locust reads LOCUST_* over perf/locust.conf: a short run; budgets roomy for a busy machine.
+    # Locust reads LOCUST_* over [tool.locust]: a short run; budgets roomy for a busy machine.
     extra = {
         "CLERK_API_URL": clerk.base,
         "UMBRELLA_CONFIG": str(tmp_path / "fast.toml"),

@@ -244,11 +244,15 @@ class PerfWeights(_Section, frozen=True, kw_only=True):
 
 
 class Perf(_Section, frozen=True, kw_only=True):
-    """The release load profile; run time, users and spawn rate live in perf/locust.conf."""
+    """The release load profile; run time, users and spawn rate live in pyproject.toml's
+    [tool.locust], where Locust itself looks."""
 
     think_time_min: Duration = Duration(0.5)
     think_time_max: Duration = Duration(2.0)
     weights: PerfWeights = PerfWeights()
+    # An endpoint with a budget but too few samples for a P95 is counted in the verdict line;
+    # true makes it fail the gate (a release judged on every budget, or not at all).
+    fail_unjudged: bool = False
 
 
 def parse_size(value: object) -> float:

@@ -1,9 +1,9 @@
 """The release gate around Locust: budgets, the verdict table, and the ``perf`` command.
 
 ``python -m umbrella_checks perf [--sandbox] [locust options]`` runs ``perf/locustfile.py``
-headless with ``perf/locust.conf``, names its reports ``reports/perf-<UTC timestamp>.*`` and
-exits non-zero when a budget is broken. Locust has no percentile gate of its own; the
-locustfile calls ``judge`` from its ``quitting`` listener.
+headless with the bounds in pyproject.toml's ``[tool.locust]``, names its reports
+``reports/perf-<UTC timestamp>.*`` and exits non-zero when a budget is broken. Locust has no
+percentile gate of its own; the locustfile calls ``judge`` from its ``quitting`` listener.
 """
 
 from __future__ import annotations
@@ -77,15 +77,30 @@ def judge_line(stats: EndpointStats, budget_ms: float | None, budgets: Budgets) 
 
 
 def judge(
-    endpoints: list[EndpointStats], total: EndpointStats, budgets: Budgets
+    endpoints: list[EndpointStats],
+    total: EndpointStats,
+    budgets: Budgets,
+    fail_unjudged: bool = False,
 ) -> tuple[bool, str]:
-    """The verdict and the table: endpoint, requests, failures, P50, P95, P99, budget, verdict."""
+    """The verdict and the table: endpoint, requests, failures, P50, P95, P99, budget, verdict.
+    The overall P95 needs enough samples too: without them the gate fails (no evidence, no
+    pass); endpoints whose P95 could not be judged are counted, and fail with
+    ``fail_unjudged`` ([perf] fail_unjudged)."""
     lines = [judge_line(stats, budgets.for_endpoint(stats.name), budgets) for stats in endpoints]
-    overall = Line(
-        total,
-        budgets.overall_p95 * 1000,
-        ("P95 over budget",) if total.p95_ms >= budgets.overall_p95 * 1000 else (),
-    )
+    unjudged = [
+        line
+        for line in lines
+        if budgets.for_endpoint(line.stats.name) is not None and line.budget_ms is None
+    ]
+    if total.requests < MIN_P95_SAMPLES:
+        overall_problems: tuple[str, ...] = (
+            f"P95 cannot be judged on {total.requests} samples (< {MIN_P95_SAMPLES})",
+        )
+    elif total.p95_ms >= budgets.overall_p95 * 1000:
+        overall_problems = ("P95 over budget",)
+    else:
+        overall_problems = ()
+    overall = Line(total, budgets.overall_p95 * 1000, overall_problems)
     lines.append(overall)
     total_rate = error_rate(total)
     errors_ok = total_rate < budgets.error_rate  # no requests at all is a 100% error rate
@@ -109,9 +124,15 @@ def judge(
         f"{'<' + format(budgets.error_rate, '.0%'):>10}  "
         f"{total_rate:.2%} {'ok' if errors_ok else 'FAIL: error rate over budget'}"
     )
-    passed = errors_ok and all(line.ok for line in lines)
+    passed = errors_ok and all(line.ok for line in lines) and not (fail_unjudged and unjudged)
+    not_judged = (
+        f"; {len(unjudged)} endpoint(s) with a budget not judged for too few samples"
+        + (" ([perf] fail_unjudged: a failure)" if fail_unjudged else "")
+        if unjudged
+        else ""
+    )
     rows.append(
-        f"verdict: {'PASS' if passed else 'FAIL'}  (P95 from Locust, rounded to ~2 "
+        f"verdict: {'PASS' if passed else 'FAIL'}{not_judged}  (P95 from Locust, rounded to ~2 "
         "significant figures; an endpoint's own error rate is judged against "
         f"{budgets.error_rate:.0%} too)"
     )
@@ -198,8 +219,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"perf: cannot mint a test token: {exc}", file=sys.stderr)
             return 4
     host = env.get("API_URL", "")
-    if not host and "--host" not in locust_args and "-H" not in locust_args:
+    if not host and not _host_given(locust_args):
         print("perf: no target: set API_URL, pass --host URL, or --sandbox", file=sys.stderr)
+        return 4
+    if not (Path(args.perf_dir).parent / "pyproject.toml").is_file():
+        print(
+            f"perf: no pyproject.toml beside {args.perf_dir}/ (its [tool.locust] bounds the "
+            "run): run from the umbrella-checks checkout, or pass --perf-dir",
+            file=sys.stderr,
+        )
         return 4
     command = _locust_command(Path(args.perf_dir), Path(args.reports_dir), host, locust_args, env)
     try:
@@ -224,16 +252,23 @@ def _locust_command(
         "locust",
         "-f",
         str(perf / "locustfile.py"),
+        # The profile's bounds live where Locust looks for them ([tool.locust]): a plain
+        # `locust` in the checkout reads the same ones.
         "--config",
-        str(perf / "locust.conf"),
+        str(perf.parent / "pyproject.toml"),
         "--html",
         f"{base}.html",
         "--csv",
         str(base),
     ]
-    if host and "--host" not in locust_args and "-H" not in locust_args:
+    if host and not _host_given(locust_args):
         command += ["--host", host]
     return [*command, *locust_args]
+
+
+def _host_given(locust_args: list[str]) -> bool:
+    """``--host URL``, ``--host=URL``, ``-H URL`` or ``-HURL``, as Locust itself reads them."""
+    return any(arg == "--host" or arg.startswith(("--host=", "-H")) for arg in locust_args)
 
 
 TOKEN_FILE_ENV = "UMBRELLA_TOKEN_FILE"

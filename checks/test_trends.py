@@ -23,18 +23,21 @@ def test_no_figure_degraded_week_over_week(
     if not history_series:
         cannot_judge("no history yet: every tier run adds its figures to reports/history.sqlite")
     found = history.trends(history_series, now)
+    limit = settings.config.trends.max_ratio
     rows = []
     for trend in found:
         before = f"{trend.before:g}" if trend.before is not None else "–"
+        figure, tier = history.label(trend.metric)
+        degraded = trend.judged and trend.ratio is not None and trend.ratio > limit
+        chart = history.sparkline(history_series[trend.metric], bad=degraded)
         rows.append(
-            f"<tr><td>{html.escape(trend.metric)}</td><td>{trend.this_week:g}</td>"
-            f"<td>{before}</td><td>{history.sparkline(history_series[trend.metric])}</td></tr>"
+            f"<tr><td>{html.escape(figure)}</td><td>{html.escape(tier)}</td>"
+            f"<td>{trend.this_week:g}</td><td>{before}</td><td>{chart}</td></tr>"
         )
     report_notes.add(
-        "<table><tr><th>figure</th><th>this week</th><th>weeks before</th>"
+        "<table><tr><th>figure</th><th>measured by</th><th>this week</th><th>weeks before</th>"
         "<th>trend</th></tr>" + "".join(rows) + "</table>"
     )
-    limit = settings.config.trends.max_ratio
     comparable = [t for t in found if t.judged and t.ratio is not None]
     if not comparable:
         cannot_judge(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pkgutil
 import re
 import subprocess
@@ -157,34 +156,21 @@ def test_a_tier_runs_with_a_standard_plugin_turned_off(
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
-def test_n_auto_runs_more_workers_than_cores_for_the_suite_only(
+def test_n_auto_means_what_xdist_says_for_the_suite_too(
     pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Checks wait on the network, not the CPU.
+    """`-n auto` is xdist's count (the cores), as in any project: more workers than cores only
+    cost start-up time here (each ~0.3 s of CPU), and the tier sends its requests together."""
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
     ours = pytester.runpytest_subprocess(
         "--umbrella-sandbox", "-n", "auto", "checks/test_health.py"
     )
-    workers = min(8, 4 * (os.cpu_count() or 1))
-    ours.stdout.fnmatch_lines([f"created: {workers}/{workers} workers"])
-    # xdist's own variable still decides.
-    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
-    told = pytester.runpytest_subprocess(
-        "--umbrella-sandbox", "-n", "auto", "checks/test_health.py"
-    )
-    told.stdout.fnmatch_lines(["created: 3/3 workers"])
-    # Another project gets the count it gets without the suite installed.
-    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS")
     elsewhere = pytester.mkdir("elsewhere")
     (elsewhere / "test_shop.py").write_text("def test_one():\n    pass\n", encoding="utf-8")
-    args = ("-n", "auto", "--rootdir", str(elsewhere), elsewhere)
-    counts = [
-        re.findall(r"created: \d+/\d+ workers", run.stdout.str())
-        for run in (
-            pytester.runpytest_subprocess(*args),
-            pytester.runpytest_subprocess("-p", "no:umbrella_checks", *args),
-        )
-    ]
+    theirs = pytester.runpytest_subprocess(
+        "-p", "no:umbrella_checks", "-n", "auto", "--rootdir", str(elsewhere), elsewhere
+    )
+    counts = [re.findall(r"created: \d+/\d+ workers", r.stdout.str()) for r in (ours, theirs)]
     assert counts[0] == counts[1] != []
 
 

@@ -4,6 +4,7 @@ trends over a seeded history; the consecutive-failure alert rule; the incident d
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -309,6 +310,25 @@ def test_a_2x_p95_regression_fails_the_weekly_trend_with_a_chart(
     html = (suite_dir / "reports" / "custom-latest.html").read_text()
     assert "&lt;svg" in html or "<svg" in html
     assert "polyline" in html
+    assert "point" in html  # every run a dot
+    assert "postdeploy" in html  # the tier that measured it, in its own column
+
+
+def test_a_chart_draws_every_run_on_a_time_axis_and_reds_only_a_bad_figure() -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    one = history.sparkline([(start, 5.0)])
+    assert one.count('class="point"') == 1  # a single run is still visible
+    assert "polyline" not in one
+    spaced = history.sparkline(
+        [(start, 1.0), (start + timedelta(days=1), 2.0), (start + timedelta(days=9), 3.0)]
+    )
+    xs = [float(x) for x in re.findall(r'class="point" cx="([\d.]+)"', spaced)]
+    assert len(xs) == 3
+    assert (xs[2] - xs[1]) > 7 * (xs[1] - xs[0])  # time on the x axis, not the run's index
+    assert history.BAD not in spaced
+    assert history.BAD in history.sparkline([(start, 1.0)], bad=True)
+    assert ">11-01<" in spaced
+    assert ">11-10<" in spaced
 
 
 def test_only_this_weeks_figures_is_cannot_judge(run_checks: RunChecks, suite_dir: Path) -> None:

@@ -117,14 +117,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto``: checks wait on the network, not the CPU, so run more workers than cores.
-    (Here, not in ``hooks.py``: xdist asks before any plugin's ``pytest_configure``.)"""
-    if not is_wanted(config) or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None  # another project's -n auto, or the user's own count: xdist decides
-    return min(8, 4 * (os.cpu_count() or 1))
-
-
 def _nothing_runs(config: pytest.Config) -> bool:
     # --help and --markers resolve no settings; a worker uses its controller's sandbox.
     option = config.option

@@ -88,19 +88,64 @@ def trends(data: dict[str, list[tuple[datetime, float]]], now: datetime) -> list
     return found
 
 
-def sparkline(points: list[tuple[datetime, float]], width: int = 240, height: int = 40) -> str:
-    """A small inline SVG chart: self-contained, so the HTML report needs no assets."""
+# Ink for a figure's chart: neutral, and red only where a figure was judged worse.
+INK, BAD = "#2c3e50", "#c0392b"
+
+
+def sparkline(
+    points: list[tuple[datetime, float]], *, bad: bool = False, width: int = 240, height: int = 48
+) -> str:
+    """A small inline SVG chart, self-contained (the HTML report needs no assets): time on the
+    x axis (a gap in the runs is a gap in the chart), every run a visible dot — one point is
+    still drawn — a line between them, the first and last dates under it, and red ink only
+    when the figure was judged worse."""
+    times = [t for t, _ in points]
     values = [v for _, v in points]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
-    step = width / max(len(values) - 1, 1)
-    coords = " ".join(
-        f"{i * step:.1f},{height - 4 - (v - low) / span * (height - 8):.1f}"
-        for i, v in enumerate(values)
+    start, end = min(times), max(times)
+    seconds = (end - start).total_seconds()
+    plot = height - 14  # room for the dates under the chart
+    pad = 4.0
+
+    def x(moment: datetime) -> float:
+        if not seconds:
+            return width / 2
+        return pad + (moment - start).total_seconds() / seconds * (width - 2 * pad)
+
+    def y(value: float) -> float:
+        return plot - pad - (value - low) / span * (plot - 2 * pad)
+
+    ink = BAD if bad else INK
+    coords = [(x(t), y(v)) for t, v in points]
+    line = (
+        f'<polyline fill="none" stroke="{ink}" stroke-width="1.5" points="'
+        + " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+        + '"/>'
+        if len(coords) > 1
+        else ""
     )
-    title = html.escape(f"{low:g} … {high:g}")
+    dots = "".join(
+        f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="2.5" fill="{ink}"/>'
+        for cx, cy in coords
+    )
+    first, last = f"{start:%m-%d}", f"{end:%m-%d}"
+    dates = (
+        f'<text x="{pad}" y="{height - 2}" font-size="9" fill="#666">{first}</text>'
+        f'<text x="{width - pad}" y="{height - 2}" font-size="9" fill="#666" '
+        f'text-anchor="end">{last}</text>'
+    )
+    title = html.escape(
+        f"{len(points)} run(s), {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC: "
+        f"{low:g} … {high:g}"
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img"><title>{title}</title><polyline fill="none" stroke="#c0392b" '
-        f'stroke-width="2" points="{coords}"/></svg>'
+        f'role="img"><title>{title}</title>{line}{dots}{dates}</svg>'
     )
+
+
+def label(series_key: str) -> tuple[str, str]:
+    """``median GET /v1/health (ms) [postdeploy]`` -> (figure, tier)."""
+    figure, _, tier = series_key.rpartition(" [")
+    return (figure, tier.rstrip("]")) if figure else (series_key, "")

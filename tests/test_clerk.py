@@ -17,7 +17,7 @@ from tests.fakes import FakeClerk
 from umbrella_checks.config.suite import Http
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.secrets import Secret
-from umbrella_checks.services.clerk import Clerk, ClerkError, TokenStore, frontend_api_of
+from umbrella_checks.services.clerk import ClerkApi, ClerkError, TokenStore, frontend_api_of
 
 USER = "clerk_user_1"  # the sandbox's artist account
 ADMIN = "clerk_user_3"  # the sandbox's admin account
@@ -89,7 +89,7 @@ def test_sessions_are_revoked_when_the_run_fails(
 
 
 def test_a_token_near_expiry_is_reminted_from_the_same_session(clerk: FakeClerk) -> None:
-    api = Clerk(Secret("CLERK_SECRET_KEY", FakeClerk.TOKEN), clerk.base, Http(), None)
+    api = ClerkApi(Secret("CLERK_SECRET_KEY", FakeClerk.TOKEN), clerk.base, Http(), None)
     store = TokenStore.create(api, {"user": USER}, margin=20)
     now = [time.time()]
     store.clock = lambda: now[0]
@@ -160,7 +160,7 @@ def test_a_production_instance_with_the_native_api_off_names_the_setting() -> No
     (Dashboard › Native applications); off, minting fails with that named, not a bare 400."""
     with FakeClerk([USER], secret=FakeClerk.LIVE, native_api=False).running() as server:
         secret = Secret("CLERK_SECRET_KEY", FakeClerk.LIVE)
-        api = Clerk(secret, server.base, Http(), None, frontend_api=server.frontend)
+        api = ClerkApi(secret, server.base, Http(), None, frontend_api=server.frontend)
         with pytest.raises(ClerkError) as refused:
             api.create_session("user", USER)
     message = str(refused.value)
@@ -171,7 +171,7 @@ def test_a_production_instance_with_the_native_api_off_names_the_setting() -> No
 
 def test_clerk_refusing_sessions_names_the_fix() -> None:
     with FakeClerk([USER], refuse_sessions=True).running() as server:
-        api = Clerk(Secret("CLERK_SECRET_KEY", FakeClerk.TOKEN), server.base, Http(), None)
+        api = ClerkApi(Secret("CLERK_SECRET_KEY", FakeClerk.TOKEN), server.base, Http(), None)
         with pytest.raises(ClerkError) as refused:
             api.create_session("user", USER)
     message = str(refused.value)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.config.suite import SuiteConfig, load_config
 from umbrella_checks.secrets import Secret, from_env
-from umbrella_checks.services.clerk import CLERK_API, ID_VARS, Clerk, frontend_api_of
+from umbrella_checks.services.clerk import CLERK_API, ID_VARS, ClerkApi, frontend_api_of
 from umbrella_checks.target.safety import sensitive_reason
 
 # account -> environment variables that may hold its token, first wins.
@@ -87,7 +87,7 @@ class CloudflareAccess:
 class ClerkAccess:
     secret: Secret
     api_base: str
-    # account -> Clerk user id, for the accounts without a static token
+    # account -> ClerkApi user id, for the accounts without a static token
     mint: dict[str, str]
     # The instance's Frontend API (production instances sign in with sign-in tokens there).
     frontend_api: str | None = None
@@ -398,8 +398,8 @@ def resolve(
     )
 
 
-def clerk_client(access: ClerkAccess, config: SuiteConfig) -> Clerk:
-    return Clerk(
+def clerk_client(access: ClerkAccess, config: SuiteConfig) -> ClerkApi:
+    return ClerkApi(
         access.secret, access.api_base, config.http, config.clerk.template, access.frontend_api
     )
 

@@ -87,7 +87,7 @@ NEEDS_FRONTEND_API = (
 )
 
 
-class Clerk:
+class ClerkApi:
     """The few Clerk calls the suite needs: a session per test user, its tokens, revocation.
 
     Development instances (``sk_test_``): Backend API ``POST /sessions``. Production instances
@@ -260,7 +260,7 @@ class TokenStore:
     """
 
     def __init__(
-        self, path: Path, clerk: Clerk, margin: float, clock: Callable[[], float] = time.time
+        self, path: Path, clerk: ClerkApi, margin: float, clock: Callable[[], float] = time.time
     ) -> None:
         self.path = path
         self.clerk = clerk
@@ -270,7 +270,7 @@ class TokenStore:
         self._cache: dict[str, Minted] = {}
 
     @classmethod
-    def create(cls, clerk: Clerk, accounts: dict[str, str], margin: float) -> TokenStore:
+    def create(cls, clerk: ClerkApi, accounts: dict[str, str], margin: float) -> TokenStore:
         folder = Path(tempfile.mkdtemp(prefix="umbrella-tokens-"))
         os.chmod(folder, 0o700)
         store = cls(folder / "tokens.json", clerk, margin)
@@ -284,7 +284,7 @@ class TokenStore:
         return store
 
     @classmethod
-    def open(cls, path: Path, clerk: Clerk, margin: float) -> TokenStore:
+    def open(cls, path: Path, clerk: ClerkApi, margin: float) -> TokenStore:
         return cls(path, clerk, margin)
 
     def _read(self) -> None:

@@ -1,0 +1,49 @@
+"""The small vocabularies every verdict uses: time windows as messages name them, and the
+typed outcomes' own rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from umbrella_checks.errors import CannotJudge, CouldNotCheck, judged
+from umbrella_checks.moments import window_seen
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        pytest.param(0, "a reset in the past", id="now"),
+        pytest.param(-5, "a reset in the past", id="past"),
+        pytest.param(55, "a reset 55 s away: a per-minute window", id="55s"),
+        pytest.param(120, "a reset 120 s away: a per-minute window", id="2min-edge"),
+        pytest.param(121, "a reset 2 min away: a per-hour window", id="just-past-2min"),
+        pytest.param(7200, "a reset 120 min away: a per-hour window", id="2h-edge"),
+        pytest.param(7201, "a reset 2.0 h away", id="just-past-2h"),
+        pytest.param(3 * 3600 + 360, "a reset 3.1 h away", id="hours"),
+    ],
+)
+def test_a_reset_names_the_window_it_shows(seconds: float, said: str) -> None:
+    assert window_seen(timedelta(seconds=seconds)) == said
+
+
+@pytest.mark.parametrize(
+    ("count", "judges"),
+    [
+        pytest.param(0, False, id="none"),
+        pytest.param(-1, False, id="negative"),
+        pytest.param(1, True, id="one"),
+    ],
+)
+def test_judged_nothing_is_cannot_judge(count: int, judges: bool) -> None:
+    if judges:
+        assert judged(count, "routes") == count
+    else:
+        with pytest.raises(CannotJudge, match="cannot judge: no routes to judge"):
+            judged(count, "routes")
+
+
+def test_could_not_check_says_so_once() -> None:
+    assert CouldNotCheck("D1 down").message == "could not check: D1 down"
+    assert CouldNotCheck("could not check: D1 down").message == "could not check: D1 down"

@@ -342,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the targets and stop")
     parser.add_argument("--count", action="store_true", help="count the mutants; run no tests")
     parser.add_argument(
+        "--all-operators",
+        action="store_true",
+        help="count every Cosmic Ray operator, not only [run] operators (for comparison)",
+    )
+    parser.add_argument(
         "--changed",
         nargs="?",
         const="",
@@ -371,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         for target in targets:
             print(f"{target.module:45} {' '.join(target.tests)}")
         return 0
-    keep = re.compile("|".join(f"(?:{pattern})" for pattern in data["run"]["operators"]))
+    keep = re.compile(
+        ".*"
+        if args.all_operators
+        else "|".join(f"(?:{pattern})" for pattern in data["run"]["operators"])
+    )
     WORK.mkdir(exist_ok=True)
     lanes: queue.Queue[Path] = queue.Queue()
     # Counting runs no tests: one lane is enough.

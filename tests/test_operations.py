@@ -619,6 +619,20 @@ def test_monitor_warns_but_never_pages_on_a_200_it_does_not_recognise(
     assert slack.posts == []
 
 
+@pytest.mark.parametrize(
+    "args", [pytest.param([], id="none"), pytest.param(["-h"], id="an-option")]
+)
+def test_no_command_is_one_line_naming_them(args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", *args], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "python -m umbrella_checks: give one of perf, monitor, contract, sandbox "
+        "(e.g. python -m umbrella_checks perf --help)"
+    )
+
+
 def test_an_unknown_command_is_one_line() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "umbrella_checks", "perff"], capture_output=True, text=True

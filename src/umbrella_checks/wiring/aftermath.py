@@ -19,7 +19,7 @@ def revoke_minted(run: Run) -> None:
         return
     sessions = len(store.accounts())
     problems = store.close()
-    run.notes.extend(problems or [f"Clerk: revoked {sessions} minted session(s)"])
+    run.findings.notes.extend(problems or [f"Clerk: revoked {sessions} minted session(s)"])
 
 
 def record_history(config: pytest.Config, run: Run) -> None:
@@ -28,7 +28,7 @@ def record_history(config: pytest.Config, run: Run) -> None:
         return
     numeric = [
         (name, float(value))
-        for name, value in run.figures.items()
+        for name, value in run.findings.figures.items()
         if isinstance(value, int | float)
     ]
     if numeric:
@@ -44,13 +44,13 @@ def record_history(config: pytest.Config, run: Run) -> None:
 def report_failures(config: pytest.Config, run: Run) -> None:
     """With --umbrella-alert only: an incident draft (one per failure signature and day) and
     one Slack message when a webhook is set. Sandbox runs and self-tests never alert."""
-    failures, paths, settings = run.failures, run.reports, run.settings
+    failures, paths, settings = run.findings.failures, run.reports, run.settings
     if not failures or paths is None:
         return
     if not config.getoption("umbrella_alert"):
         return
     if settings.sandbox is not None:
-        run.notes.append("--umbrella-alert ignored: a sandbox run alerts nobody")
+        run.findings.notes.append("--umbrella-alert ignored: a sandbox run alerts nobody")
         return
     tier = run.tier
     text = incident.draft(
@@ -58,7 +58,7 @@ def report_failures(config: pytest.Config, run: Run) -> None:
     )
     written, new = incident.write(reports_dir(config), text, run.started, failures, tier)
     seen = "" if new else ", same incident as earlier today"
-    run.notes.append(f"incident draft: {written} ({incident.severity(failures)}{seen})")
+    run.findings.notes.append(f"incident draft: {written} ({incident.severity(failures)}{seen})")
     webhook = from_env("SLACK_WEBHOOK_URL")
     if webhook is None:
         return
@@ -71,4 +71,4 @@ def report_failures(config: pytest.Config, run: Run) -> None:
         f"Report: {paths.latest}",
         settings.config.http,
     )
-    run.notes.append(problem or "Slack alerted")
+    run.findings.notes.append(problem or "Slack alerted")

@@ -232,9 +232,9 @@ def pytest_html_results_summary(
     prefix.append(
         f"<p>Requests sent to the target: {run.total_requests} (including 1 start-of-run probe)</p>"
     )
-    for name, value in sorted(run.figures.items()):
+    for name, value in sorted(run.findings.figures.items()):
         prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
-    for note in run.not_judged_notes():
+    for note in run.findings.not_judged_notes():
         prefix.append(f"<p>{html.escape(note)}</p>")
 
 
@@ -491,18 +491,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     revoke_minted(run)
     record_history(config, run)
     report_failures(config, run)
-    run.verdict = verdict_of(exitstatus, run.failures)
+    run.findings.verdict = verdict_of(exitstatus, run.findings.failures)
     target = config.getoption("umbrella_verdict_file")
     if target:
-        Path(target).write_text(f"{run.verdict.word}\n", encoding="utf-8")
+        Path(target).write_text(f"{run.findings.verdict.word}\n", encoding="utf-8")
     summary = config.getoption("umbrella_summary")
     if summary:
         with Path(summary).open("a", encoding="utf-8") as page:
             page.write(
                 step_summary(
-                    run.verdict,
-                    run.failures,
-                    [*run.not_judged_notes(), *run.notes],
+                    run.findings.verdict,
+                    run.findings.failures,
+                    [*run.findings.not_judged_notes(), *run.findings.notes],
                     tier=run.tier,
                     target=run.settings.base_url or "no target",
                     report=str(run.reports.latest if run.reports else "none"),
@@ -519,20 +519,22 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     terminalreporter.write_line(f"umbrella: Target version: {target_version(run.probe)}")
     terminalreporter.write_line(f"umbrella: {run.total_requests} requests sent to the target")
-    if run.verdict is not None:
-        terminalreporter.write_line(f"umbrella: {run.verdict.line}")
-    for name, value in sorted(run.figures.items()):
+    if run.findings.verdict is not None:
+        terminalreporter.write_line(f"umbrella: {run.findings.verdict.line}")
+    for name, value in sorted(run.findings.figures.items()):
         terminalreporter.write_line(f"umbrella: {name}: {value}")
-    for group in grouped(run.failures):
+    for group in grouped(run.findings.failures):
         if group.problem is not None:
             terminalreporter.write_line(f"umbrella: {group.line(width=600)}")
-    for note in [*run.not_judged_notes(), *run.notes]:
+    for note in [*run.findings.not_judged_notes(), *run.findings.notes]:
         terminalreporter.write_line(f"umbrella: {note}")
-    if run.on_demand:
-        listed = "; ".join(f"{node.split('::', 1)[-1]}: {what}" for node, what in run.on_demand)
+    if run.findings.on_demand:
+        listed = "; ".join(
+            f"{node.split('::', 1)[-1]}: {what}" for node, what in run.findings.on_demand
+        )
         terminalreporter.write_line(
-            f"umbrella: {len(run.on_demand)} request(s) sent on demand, not declared by the "
-            f"check that sent them (each drops what is prefetched): {listed}"
+            f"umbrella: {len(run.findings.on_demand)} request(s) sent on demand, not declared by "
+            f"the check that sent them (each drops what is prefetched): {listed}"
         )
 
 
@@ -550,10 +552,12 @@ class _Tally:
         name = report.nodeid.split("::", 1)[-1]
         self._carry_severity(report)
         if report.skipped and outcome_kind(report) == "cannot-judge":
-            self.run.not_judged.append((name, skip_reason(report).removeprefix("cannot judge: ")))
+            self.run.findings.not_judged.append(
+                (name, skip_reason(report).removeprefix("cannot judge: "))
+            )
         if report.failed:
             # Every phase: a hung target fails a check in its fixtures' setup, and pages too.
-            self.run.failures.append(
+            self.run.findings.failures.append(
                 Failure(
                     report.nodeid,
                     report.longreprtext.strip()[:2000],
@@ -566,9 +570,9 @@ class _Tally:
             return
         for key, value in report.user_properties:
             if key == "requests" and hasattr(report, "node"):
-                self.run.worker_requests += int(str(value))
+                self.run.findings.worker_requests += int(str(value))
             elif key.startswith(FIGURE):
-                self.run.figures[key.removeprefix(FIGURE)] = value
+                self.run.findings.figures[key.removeprefix(FIGURE)] = value
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
@@ -584,8 +588,8 @@ class _Tally:
         health route answering 500 stays the SEV-1 it is."""
         first = getattr(report, "umbrella_cause_first", None)
         level = getattr(report, "umbrella_severity", DEFAULT_SEVERITY)
-        for index, failure in enumerate(self.run.failures):
+        for index, failure in enumerate(self.run.findings.failures):
             if failure.nodeid == first and SEVERITIES.index(level) < SEVERITIES.index(
                 failure.severity
             ):
-                self.run.failures[index] = replace(failure, severity=level)
+                self.run.findings.failures[index] = replace(failure, severity=level)

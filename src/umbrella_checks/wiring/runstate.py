@@ -74,16 +74,11 @@ PENDING = Probe(error="not asked yet")
 
 
 @dataclass
-class Run:
-    """Everything one pytest process knows about this run."""
+class Findings:
+    """What the run found, as its reports, alerts and verdict read it: filled by the hooks as
+    reports come in (on the controller, also from xdist workers), read when the session ends.
+    No fixture or check touches it."""
 
-    settings: Settings
-    started: datetime
-    # The -m expression when it names one tier (postdeploy, daily, weekly), else "custom".
-    tier: str = "custom"
-    probe: Probe = PENDING
-    matrix: list[Row] = field(default_factory=list)
-    counter: RequestCounter = field(default_factory=RequestCounter)
     # Requests that xdist workers reported (the controller's own are in ``counter``).
     worker_requests: int = 0
     figures: dict[str, Any] = field(default_factory=dict)
@@ -111,6 +106,24 @@ class Run:
             notes.append(f"could not judge {len(names)} checks: {reason} — {listed}")
         return notes
 
+    # The run's verdict on the service (controller, at session end): what CI rolls back on.
+    verdict: Verdict | None = None
+
+
+@dataclass
+class Run:
+    """Everything one pytest process knows about this run: its settings, the target's client
+    and probe, its reports — and what it found (``findings``)."""
+
+    settings: Settings
+    started: datetime
+    # The -m expression when it names one tier (postdeploy, daily, weekly), else "custom".
+    tier: str = "custom"
+    probe: Probe = PENDING
+    matrix: list[Row] = field(default_factory=list)
+    counter: RequestCounter = field(default_factory=RequestCounter)
+    # What the checks found (failures, figures, notes…): owned by the plugin's hooks.
+    findings: Findings = field(default_factory=lambda: Findings())
     # JSON answers without the contract's envelope, (route, message), in the order they came.
     envelope_violations: list[tuple[str, str]] = field(default_factory=list)
     # Root causes a check has already failed on (``RootCause.cause``), and that check's name:
@@ -121,8 +134,6 @@ class Run:
     usage_error: bool = False
     # Set (in an xdist worker) when the selected checks would trip a documented rate limit.
     own_traffic: str | None = None
-    # The run's verdict on the service (controller, at session end): what CI rolls back on.
-    verdict: Verdict | None = None
     sandbox: SandboxProcess | None = None
     tokens: TokenStore | None = None
     # The one client for the target in this process (the probe's, then the checks' ``api``).
@@ -142,7 +153,7 @@ class Run:
 
     @property
     def total_requests(self) -> int:
-        return self.worker_requests + self.counter.total
+        return self.findings.worker_requests + self.counter.total
 
     def target_client(self) -> ApiClient:
         if self.client is None:
@@ -165,7 +176,7 @@ class Run:
     def close_client(self) -> None:
         """Close the target's client; what it prefetched and nobody asked for is counted."""
         if self.client is not None:
-            self.on_demand.extend(self.client.on_demand)
+            self.findings.on_demand.extend(self.client.on_demand)
             self.client.close()
             self.client = None
 

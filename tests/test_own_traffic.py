@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunChecks
+from umbrella_checks.config.suite import DocumentedLimit, Duration
+from umbrella_checks.secrets import Secret
+from umbrella_checks.target.client import Planned
+from umbrella_checks.target.planning import Planner, Unplannable, over_documented_limits
 
 PUBLIC = """
 [security.rate_limits.public]
@@ -94,3 +98,61 @@ def test_no_target_at_collection_writes_no_report(
     result = pytester.runpytest_subprocess("-m", "postdeploy")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert not (suite_dir / "reports").exists() or not list((suite_dir / "reports").iterdir())
+
+
+def _limit(limit: int, per: str, *routes: str) -> DocumentedLimit:
+    return DocumentedLimit(limit=limit, window=Duration(60.0), per=per, routes=list(routes))
+
+
+def _requests(*lines: str) -> list[tuple[Planned, set[str]]]:
+    """ "GET /path [who]" -> planned requests, a stand-in token per named account."""
+    planned = []
+    for line in lines:
+        method, path, *who = line.split()
+        token = Secret(who[0], f"stand-in for {who[0]}") if who else None
+        planned.append((Planned.of(method, path, token), {"check"}))
+    return planned
+
+
+def test_per_ip_counts_every_request_to_the_routes_and_paths_below_them() -> None:
+    limits = {"public": _limit(3, "ip", "/v1/artists")}
+    within = _requests("GET /v1/artists?limit=5", "GET /v1/artists/a1 user", "GET /v1/artistsx")
+    assert over_documented_limits(within, limits) == []  # /v1/artistsx is another route
+    over = within + _requests("GET /v1/artists/a2", "GET /v1/artists/a3")
+    (problem,) = over_documented_limits(over, limits)
+    assert problem == (
+        "[security.rate_limits.public] allows 3 requests per 60 s per ip on /v1/artists; the "
+        "selected checks plan 4 of them from this runner"
+    )
+
+
+def test_per_user_counts_each_account_on_its_own() -> None:
+    limits = {"signed-in": _limit(2, "user", "/v1/gigs")}
+    two_each = _requests(
+        "GET /v1/gigs user", "GET /v1/gigs user", "GET /v1/gigs admin", "GET /v1/gigs admin"
+    )
+    assert over_documented_limits(two_each, limits) == []
+    (problem,) = over_documented_limits(two_each + _requests("GET /v1/gigs admin"), limits)
+    assert "plan 3 of them" in problem
+
+
+def test_a_shared_declaration_is_one_request_for_all_its_owners() -> None:
+    planner = Planner(lambda who: None)
+    planner.shared = True
+    for owner in ("a", "b"):
+        planner.owner = owner
+        planner.add("GET", "/v1/health")
+    assert [(p.path, owners) for p, owners in planner.requests] == [("/v1/health", {"a", "b"})]
+
+
+def test_times_declares_that_many_requests_and_an_unplannable_one_none() -> None:
+    def token(who: str) -> Secret | None:
+        if who == "user":
+            raise Unplannable(who)
+        return None
+
+    planner = Planner(token)
+    planner.owner = "check"
+    planner.add("GET", "/v1/health", times=3)
+    planner.add("GET", "/v1/profile", who="user")
+    assert [p.path for p, _ in planner.requests] == ["/v1/health"] * 3

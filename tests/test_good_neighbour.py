@@ -213,3 +213,18 @@ def test_a_project_with_its_own_environment_sandbox_and_alert_options_runs_unhar
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=1)
     assert "umbrella" not in result.stdout.str().lower().replace("umbrella-checks-", "")
+
+
+def test_a_per_test_timeout_shorter_than_a_request_is_one_line(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    """pytest-timeout cutting a request short would dump every prefetch thread's stack; the
+    run refuses that setting up front instead (10 s read + 5 s connect by default)."""
+    short = pytester.runpytest_subprocess("--timeout=3", "-m", "postdeploy", "--umbrella-sandbox")
+    assert short.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = [line for line in short.stderr.lines if line.strip()]
+    assert "pytest-timeout's limit (3 s) is not longer than one request's own timeouts" in line
+    roomy = pytester.runpytest_subprocess(
+        "--timeout=60", "checks/test_health.py", "--umbrella-sandbox"
+    )
+    assert roomy.ret == 0, roomy.stdout.str()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -100,7 +101,7 @@ def test_no_target_at_collection_writes_no_report(
     assert not (suite_dir / "reports").exists() or not list((suite_dir / "reports").iterdir())
 
 
-def _limit(limit: int, per: str, *routes: str) -> DocumentedLimit:
+def _limit(limit: int, per: Literal["ip", "user"], *routes: str) -> DocumentedLimit:
     return DocumentedLimit(limit=limit, window=Duration(60.0), per=per, routes=list(routes))
 
 

@@ -445,6 +445,26 @@ def worker_run(config: pytest.Config) -> Run:
     return run
 
 
+def check_per_test_timeout(config: pytest.Config, settings: Settings) -> None:
+    """pytest-timeout, when installed and set, must leave a request its own timeouts: cut
+    shorter, a slow answer ends in a dump of every prefetch thread's stack (thousands of
+    lines) instead of the check's one-line "no answer within …"."""
+    if not config.pluginmanager.hasplugin("timeout"):
+        return
+    import pytest_timeout  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    limit = pytest_timeout.get_env_settings(config).timeout
+    http = settings.config.http
+    needed = http.connect_timeout + http.read_timeout
+    if limit and limit <= needed:
+        raise pytest.UsageError(
+            f"pytest-timeout's limit ({limit:g} s) is not longer than one request's own timeouts "
+            f"([http] connect_timeout + read_timeout = {needed:g} s): a slow answer would end "
+            "in a dump of every thread; raise --timeout (or PYTEST_TIMEOUT) above that, or "
+            "lower [http] read_timeout"
+        )
+
+
 def controller_run(config: pytest.Config) -> Run:
     """The controller's Run: settings, sandbox, minted tokens and (unless only listing) the
     start-of-run probe (here only for xdist; else when collection ends) and report paths."""
@@ -456,6 +476,7 @@ def controller_run(config: pytest.Config) -> Run:
     run = Run(settings, datetime.now(UTC), tier_of(config.getoption("markexpr") or ""))
     run.sandbox = started_sandboxes[0] if started_sandboxes else None
     try:
+        check_per_test_timeout(config, settings)
         run.matrix = load_matrix(config, settings)
     except pytest.UsageError:
         run.stop_sandbox()

@@ -3,12 +3,12 @@ typed outcomes' own rules."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from umbrella_checks.errors import CannotJudge, CouldNotCheck, judged
-from umbrella_checks.moments import window_seen
+from umbrella_checks.moments import next_utc_midnight, window_seen
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,8 @@ def test_judged_nothing_is_cannot_judge(count: int, judges: bool) -> None:
 def test_could_not_check_says_so_once() -> None:
     assert CouldNotCheck("D1 down").message == "could not check: D1 down"
     assert CouldNotCheck("could not check: D1 down").message == "could not check: D1 down"
+
+
+def test_the_next_utc_midnight_is_exactly_midnight() -> None:
+    noon = datetime(2026, 11, 30, 12, 34, 56, 789, tzinfo=UTC)
+    assert next_utc_midnight(noon) == datetime(2026, 12, 1, tzinfo=UTC)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from umbrella_checks.errors import CannotJudge, CouldNotCheck, judged
 from umbrella_checks.moments import next_utc_midnight, window_seen
+from umbrella_checks.target.client import Answer
+from umbrella_checks.target.clock import TargetClock
 
 
 @pytest.mark.parametrize(
@@ -52,3 +55,31 @@ def test_could_not_check_says_so_once() -> None:
 def test_the_next_utc_midnight_is_exactly_midnight() -> None:
     noon = datetime(2026, 11, 30, 12, 34, 56, 789, tzinfo=UTC)
     assert next_utc_midnight(noon) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _answer(date: str | None, received_at: datetime) -> Answer:
+    headers = {"Date": date} if date is not None else {}
+    return Answer(
+        "GET",
+        "http://t/v1/health",
+        httpx.Response(200, headers=headers),
+        0.0,
+        received_at=received_at,
+    )
+
+
+def test_the_targets_clock_is_its_date_header_else_this_machines() -> None:
+    seen = datetime(2026, 11, 30, 12, 0, 58, 400000, tzinfo=UTC)
+    dated = _answer("Mon, 30 Nov 2026 12:00:58 GMT", seen)
+    assert TargetClock.of(dated) == datetime(2026, 11, 30, 12, 0, 58, tzinfo=UTC)
+    assert TargetClock.of(_answer("not a date", seen)) == seen
+    assert TargetClock.of(_answer(None, seen)) == seen
+
+
+def test_the_next_minute_is_waited_for_by_the_targets_clock() -> None:
+    """Date 12:00:58 (so at most 12:00:58.999): 2 s to 12:01:00, plus 0.2, less the 0.5 s
+    since the answer came."""
+    received = datetime(2026, 11, 30, 12, 0, 58, 700000, tzinfo=UTC)
+    answer = _answer("Mon, 30 Nov 2026 12:00:58 GMT", received)
+    wait = TargetClock.until_next_minute(answer, received + timedelta(seconds=0.5))
+    assert round(wait, 3) == 1.7

@@ -28,11 +28,17 @@ class TargetClock:
     def pass_minute_boundary(self, after: Answer) -> None:
         """Wait until the target's clock, as ``after`` showed it, is past its next minute
         (at most 61 s)."""
-        stamp = self.of(after)
+        wait = self.until_next_minute(after, datetime.now(UTC))
+        if wait > 0:
+            time.sleep(wait)
+
+    @classmethod
+    def until_next_minute(cls, after: Answer, now: datetime) -> float:
+        """Seconds from ``now`` (this machine's clock) until the target's clock, as ``after``
+        showed it, is 0.2 s past its next minute."""
+        stamp = cls.of(after)
         # Date has whole seconds: the target's time was in [stamp, stamp + 1 s); waiting from
         # the earliest of those is enough for all of them.
         boundary = stamp.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        since = (datetime.now(UTC) - after.received_at).total_seconds()
-        wait = (boundary - stamp).total_seconds() + 0.2 - since
-        if wait > 0:
-            time.sleep(wait)
+        since = (now - after.received_at).total_seconds()
+        return (boundary - stamp).total_seconds() + 0.2 - since

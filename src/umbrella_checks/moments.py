@@ -18,13 +18,14 @@ def next_utc_midnight(now: datetime) -> datetime:
 
 
 def window_seen(until: timedelta) -> str:
-    """What a reset ``until`` away says about the limit's window, for messages: a reset within
-    a minute or two is a per-minute window, within an hour or two a per-hour one."""
+    """How far away a reset is, for messages about a reset that is not where the window says:
+    within two minutes it can only be a per-minute window (a daily one resets at its day's
+    end); further away, the distance alone names no window, so only the distance is said."""
     seconds = until.total_seconds()
     if seconds <= 0:
         return "a reset in the past"
     if seconds <= 120:
         return f"a reset {seconds:.0f} s away: a per-minute window"
     if seconds <= 7200:
-        return f"a reset {seconds / 60:.0f} min away: a per-hour window"
+        return f"a reset {seconds / 60:.0f} min away"
     return f"a reset {seconds / 3600:.1f} h away"

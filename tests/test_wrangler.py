@@ -75,3 +75,52 @@ def test_development_without_its_table_is_the_top_level(app: WranglerApp) -> Non
 def test_an_unknown_environment_is_one_line(app: WranglerApp) -> None:
     with pytest.raises(WranglerError, match=r"has no \[env.preview\] \(environments: "):
         app.env("preview")
+
+
+@pytest.mark.parametrize(
+    ("write", "fragment"),
+    [
+        pytest.param(
+            None, "wrangler.toml does not exist; --umbrella-app-dir must be", id="missing"
+        ),
+        pytest.param(b"name = \n", "wrangler.toml is not valid TOML (", id="not-toml"),
+        pytest.param(b"\xff\xfe name", "wrangler.toml cannot be read (", id="not-utf8"),
+    ],
+)
+def test_a_wrangler_toml_that_cannot_be_read_is_one_line(
+    tmp_path: Path, write: bytes | None, fragment: str
+) -> None:
+    if write is not None:
+        (tmp_path / "wrangler.toml").write_bytes(write)
+    with pytest.raises(WranglerError) as failed:
+        WranglerApp.load(tmp_path)
+    assert fragment in str(failed.value)
+
+
+def test_an_unreadable_wrangler_toml_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.toml").mkdir()  # a folder where the file should be: OSError
+    with pytest.raises(WranglerError, match=r"wrangler\.toml cannot be read"):
+        WranglerApp.load(tmp_path)
+
+
+def test_an_environment_with_its_own_name_keeps_it(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.toml").write_text(
+        'name = "umbrella"\n[env.staging]\nname = "umbrella-stage"\n'
+    )
+    app = WranglerApp.load(tmp_path)
+    assert app.worker_name("staging") == "umbrella-stage"
+
+
+def test_no_environments_at_all_is_said(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.toml").write_text('name = "umbrella"\n')
+    with pytest.raises(WranglerError, match=r"has no \[env\.staging\] \(environments: none\)"):
+        WranglerApp.load(tmp_path).env("staging")
+
+
+def test_the_migrations_folder_is_under_the_app_dir(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.toml").write_text(
+        '[[d1_databases]]\nbinding = "DB"\nmigrations_dir = "db/migrations"\n'
+    )
+    app = WranglerApp.load(tmp_path)
+    assert app.migrations_dir("development") == tmp_path / "db" / "migrations"
+    assert app.path == tmp_path / "wrangler.toml"

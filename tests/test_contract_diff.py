@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.conftest import SUITE_VARIABLES
 from umbrella_checks.sandbox import Sandbox
@@ -60,3 +61,68 @@ def test_diff_sends_only_reads(sandbox_server: Callable[..., Sandbox]) -> None:
     state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
     assert state["counts"]["requests"] == 4
     assert state["counts"].get("prompts", 0) == 0
+
+
+def _diff_with(
+    sandbox: Sandbox, tmp_path: Path, config: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    (tmp_path / "umbrella.toml").write_text(config)
+    env |= {"API_URL": sandbox.url, "ENVIRONMENT": "development"}
+    env["UMBRELLA_CONFIG"] = str(tmp_path / "umbrella.toml")
+    return subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+SHOUTED = "error-code=/v1/umbrella-checks-unknown-route:NOT_FOUND"
+
+
+def test_an_error_code_in_another_case_is_a_difference_only_when_case_is_strict(
+    sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    shouted = sandbox_server(SHOUTED)
+    lenient = _diff_with(shouted, tmp_path)
+    assert "error code" not in lenient.stdout  # compared without case by default
+    strict = _diff_with(shouted, tmp_path, "[errors]\nstrict_case = true\n")
+    assert strict.returncode == 1
+    assert (
+        'error code "NOT_FOUND" where the contract says "not_found"; to record: [errors] codes '
+        '= { not_found = "NOT_FOUND" }' in strict.stdout
+    )
+
+
+def test_a_recorded_code_spelling_is_no_difference(
+    sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    recorded = '[errors]\nstrict_case = true\n[errors.codes]\nnot_found = "NOT_FOUND"\n'
+    done = _diff_with(sandbox_server(SHOUTED), tmp_path, recorded)
+    assert "error code" not in done.stdout
+
+
+def test_a_recorded_bare_route_that_has_the_envelope_is_a_difference(
+    sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    done = _diff_with(sandbox_server(), tmp_path, '[envelope]\nbare_routes = ["/v1/health"]\n')
+    assert done.returncode == 1
+    assert "has the envelope, but [envelope] bare_routes lists /v1/health" in done.stdout
+
+
+def test_a_target_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    env |= {"API_URL": "http://127.0.0.1:9", "ENVIRONMENT": "development"}
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("contract: GET http://127.0.0.1:9/v1/health: could not connect")

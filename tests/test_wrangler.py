@@ -124,3 +124,8 @@ def test_the_migrations_folder_is_under_the_app_dir(tmp_path: Path) -> None:
     app = WranglerApp.load(tmp_path)
     assert app.migrations_dir("development") == tmp_path / "db" / "migrations"
     assert app.path == tmp_path / "wrangler.toml"
+
+
+def test_a_worker_with_no_name_anywhere_is_unknown(tmp_path: Path) -> None:
+    (tmp_path / "wrangler.toml").write_text('[env.staging]\nmain = "src/index.ts"\n')
+    assert WranglerApp.load(tmp_path).worker_name("staging") == "unknown"

@@ -126,3 +126,49 @@ def test_a_target_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("contract: GET http://127.0.0.1:9/v1/health: could not connect")
+
+
+def test_a_health_route_answering_no_json_is_said(tmp_path: Path) -> None:
+    """Some other site at the URL: the diff says the route answers without JSON."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+        env |= {
+            "API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+            "ENVIRONMENT": "development",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1
+    assert "- answers 404 without JSON" in done.stdout
+
+
+def test_a_bad_api_url_is_named_as_the_variable(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    env |= {"API_URL": "ftp://umbrella.app"}
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 4
+    assert done.stderr.startswith("contract: API_URL")

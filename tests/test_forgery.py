@@ -67,3 +67,20 @@ def test_a_tampered_signature_differs_from_a_valid_one_in_one_byte() -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown forgery 'guessed'"):
         forgery.forge("guessed", None, NOW)
+
+
+def test_a_static_jwt_lends_its_header_and_claims_to_the_forgeries() -> None:
+    """A real session token's claims are copied (unverified: it is not ours to verify), so the
+    forged token differs from an accepted one only where it must."""
+    import jwt
+
+    real = jwt.encode(
+        {"sub": "user_real", "iss": "https://clerk.example"},
+        "a-secret-key-of-32-bytes-or-more!",
+        algorithm="HS256",
+        headers={"kid": "ins_real"},
+    )
+    header, claims = forgery.template(real, NOW)
+    assert header["kid"] == "ins_real"
+    assert claims == {"sub": "user_real", "iss": "https://clerk.example"}
+    assert _claims(forgery.forge("unsigned", real, NOW))["sub"] == "user_real"

@@ -13,16 +13,24 @@ from tests.conftest import SUITE_VARIABLES
 from umbrella_checks.sandbox import Sandbox
 
 
-def _diff(sandbox: Sandbox) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
-    env |= {"API_URL": sandbox.url, "ENVIRONMENT": "development"}
-    env["UMBRELLA_USER_TOKEN"] = sandbox.accounts["user"].token
+def _run(cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m umbrella_checks contract diff` with only these of the suite's variables."""
+    clean = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
     return subprocess.run(
         [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
-        env=env,
+        env=clean | env,
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=cwd,
+    )
+
+
+def _diff(sandbox: Sandbox) -> subprocess.CompletedProcess[str]:
+    return _run(
+        API_URL=sandbox.url,
+        ENVIRONMENT="development",
+        UMBRELLA_USER_TOKEN=sandbox.accounts["user"].token,
     )
 
 
@@ -66,16 +74,11 @@ def test_diff_sends_only_reads(sandbox_server: Callable[..., Sandbox]) -> None:
 def _diff_with(
     sandbox: Sandbox, tmp_path: Path, config: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
     (tmp_path / "umbrella.toml").write_text(config)
-    env |= {"API_URL": sandbox.url, "ENVIRONMENT": "development"}
-    env["UMBRELLA_CONFIG"] = str(tmp_path / "umbrella.toml")
-    return subprocess.run(
-        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return _run(
+        API_URL=sandbox.url,
+        ENVIRONMENT="development",
+        UMBRELLA_CONFIG=str(tmp_path / "umbrella.toml"),
     )
 
 
@@ -113,16 +116,7 @@ def test_a_recorded_bare_route_that_has_the_envelope_is_a_difference(
 
 
 def test_a_target_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
-    env |= {"API_URL": "http://127.0.0.1:9", "ENVIRONMENT": "development"}
-    done = subprocess.run(
-        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = _run(tmp_path, API_URL="http://127.0.0.1:9", ENVIRONMENT="development")
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("contract: GET http://127.0.0.1:9/v1/health: could not connect")
@@ -139,19 +133,8 @@ def test_a_health_route_answering_no_json_is_said(tmp_path: Path) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
-        env |= {
-            "API_URL": f"http://127.0.0.1:{server.server_address[1]}",
-            "ENVIRONMENT": "development",
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-        )
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        done = _run(tmp_path, API_URL=url, ENVIRONMENT="development")
     finally:
         server.shutdown()
         server.server_close()
@@ -160,15 +143,6 @@ def test_a_health_route_answering_no_json_is_said(tmp_path: Path) -> None:
 
 
 def test_a_bad_api_url_is_named_as_the_variable(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
-    env |= {"API_URL": "ftp://umbrella.app"}
-    done = subprocess.run(
-        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    done = _run(tmp_path, API_URL="ftp://umbrella.app")
     assert done.returncode == 4
     assert done.stderr.startswith("contract: API_URL")

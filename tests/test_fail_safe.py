@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunChecks
+from tests.conftest import CheckRun, RunChecks
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.target.safety import normalise_url, sensitive_reason
 
@@ -67,19 +67,26 @@ def test_a_target_that_cannot_say_its_environment_gets_no_quota_request(
         assert _quota_requests(sandbox) == 0
 
 
-def test_an_unknown_environment_name_is_refused(
-    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sandbox = sandbox_server("wrong-environment", environment="staging")
+def _destructive_run_on(
+    sandbox: Sandbox, run_checks: RunChecks, monkeypatch: pytest.MonkeyPatch
+) -> CheckRun:
+    """The destructive level against ``sandbox``, asked for staging with tokens it knows."""
     monkeypatch.setenv("UMBRELLA_LIMIT_TOKEN", sandbox.accounts["limit"].token)
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
-    run = run_checks(
+    return run_checks(
         "-m",
         DESTRUCTIVE,
         "--umbrella-environment=staging",
         "--umbrella-allow-destructive",
         target=sandbox.url,
     )
+
+
+def test_an_unknown_environment_name_is_refused(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = sandbox_server("wrong-environment", environment="staging")
+    run = _destructive_run_on(sandbox, run_checks, monkeypatch)
     assert run.passed_names() == []
     assert _quota_requests(sandbox) == 0
 
@@ -88,15 +95,7 @@ def test_a_staging_target_that_says_so_runs_destructive_checks(
     run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = sandbox_server(environment="staging")
-    monkeypatch.setenv("UMBRELLA_LIMIT_TOKEN", sandbox.accounts["limit"].token)
-    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
-    run = run_checks(
-        "-m",
-        DESTRUCTIVE,
-        "--umbrella-environment=staging",
-        "--umbrella-allow-destructive",
-        target=sandbox.url,
-    )
+    run = _destructive_run_on(sandbox, run_checks, monkeypatch)
     assert run.failed_names() == []
     assert len(run.passed_names()) == 5
     assert _quota_requests(sandbox) > 0

@@ -100,6 +100,8 @@ def _failure(route: str, problem: str, severity: str = "SEV-3") -> Failure:
         f"checks/test_x.py::test_{route.strip('/').replace('/', '_')}",
         f"GET https://api.example{route}: expected {problem}, got something (a hint)",
         severity,
+        route=f"GET {route}",
+        expected=problem,
     )
 
 

@@ -49,6 +49,15 @@ class CheckFailed(Outcome):
 
     kind = "failed"
 
+    def __init__(
+        self, message: str, *, route: str | None = None, expected: str | None = None
+    ) -> None:
+        super().__init__(message)
+        # The request and the expectation it missed, when an answer failed it: failures with
+        # one expectation missed on many routes are grouped by these, never by their wording.
+        self.route = route
+        self.expected = scrub(expected) if expected is not None else None
+
 
 class CouldNotCheck(CheckFailed):
     """A service the check needs did not answer usefully, or a number it needs is missing:
@@ -69,8 +78,16 @@ class RootCause(CheckFailed):
     fails with the whole story; every later one cannot judge, naming it and where it failed
     (``hooks.py``). One defect, one failure."""
 
-    def __init__(self, message: str, cause: str, summary: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        cause: str,
+        summary: str,
+        *,
+        route: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(message, route=route, expected=expected)
         self.cause = cause  # what identifies this defect within a run
         self.summary = scrub(summary)  # the defect in a few words, for the checks it stops
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,16 +25,14 @@ class Failure:
     # The typed outcome ("failed": judged the service; "could-not-check", "unreachable",
     # "missing-input" under --umbrella-strict-skips …; "error": the suite itself broke).
     kind: str = "failed"
+    # The request and the expectation it missed (``CheckFailed.route/expected``), when an
+    # answer failed the check: what groups one problem on many routes.
+    route: str | None = None
+    expected: str | None = None
 
     @property
     def name(self) -> str:
         return self.nodeid.split("::", 1)[-1]
-
-
-# "GET https://host/v1/gigs?limit=5: expected a body without stack traces, got …"
-_ROUTE_PROBLEM = re.compile(
-    r"^(?P<method>[A-Z]+) [a-z]+://[^/\s]+(?P<path>/\S*): expected (?P<problem>.+?), got "
-)
 
 
 @dataclass(frozen=True)
@@ -74,23 +71,20 @@ def grouped(failures: list[Failure]) -> list[Group]:
     """Failures with the same expectation missed on two or more routes (a stack trace in
     every error body, every route answering HTML) as one group each; the rest one by one, in
     the order they came."""
-    by_problem: dict[str, list[tuple[str, Failure]]] = {}
+    by_problem: dict[str, list[Failure]] = {}
     for failure in failures:
-        found = _ROUTE_PROBLEM.match(failure.message)
-        if found:
-            route = f"{found['method']} {found['path']}"
-            by_problem.setdefault(found["problem"], []).append((route, failure))
+        if failure.route and failure.expected:
+            by_problem.setdefault(failure.expected, []).append(failure)
     groups: list[Group] = []
     placed: set[int] = set()
     for failure in failures:
         if id(failure) in placed:
             continue
-        found = _ROUTE_PROBLEM.match(failure.message)
-        members = by_problem.get(found["problem"], []) if found else []
-        routes = tuple(dict.fromkeys(route for route, _ in members))
-        if found and len(routes) >= 2:
-            placed.update(id(member) for _, member in members)
-            groups.append(Group(tuple(member for _, member in members), found["problem"], routes))
+        members = by_problem.get(failure.expected or "", []) if failure.route else []
+        routes = tuple(dict.fromkeys(member.route or "" for member in members))
+        if len(routes) >= 2:
+            placed.update(id(member) for member in members)
+            groups.append(Group(tuple(members), failure.expected, routes))
         else:
             placed.add(id(failure))
             groups.append(Group((failure,)))

@@ -29,7 +29,6 @@ from umbrella_checks.errors import (
     EnvelopeMissing,
     RootCause,
     Unreachable,
-    fail,
 )
 from umbrella_checks.secrets import Secret, scrub
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
@@ -123,7 +122,11 @@ class Answer:
 
     def fail(self, expected: str, got: str, hint: str | None = None) -> NoReturn:
         note = f" ({hint})" if hint else ""
-        fail(f"{self.what}: expected {expected}, got {got}{note}")
+        raise CheckFailed(
+            f"{self.what}: expected {expected}, got {got}{note}",
+            route=self.request_line,
+            expected=expected,
+        ) from None
 
     def expect_status(self, *codes: int, hint: str | None = None) -> Answer:
         if self.status not in codes:
@@ -142,6 +145,8 @@ class Answer:
             f"{self.what}: expected {expected}, got {self.status}: {self.describe_body()}{note}",
             f"5xx {self.request_line}",
             f"{self.request_line} answers {self.status}",
+            route=self.request_line,
+            expected=expected,
         )
 
     def json(self) -> Any:

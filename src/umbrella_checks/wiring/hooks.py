@@ -310,6 +310,8 @@ def pytest_runtest_makereport(
     if isinstance(outcome, CheckFailed):
         # The message is the whole story: no traceback, so no locals that could hold a token.
         report.longrepr = outcome.message
+        if outcome.route and outcome.expected:
+            report.umbrella_problem = [outcome.route, outcome.expected]  # type: ignore[attr-defined]
         if isinstance(outcome, RootCause):
             report.umbrella_cause = (outcome.cause, outcome.summary)  # type: ignore[attr-defined]
             _one_failure_per_root_cause(run_of(item.config), report)
@@ -564,6 +566,7 @@ class _Tally:
                     getattr(report, "umbrella_severity", DEFAULT_SEVERITY),
                     report.when or "call",
                     outcome_kind(report) or "error",
+                    *getattr(report, "umbrella_problem", (None, None)),
                 )
             )
         if report.when != "teardown":

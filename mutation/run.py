@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import queue
 import re
@@ -85,6 +86,7 @@ class Outcome:
     equivalent: int = 0
     out_of_scope: int = 0
     in_messages: int = 0
+    timeouts: int = 0  # killed by hanging the self-tests past the timeout
     to_run: int = 0  # with --count: the mutants that would be judged
     baseline_failed: str | None = None
     seconds: float = 0.0
@@ -164,7 +166,7 @@ def lane_env(lane: Path) -> dict[str, str]:
     return env
 
 
-def test_command(target: Target) -> list[str]:
+def pytest_command(target: Target, tests: tuple[str, ...] | None = None) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -175,8 +177,72 @@ def test_command(target: Target) -> list[str]:
         "no:cacheprovider",
         "-p",
         "no:randomly",
-        *target.tests,
+        *(target.tests if tests is None else tests),
     ]
+
+
+def plan_path(slug: str) -> Path:
+    return WORK / f"{slug}.plan.json"
+
+
+def baseline(target: Target, lane: Path, env: dict[str, str], slug: str) -> str | None:
+    """Run the module's self-tests unmutated under coverage, each test's lines recorded under its
+    node id (``mutation/contexts.py``), and write the judge's plan: which tests execute which
+    line of the module. Returns the output's tail if the self-tests fail unmutated."""
+    import coverage
+
+    data_file = WORK / f"{slug}.coverage"
+    data_file.unlink(missing_ok=True)
+    order_file = WORK / f"{slug}.order.json"
+    pristine = WORK / f"{slug}.pristine.py"
+    shutil.copy2(lane / target.module, pristine)
+    measured = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            f"--data-file={data_file}",
+            # The checks' self-tests run copies of checks/ in scratch folders: match any copy.
+            f"--include=*/{target.module}",
+            "-m",
+            *pytest_command(target)[2:],
+            "-p",
+            "contexts",
+        ],
+        cwd=lane,
+        env={
+            **env,
+            "PYTHONPATH": os.pathsep.join([str(REPO / "mutation"), env["PYTHONPATH"]]),
+            "MUTATION_ORDER_FILE": str(order_file),
+        },
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if measured.returncode != 0:
+        return measured.stdout[-2000:]
+    data = coverage.CoverageData(basename=str(data_file))
+    data.read()
+    # The judge runs picked tests in the order the baseline ran them.
+    ran: list[tuple[str, str]] = json.loads(order_file.read_text(encoding="utf-8"))
+    position = {nodeid: number for number, (nodeid, _) in enumerate(ran)}
+    covered: dict[int, set[int]] = {}
+    for measured_file in data.measured_files():
+        if not measured_file.endswith("/" + target.module):
+            continue
+        for line, contexts in data.contexts_by_lineno(measured_file).items():
+            covered.setdefault(line, set()).update(position[c] for c in contexts if c in position)
+    plan = {
+        "module": str(lane / target.module),
+        "pristine": str(pristine),
+        "pytest": pytest_command(target, ()),
+        "tests": list(target.tests),
+        "order": [argument for _, argument in ran],
+        "covered": {str(line): sorted(tests) for line, tests in covered.items() if tests},
+    }
+    plan_path(slug).write_text(json.dumps(plan), encoding="utf-8")
+    return None
 
 
 def scope_lines(module: Path, names: tuple[str, ...]) -> list[range]:
@@ -270,24 +336,27 @@ def run_target(
     config = WORK / f"{slug}.toml"
     session = WORK / f"{slug}.sqlite"
     session.unlink(missing_ok=True)
-    command = " ".join(test_command(target))
+    # Each mutant is judged by mutation/judge.py: the tests covering its line first.
+    command = " ".join([sys.executable, str(REPO / "mutation" / "judge.py"), str(plan_path(slug))])
+    timeout = target.timeout
+    if not count_only:
+        took = time.monotonic()
+        failed = baseline(target, lane, env, slug)
+        if failed is not None:
+            outcome.baseline_failed = failed
+            return outcome
+        # A mutant that hangs the self-tests counts as killed: never one that is merely slow
+        # because both lanes are busy. The baseline ran under coverage, slower than a mutant.
+        timeout = max(timeout, 3 * (time.monotonic() - took))
     config.write_text(
         "[cosmic-ray]\n"
         f'module-path = "{target.module}"\n'
-        f"timeout = {target.timeout}\n"
+        f"timeout = {timeout:.0f}\n"
         "excluded-modules = []\n"
         f"test-command = {command!r}\n".replace("'", '"')
         + '[cosmic-ray.distributor]\nname = "local"\n',
         encoding="utf-8",
     )
-    baseline = None
-    if not count_only:
-        baseline = subprocess.run(
-            test_command(target), cwd=lane, env=env, capture_output=True, text=True, timeout=900
-        )
-    if baseline is not None and baseline.returncode != 0:
-        outcome.baseline_failed = baseline.stdout[-2000:]
-        return outcome
     subprocess.run(
         [tool("cosmic-ray"), "init", str(config), str(session)], cwd=lane, env=env, check=True
     )
@@ -330,6 +399,7 @@ def run_target(
                 )
             else:
                 outcome.killed += 1
+                outcome.timeouts += result.output == "timeout"
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -387,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     for number in range(1 if args.count else max(1, min(args.lanes, len(targets)))):
         lanes.put(make_lane(number))
     todo: queue.Queue[Target] = queue.Queue()
-    for target in sorted(targets, key=lambda t: -t.timeout):
+    # The longest first (more self-test files: slower), so the lanes finish together.
+    for target in sorted(targets, key=lambda t: (-t.timeout, -len(t.tests))):
         todo.put(target)
     outcomes: list[Outcome] = []
     lock = threading.Lock()
@@ -423,7 +494,8 @@ def _line(outcome: Outcome) -> str:
         return f"{outcome.target.module}: {outcome.to_run} mutants to judge"
     return (
         f"{outcome.target.module}: {outcome.killed}/{outcome.judged} killed "
-        f"({outcome.equivalent} equivalent, {outcome.in_messages} in message text, "
+        f"({outcome.timeouts} by timeout; {outcome.equivalent} equivalent, "
+        f"{outcome.in_messages} in message text, "
         f"{outcome.out_of_scope} outside the judging code) "
         f"in {outcome.seconds:.0f} s"
     )

@@ -70,6 +70,32 @@ def test_one_that_cannot_start_says_so_in_one_line() -> None:
     assert sandbox._process.poll() is not None
 
 
+def test_it_ended_before_being_told_the_environment_is_one_line() -> None:
+    """A sandbox that died at once (here: a fault it does not know) closed its stdin: telling
+    it the environment must not raise a broken pipe at the user."""
+    sandbox = SandboxProcess.launch(("no-such-fault",))
+    sandbox._process.wait(timeout=30)
+    with pytest.raises(SandboxNotStarted, match=r"ended with exit status 2 before it listened"):
+        sandbox.ready("development")
+
+
+def test_the_switches_come_from_the_arguments_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variable the sandbox reads its switches from is not passed on: a run's own
+    ``--umbrella-sandbox-fault`` list is the whole list, and the rest of the environment is kept."""
+    monkeypatch.setenv("UMBRELLA_SANDBOX_FAULTS", "health-500")
+    sandbox = SandboxProcess.spawn((), "development")
+    try:
+        assert sandbox.info["faults"] == []
+        assert httpx.get(f"{sandbox.url}/v1/health", timeout=5).status_code == 200
+    finally:
+        sandbox.stop()
+    assert sandbox._process.stdin is not None
+    assert sandbox._process.stdin.closed
+    assert sandbox._process.stdout is not None
+    assert sandbox._process.stdout.closed
+    assert sandbox._process.returncode is not None
+
+
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
 def test_a_run_stopped_from_outside_takes_its_sandbox_along(
     pytester: pytest.Pytester, suite_dir: Path, signal_name: str

@@ -87,3 +87,48 @@ def test_each_tier_selects_the_runbooks_checks(
         if line.startswith("checks/")
     }
     assert sorted(selected) == sorted(set(TIERS[tier]))
+
+
+# The SEV an incident draft and an alert carry when a check fails: a lost marker would page at
+# the wrong level (or not page). Every check not named here is SEV-2.
+SEVERITY = {
+    "SEV-1": {
+        "test_database.py::test_database_is_reachable",
+        "test_database.py::test_no_migration_is_pending",
+        "test_health.py::test_health_answers_200",
+        "test_health.py::test_health_reports_the_expected_environment",
+        "test_security.py::test_maintenance_routes_refuse_anonymous_callers",
+        "test_security.py::test_signed_in_routes_refuse_a_forged_token",
+        "test_smoke.py::test_cors_does_not_grant_credentials_to_other_origins",
+        "test_smoke.py::test_cors_preflight_allows_each_configured_origin",
+        "test_smoke.py::test_protected_route_accepts_the_test_user",
+        "test_smoke.py::test_protected_route_refuses_anonymous",
+    },
+    "SEV-3": {
+        "test_capacity.py::test_d1_database_is_under_its_size_quota",
+        "test_capacity.py::test_r2_bucket_is_under_its_storage_quota",
+        "test_database.py::test_migration_files_are_numbered_in_sequence",
+        "test_security.py::test_documented_rate_limits_are_visible_on_their_routes",
+        "test_smoke.py::test_cors_preflight_is_cached_long_enough",
+        "test_smoke.py::test_unknown_route_answers_404_envelope",
+        "test_trends.py::test_no_figure_degraded_week_over_week",
+    },
+}
+
+
+def test_each_check_has_the_runbooks_severity(pytester: pytest.Pytester, suite_dir: Path) -> None:
+    items, _ = pytester.inline_genitems("--base-url=http://127.0.0.1:9")
+    found: dict[str, set[str]] = {}
+    for item in items:
+        name = item.nodeid.split("[", 1)[0].removeprefix("checks/")
+        marker = item.get_closest_marker("severity")
+        assert marker is not None, f"{name} has no severity"
+        found.setdefault(name, set()).add(marker.args[0])
+    # The status matrix takes each row's severity from the matrix (SEV-1 for the sign-in
+    # routes); every other check has one.
+    assert found.pop("test_status_matrix.py::test_route_answers_its_status") == {"SEV-1", "SEV-2"}
+    expected = {
+        name: {next((sev for sev, names in SEVERITY.items() if name in names), "SEV-2")}
+        for name in found
+    }
+    assert found == expected

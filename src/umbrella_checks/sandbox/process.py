@@ -7,6 +7,7 @@ one JSON line when it listens (``__main__``); ``stop()`` ends it and its tempora
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -101,4 +102,7 @@ class SandboxProcess:
                 self._process.wait()
         for pipe in (self._process.stdin, self._process.stdout):
             if pipe is not None:
-                pipe.close()
+                # Closing stdin flushes what it still buffers: the environment line a sandbox
+                # that ended early never read is a broken pipe, not the user's problem.
+                with contextlib.suppress(OSError):
+                    pipe.close()

@@ -1,0 +1,115 @@
+"""The mutation run's judge: the tests that execute a mutated line first, then, if they all
+pass, every test of the module — so picking tests only ever saves time, never a verdict."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / "mutation" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+judge = _load("judge")
+
+
+@pytest.mark.parametrize(
+    ("mutated", "lines"),
+    [
+        pytest.param(["a", "B", "c", "d"], {2}, id="one-line-replaced"),
+        pytest.param(["a", "c", "d"], {2}, id="decorator-removed"),
+        pytest.param(["a", "b", "x", "c", "d"], {2}, id="line-inserted"),
+        pytest.param(["a", "b", "c", "d"], set(), id="unchanged"),
+    ],
+)
+def test_the_changed_lines_are_numbered_as_in_the_pristine_file(
+    mutated: list[str], lines: set[int]
+) -> None:
+    assert judge.changed_lines(["a", "b", "c", "d"], mutated) == lines
+
+
+def test_the_tests_covering_the_lines_are_picked_in_run_order() -> None:
+    covered = {"3": [2, 0], "4": [1]}
+    order = ["t0", "t1", "t2", "t3"]
+    assert judge.picked_tests(covered, order, {3}) == ["t0", "t2"]
+    assert judge.picked_tests(covered, order, {3, 4}) == ["t0", "t1", "t2"]
+
+
+def test_a_line_no_test_executed_picks_none_so_all_run() -> None:
+    assert judge.picked_tests({"3": [0]}, ["t0"], {3, 9}) == []
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A module, two tests (one covers ``double``, one ``half``) and the judge's plan."""
+    (tmp_path / "calc.py").write_text(
+        "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x // 2\n"
+    )
+    (tmp_path / "pristine.py").write_text((tmp_path / "calc.py").read_text())
+    (tmp_path / "test_calc.py").write_text(
+        "from calc import double, half\n\n"
+        "def test_double():\n    assert double(3) == 6\n\n"
+        "def test_half():\n    assert half(9) == 4\n"
+    )
+    tests = [f"{tmp_path}/test_calc.py::test_double", f"{tmp_path}/test_calc.py::test_half"]
+    plan = {
+        "module": str(tmp_path / "calc.py"),
+        "pristine": str(tmp_path / "pristine.py"),
+        "pytest": [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"],
+        "tests": [str(tmp_path / "test_calc.py")],
+        "order": tests,
+        "covered": {"2": [0], "6": [1]},
+    }
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    return tmp_path
+
+
+def _judge(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "mutation" / "judge.py"), str(project / "plan.json")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_mutant_the_picked_test_notices_is_killed_by_it_alone(project: Path) -> None:
+    source = (project / "calc.py").read_text()
+    (project / "calc.py").write_text(source.replace("x * 2", "x / 2"))
+    judged = _judge(project)
+    assert judged.returncode == 1
+    assert "1 failed in" in judged.stdout  # only the covering test ran: none passed
+
+
+def test_a_survivor_of_the_picked_tests_is_judged_by_all(project: Path) -> None:
+    # The plan says (wrongly) that only test_double covers half(): the whole list still
+    # notices, as it would have without picking.
+    plan = json.loads((project / "plan.json").read_text())
+    plan["covered"] = {"2": [0], "6": [0]}
+    (project / "plan.json").write_text(json.dumps(plan))
+    source = (project / "calc.py").read_text()
+    (project / "calc.py").write_text(source.replace("x // 2", "x / 2"))
+    judged = _judge(project)
+    assert judged.returncode == 1
+    assert "1 passed in" in judged.stdout  # the picked test_double passed…
+    assert "1 failed, 1 passed in" in judged.stdout  # …and the whole list failed
+
+
+def test_an_unmutated_module_survives(project: Path) -> None:
+    assert _judge(project).returncode == 0

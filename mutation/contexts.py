@@ -31,14 +31,26 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
             current.switch_context("")
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The tests in the order they will run, for the judge to keep it."""
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The tests in the order they ran, with how long each took, for the judge."""
     target = os.environ.get("MUTATION_ORDER_FILE")
     if target:
         Path(target).write_text(
             # Node ids are relative to the rootdir, which need not be the working directory:
             # the judge passes each test by its file's absolute path.
-            json.dumps([[item.nodeid, _argument(item)] for item in session.items]),
+            json.dumps(
+                [
+                    [item.nodeid, _argument(item), _seconds.get(item.nodeid, 0.0)]
+                    for item in session.items
+                ]
+            ),
             encoding="utf-8",
         )
 

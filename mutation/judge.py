@@ -1,6 +1,7 @@
 """The test command Cosmic Ray runs for each mutant (``mutation/run.py`` writes it into the
 session's config): run first the self-tests that execute the mutated line in the unmutated
-baseline, stopping at the first failure; only if they all pass, run the module's whole list.
+baseline, fastest first, stopping at the first failure; only if they all pass, run the module's
+other self-tests (unless the run trusts coverage: ``--trust-coverage``).
 
 So a killed mutant costs the few tests that cover it, and the verdict is the same as running the
 whole list: a survivor of the picked tests is judged by every test before it counts. A changed
@@ -53,11 +54,17 @@ def main(argv: list[str]) -> int:
     pristine = Path(plan["pristine"]).read_text(encoding="utf-8").splitlines()
     mutated = Path(plan["module"]).read_text(encoding="utf-8").splitlines()
     picked = picked_tests(plan["covered"], plan["order"], changed_lines(pristine, mutated))
-    if picked:
-        first = subprocess.run([*plan["pytest"], *picked], check=False).returncode
-        if first not in INCONCLUSIVE and first != 0:
-            return first
-    return subprocess.run([*plan["pytest"], *plan["tests"]], check=False).returncode
+    if not picked:
+        return subprocess.run([*plan["pytest"], *plan["tests"]], check=False).returncode
+    first = subprocess.run([*plan["pytest"], *picked], check=False).returncode
+    if first in INCONCLUSIVE:
+        return subprocess.run([*plan["pytest"], *plan["tests"]], check=False).returncode
+    if first != 0 or not plan["confirm"]:
+        return first
+    # Every other test of the list too (those that reach the line only in a subprocess, or
+    # through a session fixture another test started); the picked ones have passed.
+    rest = [test for test in plan["order"] if test not in set(picked)]
+    return subprocess.run([*plan["pytest"], *rest], check=False).returncode if rest else 0
 
 
 if __name__ == "__main__":

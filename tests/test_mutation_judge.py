@@ -73,6 +73,7 @@ def project(tmp_path: Path) -> Path:
         "tests": [str(tmp_path / "test_calc.py")],
         "order": tests,
         "covered": {"2": [0], "6": [1]},
+        "confirm": True,
     }
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     return tmp_path
@@ -97,18 +98,30 @@ def test_a_mutant_the_picked_test_notices_is_killed_by_it_alone(project: Path) -
     assert "1 failed in" in judged.stdout  # only the covering test ran: none passed
 
 
-def test_a_survivor_of_the_picked_tests_is_judged_by_all(project: Path) -> None:
-    # The plan says (wrongly) that only test_double covers half(): the whole list still
-    # notices, as it would have without picking.
+def _misplan(project: Path, **changes: object) -> None:
+    """The plan says (wrongly) that only test_double covers half()."""
     plan = json.loads((project / "plan.json").read_text())
-    plan["covered"] = {"2": [0], "6": [0]}
+    plan.update({"covered": {"2": [0], "6": [0]}, **changes})
     (project / "plan.json").write_text(json.dumps(plan))
     source = (project / "calc.py").read_text()
     (project / "calc.py").write_text(source.replace("x // 2", "x / 2"))
+
+
+def test_a_survivor_of_the_picked_tests_is_judged_by_the_others(project: Path) -> None:
+    # As if test_half reached half() only in a subprocess: it still notices, as it would have
+    # without picking, and test_double is not run twice.
+    _misplan(project)
     judged = _judge(project)
     assert judged.returncode == 1
     assert "1 passed in" in judged.stdout  # the picked test_double passed…
-    assert "1 failed, 1 passed in" in judged.stdout  # …and the whole list failed
+    assert "1 failed in" in judged.stdout  # …and test_half, run next on its own, failed
+
+
+def test_trusting_coverage_asks_only_the_picked_tests(project: Path) -> None:
+    _misplan(project, confirm=False)
+    judged = _judge(project)
+    assert judged.returncode == 0
+    assert "failed" not in judged.stdout
 
 
 def test_an_unmutated_module_survives(project: Path) -> None:

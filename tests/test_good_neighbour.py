@@ -83,6 +83,24 @@ def test_listing_works_without_a_target(
     assert not (suite_dir / "reports").exists()
 
 
+@pytest.mark.parametrize(
+    "disabled",
+    [
+        pytest.param(["-p", "no:xdist"], id="without-xdist"),
+        pytest.param(["-p", "no:html"], id="without-pytest-html"),
+    ],
+)
+def test_a_run_works_with_an_optional_plugin_disabled(
+    pytester: pytest.Pytester, suite_dir: Path, disabled: list[str]
+) -> None:
+    """The hooks for xdist and pytest-html are optional: a run without them is not a crash."""
+    result = pytester.runpytest_subprocess(
+        *disabled, "--umbrella-sandbox", "checks/test_health.py"
+    )
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=5)
+
+
 def test_checks_that_need_no_target_run_without_one(
     pytester: pytest.Pytester, suite_dir: Path, sandbox_server: Callable[..., Sandbox]
 ) -> None:

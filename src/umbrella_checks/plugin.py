@@ -116,7 +116,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.import_plugin("umbrella_checks.wiring.hooks")
 
 
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
 def _nothing_runs(config: pytest.Config) -> bool:
     # --help and --markers resolve no settings; a worker uses its controller's sandbox.
     option = config.option

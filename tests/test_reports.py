@@ -45,6 +45,10 @@ def test_a_passing_check_shows_what_it_sent_and_got(tier_reports: tuple[str, str
     # (the report keeps its rows as JSON: the arrow is stored as \u2192)
     assert re.search(r"GET http://127\.0\.0\.1:\d+/v1/health (→|\\u2192) 200 in \d+ ms", html)
     assert "Bearer" not in html  # what was sent is the request line, never its headers
+    # An answer sent with the tier's planned requests says so: its time is the burst's.
+    assert re.search(
+        r"/v1/health (→|\\u2192) 200 in \d+ ms \(service time [^)]*\), prefetched", html
+    )
 
 
 def test_a_skip_reads_as_its_reason_at_the_check(tier_reports: tuple[str, str]) -> None:

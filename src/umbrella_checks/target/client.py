@@ -582,7 +582,7 @@ class ApiClient:
         wait(pending, timeout=timeout)
 
     def resend(
-        self, method: str, path: str, *, token: Secret | None = None, times: int = 1
+        self, method: str, path: str, *, token: Secret | None = None, times: int
     ) -> list[Answer]:
         """The same read-only request again, ``times`` times one after another, once nothing
         else is in flight: a latency figure confirmed without the burst's queueing. Never a

@@ -44,7 +44,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if target:
         Path(target).write_text(
             # Node ids are relative to the rootdir, which need not be the working directory:
-            # the judge passes each test by its file's absolute path.
+            # the judge passes each test by its file's path from the working directory.
             json.dumps(
                 [
                     [item.nodeid, _argument(item), _seconds.get(item.nodeid, 0.0)]
@@ -56,4 +56,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _argument(item: pytest.Item) -> str:
-    return f"{item.path}::{item.nodeid.partition('::')[2]}"
+    # Relative to the lane (the working directory), so a resumed run may use another lane.
+    return f"{os.path.relpath(item.path)}::{item.nodeid.partition('::')[2]}"

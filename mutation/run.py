@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import queue
@@ -111,19 +112,32 @@ def load_scope(path: Path) -> tuple[dict[str, Any], list[Target], list[Equivalen
     return data, targets, equivalents
 
 
-def make_lane(number: int) -> Path:
-    """A copy of the tracked files (plus local edits) where mutants can be written freely."""
-    lane = WORK / f"lane-{number}"
-    if lane.exists():
-        shutil.rmtree(lane)
-    listed = subprocess.run(
+def tracked() -> list[str]:
+    """The repository's files (tracked, and new ones not ignored): what a lane copies."""
+    return subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.splitlines()
-    for name in listed:
+
+
+def source_stamp() -> str:
+    """A digest of every file a lane copies: a run resumes only on the code it started with."""
+    digest = hashlib.sha256()
+    for name in sorted(tracked()):
+        if (REPO / name).is_file():
+            digest.update(name.encode() + b"\0" + (REPO / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def make_lane(number: int) -> Path:
+    """A copy of the tracked files (plus local edits) where mutants can be written freely."""
+    lane = WORK / f"lane-{number}"
+    if lane.exists():
+        shutil.rmtree(lane)
+    for name in tracked():
         source = REPO / name
         if source.is_file():
             (lane / name).parent.mkdir(parents=True, exist_ok=True)
@@ -239,7 +253,8 @@ def baseline(
         for line, contexts in data.contexts_by_lineno(measured_file).items():
             covered.setdefault(line, set()).update(position[c] for c in contexts if c in position)
     plan = {
-        "module": str(lane / target.module),
+        # Relative to the lane the judge runs in (Cosmic Ray's working directory).
+        "module": target.module,
         "pristine": str(pristine),
         "pytest": pytest_command(target, ()),
         "tests": list(target.tests),
@@ -325,36 +340,15 @@ def filter_session(
             )
 
 
-def run_target(
+def prepare_session(
     target: Target,
     lane: Path,
-    keep: re.Pattern[str],
-    equivalents: list[Equivalent],
-    count_only: bool = False,
-    confirm: bool = True,
-) -> Outcome:
-    from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
-
-    outcome = Outcome(target)
-    started = time.monotonic()
-    env = lane_env(lane)
-    slug = target.module.replace("/", "_").removesuffix(".py")
-    config = WORK / f"{slug}.toml"
-    session = WORK / f"{slug}.sqlite"
-    session.unlink(missing_ok=True)
-    # Each mutant is judged by mutation/judge.py: the tests covering its line first.
-    command = " ".join([sys.executable, str(REPO / "mutation" / "judge.py"), str(plan_path(slug))])
-    timeout = target.timeout
-    if not count_only:
-        took = time.monotonic()
-        failed = baseline(target, lane, env, slug, confirm)
-        if failed is not None:
-            outcome.baseline_failed = failed
-            return outcome
-        # A mutant that hangs the self-tests counts as killed: never one that is merely slow
-        # because both lanes are busy. The baseline ran under coverage, slower than a mutant.
-        timeout = max(timeout, 3 * (time.monotonic() - took))
+    env: dict[str, str],
+    config: Path,
+    session: Path,
+    timeout: float,
+    command: str,
+) -> None:
     config.write_text(
         "[cosmic-ray]\n"
         f'module-path = "{target.module}"\n'
@@ -367,7 +361,53 @@ def run_target(
     subprocess.run(
         [tool("cosmic-ray"), "init", str(config), str(session)], cwd=lane, env=env, check=True
     )
-    filter_session(session, lane, target, keep, equivalents, outcome)
+
+
+def run_target(
+    target: Target,
+    lane: Path,
+    keep: re.Pattern[str],
+    equivalents: list[Equivalent],
+    count_only: bool = False,
+    confirm: bool = True,
+    resume: bool = False,
+) -> Outcome:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    outcome = Outcome(target)
+    started = time.monotonic()
+    env = lane_env(lane)
+    slug = target.module.replace("/", "_").removesuffix(".py")
+    config = WORK / f"{slug}.toml"
+    session = WORK / f"{slug}.sqlite"
+    filtered = WORK / f"{slug}.filtered.json"
+    resumed = resume and session.exists() and filtered.exists() and plan_path(slug).exists()
+    if resumed:
+        # An interrupted run of the same code: Cosmic Ray runs only the mutants still pending.
+        counts = json.loads(filtered.read_text(encoding="utf-8"))
+        outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts
+    else:
+        session.unlink(missing_ok=True)
+    # Each mutant is judged by mutation/judge.py: the tests covering its line first.
+    command = " ".join([sys.executable, str(REPO / "mutation" / "judge.py"), str(plan_path(slug))])
+    timeout = target.timeout
+    if not count_only and not resumed:
+        took = time.monotonic()
+        failed = baseline(target, lane, env, slug, confirm)
+        if failed is not None:
+            outcome.baseline_failed = failed
+            return outcome
+        # A mutant that hangs the self-tests counts as killed: never one that is merely slow
+        # because both lanes are busy. The baseline ran under coverage, slower than a mutant.
+        timeout = max(timeout, 3 * (time.monotonic() - took))
+    if not resumed:
+        prepare_session(target, lane, env, config, session, timeout, command)
+        filter_session(session, lane, target, keep, equivalents, outcome)
+        filtered.write_text(
+            json.dumps([outcome.equivalent, outcome.in_messages, outcome.out_of_scope]),
+            encoding="utf-8",
+        )
     if count_only:
         with use_db(str(session), WorkDB.Mode.open) as db:
             outcome.to_run = sum(1 for _ in db.pending_work_items)
@@ -431,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
         "subprocess is then not asked, so the score is a lower bound)",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with an interrupted run (same code and options): finished modules are "
+        "reported, the others judge only their pending mutants",
+    )
+    parser.add_argument(
         "--changed",
         nargs="?",
         const="",
@@ -466,6 +512,12 @@ def main(argv: list[str] | None = None) -> int:
         else "|".join(f"(?:{pattern})" for pattern in data["run"]["operators"])
     )
     WORK.mkdir(exist_ok=True)
+    stamp = WORK / "source.sha256"
+    if args.resume and (not stamp.exists() or stamp.read_text() != source_stamp()):
+        print("--resume: the code changed since the interrupted run (or there was none); run again")
+        return 2
+    if not args.count:
+        stamp.write_text(source_stamp())
     lanes: queue.Queue[Path] = queue.Queue()
     # Counting runs no tests: one lane is enough.
     for number in range(1 if args.count else max(1, min(args.lanes, len(targets)))):
@@ -484,7 +536,15 @@ def main(argv: list[str] | None = None) -> int:
                 target = todo.get_nowait()
             except queue.Empty:
                 return
-            done = run_target(target, lane, keep, equivalents, args.count, not args.trust_coverage)
+            done = run_target(
+                target,
+                lane,
+                keep,
+                equivalents,
+                args.count,
+                confirm=not args.trust_coverage,
+                resume=args.resume,
+            )
             with lock:
                 outcomes.append(done)
                 print(_line(done), flush=True)

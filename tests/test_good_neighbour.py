@@ -94,9 +94,7 @@ def test_a_run_works_with_an_optional_plugin_disabled(
     pytester: pytest.Pytester, suite_dir: Path, disabled: list[str]
 ) -> None:
     """The hooks for xdist and pytest-html are optional: a run without them is not a crash."""
-    result = pytester.runpytest_subprocess(
-        *disabled, "--umbrella-sandbox", "checks/test_health.py"
-    )
+    result = pytester.runpytest_subprocess(*disabled, "--umbrella-sandbox", "checks/test_health.py")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=5)
 

@@ -6,7 +6,7 @@ other self-tests (unless the run trusts coverage: ``--trust-coverage``).
 So a killed mutant costs the few tests that cover it, and the verdict is the same as running the
 whole list: a survivor of the picked tests is judged by every test before it counts. A changed
 line no test executed in-process (module level, or reached only in a subprocess) runs the whole
-list at once.
+list at once, fastest first.
 
 Usage: ``python mutation/judge.py MAP.json`` from the lane, with the mutant written in place.
 """
@@ -54,12 +54,12 @@ def main(argv: list[str]) -> int:
     pristine = Path(plan["pristine"]).read_text(encoding="utf-8").splitlines()
     mutated = Path(plan["module"]).read_text(encoding="utf-8").splitlines()
     picked = picked_tests(plan["covered"], plan["order"], changed_lines(pristine, mutated))
-    if not picked:
-        return subprocess.run([*plan["pytest"], *plan["tests"]], check=False).returncode
-    first = subprocess.run([*plan["pytest"], *picked], check=False).returncode
+    # A line no test executed in-process (a default, a decorator: run at import) is judged by
+    # every test, still fastest first.
+    first = subprocess.run([*plan["pytest"], *(picked or plan["order"])], check=False).returncode
     if first in INCONCLUSIVE:
         return subprocess.run([*plan["pytest"], *plan["tests"]], check=False).returncode
-    if first != 0 or not plan["confirm"]:
+    if first != 0 or not plan["confirm"] or not picked:
         return first
     # Every other test of the list too (those that reach the line only in a subprocess, or
     # through a session fixture another test started); the picked ones have passed.

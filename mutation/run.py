@@ -88,6 +88,8 @@ class Outcome:
     out_of_scope: int = 0
     in_messages: int = 0
     timeouts: int = 0  # killed by hanging the self-tests past the timeout
+    pending: int = 0  # not judged yet (an interrupted run); -1: never run
+    made: str = ""  # with --summary: when the session was last written (UTC)
     to_run: int = 0  # with --count: the mutants that would be judged
     baseline_failed: str | None = None
     seconds: float = 0.0
@@ -193,6 +195,10 @@ def pytest_command(target: Target, tests: tuple[str, ...] | None = None) -> list
         "no:randomly",
         *(target.tests if tests is None else tests),
     ]
+
+
+def slug_of(target: Target) -> str:
+    return target.module.replace("/", "_").removesuffix(".py")
 
 
 def plan_path(slug: str) -> Path:
@@ -373,12 +379,11 @@ def run_target(
     resume: bool = False,
 ) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     outcome = Outcome(target)
     started = time.monotonic()
     env = lane_env(lane)
-    slug = target.module.replace("/", "_").removesuffix(".py")
+    slug = slug_of(target)
     config = WORK / f"{slug}.toml"
     session = WORK / f"{slug}.sqlite"
     filtered = WORK / f"{slug}.filtered.json"
@@ -419,25 +424,31 @@ def run_target(
         check=True,
         capture_output=True,
     )
+    collect(outcome, session)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def collect(outcome: Outcome, session: Path) -> None:
+    """Cosmic Ray's summary line and the killed and surviving mutants of a session."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
     report = subprocess.run(
-        [tool("cr-report"), str(session)],
-        cwd=lane,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+        [tool("cr-report"), str(session)], capture_output=True, text=True, check=True
     ).stdout
     outcome.summary = [
         line for line in report.splitlines() if re.match(r"(total jobs|complete|surviving)", line)
     ]
     with use_db(str(session), WorkDB.Mode.open) as db:
+        outcome.pending = sum(1 for _ in db.pending_work_items)
         for item, result in db.completed_work_items:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 continue
             if result.test_outcome == TestOutcome.SURVIVED:
                 mutation = item.mutations[0]
                 outcome.survivors.append(
-                    f"{target.module}:{mutation.start_pos[0]} {mutation.operator_name}\n"
+                    f"{outcome.target.module}:{mutation.start_pos[0]} {mutation.operator_name}\n"
                     + "\n".join(
                         "    " + line
                         for line in (result.diff or "").splitlines()
@@ -447,8 +458,25 @@ def run_target(
             else:
                 outcome.killed += 1
                 outcome.timeouts += result.output == "timeout"
-    outcome.seconds = time.monotonic() - started
-    return outcome
+
+
+def stored(targets: list[Target]) -> list[Outcome]:
+    """The latest session of each module, as left by the runs that made them (``--summary``)."""
+    outcomes = []
+    for target in targets:
+        slug = slug_of(target)
+        session, filtered = WORK / f"{slug}.sqlite", WORK / f"{slug}.filtered.json"
+        outcome = Outcome(target)
+        if not (session.exists() and filtered.exists()):
+            outcome.pending = -1
+            outcomes.append(outcome)
+            continue
+        counts = json.loads(filtered.read_text(encoding="utf-8"))
+        outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts
+        collect(outcome, session)
+        outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(session.stat().st_mtime))
+        outcomes.append(outcome)
+    return outcomes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a mutant the tests executing its line all pass is a survivor, without running "
         "the module's other self-tests (faster; a test that reaches the line only in a "
         "subprocess is then not asked, so the score is a lower bound)",
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="run nothing: the score over the latest session of each module in scope, with when "
+        "each was made (modules re-run with --only since a full run are counted as re-run)",
     )
     parser.add_argument(
         "--resume",
@@ -506,6 +540,11 @@ def main(argv: list[str] | None = None) -> int:
         for target in targets:
             print(f"{target.module:45} {' '.join(target.tests)}")
         return 0
+    if args.summary:
+        latest = stored(targets)
+        for outcome in latest:
+            print(_line(outcome), flush=True)
+        return report(latest, float(data["score"]["minimum"]), 0.0)
     keep = re.compile(
         ".*"
         if args.all_operators
@@ -564,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
 def _line(outcome: Outcome) -> str:
     if outcome.baseline_failed is not None:
         return f"{outcome.target.module}: its self-tests fail unmutated — fix them first"
+    if outcome.pending < 0:
+        return f"{outcome.target.module}: never run"
     if not outcome.summary:  # --count: nothing ran
         return f"{outcome.target.module}: {outcome.to_run} mutants to judge"
     return (
@@ -571,7 +612,8 @@ def _line(outcome: Outcome) -> str:
         f"({outcome.timeouts} by timeout; {outcome.equivalent} equivalent, "
         f"{outcome.in_messages} in message text, "
         f"{outcome.out_of_scope} outside the judging code) "
-        f"in {outcome.seconds:.0f} s"
+        + (f"made {outcome.made} UTC" if outcome.made else f"in {outcome.seconds:.0f} s")
+        + (f"; {outcome.pending} NOT JUDGED YET" if outcome.pending else "")
     )
 
 
@@ -599,6 +641,11 @@ def report(outcomes: list[Outcome], minimum: float, seconds: float) -> int:
         "text (not counted), "
         f"{len(outcomes)} modules, {seconds / 60:.0f} min"
     )
+    unjudged = [o.target.module for o in outcomes if o.pending]
+    if unjudged:
+        # A score over part of the scope is no score: say so rather than pass.
+        print(f"incomplete: {len(unjudged)} module(s) not (fully) judged: {', '.join(unjudged)}")
+        return 1
     if broken or score < minimum:
         print(f"below the minimum of {minimum:.0f}%" if not broken else "baseline failures")
         return 1

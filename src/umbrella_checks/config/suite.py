@@ -65,7 +65,12 @@ def _at_least(low: int, high: int | None = None) -> Meta:
 _Fraction = Annotated[float, Meta(gt=0, le=1)]
 
 
-class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class _Section(
+    msgspec.Struct,
+    forbid_unknown_fields=True,
+    frozen=True,
+    kw_only=True,
+):
     """A config table: unknown keys are errors, values never change after loading. (Each
     section repeats frozen and kw_only for type checkers, which do not inherit them.)"""
 

@@ -190,6 +190,13 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
             id="preflight-cached-5s",
         ),
         pytest.param(
+            "preflight-no-max-age",
+            ["test_cors_preflight_is_cached_long_enough"],
+            "expected Access-Control-Max-Age of at least 600 s ([cors] min_max_age), got no "
+            "Access-Control-Max-Age header",
+            id="preflight-not-cached",
+        ),
+        pytest.param(
             "slow-but-first=/v1/artists:400",
             [BUDGET.format("artists")],
             "expected median server time ≤ 300 ms over 3 requests (timed by Server-Timing "
@@ -357,3 +364,17 @@ def test_the_preflight_cache_threshold_is_the_configured_one(
     run = run_checks("checks/test_smoke.py", "-k", "cached_long_enough")
     assert run.failed_names() == ["test_cors_preflight_is_cached_long_enough"]
     assert "at least 172800 s" in run.message_of("test_cors_preflight_is_cached_long_enough")
+
+
+def test_a_matrix_row_without_an_error_code_still_needs_success_false(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    """A row that names no error code (production's codes may differ) is still an error at
+    400: its envelope must say ``"success": false``."""
+    (suite_dir / "checks" / "status_matrix.toml").write_text(
+        '[[row]]\nmethod = "GET"\npath = "/v1/artists?limit=lots"\nwho = "user"\nstatus = 400\n',
+        "utf-8",
+    )
+    run = run_checks("checks/test_status_matrix.py", faults=["success-on-error"])
+    (name,) = run.failed_names()
+    assert '"success": false on an error status' in run.message_of(name)

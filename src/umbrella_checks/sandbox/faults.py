@@ -103,6 +103,11 @@ def _route(value: str) -> str:
     return value
 
 
+def _without_max_age(answer: Outgoing, _: object) -> None:
+    if answer.method == "OPTIONS":
+        answer.headers.pop("Access-Control-Max-Age", None)
+
+
 def _seconds(value: str) -> float:
     try:
         return float(value)
@@ -225,6 +230,11 @@ FAULTS: dict[str, Fault] = {
             if answer.method == "OPTIONS"
             else None
         ),
+    ),
+    "preflight-no-max-age": Fault(
+        None,
+        "preflight answers carry no Access-Control-Max-Age (browsers reuse them for 5 s)",
+        reshape=_without_max_age,
     ),
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
     "cors-no-credentials": Fault(

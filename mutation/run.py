@@ -562,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     for number in range(1 if args.count else max(1, min(args.lanes, len(targets)))):
         lanes.put(make_lane(number))
     todo: queue.Queue[Target] = queue.Queue()
-    # The longest first (more self-test files: slower), so the lanes finish together.
-    for target in sorted(targets, key=lambda t: (-t.timeout, -len(t.tests))):
+    # The quickest first (fewer self-test files): an interrupted run has judged most modules.
+    for target in sorted(targets, key=lambda t: len(t.tests)):
         todo.put(target)
     outcomes: list[Outcome] = []
     lock = threading.Lock()

@@ -46,7 +46,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Duration):
         return _duration(value)
     if isinstance(value, Size):
-        return f"{value / 1e9:g}GB"
+        # Whole gigabytes as the file writes them; anything else in bytes, every digit.
+        return f"{value / 1e9:.0f}GB" if value % 1e9 == 0 else f"{value:.0f}"
     raise TypeError(value)
 
 

@@ -274,3 +274,31 @@ def test_the_perf_command_takes_host_with_an_equals_sign(
     done = perf(tmp_path, f"--host={target.url}", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: PASS" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "fragment"),
+    [
+        pytest.param(
+            ["--sandbox", "--sandbox-fault=no-such-fault"],
+            {},
+            "perf: unknown sandbox fault 'no-such-fault'",
+            id="bad-fault",
+        ),
+        pytest.param(
+            [],
+            {"API_URL": "http://127.0.0.1:9", "ENVIRONMENT": "nowhere"},
+            "perf: ",
+            id="bad-environment",
+        ),
+    ],
+)
+def test_bad_input_to_the_perf_command_is_one_line(
+    tmp_path: Path, args: list[str], extra: dict[str, str], fragment: str
+) -> None:
+    done = perf(tmp_path, *args, env=_env(tmp_path, **extra))
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(fragment), lines[0]
+    assert "Traceback" not in done.stderr

@@ -288,16 +288,39 @@ def test_the_perf_command_takes_host_with_an_equals_sign(
         pytest.param(
             [],
             {"API_URL": "http://127.0.0.1:9", "ENVIRONMENT": "nowhere"},
-            "perf: ",
+            "perf: ENVIRONMENT: unknown environment 'nowhere'",
             id="bad-environment",
+        ),
+        pytest.param(
+            [],
+            {
+                "API_URL": "http://127.0.0.1:9",
+                "ENVIRONMENT": "staging",
+                "CONFIG": "[perf]\nx = 1\n",
+            },
+            "perf: ",
+            id="bad-config",
+        ),
+        pytest.param(
+            [],
+            {
+                "API_URL": "http://127.0.0.1:9",
+                "ENVIRONMENT": "staging",
+                "CLERK_SECRET_KEY": "sk_test_unreachable_clerk_0123",
+                "CLERK_API_URL": "http://127.0.0.1:9/v1",
+                "UMBRELLA_USER_ID": "user_1",
+            },
+            "perf: cannot mint a test token: ",
+            id="clerk-unreachable",
         ),
     ],
 )
 def test_bad_input_to_the_perf_command_is_one_line(
     tmp_path: Path, args: list[str], extra: dict[str, str], fragment: str
 ) -> None:
-    done = perf(tmp_path, *args, env=_env(tmp_path, **extra))
-    assert done.returncode != 0
+    config = extra.pop("CONFIG", FAST)
+    done = perf(tmp_path, *args, env=_env(tmp_path, config, **extra))
+    assert done.returncode == 4, done.stderr  # bad input, never 1 (the gate's "too slow")
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(fragment), lines[0]

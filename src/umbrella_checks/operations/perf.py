@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from umbrella_checks.config.settings import (
     SettingsError,
@@ -186,13 +187,19 @@ def load_test_refused(
     return None
 
 
+def _bad_input(message: str) -> NoReturn:
+    """One line and exit 4, as for every bad input: 1 means the gate judged the service slow."""
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(4)
+
+
 def _start_sandbox(faults: list[str], env: dict[str, str]) -> SandboxProcess:
     """Start the sandbox and point ``env`` (target, environment, user token) at it."""
     # Its own process: Locust's gevent must not share a GIL with the server it measures.
     try:
         sandbox = SandboxProcess.spawn(parse_faults(faults, os.environ).raw, "development")
     except (FaultError, SandboxNotStarted) as exc:
-        raise SystemExit(f"perf: {exc}") from None
+        _bad_input(f"perf: {exc}")
     env["API_URL"] = sandbox.url
     env["ENVIRONMENT"] = str(sandbox.info["environment"])
     env["UMBRELLA_USER_TOKEN"] = str(sandbox.info["tokens"]["user"])
@@ -292,7 +299,7 @@ def load_suite_config(env: Mapping[str, str]) -> tuple[SuiteConfig, str]:
     try:
         return script_config(env, Path.cwd())
     except (ConfigError, SettingsError) as exc:
-        raise SystemExit(f"perf: {exc}") from None
+        _bad_input(f"perf: {exc}")
 
 
 def static_user_token(env: Mapping[str, str]) -> str | None:

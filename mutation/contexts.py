@@ -22,9 +22,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     current = coverage.Coverage.current()
     if current is not None:
         current.switch_context(item.nodeid)
+    # Python subprocesses started now record their lines under this test (the run's rcfile
+    # sets each one's static context from this variable).
+    os.environ["MUTATION_CONTEXT"] = item.nodeid
     try:
         return (yield)
     finally:
+        os.environ["MUTATION_CONTEXT"] = ""
         if current is not None:
             # Between tests (session fixtures' teardown, the next module's import) nothing is
             # attributed to a test: such lines make the judge run every test.

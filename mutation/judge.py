@@ -22,6 +22,8 @@ from pathlib import Path
 # pytest's exit codes that say nothing about the mutant: a usage error (a node id no longer
 # found) or nothing collected. The whole list decides instead.
 INCONCLUSIVE = {4, 5}
+# A plan's mark for a line executed outside any test (at import): every test may depend on it.
+EVERY_TEST = -1
 
 
 def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
@@ -39,11 +41,11 @@ def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
 
 def picked_tests(covered: dict[str, list[int]], order: list[str], lines: set[int]) -> list[str]:
     """The tests executing any of ``lines``, in the baseline's order; empty when a line was
-    executed by no test (run them all)."""
+    executed by no test, or outside any test (run them all)."""
     picked: set[int] = set()
     for line in lines:
         tests = covered.get(str(line))
-        if not tests:
+        if not tests or EVERY_TEST in tests:
             return []
         picked.update(tests)
     return [order[index] for index in sorted(picked)]

@@ -197,6 +197,9 @@ def pytest_command(target: Target, tests: tuple[str, ...] | None = None) -> list
     ]
 
 
+EVERY_TEST = -1  # in a plan: a line run outside any test
+
+
 def slug_of(target: Target) -> str:
     return target.module.replace("/", "_").removesuffix(".py")
 
@@ -218,25 +221,31 @@ def baseline(
     order_file = WORK / f"{slug}.order.json"
     pristine = WORK / f"{slug}.pristine.py"
     shutil.copy2(lane / target.module, pristine)
+    for stale in WORK.glob(f"{slug}.coverage*"):
+        stale.unlink()
+    rcfile = WORK / f"{slug}.coveragerc"
+    rcfile.write_text(
+        "[run]\n"
+        f"data_file = {data_file}\n"
+        # The checks' self-tests run copies of checks/ in scratch folders: match any copy.
+        f"include = */{target.module}\n"
+        # Every Python process of the run is measured — this one and the subprocesses the
+        # self-tests start (pytest runs, Locust, the sandbox, the perf command) — through
+        # coverage's start-up hook (COVERAGE_PROCESS_START below), each reading this file when
+        # it starts: a subprocess's lines count for the test that started it (contexts.py
+        # names it in MUTATION_CONTEXT); each process writes a data file of its own.
+        "parallel = true\n"
+        "context = ${MUTATION_CONTEXT-}\n",
+        encoding="utf-8",
+    )
     measured = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "coverage",
-            "run",
-            f"--data-file={data_file}",
-            # The checks' self-tests run copies of checks/ in scratch folders: match any copy.
-            f"--include=*/{target.module}",
-            "-m",
-            *pytest_command(target)[2:],
-            "-p",
-            "contexts",
-        ],
+        [*pytest_command(target), "-p", "contexts"],
         cwd=lane,
         env={
             **env,
             "PYTHONPATH": os.pathsep.join([str(REPO / "mutation"), env["PYTHONPATH"]]),
             "MUTATION_ORDER_FILE": str(order_file),
+            "COVERAGE_PROCESS_START": str(rcfile),
         },
         capture_output=True,
         text=True,
@@ -244,6 +253,13 @@ def baseline(
     )
     if measured.returncode != 0:
         return measured.stdout[-2000:]
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "combine", f"--rcfile={rcfile}", "-q"],
+        cwd=lane,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     data = coverage.CoverageData(basename=str(data_file))
     data.read()
     # The judge runs picked tests in the order the baseline ran them.
@@ -257,7 +273,13 @@ def baseline(
         if not measured_file.endswith("/" + target.module):
             continue
         for line, contexts in data.contexts_by_lineno(measured_file).items():
-            covered.setdefault(line, set()).update(position[c] for c in contexts if c in position)
+            # "" is no test (an import, a session fixture's start): such a line is run by
+            # everything, so every test judges its mutants (judge.EVERY_TEST).
+            # An unknown context (a test of an inner run) counts as no test too: never narrow
+            # the judging on a guess.
+            covered.setdefault(line, set()).update(
+                position.get(context, EVERY_TEST) for context in contexts
+            )
     plan = {
         # Relative to the lane the judge runs in (Cosmic Ray's working directory).
         "module": target.module,

@@ -53,6 +53,11 @@ def test_a_line_no_test_executed_picks_none_so_all_run() -> None:
     assert judge.picked_tests({"3": [0]}, ["t0"], {3, 9}) == []
 
 
+def test_a_line_run_outside_any_test_picks_none_so_all_run() -> None:
+    # An import-time line (a default, a decorator): every test depends on it.
+    assert judge.picked_tests({"3": [0, judge.EVERY_TEST]}, ["t0"], {3}) == []
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A module, two tests (one covers ``double``, one ``half``) and the judge's plan."""

@@ -99,6 +99,41 @@ def test_a_run_works_with_an_optional_plugin_disabled(
     result.assert_outcomes(passed=5)
 
 
+@pytest.mark.parametrize(
+    "switch",
+    [
+        pytest.param(["-p", "umbrella_checks"], id="p-then-name"),
+        pytest.param(["-pumbrella_checks"], id="p-joined"),
+    ],
+)
+def test_naming_the_plugin_turns_it_on_without_umbrella_toml(
+    pytester: pytest.Pytester, switch: list[str]
+) -> None:
+    result = pytester.runpytest_subprocess(*switch, "--markers")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["@pytest.mark.postdeploy: *"])
+
+
+@pytest.mark.parametrize("listing", ["--help", "--markers"])
+def test_listing_starts_no_sandbox(
+    pytester: pytest.Pytester, suite_dir: Path, listing: str
+) -> None:
+    """Nothing runs, so nothing starts: a bad fault switch is not even read."""
+    result = pytester.runpytest_subprocess(
+        "--umbrella-sandbox", "--umbrella-sandbox-fault=no-such-fault", listing
+    )
+    assert result.ret == 0, result.stderr.str()
+
+
+def test_fault_switches_without_the_sandbox_start_nothing(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    result = pytester.runpytest_subprocess(
+        "--co", "-q", "--base-url=http://127.0.0.1:9", "--umbrella-sandbox-fault=no-such-fault"
+    )
+    assert result.ret == 0, result.stderr.str()
+
+
 def test_checks_that_need_no_target_run_without_one(
     pytester: pytest.Pytester, suite_dir: Path, sandbox_server: Callable[..., Sandbox]
 ) -> None:

@@ -69,6 +69,8 @@ def test_junit_properties_are_plain_values(tier_reports: tuple[str, str]) -> Non
 
 def test_the_report_has_a_title_saying_what_ran(tier_reports: tuple[str, str]) -> None:
     html, _ = tier_reports
+    # pytest-base-url's own entry in the environment table names the sandbox the run started.
+    assert re.search(r"Base URL&#34;: &#34;http://127\.0\.0\.1:\d+&#34;", html)
     assert re.search(r"<title[^>]*>umbrella-checks postdeploy — http://127\.0\.0\.1:\d+ — ", html)
 
 

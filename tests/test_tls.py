@@ -38,6 +38,8 @@ EXPIRES = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
         pytest.param(("www.example",), "api.example", False, id="sibling-name"),
         pytest.param(("x.api.example",), "y.api.example", False, id="same-parent-no-wildcard"),
         pytest.param((), "api.example", False, id="no-names"),
+        pytest.param(("*.example",), "api.other", False, id="wildcard-other-parent"),
+        pytest.param(("*.example",), "x.notexample", False, id="wildcard-parent-is-a-label"),
     ],
 )
 def test_a_certificate_covers_only_its_names(
@@ -52,7 +54,13 @@ def _name(common: str | None) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def _issue(folder: Path, *, san: bool, common: str | None) -> tuple[Path, Path, Path]:
+def _issue(
+    folder: Path,
+    *,
+    san: bool,
+    common: str | None,
+    names: tuple[str, ...] = ("localhost", "alt.local"),
+) -> tuple[Path, Path, Path]:
     """A CA and a leaf for localhost (with or without SAN and CN): (ca, cert, key) files."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -79,7 +87,7 @@ def _issue(folder: Path, *, san: bool, common: str | None) -> tuple[Path, Path, 
     )
     if san:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.DNSName("alt.local")]),
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]),
             critical=False,
         )
     leaf = builder.sign(ca_key, hashes.SHA256())
@@ -106,10 +114,15 @@ def tls_server(tmp_path: Path) -> Iterator[Callable[..., tuple[int, Path]]]:
     """An HTTPS server on loopback: (port, CA file)."""
     servers: list[http.server.HTTPServer] = []
 
-    def start(*, san: bool = True, common: str | None = "localhost") -> tuple[int, Path]:
+    def start(
+        *,
+        san: bool = True,
+        common: str | None = "localhost",
+        names: tuple[str, ...] = ("localhost", "alt.local"),
+    ) -> tuple[int, Path]:
         folder = tmp_path / f"cert-{len(servers)}"
         folder.mkdir()
-        ca, cert, key = _issue(folder, san=san, common=common)
+        ca, cert, key = _issue(folder, san=san, common=common, names=names)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
@@ -176,6 +189,15 @@ def test_the_chain_is_trusted_only_with_its_ca(
     problem = tls.trust_problem("localhost", port, 5.0, None)
     assert problem is not None
     assert "unable to get local issuer" in problem
+
+
+def test_a_trusted_chain_is_judged_apart_from_the_name(
+    tls_server: Callable[..., tuple[int, Path]],
+) -> None:
+    """The wrong name is its own failure, with its own message: the chain of a certificate
+    for another host is still trusted."""
+    port, ca = tls_server(names=("www.other.example",), common="www.other.example")
+    assert tls.trust_problem("localhost", port, 5.0, str(ca)) is None
 
 
 def _expiry(httpserver: HTTPServer) -> datetime:

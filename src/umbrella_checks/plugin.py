@@ -101,8 +101,8 @@ def is_wanted(config: pytest.Config) -> bool:
     if os.environ.get("UMBRELLA_CONFIG", "").strip():
         return True
     args = list(config.invocation_params.args)
-    named = {f"-p{ENTRY_POINT}", f"-p={ENTRY_POINT}"}
-    return any(a in named for a in args) or any(
+    # pytest takes "-p NAME" and "-pNAME" ("-p=NAME" would name a plugin "=NAME").
+    return f"-p{ENTRY_POINT}" in args or any(
         flag == "-p" and value == ENTRY_POINT for flag, value in itertools.pairwise(args)
     )
 

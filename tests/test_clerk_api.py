@@ -37,7 +37,14 @@ def test_a_jwt_expiry_is_read_whatever_its_padding(filler: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["clerk.umbrella.app", "clerk.umbrella.ap", "clerk.umbrella.a", "clerk.example.com"]
+    "host",
+    [
+        "clerk.umbrella.app",
+        "clerk.umbrella.ap",
+        "clerk.umbrella.a",
+        "clerk.example.com",
+        "clerk.umbrella-app.io",
+    ],
 )
 def test_the_frontend_api_is_read_from_a_key_without_padding(host: str) -> None:
     body = base64.b64encode(f"{host}$".encode()).decode().rstrip("=")
@@ -77,11 +84,9 @@ def test_each_refusal_of_sessions_names_the_production_fix(
     ("status", "body", "fragment"),
     [
         pytest.param(
-            404,
-            _error("resource_not_found", "nope"),
-            "unknown Clerk user or session (HTTP 404",
-            id="404",
+            404, _error("not_found", "nope"), "unknown Clerk user or session (HTTP 404", id="404"
         ),
+        pytest.param(300, {}, "HTTP 300 : ", id="300-is-no-answer"),
         pytest.param(
             409,
             _error("resource_not_found", "Not found", "No user with id user_1"),
@@ -114,7 +119,7 @@ def test_a_token_without_exp_lives_a_minute(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/v1/sessions/sess_1/tokens").respond_with_json({"jwt": "opaque"})
     before = time.time()
     minted = _api(httpserver).token("user", Minted("user", "sess_1", ""))
-    assert before + 59 <= minted.expires <= time.time() + 61
+    assert before + 60 <= minted.expires <= time.time() + 60
 
 
 def _production(httpserver: HTTPServer, authorization: dict[str, str]) -> None:
@@ -210,3 +215,55 @@ def test_a_store_whose_file_is_gone_says_no_token_in_one_line(
     store = TokenStore.open(tmp_path / "gone" / "tokens.json", _api(httpserver), margin=20)
     with pytest.raises(ClerkError, match=r"^no minted token for the user account$"):
         store.current("user")
+
+
+def test_a_secret_key_is_not_a_publishable_key() -> None:
+    body = base64.b64encode(b"clerk.umbrella.app$").decode()
+    assert frontend_api_of(f"sk_live_{body}") is None
+
+
+def test_a_development_session_takes_its_tokens_from_the_backend_api(
+    httpserver: HTTPServer,
+) -> None:
+    """A session without a client token (development) asks the Backend API, even when a
+    Frontend API is known."""
+    httpserver.expect_request("/v1/sessions/sess_1/tokens").respond_with_json(
+        {"jwt": _jwt({"exp": 1_900_000_000})}
+    )
+    minted = _api(httpserver, frontend=True).token("user", Minted("user", "sess_1", ""))
+    assert (minted.jwt, minted.client) == (_jwt({"exp": 1_900_000_000}), "")
+
+
+def test_a_session_clerk_will_not_revoke_is_one_line_at_close(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    httpserver.expect_request("/v1/sessions/sess_1/revoke").respond_with_json(
+        _error("internal_clerk_error", "Oops"), status=500
+    )
+    store = TokenStore(tmp_path / "tokens.json", _api(httpserver), margin=20)
+    store._cache["user"] = Minted("user", "sess_1", "jwt", 0.0)
+    (problem,) = store.close()
+    assert "Clerk failed (HTTP 500)" in problem
+
+
+@pytest.mark.parametrize(
+    ("left", "from_file"),
+    [
+        pytest.param(21.0, False, id="cached-with-time-to-spare"),
+        pytest.param(20.0, False, id="cached-with-exactly-the-margin"),
+        pytest.param(19.0, True, id="cached-near-expiry-reads-the-file"),
+    ],
+)
+def test_a_token_another_process_reminted_is_read_from_the_file(
+    httpserver: HTTPServer, tmp_path: Path, left: float, from_file: bool
+) -> None:
+    """A worker whose cached token is near expiry first reads the shared file (another process
+    may have re-minted): no second token is minted for the same session."""
+    now = 1_800_000_000.0
+    shared = tmp_path / "tokens.json"
+    fresh = Minted("user", "sess_1", "fresh-from-the-file", now + 3600)
+    shared.write_text(json.dumps({"user": fresh.__dict__}), encoding="utf-8")
+    store = TokenStore(shared, _api(httpserver), margin=20, clock=lambda: now)
+    store._cache["user"] = Minted("user", "sess_1", "cached", now + left)
+    assert store.current("user") == ("fresh-from-the-file" if from_file else "cached")
+    assert httpserver.log == []

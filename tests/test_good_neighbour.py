@@ -114,6 +114,18 @@ def test_naming_the_plugin_turns_it_on_without_umbrella_toml(
     result.stdout.fnmatch_lines(["@pytest.mark.postdeploy: *"])
 
 
+def test_a_config_given_turns_the_plugin_on_without_umbrella_toml(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = pytester.path / "elsewhere.toml"
+    config.write_text("[health]\npath = '/health'\n", encoding="utf-8")
+    given = pytester.runpytest_subprocess(f"--umbrella-config={config}", "--markers")
+    given.stdout.fnmatch_lines(["@pytest.mark.postdeploy: *"])
+    monkeypatch.setenv("UMBRELLA_CONFIG", str(config))
+    from_environment = pytester.runpytest_subprocess("--markers")
+    from_environment.stdout.fnmatch_lines(["@pytest.mark.postdeploy: *"])
+
+
 @pytest.mark.parametrize("listing", ["--help", "--markers"])
 def test_listing_starts_no_sandbox(
     pytester: pytest.Pytester, suite_dir: Path, listing: str

@@ -158,7 +158,7 @@ def test_a_production_token_answer_without_a_new_client_keeps_the_old_one(
 
 def test_a_sign_in_without_a_client_token_did_not_complete(httpserver: HTTPServer) -> None:
     _production(httpserver, {})
-    with pytest.raises(ClerkError, match="the sign-in did not complete"):
+    with pytest.raises(ClerkError, match=r"the sign-in did not complete \(status 'complete'\)"):
         _api(httpserver, LIVE_KEY, frontend=True).create_session("user", "user_1")
 
 
@@ -267,3 +267,32 @@ def test_a_token_another_process_reminted_is_read_from_the_file(
     store._cache["user"] = Minted("user", "sess_1", "cached", now + left)
     assert store.current("user") == ("fresh-from-the-file" if from_file else "cached")
     assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("pk_live_a", id="not-base64"),
+        pytest.param("pk_live_" + base64.b64encode(b"$").decode(), id="no-host"),
+        pytest.param("pk_live_" + base64.b64encode(b"\xff\xfe$").decode(), id="not-utf8"),
+        pytest.param("pk_live_" + base64.b64encode(b"evil.example/path$").decode(), id="a-path"),
+    ],
+)
+def test_a_publishable_key_naming_no_host_names_no_frontend_api(key: str) -> None:
+    assert frontend_api_of(key) is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("a.a.b", id="not-base64"),
+        pytest.param("a." + base64.urlsafe_b64encode(b"not json").decode() + ".b", id="not-json"),
+        pytest.param("a." + base64.urlsafe_b64encode(b"\xff\xfe").decode() + ".b", id="not-utf8"),
+        pytest.param(
+            "a." + base64.urlsafe_b64encode(b'{"exp": "soon"}').decode() + ".b", id="text"
+        ),
+        pytest.param("only.two", id="two-parts"),
+    ],
+)
+def test_a_token_whose_expiry_cannot_be_read_has_none(token: str) -> None:
+    assert jwt_expiry(token) is None

@@ -46,7 +46,7 @@ def jwt_expiry(token: str) -> float | None:
         return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError too
         return None
     exp = payload.get("exp") if isinstance(payload, dict) else None
     return float(exp) if isinstance(exp, int | float) else None
@@ -71,7 +71,7 @@ def frontend_api_of(publishable_key: str) -> str | None:
         return None
     try:
         host = base64.b64decode(body + "=" * (-len(body) % 4)).decode().rstrip("$")
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError too
         return None
     return f"https://{host}" if host and "/" not in host else None
 

@@ -387,7 +387,7 @@ def not_the_api(health: Answer) -> str | None:
         return None
     try:
         body = health.parsed()
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError too
         body = None
     if isinstance(body, dict) and health.status != 404:
         return None

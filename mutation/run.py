@@ -572,7 +572,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.all_operators
         else "|".join(f"(?:{pattern})" for pattern in data["run"]["operators"])
     )
-    WORK.mkdir(exist_ok=True)
+    if args.all_operators:
+        # Its sessions and lanes apart: a comparison never replaces the scored sessions.
+        global WORK
+        WORK = WORK / "all-operators"
+    WORK.mkdir(parents=True, exist_ok=True)
     stamp = WORK / "source.sha256"
     if args.resume and (not stamp.exists() or stamp.read_text() != source_stamp()):
         print("--resume: the code changed since the interrupted run (or there was none); run again")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL
@@ -177,6 +180,8 @@ def test_a_documented_limit_must_show_on_its_routes(
         f'\n[security.rate_limits.per-user]\nlimit = 50\nwindow = "1d"\nroutes = {routes}\n'
     )
     run = run_checks(SECURITY, "-k", "documented", config=config)
+    # The routes were declared with the check, so their answers came with the tier's requests.
+    assert "sent on demand, not declared" not in run.output
     if passes:
         assert run.passed_names() == [DOCUMENTED]
         return
@@ -273,3 +278,70 @@ def test_auth_failures_need_the_zone(
     monkeypatch.delenv("CLOUDFLARE_ZONE_ID")
     run = run_checks(SECURITY, "-k", "surge")
     assert "set CLOUDFLARE_ZONE_ID" in run.message_of(SURGE)
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        pytest.param(299, "did the work for anyone (299)", id="2xx"),
+        pytest.param(300, "redirected an anonymous caller (300)", id="300"),
+        pytest.param(399, "redirected an anonymous caller (399)", id="399"),
+        pytest.param(400, "read the request before checking the caller (400)", id="400"),
+    ],
+)
+def test_a_maintenance_answer_is_named_by_its_status_class(
+    run_checks: RunChecks, httpserver: HTTPServer, suite_dir: Path, status: int, said: str
+) -> None:
+    httpserver.expect_request("/v1/health").respond_with_json(
+        {"success": True, "data": {"status": "healthy"}, "meta": {"timestamp": "x"}}
+    )
+    httpserver.expect_request("/v1/run-jobs").respond_with_data("", status=status)
+    config = (suite_dir / "umbrella.toml").read_text() + (
+        '\n[security]\nmaintenance_routes = ["/v1/run-jobs"]\n'
+    )
+    run = run_checks(
+        SECURITY,
+        "-k",
+        SWEEP,
+        "--umbrella-environment=development",
+        target=httpserver.url_for("/").rstrip("/"),
+        config=config,
+    )
+    assert run.failed_names() == [SWEEP]
+    assert f"/v1/run-jobs {said}" in run.message_of(SWEEP)
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"
+
+
+@pytest.mark.parametrize(
+    ("claims", "judged"),
+    [
+        pytest.param({"exp": 1_000_000_000}, False, id="expired-proves-nothing"),
+        pytest.param({"iss": "https://other.example"}, True, id="no-expiry-is-tried"),
+    ],
+)
+def test_a_token_of_another_issuer_is_tried_only_while_live(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    claims: dict[str, object],
+    judged: bool,
+) -> None:
+    sandbox = sandbox_server()
+    monkeypatch.setenv("UMBRELLA_OTHER_ISSUER_TOKEN", _jwt(claims))
+    run = run_checks(
+        SECURITY,
+        "-k",
+        "other-issuer",
+        "--umbrella-environment=development",
+        target=sandbox.url,
+    )
+    name = FORGED.format("other-issuer")
+    if judged:
+        assert run.passed_names() == [name]  # the sandbox refuses a token it did not sign
+    else:
+        assert run.skipped_names() == [name]
+        assert "has expired, so a 401 would prove nothing about its issuer" in run.message_of(name)

@@ -177,6 +177,8 @@ def test_every_429_problem_is_reported_together(run_checks: RunChecks) -> None:
     assert "got on the first 429 (POST http://127.0.0.1:" in message
     assert "/v1/violet/prompt): no Retry-After header; on the 429 after the minute" in message
     assert "X-RateLimit-Remaining: 49" in message
+    # Both wrong: not two limiters disagreeing, one that never says when to retry.
+    assert message.endswith("(clients cannot know when to retry)")
 
 
 def test_a_per_minute_window_is_named_as_one(run_checks: RunChecks) -> None:

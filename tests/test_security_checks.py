@@ -311,6 +311,28 @@ def test_a_maintenance_answer_is_named_by_its_status_class(
     assert f"/v1/run-jobs {said}" in run.message_of(SWEEP)
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_maintenance_route_refusing_or_absent_passes(
+    run_checks: RunChecks, httpserver: HTTPServer, suite_dir: Path, status: int
+) -> None:
+    httpserver.expect_request("/v1/health").respond_with_json(
+        {"success": True, "data": {"status": "healthy"}, "meta": {"timestamp": "x"}}
+    )
+    httpserver.expect_request("/v1/run-jobs").respond_with_data("", status=status)
+    config = (suite_dir / "umbrella.toml").read_text() + (
+        '\n[security]\nmaintenance_routes = ["/v1/run-jobs"]\n'
+    )
+    run = run_checks(
+        SECURITY,
+        "-k",
+        SWEEP,
+        "--umbrella-environment=development",
+        target=httpserver.url_for("/").rstrip("/"),
+        config=config,
+    )
+    assert run.passed_names() == [SWEEP]
+
+
 def _jwt(claims: dict[str, object]) -> str:
     body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     return f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"

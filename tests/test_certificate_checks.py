@@ -3,20 +3,15 @@ here (a private CA the check is told to trust), and RDAP answered in its JSON fo
 
 from __future__ import annotations
 
-import http.server
-import ssl
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 
+from tests.certificates import https_server, issue
 from tests.conftest import RunChecks
 from umbrella_checks.config.suite import Http
 from umbrella_checks.transport import NoAnswer, new_client, send
@@ -25,76 +20,19 @@ CERT = "test_tls_certificate_is_trusted_names_the_host_and_has_weeks_left"
 DOMAIN = "test_domain_registration_is_not_about_to_expire"
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _issue(tmp: Path, host: str, days: int) -> tuple[Path, Path, Path]:
-    """A CA, and a certificate for ``host`` valid ``days`` more days: (ca, cert, key) files."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("umbrella-checks test CA"))
-        .issuer_name(_name("umbrella-checks test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(_name(host))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = (tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem")
-    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    files[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
-
-
-class _Quiet(http.server.BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def tls_target(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
     """Start an HTTPS server on loopback serving a fresh certificate: (URL, CA file)."""
-    servers: list[http.server.HTTPServer] = []
+    with ExitStack() as servers:
 
-    def start(host: str = "localhost", days: int = 90) -> tuple[str, Path]:
-        folder = tmp_path / f"{host}-{days}"
-        folder.mkdir()
-        ca, cert, key = _issue(folder, host, days)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"https://localhost:{server.server_address[1]}", ca
+        def start(host: str = "localhost", days: int = 90) -> tuple[str, Path]:
+            folder = tmp_path / f"{host}-{days}"
+            folder.mkdir()
+            ca, cert, key = issue(folder, (host,), datetime.now(UTC) + timedelta(days=days))
+            port = servers.enter_context(https_server(cert, key))
+            return f"https://localhost:{port}", ca
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def _config(ca: Path | None = None, rdap: str | None = None, domain: str | None = None) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.conftest import RunChecks
+from tests.conftest import CheckRun, RunChecks
 from tests.fakes import FakeGraphQL
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.target import forgery
@@ -280,6 +280,28 @@ def test_auth_failures_need_the_zone(
     assert "set CLOUDFLARE_ZONE_ID" in run.message_of(SURGE)
 
 
+def _sweep_of_one_route(
+    run_checks: RunChecks, httpserver: HTTPServer, suite_dir: Path, status: int
+) -> CheckRun:
+    """The maintenance sweep against a local target whose one maintenance route answers
+    ``status`` (and whose health answer is the contract's)."""
+    httpserver.expect_request("/v1/health").respond_with_json(
+        {"success": True, "data": {"status": "healthy"}, "meta": {"timestamp": "x"}}
+    )
+    httpserver.expect_request("/v1/run-jobs").respond_with_data("", status=status)
+    config = (suite_dir / "umbrella.toml").read_text() + (
+        '\n[security]\nmaintenance_routes = ["/v1/run-jobs"]\n'
+    )
+    return run_checks(
+        SECURITY,
+        "-k",
+        SWEEP,
+        "--umbrella-environment=development",
+        target=httpserver.url_for("/").rstrip("/"),
+        config=config,
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "said"),
     [
@@ -292,21 +314,7 @@ def test_auth_failures_need_the_zone(
 def test_a_maintenance_answer_is_named_by_its_status_class(
     run_checks: RunChecks, httpserver: HTTPServer, suite_dir: Path, status: int, said: str
 ) -> None:
-    httpserver.expect_request("/v1/health").respond_with_json(
-        {"success": True, "data": {"status": "healthy"}, "meta": {"timestamp": "x"}}
-    )
-    httpserver.expect_request("/v1/run-jobs").respond_with_data("", status=status)
-    config = (suite_dir / "umbrella.toml").read_text() + (
-        '\n[security]\nmaintenance_routes = ["/v1/run-jobs"]\n'
-    )
-    run = run_checks(
-        SECURITY,
-        "-k",
-        SWEEP,
-        "--umbrella-environment=development",
-        target=httpserver.url_for("/").rstrip("/"),
-        config=config,
-    )
+    run = _sweep_of_one_route(run_checks, httpserver, suite_dir, status)
     assert run.failed_names() == [SWEEP]
     assert f"/v1/run-jobs {said}" in run.message_of(SWEEP)
 
@@ -315,21 +323,7 @@ def test_a_maintenance_answer_is_named_by_its_status_class(
 def test_a_maintenance_route_refusing_or_absent_passes(
     run_checks: RunChecks, httpserver: HTTPServer, suite_dir: Path, status: int
 ) -> None:
-    httpserver.expect_request("/v1/health").respond_with_json(
-        {"success": True, "data": {"status": "healthy"}, "meta": {"timestamp": "x"}}
-    )
-    httpserver.expect_request("/v1/run-jobs").respond_with_data("", status=status)
-    config = (suite_dir / "umbrella.toml").read_text() + (
-        '\n[security]\nmaintenance_routes = ["/v1/run-jobs"]\n'
-    )
-    run = run_checks(
-        SECURITY,
-        "-k",
-        SWEEP,
-        "--umbrella-environment=development",
-        target=httpserver.url_for("/").rstrip("/"),
-        config=config,
-    )
+    run = _sweep_of_one_route(run_checks, httpserver, suite_dir, status)
     assert run.passed_names() == [SWEEP]
 
 

@@ -3,21 +3,16 @@ certificates made here, and RDAP answered over HTTP."""
 
 from __future__ import annotations
 
-import http.server
 import socket
-import ssl
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 
+from tests.certificates import https_server, issue
 from umbrella_checks.config.suite import Http
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.services import tls
@@ -48,93 +43,23 @@ def test_a_certificate_covers_only_its_names(
     assert tls.Certificate("s", "i", EXPIRES, names).covers(host) is covered
 
 
-def _name(common: str | None) -> x509.Name:
-    if common is None:
-        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Umbrella Ops")])
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _issue(
-    folder: Path,
-    *,
-    san: bool,
-    common: str | None,
-    names: tuple[str, ...] = ("localhost", "alt.local"),
-) -> tuple[Path, Path, Path]:
-    """A CA and a leaf for localhost (with or without SAN and CN): (ca, cert, key) files."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Umbrella test CA"))
-        .issuer_name(_name("Umbrella test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(EXPIRES)
-    )
-    if san:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]),
-            critical=False,
-        )
-    leaf = builder.sign(ca_key, hashes.SHA256())
-    files = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
-    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    files[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
-
-
-class _Quiet(http.server.BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[Callable[..., tuple[int, Path]]]:
     """An HTTPS server on loopback: (port, CA file)."""
-    servers: list[http.server.HTTPServer] = []
+    with ExitStack() as servers:
 
-    def start(
-        *,
-        san: bool = True,
-        common: str | None = "localhost",
-        names: tuple[str, ...] = ("localhost", "alt.local"),
-    ) -> tuple[int, Path]:
-        folder = tmp_path / f"cert-{len(servers)}"
-        folder.mkdir()
-        ca, cert, key = _issue(folder, san=san, common=common, names=names)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        server = http.server.HTTPServer(("127.0.0.1", 0), _Quiet)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server.server_address[1], ca
+        def start(
+            *,
+            san: bool = True,
+            common: str | None = "localhost",
+            names: tuple[str, ...] = ("localhost", "alt.local"),
+        ) -> tuple[int, Path]:
+            folder = tmp_path / f"cert-{len(list(tmp_path.iterdir()))}"
+            folder.mkdir()
+            ca, cert, key = issue(folder, names, EXPIRES, common=common, san=san)
+            return servers.enter_context(https_server(cert, key)), ca
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def _closed_port() -> int:
@@ -149,7 +74,7 @@ def test_the_certificate_is_read_with_its_names_issuer_and_expiry(
     port, _ca = tls_server()
     cert = tls.peer_certificate("localhost", port, 5.0)
     assert cert.subject == "localhost"
-    assert cert.issuer == "Umbrella test CA"
+    assert cert.issuer == "umbrella-checks test CA"
     assert cert.not_after == EXPIRES
     assert cert.names == ("localhost", "alt.local")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,9 +102,19 @@ def test_database_checks_catch_their_fault(
     run_checks: RunChecks, fault: str, failing: list[str], fragment: str
 ) -> None:
     run = run_checks(DATABASE, faults=[fault])
+    if fault == "cron-failed" and _within_tonights_grace():
+        # Until 00:30 UTC last night's completed run still counts as on schedule: only the
+        # failure itself is a finding yet (the nightly tier runs at 00:30, past the grace).
+        failing = [name for name in failing if name != "test_analytics_cron_ran_on_schedule"]
     assert run.failed_names() == sorted(failing)
     assert sorted(run.passed_names() + run.failed_names()) == ALL
     assert any(fragment in run.message_of(name) for name in failing)
+
+
+def _within_tonights_grace() -> bool:
+    """Is it before 00:30 UTC (the default grace after the 00:00 cron)?"""
+    now = datetime.now(UTC)
+    return now - now.replace(hour=0, minute=0, second=0, microsecond=0) < timedelta(minutes=30)
 
 
 def _verdicts(run: CheckRun) -> dict[str, str]:

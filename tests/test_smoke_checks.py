@@ -378,3 +378,14 @@ def test_a_matrix_row_without_an_error_code_still_needs_success_false(
     run = run_checks("checks/test_status_matrix.py", faults=["success-on-error"])
     (name,) = run.failed_names()
     assert '"success": false on an error status' in run.message_of(name)
+
+
+def test_a_matrix_file_that_is_not_utf8_is_one_line(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "status_matrix.toml").write_bytes(b'[[row]]\nmethod = "\xff"\n')
+    result = pytester.runpytest_subprocess("--umbrella-sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert len(lines) == 1
+    assert "status_matrix.toml cannot be read (" in lines[0]

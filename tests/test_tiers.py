@@ -124,9 +124,15 @@ def test_each_check_has_the_runbooks_severity(pytester: pytest.Pytester, suite_d
         marker = item.get_closest_marker("severity")
         assert marker is not None, f"{name} has no severity"
         found.setdefault(name, set()).add(marker.args[0])
-    # The status matrix takes each row's severity from the matrix (SEV-1 for the sign-in
-    # routes); every other check has one.
+    # The status matrix takes each row's severity from its status: a route that should refuse
+    # (401, 403) is SEV-1, an auth hole; every other row SEV-2.
     assert found.pop("test_status_matrix.py::test_route_answers_its_status") == {"SEV-1", "SEV-2"}
+    for item in items:
+        if "test_route_answers_its_status[" in item.nodeid:
+            refuses = "-> 401" in item.nodeid or "-> 403" in item.nodeid
+            marker = item.get_closest_marker("severity")
+            assert marker is not None
+            assert marker.args[0] == ("SEV-1" if refuses else "SEV-2"), item.nodeid
     expected = {
         name: {next((sev for sev, names in SEVERITY.items() if name in names), "SEV-2")}
         for name in found

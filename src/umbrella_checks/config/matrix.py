@@ -18,7 +18,12 @@ from umbrella_checks.config.suite import ConfigError, Routes, fillable, one_line
 Who = Literal["anonymous", "user", "admin", "invalid-token", "limit-exhausted"]
 
 
-class Row(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class Row(
+    msgspec.Struct,
+    forbid_unknown_fields=True,
+    frozen=True,
+    kw_only=True,
+):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     path: Annotated[str, Meta(pattern=r"^/")]
     who: Who

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from umbrella_checks.config.matrix import Row, load_rows
 from umbrella_checks.config.suite import (
     ConfigError,
+    Routes,
     SuiteConfig,
     Violet,
     load_config,
@@ -163,3 +165,64 @@ def test_a_maintenance_route_is_probed_with_its_method(entry: str, probe: tuple[
 def test_a_prompt_body_keeps_fields_that_are_not_text() -> None:
     violet = Violet(prompt_body={"prompt": "Say {text}", "stream": False, "max_tokens": 5})
     assert violet.prompt("hi") == {"prompt": "Say hi", "stream": False, "max_tokens": 5}
+
+
+def _rows(tmp_path: Path, text: str | bytes, routes: bool = True) -> list[Row]:
+    path = tmp_path / "status_matrix.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return load_rows(path, Routes() if routes else None)
+
+
+ROW = 'method = "GET"\npath = "{path}"\nwho = "anonymous"\nstatus = {status}\n'
+
+
+@pytest.mark.parametrize("status", [100, 599])
+def test_a_matrix_status_from_100_to_599_is_accepted(tmp_path: Path, status: int) -> None:
+    (row,) = _rows(tmp_path, "[[row]]\n" + ROW.format(path="/v1/x", status=status))
+    assert row.status == status
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "[[row]]\n" + ROW.format(path="/v1/x", status=99), "row 1 (GET /v1/x): status", id="99"
+        ),
+        pytest.param(
+            "[[row]]\n" + ROW.format(path="/v1/x", status=600),
+            "row 1 (GET /v1/x): status",
+            id="600",
+        ),
+        pytest.param(
+            "[[row]]\n"
+            + ROW.format(path="/v1/x", status=200)
+            + "[[row]]\n"
+            + ROW.format(path="/v1/artists/{nope}", status=200),
+            "row 2 (GET /v1/artists/{nope}): '/v1/artists/{nope}' has a placeholder [routes] "
+            "does not define",
+            id="unknown-placeholder",
+        ),
+        pytest.param("[[row]\n", "not valid TOML", id="not-toml"),
+        pytest.param(b'[[row]]\nmethod = "\xff"\n', "cannot be read (", id="not-utf8"),
+        pytest.param("", "no [[row]]: the status matrix would judge nothing", id="no-rows"),
+    ],
+)
+def test_a_matrix_mistake_is_one_line(tmp_path: Path, text: str | bytes, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _rows(tmp_path, text)
+    assert message in str(raised.value)
+
+
+def test_a_missing_matrix_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"does not exist; fix \[matrix\] file"):
+        load_rows(tmp_path / "nowhere.toml")
+
+
+def test_placeholders_are_checked_only_with_routes(tmp_path: Path) -> None:
+    (row,) = _rows(
+        tmp_path, "[[row]]\n" + ROW.format(path="/v1/artists/{nope}", status=200), routes=False
+    )
+    assert row.path == "/v1/artists/{nope}"

@@ -221,7 +221,7 @@ def test_a_missing_matrix_names_the_setting(tmp_path: Path) -> None:
         load_rows(tmp_path / "nowhere.toml")
 
 
-def test_placeholders_are_checked_only_with_routes(tmp_path: Path) -> None:
+def test_matrix_placeholders_are_checked_only_with_routes(tmp_path: Path) -> None:
     (row,) = _rows(
         tmp_path, "[[row]]\n" + ROW.format(path="/v1/artists/{nope}", status=200), routes=False
     )

@@ -135,8 +135,9 @@ def source_stamp() -> str:
 
 
 def make_lane(number: int) -> Path:
-    """A copy of the tracked files (plus local edits) where mutants can be written freely."""
-    lane = WORK / f"lane-{number}"
+    """A copy of the tracked files (plus local edits) where mutants can be written freely;
+    named by this process too, so two runs at once (a re-run beside a long one) never share."""
+    lane = WORK / f"lane-{os.getpid()}-{number}"
     if lane.exists():
         shutil.rmtree(lane)
     for name in tracked():
@@ -615,11 +616,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(_line(done), flush=True)
 
     started = time.monotonic()
+    made = list(lanes.queue)
     workers = [threading.Thread(target=work) for _ in range(lanes.qsize())]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    for lane in made:
+        shutil.rmtree(lane, ignore_errors=True)
     if args.count:
         print(f"\n== {sum(o.to_run for o in outcomes)} mutants to judge in {len(outcomes)} modules")
         return 0

@@ -283,3 +283,13 @@ def test_a_service_spelling_of_a_code_is_recorded_in_errors(
     )
     run = run_checks(*ALLOW, faults=["error-codes-lowercase"], config=recorded)
     assert "test_the_prompt_past_the_limit_gets_429_envelope" in run.passed_names()
+
+
+def test_the_usage_answer_is_read_once_by_every_check_that_reads_it(
+    run_checks: RunChecks,
+) -> None:
+    """docs/safety.md: the weekly tier's one Violet usage GET, shared by the checks reading it
+    (the start-of-run probe is the other request)."""
+    run = run_checks("checks/test_rate_limit.py", "-m", "not destructive")
+    assert len(run.passed_names()) >= 2
+    assert "umbrella: 2 requests sent to the target" in run.output

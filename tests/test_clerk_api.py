@@ -84,7 +84,10 @@ def test_each_refusal_of_sessions_names_the_production_fix(
     ("status", "body", "fragment"),
     [
         pytest.param(
-            404, _error("not_found", "nope"), "unknown Clerk user or session (HTTP 404", id="404"
+            404,
+            _error("not_found", "nope"),
+            "unknown Clerk user or session (HTTP 404: nope)",
+            id="404",
         ),
         pytest.param(300, {}, "HTTP 300 : ", id="300-is-no-answer"),
         pytest.param(

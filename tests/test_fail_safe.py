@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import CheckRun, RunChecks
 from umbrella_checks.sandbox import Sandbox
-from umbrella_checks.target.safety import normalise_url, sensitive_reason
+from umbrella_checks.target.safety import Reported, normalise_url, sensitive_reason
 
 DESTRUCTIVE = "weekly and destructive"
 
@@ -107,12 +107,36 @@ def test_a_staging_target_that_says_so_runs_destructive_checks(
         pytest.param("HTTPS://Umbrella.App", "https://umbrella.app", id="case"),
         pytest.param("https://umbrella.app.:443/", "https://umbrella.app", id="dot-port-slash"),
         pytest.param("https://API.umbrella.app/v1", "https://api.umbrella.app/v1", id="path"),
+        pytest.param("http://umbrella.app:80", "http://umbrella.app", id="http-default-port"),
+        pytest.param("https://umbrella.app:abc/", "https://umbrella.app", id="unreadable-port"),
     ],
 )
 def test_the_sensitive_url_pattern_sees_the_normalised_url(url: str, normal: str) -> None:
     assert normalise_url(url) == normal
     pattern = r"^https?://(www\.|api\.)?umbrella\.app(/|:|$)"
     assert sensitive_reason(url, "staging", pattern) is not None
+
+
+def test_a_port_that_is_not_the_default_is_kept_when_normalised() -> None:
+    assert normalise_url("http://umbrella.app:8080/") == "http://umbrella.app:8080"
+    assert normalise_url("https://umbrella.app:80") == "https://umbrella.app:80"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("prod", id="unknown-name"),
+        pytest.param(["production"], id="not-a-string"),
+        pytest.param(None, id="absent"),
+    ],
+)
+def test_an_environment_the_health_answer_cannot_name_is_unknown(value: object) -> None:
+    reported = Reported.of(value, "health")
+    assert reported.environment is None
+    assert reported.unknown == (
+        f"health reports environment {value!r}, not one of production, staging, preview, "
+        "development"
+    )
 
 
 # --- config mistakes stop the run: exit 4, one line -----------------------------------------

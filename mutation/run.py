@@ -90,6 +90,7 @@ class Outcome:
     timeouts: int = 0  # killed by hanging the self-tests past the timeout
     pending: int = 0  # not judged yet (an interrupted run); -1: never run
     made: str = ""  # with --summary: when the session was last written (UTC)
+    stale: bool = False  # with --summary: the module or its self-tests changed since
     to_run: int = 0  # with --count: the mutants that would be judged
     baseline_failed: str | None = None
     seconds: float = 0.0
@@ -497,7 +498,17 @@ def stored(targets: list[Target]) -> list[Outcome]:
         counts = json.loads(filtered.read_text(encoding="utf-8"))
         outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts
         collect(outcome, session)
-        outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(session.stat().st_mtime))
+        made = session.stat().st_mtime
+        outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(made))
+        # The module or one of its self-test files changed after the session: its figure is
+        # not the code's any more.
+        files = [
+            target.module,
+            *(t.split("::")[0] for t in target.tests if t.endswith(".py") or "::" in t),
+        ]
+        outcome.stale = any(
+            (REPO / name).exists() and (REPO / name).stat().st_mtime > made for name in files
+        )
         outcomes.append(outcome)
     return outcomes
 
@@ -644,6 +655,7 @@ def _line(outcome: Outcome) -> str:
         f"{outcome.out_of_scope} outside the judging code) "
         + (f"made {outcome.made} UTC" if outcome.made else f"in {outcome.seconds:.0f} s")
         + (f"; {outcome.pending} NOT JUDGED YET" if outcome.pending else "")
+        + ("; STALE: changed since" if outcome.stale else "")
     )
 
 
@@ -671,10 +683,13 @@ def report(outcomes: list[Outcome], minimum: float, seconds: float) -> int:
         "text (not counted), "
         f"{len(outcomes)} modules, {seconds / 60:.0f} min"
     )
-    unjudged = [o.target.module for o in outcomes if o.pending]
+    unjudged = [o.target.module for o in outcomes if o.pending or o.stale]
     if unjudged:
         # A score over part of the scope is no score: say so rather than pass.
-        print(f"incomplete: {len(unjudged)} module(s) not (fully) judged: {', '.join(unjudged)}")
+        print(
+            f"incomplete: {len(unjudged)} module(s) not (fully) judged on the code as it is: "
+            + ", ".join(unjudged)
+        )
         return 1
     if broken or score < minimum:
         print(f"below the minimum of {minimum:.0f}%" if not broken else "baseline failures")

@@ -254,6 +254,8 @@ def baseline(
         timeout=1800,
     )
     if measured.returncode != 0:
+        # The whole output too, beside the sessions: the report shows only its end.
+        (WORK / f"{slug}.baseline.txt").write_text(measured.stdout + measured.stderr, "utf-8")
         return measured.stdout[-2000:]
     subprocess.run(
         [sys.executable, "-m", "coverage", "combine", f"--rcfile={rcfile}", "-q"],

@@ -455,8 +455,9 @@ def run_target(
     return outcome
 
 
-def collect(outcome: Outcome, session: Path) -> None:
-    """Cosmic Ray's summary line and the killed and surviving mutants of a session."""
+def collect(outcome: Outcome, session: Path, equivalents: list[Equivalent] | None = None) -> None:
+    """Cosmic Ray's summary line and the killed and surviving mutants of a session; with
+    ``equivalents``, a survivor listed as equivalent since the session counts as one."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
@@ -466,6 +467,7 @@ def collect(outcome: Outcome, session: Path) -> None:
     outcome.summary = [
         line for line in report.splitlines() if re.match(r"(total jobs|complete|surviving)", line)
     ]
+    source = (REPO / outcome.target.module).read_text(encoding="utf-8").splitlines()
     with use_db(str(session), WorkDB.Mode.open) as db:
         outcome.pending = sum(1 for _ in db.pending_work_items)
         for item, result in db.completed_work_items:
@@ -473,6 +475,16 @@ def collect(outcome: Outcome, session: Path) -> None:
                 continue
             if result.test_outcome == TestOutcome.SURVIVED:
                 mutation = item.mutations[0]
+                if equivalents and any(
+                    e.covers(
+                        outcome.target.module,
+                        source[mutation.start_pos[0] - 1].strip(),
+                        mutation.operator_name,
+                    )
+                    for e in equivalents
+                ):
+                    outcome.equivalent += 1
+                    continue
                 outcome.survivors.append(
                     f"{outcome.target.module}:{mutation.start_pos[0]} {mutation.operator_name}\n"
                     + "\n".join(
@@ -486,7 +498,7 @@ def collect(outcome: Outcome, session: Path) -> None:
                 outcome.timeouts += result.output == "timeout"
 
 
-def stored(targets: list[Target]) -> list[Outcome]:
+def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome]:
     """The latest session of each module, as left by the runs that made them (``--summary``)."""
     outcomes = []
     for target in targets:
@@ -499,7 +511,7 @@ def stored(targets: list[Target]) -> list[Outcome]:
             continue
         counts = json.loads(filtered.read_text(encoding="utf-8"))
         outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts
-        collect(outcome, session)
+        collect(outcome, session, equivalents)
         made = session.stat().st_mtime
         outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(made))
         # The module or one of its self-test files changed after the session: its figure is
@@ -577,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{target.module:45} {' '.join(target.tests)}")
         return 0
     if args.summary:
-        latest = stored(targets)
+        latest = stored(targets, equivalents)
         for outcome in latest:
             print(_line(outcome), flush=True)
         return report(latest, float(data["score"]["minimum"]), 0.0)

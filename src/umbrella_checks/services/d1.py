@@ -70,7 +70,7 @@ class SqliteBackend:
             )
         try:
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-        except sqlite3.Error as exc:
+        except sqlite3.Error as exc:  # an existing file that cannot be opened
             raise D1Error(f"cannot open the database: {exc}") from None
         try:
             db.row_factory = sqlite3.Row

@@ -417,7 +417,7 @@ def run_target(
     if resumed:
         # An interrupted run of the same code: Cosmic Ray runs only the mutants still pending.
         counts = json.loads(filtered.read_text(encoding="utf-8"))
-        outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts
+        outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts[:3]
     else:
         session.unlink(missing_ok=True)
     # Each mutant is judged by mutation/judge.py: the tests covering its line first.
@@ -435,8 +435,11 @@ def run_target(
     if not resumed:
         prepare_session(target, lane, env, config, session, timeout, command)
         filter_session(session, lane, target, keep, equivalents, outcome)
+        # With the time the lanes were copied (the run's stamp, written just before): what the
+        # session judged is the code as it was then, however late the session is written.
+        copied = (WORK / "source.sha256").stat().st_mtime
         filtered.write_text(
-            json.dumps([outcome.equivalent, outcome.in_messages, outcome.out_of_scope]),
+            json.dumps([outcome.equivalent, outcome.in_messages, outcome.out_of_scope, copied]),
             encoding="utf-8",
         )
     if count_only:
@@ -510,10 +513,13 @@ def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome
             outcomes.append(outcome)
             continue
         counts = json.loads(filtered.read_text(encoding="utf-8"))
-        outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts
+        outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts[:3]
         collect(outcome, session, equivalents)
         made = session.stat().st_mtime
         outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(made))
+        # The code it judged is the lanes' copy (older sessions: the run's start, its stamp).
+        copied = counts[3] if len(counts) > 3 else (WORK / "source.sha256").stat().st_mtime
+        made = min(made, copied)
         # The module or one of its self-test files changed after the session: its figure is
         # not the code's any more.
         files = [

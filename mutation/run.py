@@ -437,7 +437,8 @@ def run_target(
         filter_session(session, lane, target, keep, equivalents, outcome)
         # With the time the lanes were copied (the run's stamp, written just before): what the
         # session judged is the code as it was then, however late the session is written.
-        copied = (WORK / "source.sha256").stat().st_mtime
+        stamp = WORK / "source.sha256"
+        copied = stamp.stat().st_mtime if stamp.exists() else time.time()
         filtered.write_text(
             json.dumps([outcome.equivalent, outcome.in_messages, outcome.out_of_scope, copied]),
             encoding="utf-8",
@@ -518,7 +519,8 @@ def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome
         made = session.stat().st_mtime
         outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(made))
         # The code it judged is the lanes' copy (older sessions: the run's start, its stamp).
-        copied = counts[3] if len(counts) > 3 else (WORK / "source.sha256").stat().st_mtime
+        stamp = WORK / "source.sha256"
+        copied = counts[3] if len(counts) > 3 else stamp.stat().st_mtime if stamp.exists() else made
         made = min(made, copied)
         # The module or one of its self-test files changed after the session: its figure is
         # not the code's any more.

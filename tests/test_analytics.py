@@ -1,0 +1,137 @@
+"""Cloudflare's GraphQL Analytics answers read one at a time (pytest-httpserver answering in
+the API's shape: ``{"data": {"viewer": ...}}``): sums, peaks and groupings as the checks use
+them, and a missing number never read as zero."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from umbrella_checks.config.suite import Http
+from umbrella_checks.errors import CouldNotCheck
+from umbrella_checks.secrets import Secret
+from umbrella_checks.services.analytics import AuthFailures, GraphQL, p95_bounds
+from umbrella_checks.transport import RequestCounter
+
+END = datetime(2026, 11, 29, tzinfo=UTC)
+START = END - timedelta(days=1)
+
+
+def _graphql(httpserver: HTTPServer, data: dict[str, Any]) -> GraphQL:
+    httpserver.expect_request("/client/v4/graphql", method="POST").respond_with_json({"data": data})
+    return GraphQL(
+        httpserver.url_for("/client/v4"),
+        "acc",
+        Secret("CLOUDFLARE_API_TOKEN", "cf-graphql-token-0123"),
+        Http(),
+        RequestCounter(),
+    )
+
+
+def test_r2_storage_is_payload_and_metadata(httpserver: HTTPServer) -> None:
+    api = _graphql(
+        httpserver,
+        {
+            "viewer": {
+                "accounts": [
+                    {"r2StorageAdaptiveGroups": [{"max": {"payloadSize": 700, "metadataSize": 30}}]}
+                ]
+            }
+        },
+    )
+    assert api.r2_bytes("umbrella-media", START, END) == 730
+
+
+def test_r2_storage_without_metadata_is_the_payload(httpserver: HTTPServer) -> None:
+    api = _graphql(
+        httpserver,
+        {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": [{"max": {"payloadSize": 700}}]}]}},
+    )
+    assert api.r2_bytes("umbrella-media", START, END) == 700
+
+
+def test_invocations_keep_each_quantiles_worst_group_and_a_null(httpserver: HTTPServer) -> None:
+    groups = [
+        {
+            "sum": {"requests": 10, "errors": 1},
+            "quantiles": {"wallTimeP95": 0.5, "wallTimeP99": None},
+        },
+        {"sum": {"requests": 5, "errors": 0}, "quantiles": {"wallTimeP95": 0.25}},
+    ]
+    api = _graphql(httpserver, {"viewer": {"accounts": [{"workersInvocationsAdaptive": groups}]}})
+    found = api.invocations("umbrella-api", START, END, ["wallTimeP95", "wallTimeP99"])
+    assert (found.requests, found.errors) == (15, 1)
+    assert found.quantiles == {"wallTimeP95": 0.5, "wallTimeP99": None}
+
+
+def _auth(httpserver: HTTPServer, zone: dict[str, Any]) -> AuthFailures:
+    api = _graphql(httpserver, {"viewer": {"zones": [zone]}})
+    return api.auth_failures("zone-1", START, END)
+
+
+def test_auth_failures_are_summed_by_country_and_path(httpserver: HTTPServer) -> None:
+    found = _auth(
+        httpserver,
+        {
+            "total": [{"count": 900}, {"count": 100}],
+            "refused": [
+                {
+                    "count": 30,
+                    "dimensions": {"clientCountryName": "NL", "clientRequestPath": "/v1/a"},
+                },
+                {
+                    "count": 20,
+                    "dimensions": {"clientCountryName": "NL", "clientRequestPath": "/v1/b"},
+                },
+                {"count": 5, "dimensions": {}},
+            ],
+        },
+    )
+    assert (found.requests, found.refused) == (1000, 55)
+    assert found.by_country == {"NL": 50, "unknown": 5}
+    assert found.by_path == {"/v1/a": 30, "/v1/b": 20, "unknown": 5}
+    assert found.rate == 0.055
+
+
+def test_no_requests_is_no_failure_rate(httpserver: HTTPServer) -> None:
+    found = _auth(httpserver, {"total": [], "refused": []})
+    assert found.rate == 0.0
+
+
+def test_an_answer_without_the_zone_is_could_not_check(httpserver: HTTPServer) -> None:
+    api = _graphql(httpserver, {"viewer": {"zones": []}})
+    with pytest.raises(CouldNotCheck, match="no HTTP analytics for zone zone-1"):
+        api.auth_failures("zone-1", START, END)
+
+
+@pytest.mark.parametrize(
+    ("fields", "lower", "upper"),
+    [
+        pytest.param(
+            ["wallTimeP90", "wallTimeP95", "wallTimeP99"],
+            ("wallTimeP95", 95.0),
+            ("wallTimeP95", 95.0),
+            id="the-p95-itself",
+        ),
+        pytest.param(
+            ["wallTimeP90", "wallTimeP99"],
+            ("wallTimeP90", 90.0),
+            ("wallTimeP99", 99.0),
+            id="around",
+        ),
+        pytest.param(["wallTimeP99"], None, ("wallTimeP99", 99.0), id="only-above"),
+    ],
+)
+def test_the_p95_is_bounded_by_the_nearest_quantiles(
+    fields: list[str], lower: tuple[str, float] | None, upper: tuple[str, float] | None
+) -> None:
+    quantiles: dict[str, float | None] = {
+        "wallTimeP90": 90_000.0,
+        "wallTimeP95": 95_000.0,
+        "wallTimeP99": 99_000.0,
+    }
+    bounds = p95_bounds(quantiles, fields)
+    assert (bounds.lower, bounds.upper) == (lower, upper)

@@ -4,10 +4,17 @@ turns the service off in one place, and no credential ever prints."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
-from umbrella_checks.config.settings import SandboxInfo, clerk_access, cloudflare_access
+from umbrella_checks.config.settings import (
+    SandboxInfo,
+    SettingsError,
+    clerk_access,
+    cloudflare_access,
+    resolve,
+)
 from umbrella_checks.secrets import Secret
 
 USER_ID_VAR = "UMBRELLA_USER_ID"
@@ -92,3 +99,11 @@ def test_the_frontend_api_comes_from_its_url_or_the_publishable_key(
     access = clerk_access({USER_ID_VAR: "user_1", **environ}, {"user": None})
     assert access is not None
     assert access.frontend_api == frontend
+
+
+def test_settings_without_a_target_say_so_unless_a_target_is_optional(tmp_path: Path) -> None:
+    """The commands outside pytest need a target; the plugin asks only for the checks that
+    talk to one."""
+    with pytest.raises(SettingsError, match="no target"):
+        resolve(lambda _: None, {}, tmp_path)
+    assert resolve(lambda _: None, {}, tmp_path, target_required=False).base_url == ""

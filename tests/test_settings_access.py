@@ -14,6 +14,7 @@ from umbrella_checks.config.settings import (
     clerk_access,
     cloudflare_access,
     resolve,
+    script_config,
 )
 from umbrella_checks.secrets import Secret
 
@@ -107,3 +108,10 @@ def test_settings_without_a_target_say_so_unless_a_target_is_optional(tmp_path: 
     with pytest.raises(SettingsError, match="no target"):
         resolve(lambda _: None, {}, tmp_path)
     assert resolve(lambda _: None, {}, tmp_path, target_required=False).base_url == ""
+
+
+def test_a_scripts_config_option_is_the_file_read(tmp_path: Path) -> None:
+    given = tmp_path / "elsewhere.toml"
+    given.write_text('[target]\nenvironment = "staging"\n[health]\npath = "/healthz"\n')
+    config, environment = script_config({}, tmp_path, str(given))
+    assert (config.health.path, environment) == ("/healthz", "staging")

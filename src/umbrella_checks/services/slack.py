@@ -24,12 +24,15 @@ def post(webhook: Secret, text: str, http: Http) -> str | None:
             return f"could not alert Slack: {kind}"
         if response.status_code == 200:
             return None
-        if response.status_code == 429 and attempt == 1:
+        if response.status_code == 429:
             wait = response.headers.get("Retry-After", "")
-            if wait.isdigit() and int(wait) <= MAX_RETRY_WAIT:
+            if attempt == 1 and wait.isdigit() and int(wait) <= MAX_RETRY_WAIT:
                 time.sleep(int(wait))
                 continue
-            return f"could not alert Slack: rate limited (HTTP 429, Retry-After: {wait or '?'})"
+            again = " still" if attempt > 1 else ""
+            return (
+                f"could not alert Slack:{again} rate limited (HTTP 429, Retry-After: {wait or '?'})"
+            )
         body = " ".join(response.text.split())[:80]
         return scrub(f"could not alert Slack: HTTP {response.status_code} {body}")
-    return "could not alert Slack: still rate limited after one retry"
+    raise AssertionError("unreachable: the second attempt always returns")

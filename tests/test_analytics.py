@@ -135,3 +135,20 @@ def test_the_p95_is_bounded_by_the_nearest_quantiles(
     }
     bounds = p95_bounds(quantiles, fields)
     assert (bounds.lower, bounds.upper) == (lower, upper)
+
+
+def test_an_unreachable_api_is_could_not_check() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = GraphQL(
+        f"http://127.0.0.1:{port}/client/v4",
+        "acc",
+        Secret("CLOUDFLARE_API_TOKEN", "cf-graphql-token-0123"),
+        Http(),
+        RequestCounter(),
+    )
+    with pytest.raises(CouldNotCheck, match="Cloudflare GraphQL API"):
+        api.quantile_fields()

@@ -403,6 +403,7 @@ def run_target(
     count_only: bool = False,
     confirm: bool = True,
     resume: bool = False,
+    copied: float = 0.0,
 ) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -435,10 +436,8 @@ def run_target(
     if not resumed:
         prepare_session(target, lane, env, config, session, timeout, command)
         filter_session(session, lane, target, keep, equivalents, outcome)
-        # With the time the lanes were copied (the run's stamp, written just before): what the
-        # session judged is the code as it was then, however late the session is written.
-        stamp = WORK / "source.sha256"
-        copied = stamp.stat().st_mtime if stamp.exists() else time.time()
+        # With the time this run copied its lanes: what the session judged is the code as it
+        # was then, however late the session is written.
         filtered.write_text(
             json.dumps([outcome.equivalent, outcome.in_messages, outcome.out_of_scope, copied]),
             encoding="utf-8",
@@ -617,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.count:
         stamp.write_text(source_stamp())
+    copied = time.time()  # the lanes' copy of the code, recorded with each session
     lanes: queue.Queue[Path] = queue.Queue()
     # Counting runs no tests: one lane is enough.
     for number in range(1 if args.count else max(1, min(args.lanes, len(targets)))):
@@ -643,6 +643,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.count,
                 confirm=not args.trust_coverage,
                 resume=args.resume,
+                copied=copied,
             )
             with lock:
                 outcomes.append(done)

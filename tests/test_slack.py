@@ -107,3 +107,9 @@ def test_a_slack_that_never_answers_is_one_line(httpserver: HTTPServer) -> None:
     finally:
         release.set()
     assert problem == "could not alert Slack: no answer in time"
+
+
+def test_a_long_refusal_is_cut_to_80_characters(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PATH, method="POST").respond_with_data("x" * 100, status=500)
+    problem = slack.post(_hook(httpserver), "SEV-1", Http())
+    assert problem == "could not alert Slack: HTTP 500 " + "x" * 80

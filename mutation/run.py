@@ -7,10 +7,16 @@ fault proves. Cosmic Ray mutates the files in place, so each lane is a copy of t
 with its own ``src`` first on ``PYTHONPATH``: self-tests that run the suite in a subprocess see
 the mutant too, and two lanes run side by side without seeing each other's mutants.
 
-Usage: ``python mutation/run.py [--lanes N] [--only NAME ...] [--changed [BASE]] [--list]
-[--count]`` (``tox -e mutation``).
-Prints Cosmic Ray's own summary per module, every survivor with its diff, and the score; exits 1
-below ``[score] minimum``.
+Each module's self-tests first run once unmutated under coverage (``mutation/contexts.py``),
+recording which test executes which line; each mutant is then judged by ``mutation/judge.py``:
+the tests reaching its line first, then the module's others if it survives them (not with
+``--trust-coverage``).
+
+Usage: ``python mutation/run.py [--lanes N] [--only NAME ...] [--changed [BASE]]
+[--trust-coverage] [--resume] [--summary] [--all-operators] [--list] [--count]``
+(``tox -e mutation``). Prints Cosmic Ray's own summary per module, every survivor with its
+diff, and the score; exits 1 below ``[score] minimum``, or when part of the scope was not judged
+on the code as it is (``--summary``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 import umbrella_checks
-from tests.fakes import SlackHook
+from tests.fakes import FakeGraphQL, FakeSentry, SlackHook
 from umbrella_checks.sandbox import Sandbox, parse_faults
 
 # Imported here, once: pytester's in-process runs drop modules first imported inside them, and
@@ -199,3 +199,24 @@ def sandbox_server() -> Iterator[Callable[..., Sandbox]]:
 def slack(httpserver: HTTPServer) -> SlackHook:
     """Slack's incoming webhook, answering as Slack does (``slack.answer(mode)``)."""
     return SlackHook(httpserver)
+
+
+@pytest.fixture
+def cloudflare(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
+    """Cloudflare's GraphQL Analytics API, with the suite's credentials pointing at it."""
+    with FakeGraphQL().running() as api:
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", FakeGraphQL.TOKEN)
+        monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acc123")
+        monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
+        yield api
+
+
+@pytest.fixture
+def sentry_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    """Sentry's issues API, with the suite's credentials pointing at it."""
+    with FakeSentry().running() as api:
+        monkeypatch.setenv("SENTRY_AUTH_TOKEN", FakeSentry.TOKEN)
+        monkeypatch.setenv("SENTRY_ORG", FakeSentry.ORG)
+        monkeypatch.setenv("SENTRY_PROJECT", FakeSentry.PROJECT)
+        monkeypatch.setenv("SENTRY_BASE_URL", api.root)
+        yield api

@@ -225,6 +225,8 @@ class FakeGraphQL(_Fake):
         self.previous = {"requests": 9_000, "errors": 10, "quantiles": {}}
         self.r2_bytes = 2_000_000_000
         self.queries: list[str] = []
+        # Every window asked for: (dataset, from, to), as the variables said.
+        self.windows: list[tuple[str, datetime, datetime]] = []
         # Zone HTTP analytics: (requests, [(status, country, path, count)]) per period.
         self.auth_current: tuple[int, list[tuple[int, str, str, int]]] = (
             100_000,
@@ -243,6 +245,15 @@ class FakeGraphQL(_Fake):
         body = json.loads(request.read_body() or b"{}")
         query, variables = str(body.get("query", "")), body.get("variables") or {}
         self.queries.append(query)
+        if "from" in variables and "to" in variables:
+            dataset = re.search(r"(\w+AdaptiveGroups|workersInvocationsAdaptive)", query)
+            self.windows.append(
+                (
+                    dataset.group(1) if dataset else "?",
+                    datetime.fromisoformat(variables["from"]),
+                    datetime.fromisoformat(variables["to"]),
+                )
+            )
         if self.mode == "graphql-errors":
             request.send_json(
                 200,

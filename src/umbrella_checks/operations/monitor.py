@@ -136,8 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one check, state kept in --state")
-    mode.add_argument("--interval", type=float, default=300.0, help="seconds between checks")
-    parser.add_argument("--count", type=int, default=0, help="stop after N checks (0: never)")
+    mode.add_argument(
+        "--interval",
+        type=float,
+        default=300.0,
+        help="seconds between checks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--count", type=int, default=0, help="stop after N checks (default: %(default)s, never)"
+    )
     args = parser.parse_args(argv)
     try:
         if not args.base_url:

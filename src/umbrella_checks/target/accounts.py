@@ -94,10 +94,6 @@ class Accounts:
                 raise NotYet(account) from None
         raise NotYet(account)
 
-    def _minted(self, account: str) -> Secret:
-        assert self.store is not None
-        return Secret(f"minted via Clerk for {ID_VARS[account]}", self.store.current(account))
-
     def optional(self, account: str) -> Secret | None:
         """The token when there is one, else None (commands that skip a step without it)."""
         try:

@@ -6,6 +6,7 @@ ignores rows without a file; the suite reports those too.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -31,9 +32,10 @@ class Comparison:
 
 
 def migration_files(folder: Path) -> list[str]:
-    def number(name: str) -> tuple[int, str]:
-        head = name.split("_", 1)[0]
-        return (int(head) if head.isdigit() else 1 << 30, name)
+    # Numbered files by number, then any others by name, after them.
+    def number(name: str) -> tuple[float, str]:
+        head, _, _ = name.partition("_")
+        return (int(head) if head.isdigit() else math.inf, name)
 
     return sorted((p.name for p in folder.glob("*.sql")), key=number)
 

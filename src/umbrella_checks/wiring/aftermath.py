@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from umbrella_checks.operations import history, incident
@@ -62,13 +64,19 @@ def report_failures(config: pytest.Config, run: Run) -> None:
     webhook = from_env("SLACK_WEBHOOK_URL")
     if webhook is None:
         return
-    names = ", ".join(f.name for f in failures[:10])
-    more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
     problem = slack.post(
-        webhook,
-        f":rotating_light: umbrella-checks {tier} on {settings.base_url}: "
-        f"{len(failures)} failed ({incident.severity(failures)}): {names}{more}. "
-        f"Report: {paths.latest}",
-        settings.config.http,
+        webhook, alert_text(tier, settings.base_url, failures, paths.latest), settings.config.http
     )
     run.findings.notes.append(problem or "Slack alerted")
+
+
+def alert_text(tier: str, target: str, failures: list[incident.Failure], report: Path) -> str:
+    """The Slack message: ten failures named at most (a channel reads the first line), the rest
+    counted, the severity and where the report is."""
+    names = ", ".join(f.name for f in failures[:10])
+    more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
+    return (
+        f":rotating_light: umbrella-checks {tier} on {target}: "
+        f"{len(failures)} failed ({incident.severity(failures)}): {names}{more}. "
+        f"Report: {report}"
+    )

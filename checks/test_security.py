@@ -90,7 +90,7 @@ def _token_of_kind(kind: str, config: pytest.Config, settings: Settings) -> Secr
             cannot_judge(
                 "no real token of the target's own Clerk instance to use once expired: set "
                 "UMBRELLA_EXPIRED_TOKEN (a session token kept past its 60 s), or CLERK_SECRET_KEY "
-                "and CLERK_USER_ID to mint one"
+                "and UMBRELLA_USER_ID to mint one"
             )
         wait, why_not = forgery.expiry_wait(jwt_expiry(token.reveal()), time.time())
         if why_not:

@@ -14,7 +14,7 @@ MAX_RETRY_WAIT = 5.0
 
 def post(webhook: Secret, text: str, http: Http) -> str | None:
     """Send ``text``; None when Slack took it, else one line saying why not (no URL in it)."""
-    for attempt in (1, 2):
+    for first in (True, False):  # one retry, after a 429 that says when
         try:
             response = request_once(
                 http, "POST", webhook.reveal(), what="Slack", json={"text": text}
@@ -26,10 +26,10 @@ def post(webhook: Secret, text: str, http: Http) -> str | None:
             return None
         if response.status_code == 429:
             wait = response.headers.get("Retry-After", "")
-            if attempt == 1 and wait.isdigit() and int(wait) <= MAX_RETRY_WAIT:
+            if first and wait.isdigit() and int(wait) <= MAX_RETRY_WAIT:
                 time.sleep(int(wait))
                 continue
-            again = " still" if attempt > 1 else ""
+            again = "" if first else " still"
             return (
                 f"could not alert Slack:{again} rate limited (HTTP 429, Retry-After: {wait or '?'})"
             )

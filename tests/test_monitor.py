@@ -210,9 +210,12 @@ def _first_lines(args: list[str], env: dict[str, str], lines: int) -> list[str]:
         text=True,
     )
     got: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(
-        target=lambda: [got.put(line.rstrip("\n")) for line in process.stdout or ()], daemon=True
-    )
+
+    def read() -> None:
+        for line in process.stdout or ():
+            got.put(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         # Long enough for a busy machine; a line held in a buffer never comes before the kill.

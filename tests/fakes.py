@@ -227,6 +227,7 @@ class FakeGraphQL(_Fake):
         self.queries: list[str] = []
         # Every window asked for: (dataset, from, to), as the variables said.
         self.windows: list[tuple[str, datetime, datetime]] = []
+        self.variables: list[dict[str, Any]] = []
         # Zone HTTP analytics: (requests, [(status, country, path, count)]) per period.
         self.auth_current: tuple[int, list[tuple[int, str, str, int]]] = (
             100_000,
@@ -245,6 +246,7 @@ class FakeGraphQL(_Fake):
         body = json.loads(request.read_body() or b"{}")
         query, variables = str(body.get("query", "")), body.get("variables") or {}
         self.queries.append(query)
+        self.variables.append(variables)
         if "from" in variables and "to" in variables:
             dataset = re.search(r"(\w+AdaptiveGroups|workersInvocationsAdaptive)", query)
             self.windows.append(

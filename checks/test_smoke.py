@@ -193,7 +193,7 @@ def test_critical_path_meets_its_latency_budget(
     routes, budgets = settings.config.routes, settings.config.budgets
     route = routes.critical[critical]
     path = routes.fill(route.path)
-    endpoint = path.split("?", 1)[0]
+    endpoint, _, _ = path.partition("?")
     budget = budgets.for_endpoint(endpoint)
     if budget is None:
         cannot_judge(f"no budget for {endpoint} in [budgets.endpoints]")

@@ -96,7 +96,9 @@ def new_client(
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         follow_redirects=redirects > 0,
         max_redirects=redirects,
-        transport=httpx.HTTPTransport(verify=context, retries=http.retries, limits=limits),
+        transport=httpx.HTTPTransport(
+            verify=context, http2=http2, retries=http.retries, limits=limits
+        ),
         event_hooks=hooks,
     )
 

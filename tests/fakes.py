@@ -602,3 +602,16 @@ class FakeClerk(_Fake):
                 request.send_json(200, {"object": "session", "id": session, "status": "revoked"})
                 return
         request.send_json(404, not_found)
+
+
+@contextmanager
+def minting_clerk(
+    monkeypatch: Any, user: str = "clerk_user_1", lifetime: int = 60
+) -> Iterator[FakeClerk]:
+    """A running Clerk that mints for ``user`` (the sandbox's artist account), with the
+    suite's Clerk settings pointing at it (``monkeypatch``: pytest's fixture)."""
+    with FakeClerk([user], lifetime=lifetime).running() as clerk:
+        monkeypatch.setenv("CLERK_SECRET_KEY", FakeClerk.TOKEN)
+        monkeypatch.setenv("CLERK_API_URL", clerk.base)
+        monkeypatch.setenv("UMBRELLA_USER_ID", user)
+        yield clerk

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunChecks
-from tests.fakes import FakeClerk, SlackHook
+from tests.fakes import SlackHook, minting_clerk
 from umbrella_checks.operations.incident import Failure
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.wiring.aftermath import alert_text
@@ -36,38 +36,44 @@ def test_an_alert_names_ten_failures_and_counts_the_rest(count: int, more: str) 
     )
 
 
-def _daily(pytester: pytest.Pytester, target: Sandbox, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(
-        "-m", "daily", f"--base-url={target.url}", "--umbrella-environment=development", *args
-    )
+@pytest.fixture
+def alerting_health_run(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackHook
+) -> Callable[[Sandbox], pytest.RunResult]:
+    """The daily tier's health checks with --umbrella-alert and Slack's webhook set."""
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+
+    def run(target: Sandbox) -> pytest.RunResult:
+        return pytester.runpytest_subprocess(
+            *("-m", "daily", "-k", "health", "--umbrella-alert"),
+            *(f"--base-url={target.url}", "--umbrella-environment=development"),
+        )
+
+    return run
 
 
-def test_an_alert_slack_took_is_noted(
-    pytester: pytest.Pytester,
-    suite_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("faults", "code", "posts", "drafts"),
+    [
+        pytest.param(("health-500",), 1, 1, 1, id="failed-alerts-once"),
+        pytest.param((), 0, 0, 0, id="found-nothing-alerts-nobody"),
+    ],
+)
+def test_an_alert_goes_out_only_when_something_failed_and_is_noted(
+    alerting_health_run: Callable[[Sandbox], pytest.RunResult],
     slack: SlackHook,
     sandbox_server: Callable[..., Sandbox],
-) -> None:
-    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-    result = _daily(pytester, sandbox_server("health-500"), "--umbrella-alert", "-k", "health")
-    assert result.ret == 1
-    assert len(slack.posts) == 1
-    assert "umbrella: Slack alerted" in result.stdout.lines
-
-
-def test_a_run_that_found_nothing_alerts_nobody(
-    pytester: pytest.Pytester,
     suite_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    slack: SlackHook,
-    sandbox_server: Callable[..., Sandbox],
+    faults: tuple[str, ...],
+    code: int,
+    posts: int,
+    drafts: int,
 ) -> None:
-    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
-    result = _daily(pytester, sandbox_server(), "--umbrella-alert", "-k", "health")
-    assert result.ret == 0
-    assert slack.posts == []
-    assert list((suite_dir / "reports").glob("incident-*.md")) == []
+    result = alerting_health_run(sandbox_server(*faults))
+    assert result.ret == code
+    assert len(slack.posts) == posts
+    assert len(list((suite_dir / "reports").glob("incident-*.md"))) == drafts
+    assert ("umbrella: Slack alerted" in result.stdout.lines) is bool(posts)
 
 
 def test_revoking_the_runs_minted_sessions_is_noted(
@@ -75,10 +81,7 @@ def test_revoking_the_runs_minted_sessions_is_noted(
     monkeypatch: pytest.MonkeyPatch,
     sandbox_server: Callable[..., Sandbox],
 ) -> None:
-    with FakeClerk(["clerk_user_1"]).running() as clerk:
-        monkeypatch.setenv("CLERK_SECRET_KEY", FakeClerk.TOKEN)
-        monkeypatch.setenv("CLERK_API_URL", clerk.base)
-        monkeypatch.setenv("UMBRELLA_USER_ID", "clerk_user_1")
+    with minting_clerk(monkeypatch) as clerk:
         target = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
         run = run_checks(
             "checks/test_smoke.py::test_protected_route_accepts_the_test_user",

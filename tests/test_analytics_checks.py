@@ -80,20 +80,31 @@ def test_capacity_alerts_from_80_percent_of_the_quota(
     assert run.named(verdict) == ["test_r2_bucket_is_under_its_storage_quota"]
 
 
+ERROR_RATE = ("error_rate", "test_worker_error_rate_is_under_budget[24h]")
+VOLUME = ("volume", "test_request_volume_did_not_drop[24h]")
+
+
 @pytest.mark.parametrize(
-    ("change", "verdict"),
+    ("check", "change", "verdict"),
     [
-        pytest.param({"errors": 100}, "failed", id="error-rate-at-1-percent-fails"),
-        pytest.param({"errors": 99}, "passed", id="error-rate-under-1-percent-passes"),
-        pytest.param({"requests": 1, "errors": 0}, "passed", id="one-request-is-traffic"),
+        pytest.param(ERROR_RATE, {"errors": 100}, "failed", id="error-rate-at-1-percent-fails"),
+        pytest.param(ERROR_RATE, {"errors": 99}, "passed", id="error-rate-under-1-percent"),
+        pytest.param(ERROR_RATE, {"requests": 1, "errors": 0}, "passed", id="one-request"),
+        pytest.param(VOLUME, {"requests": 4500, "errors": 0}, "passed", id="half-of-before"),
+        pytest.param(VOLUME, {"requests": 4499, "errors": 0}, "failed", id="under-half"),
     ],
 )
-def test_error_rate_budget_edges(
-    run_checks: RunChecks, cloudflare: FakeGraphQL, change: dict[str, int], verdict: str
+def test_traffic_budget_edges(
+    run_checks: RunChecks,
+    cloudflare: FakeGraphQL,
+    check: tuple[str, str],
+    change: dict[str, int],
+    verdict: str,
 ) -> None:
+    """Error rate: under 1% passes, 1% fails; volume: half the period before still passes."""
     cloudflare.current = {**cloudflare.current, **change}
-    run = run_checks(TRAFFIC, "-m", "daily", "-k", "error_rate")
-    assert run.named(verdict) == ["test_worker_error_rate_is_under_budget[24h]"]
+    run = run_checks(TRAFFIC, "-m", "daily", "-k", check[0])
+    assert run.named(verdict) == [check[1]]
 
 
 def test_no_requests_at_all_fails_naming_the_worker(
@@ -104,21 +115,6 @@ def test_no_requests_at_all_fails_naming_the_worker(
     name = "test_worker_error_rate_is_under_budget[24h]"
     assert run.failed_names() == [name]
     assert "expected requests in the period, got none" in run.message_of(name)
-
-
-@pytest.mark.parametrize(
-    ("requests", "verdict"),
-    [
-        pytest.param(4500, "passed", id="half-of-before-passes"),
-        pytest.param(4499, "failed", id="under-half-fails"),
-    ],
-)
-def test_volume_drop_edge(
-    run_checks: RunChecks, cloudflare: FakeGraphQL, requests: int, verdict: str
-) -> None:
-    cloudflare.current = {**cloudflare.current, "requests": requests, "errors": 0}
-    run = run_checks(TRAFFIC, "-m", "daily", "-k", "volume")
-    assert run.named(verdict) == ["test_request_volume_did_not_drop[24h]"]
 
 
 def test_a_p90_just_over_500_ms_proves_the_p95_over(

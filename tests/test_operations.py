@@ -8,7 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,25 +28,6 @@ ERROR_ANSWERS = [
     pytest.param("server-error", "failed (HTTP 502)", id="5xx"),
     pytest.param("malformed", "with malformed JSON", id="malformed-json"),
 ]
-
-
-@pytest.fixture
-def cloudflare(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraphQL]:
-    with FakeGraphQL().running() as api:
-        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", FakeGraphQL.TOKEN)
-        monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "acc123")
-        monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", api.base)
-        yield api
-
-
-@pytest.fixture
-def sentry_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
-    with FakeSentry().running() as api:
-        monkeypatch.setenv("SENTRY_AUTH_TOKEN", FakeSentry.TOKEN)
-        monkeypatch.setenv("SENTRY_ORG", FakeSentry.ORG)
-        monkeypatch.setenv("SENTRY_PROJECT", FakeSentry.PROJECT)
-        monkeypatch.setenv("SENTRY_BASE_URL", api.root)
-        yield api
 
 
 def test_traffic_passes_on_healthy_analytics(

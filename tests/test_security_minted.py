@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import RunChecks
-from tests.fakes import FakeClerk
+from tests.fakes import minting_clerk
 from umbrella_checks.sandbox import Sandbox
 
 EXPIRED = "test_signed_in_routes_refuse_a_forged_token[expired]"
@@ -20,10 +20,7 @@ def test_a_minted_token_is_used_once_expired(
     monkeypatch: pytest.MonkeyPatch,
     sandbox_server: Callable[..., Sandbox],
 ) -> None:
-    with FakeClerk(["clerk_user_1"], lifetime=2).running() as clerk:  # expires in 2 s
-        monkeypatch.setenv("CLERK_SECRET_KEY", FakeClerk.TOKEN)
-        monkeypatch.setenv("CLERK_API_URL", clerk.base)
-        monkeypatch.setenv("UMBRELLA_USER_ID", "clerk_user_1")
+    with minting_clerk(monkeypatch, lifetime=2) as clerk:  # tokens expire in 2 s
         target = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
         run = run_checks(
             "checks/test_security.py",

@@ -23,21 +23,26 @@ def _answer(body: object = None, headers: dict[str, str] | None = None) -> Answe
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "said"),
     [
-        pytest.param({"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49"}, id="missing"),
+        pytest.param(
+            {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49"},
+            "X-RateLimit-Reset with a whole number, got no such header",
+            id="missing",
+        ),
         pytest.param(
             {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "x", "X-RateLimit-Reset": "1"},
+            "X-RateLimit-Remaining with a whole number, got 'x'",
             id="not-a-number",
         ),
     ],
 )
 def test_a_rate_limit_header_missing_or_not_a_number_fails_naming_it(
-    headers: dict[str, str],
+    headers: dict[str, str], said: str
 ) -> None:
     with pytest.raises(CheckFailed) as failed:
         RateHeaders.of(_answer({}, headers), RateLimitHeaders())
-    assert "with a whole number" in failed.value.message
+    assert f"expected header {said}" in failed.value.message
 
 
 def test_a_reset_without_a_zone_is_utc() -> None:
@@ -54,3 +59,10 @@ def test_a_figure_that_is_not_a_whole_number_fails_naming_it(used: object) -> No
     with pytest.raises(CheckFailed) as failed:
         Usage.of(_answer(body), Violet(headers_on_usage=False))
     assert "data.used as a whole number" in failed.value.message
+
+
+def test_a_reset_that_is_not_a_time_fails_naming_it() -> None:
+    body = {"data": {**BODY["data"], "resetAt": "tomorrow"}}
+    with pytest.raises(CheckFailed) as failed:
+        Usage.of(_answer(body), Violet(headers_on_usage=False))
+    assert "data.resetAt as a time, got 'tomorrow'" in failed.value.message

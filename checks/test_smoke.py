@@ -198,7 +198,7 @@ def test_critical_path_meets_its_latency_budget(
     if budget is None:
         cannot_judge(f"no budget for {endpoint} in [budgets.endpoints]")
     token = request.getfixturevalue("user_token") if route.signed_in else None
-    limits = Limits(budget / 1000, budgets.ceiling)
+    limits = Limits.of(budget, budgets.ceiling)
     burst = Latency.of([api.get(path, token=token) for _ in range(budgets.samples)])
     figures.record(f"median GET {endpoint} (ms)", burst.ms)
     figures.record(f"median GET {endpoint} wall (ms)", burst.wall_ms)

@@ -46,3 +46,7 @@ def test_the_budget_and_the_ceiling_are_limits_a_reading_may_reach(
     else:
         assert found is not None
         assert found.startswith(missed)
+
+
+def test_a_budget_in_milliseconds_is_limits_in_seconds() -> None:
+    assert Limits.of(300, 2.0) == Limits(budget=0.3, ceiling=2.0)

@@ -19,6 +19,11 @@ class Limits:
     budget: float  # seconds of the service's own time (median)
     ceiling: float  # seconds of wall-clock time (median)
 
+    @classmethod
+    def of(cls, budget_ms: float, ceiling: float) -> Limits:
+        """From a budget as ``[budgets.endpoints]`` writes it (ms) and the ceiling (s)."""
+        return cls(budget_ms / 1000, ceiling)
+
 
 @dataclass(frozen=True)
 class Latency:

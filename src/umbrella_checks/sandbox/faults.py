@@ -78,7 +78,8 @@ def _parse_slow(value: str) -> Delay:
         steps.append((bound, seconds))
     if bound > 1:
         raise FaultError(f"slow={value}: the percentages add up to more than 100")
-    steps.append((1.0 + 1e-9, base if base is not None else 0.0))
+    rest = base if base is not None else 0.0  # no base: the other answers are not delayed
+    steps.append((1.0 + 1e-9, rest))
     return Delay(route, tuple(steps))
 
 

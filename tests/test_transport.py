@@ -8,13 +8,23 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.certificates import https_server, issue
 from umbrella_checks.config.suite import Duration, Http
-from umbrella_checks.transport import NoAnswer, could_not_check_reason, new_client, request_once
+from umbrella_checks.transport import (
+    NoAnswer,
+    RequestCounter,
+    could_not_check_reason,
+    new_client,
+    request_once,
+    send,
+)
 
 
 @pytest.fixture
@@ -120,3 +130,68 @@ def test_a_services_answer_becomes_one_reason(status: int, reason: str | None) -
     else:
         assert found is not None
         assert found.startswith(f"could not check: Sentry {reason}")
+
+
+@pytest.fixture
+def private_https(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """An HTTPS server whose certificate only a private CA vouches for: (the CA, its URL)."""
+    ca, cert, key = issue(tmp_path, ("localhost",), datetime.now(UTC) + timedelta(days=30))
+    with https_server(cert, key) as port:
+        yield ca, f"https://localhost:{port}/"
+
+
+@pytest.mark.parametrize(
+    ("trust_private_ca", "tls", "answered"),
+    [
+        pytest.param(True, True, True, id="ssl-cert-file-trusted"),
+        pytest.param(False, True, False, id="not-in-certifi"),
+        pytest.param(True, False, False, id="plain-http-client-trusts-nothing"),
+    ],
+)
+def test_https_trusts_ssl_cert_file_else_certifi(
+    private_https: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    trust_private_ca: bool,
+    tls: bool,
+    answered: bool,
+) -> None:
+    ca, url = private_https
+    if trust_private_ca:
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    else:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with new_client(Http(), tls=tls) as client:
+        try:
+            status: int | None = send(client, "GET", url, what="Sentry").status_code
+        except NoAnswer:
+            status = None
+    assert (status is not None) is answered  # any HTTP answer: the handshake was trusted
+
+
+def test_a_single_request_is_https_by_default(
+    private_https: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, url = private_https
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    assert request_once(Http(), "GET", url, what="Slack").status_code == 501  # GET unsupported
+
+
+def test_defaults_follow_no_redirect_and_count_every_request(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=302, headers={"Location": httpserver.url_for("/new")}
+    )
+    counter = RequestCounter()
+    with new_client(Http(), counter=counter) as client:
+        assert client.get(httpserver.url_for("/old")).status_code == 302
+        client.get(httpserver.url_for("/old"))
+    assert counter.total == 2
+    assert request_once(Http(), "GET", httpserver.url_for("/old"), what="RDAP").status_code == 302
+
+
+def test_http11_is_the_default(listener: tuple[socket.socket, list[bytes]]) -> None:
+    port = listener[0].getsockname()[1]
+    quick = Http(connect_timeout=Duration(2.0), read_timeout=Duration(0.5))
+    with new_client(quick) as client, pytest.raises(httpx.HTTPError):
+        client.get(f"https://127.0.0.1:{port}/")
+    assert listener[1]
+    assert b"\x02h2" not in listener[1][0]

@@ -57,13 +57,22 @@ def test_a_healthy_summary_has_no_failure_table() -> None:
     assert "- a note" in text
 
 
-def test_a_failure_table_names_three_checks_of_a_group_and_counts_the_rest() -> None:
+@pytest.mark.parametrize(
+    ("count", "named"),
+    [
+        pytest.param(3, "`test_0`, `test_1`, `test_2`", id="three-named"),
+        pytest.param(4, "`test_0`, `test_1`, `test_2` and 1 more", id="four-three-named"),
+    ],
+)
+def test_a_failure_table_names_three_checks_of_a_group_and_counts_the_rest(
+    count: int, named: str
+) -> None:
     same = [
         Failure(f"checks/t.py::test_{n}", "m", route=f"/v1/r{n}", expected="no stack trace")
-        for n in range(4)
+        for n in range(count)
     ]
     text = _summary([*same, *_failed(1)])
     rows = [line for line in text.splitlines() if line.startswith("| SEV-")]
     assert len(rows) == 2
-    assert "| `test_0`, `test_1`, `test_2` and 1 more |" in rows[0]
+    assert f"| {named} |" in rows[0]
     assert rows[1].startswith("| SEV-2 | `test_0` | test_0 — m |")

@@ -10,6 +10,7 @@ for read-only services that take a bearer token.
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 import threading
 from collections.abc import Mapping
@@ -59,11 +60,17 @@ def timeout_of(http: Http) -> httpx.Timeout:
     )
 
 
+def trust_store() -> str:
+    """The CA bundle every HTTPS client trusts: ``SSL_CERT_FILE`` when set (a proxy that
+    inspects TLS, a private CA), else certifi's, the one httpx uses by default."""
+    return os.environ.get("SSL_CERT_FILE", "").strip() or certifi.where()
+
+
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    # Built once per process (loading the CA bundle costs tens of milliseconds), shared by
-    # every client: the same trust store httpx would use.
-    return ssl.create_default_context(cafile=certifi.where())
+def _tls_context(cafile: str) -> ssl.SSLContext:
+    # Built once per process and bundle (loading one costs tens of milliseconds), shared by
+    # every client.
+    return ssl.create_default_context(cafile=cafile)
 
 
 @functools.cache
@@ -90,7 +97,7 @@ def new_client(
     how many redirects to follow (0: none; the target's own redirects are answers to judge)."""
     hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    context = _tls_context() if tls else _no_tls_context()
+    context = _tls_context(trust_store()) if tls else _no_tls_context()
     return httpx.Client(
         timeout=timeout_of(http),
         headers={"User-Agent": USER_AGENT, **(headers or {})},

@@ -119,3 +119,15 @@ def test_switches_come_from_the_environment_first() -> None:
     )
     assert faults.raw == ("slow=/v1/a:5", "version-empty", "health-500")
     assert parse_faults(["health-500"]).raw == ("health-500",)
+
+
+def test_harmless_preflight_variants_reshape_only_preflights() -> None:
+    preflight = Outgoing("OPTIONS", "/v1/artists", 204, {})
+    parse_faults(["preflight-200", "credentials-on-every-preflight"]).reshape(preflight)
+    assert (preflight.status, preflight.headers) == (
+        200,
+        {"Access-Control-Allow-Credentials": "true"},
+    )
+    get = Outgoing("GET", "/v1/artists", 204, {})
+    parse_faults(["preflight-200", "credentials-on-every-preflight"]).reshape(get)
+    assert (get.status, get.headers) == (204, {})

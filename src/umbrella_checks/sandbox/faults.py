@@ -109,6 +109,16 @@ def _without_max_age(answer: Outgoing, _: object) -> None:
         answer.headers.pop("Access-Control-Max-Age", None)
 
 
+def _preflight_200(answer: Outgoing, _: object) -> None:
+    if answer.method == "OPTIONS" and answer.status == 204:
+        answer.status = 200
+
+
+def _credentials_on_preflights(answer: Outgoing, _: object) -> None:
+    if answer.method == "OPTIONS":
+        answer.headers["Access-Control-Allow-Credentials"] = "true"
+
+
 def _seconds(value: str) -> float:
     try:
         return float(value)
@@ -238,6 +248,17 @@ FAULTS: dict[str, Fault] = {
         reshape=_without_max_age,
     ),
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
+    "preflight-200": Fault(
+        None,
+        "harmless: preflight answers are 200 instead of 204 (as many CORS middlewares answer)",
+        reshape=_preflight_200,
+    ),
+    "credentials-on-every-preflight": Fault(
+        None,
+        "harmless: every preflight carries Access-Control-Allow-Credentials: true, an origin "
+        "that is not allowed too (it still gets no Access-Control-Allow-Origin)",
+        reshape=_credentials_on_preflights,
+    ),
     "cors-no-credentials": Fault(
         None, "allowed origins get no Access-Control-Allow-Credentials (cookies dropped)"
     ),

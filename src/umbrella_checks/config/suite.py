@@ -186,7 +186,7 @@ class Routes(_Section, frozen=True, kw_only=True):
         """The endpoints whose latency the suite measures: the critical paths (after a deploy
         and under load), the health route and an artist profile (under load)."""
         paths = [route.path for route in self.critical.values()] + [health_path, self.artist]
-        return sorted({self.fill(path).split("?", 1)[0] for path in paths})
+        return sorted({self.fill(path).partition("?")[0] for path in paths})
 
 
 class RateLimitHeaders(_Section, frozen=True, kw_only=True):

@@ -3,9 +3,12 @@ by reason, and a health answer that is or is not the Umbrella API's."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from tests.conftest import RunChecks
 from umbrella_checks.target.client import Answer
 from umbrella_checks.wiring.runstate import Findings, not_the_api
 
@@ -52,3 +55,11 @@ def _health(status: int, body: bytes) -> Answer:
 )
 def test_a_health_answer_is_the_api_or_a_stranger(status: int, body: bytes, stranger: bool) -> None:
     assert (not_the_api(_health(status, body)) is not None) is stranger
+
+
+def test_a_second_run_writes_beside_the_first(run_checks: RunChecks, suite_dir: Path) -> None:
+    """The reports folder exists from the first run: the second adds its own report."""
+    for _ in range(2):
+        run = run_checks("checks/test_health.py", "-m", "postdeploy", "-k", "answers_200")
+        assert run.passed_names() == ["test_health_answers_200"]
+    assert len(list((suite_dir / "reports").glob("postdeploy-2*.html"))) == 2

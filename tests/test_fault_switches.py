@@ -73,6 +73,8 @@ def test_a_malformed_switch_is_one_line_naming_it(spec: str, said: str) -> None:
         pytest.param("slow=/v1/a:100,900@10", "/v1/a", 0.05, 0.9, id="within-the-share"),
         pytest.param("slow=/v1/a:100,900@10", "/v1/a", 0.1, 0.1, id="at-the-shares-edge"),
         pytest.param("slow=/v1/a:100,900@10", "/v1/a", 0.99, 0.1, id="the-rest"),
+        pytest.param("slow=/v1/a:100,900@10", "/v1/a", 0.0995, 0.9, id="just-within-10-percent"),
+        pytest.param("slow=/v1/a:100", "/v1/a", 0.9999999999, 0.1, id="the-highest-draw"),
         pytest.param("slow=/v1/a:900@10", "/v1/a", 0.5, 0.0, id="no-base-no-delay"),
         pytest.param("slow=/v1/a:1@50,2@50", "/v1/a", 0.75, 0.002, id="shares-of-100"),
     ],

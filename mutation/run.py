@@ -97,6 +97,7 @@ class Outcome:
     pending: int = 0  # not judged yet (an interrupted run); -1: never run
     made: str = ""  # with --summary: when the session was last written (UTC)
     stale: bool = False  # with --summary: the module or its self-tests changed since
+    trusted: bool = False  # with --summary: judged with --trust-coverage (a lower bound)
     to_run: int = 0  # with --count: the mutants that would be judged
     baseline_failed: str | None = None
     seconds: float = 0.0
@@ -521,6 +522,9 @@ def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome
         counts = json.loads(filtered.read_text(encoding="utf-8"))
         outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts[:3]
         collect(outcome, session, equivalents)
+        plan = plan_path(slug)
+        if plan.exists():
+            outcome.trusted = not json.loads(plan.read_text(encoding="utf-8")).get("confirm", True)
         made = session.stat().st_mtime
         outcome.made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(made))
         # The code it judged is the lanes' copy (older sessions: the run's start, its stamp).
@@ -685,6 +689,11 @@ def _line(outcome: Outcome) -> str:
         + (f"made {outcome.made} UTC" if outcome.made else f"in {outcome.seconds:.0f} s")
         + (f"; {outcome.pending} NOT JUDGED YET" if outcome.pending else "")
         + ("; STALE: changed since" if outcome.stale else "")
+        + (
+            "; survivors not asked the other self-tests (--trust-coverage)"
+            if outcome.trusted
+            else ""
+        )
     )
 
 

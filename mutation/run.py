@@ -586,8 +586,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         import cosmic_ray  # noqa: F401
-    except ImportError:
-        print("cosmic-ray is not installed: pip install -e '.[mutation]' (or tox -e mutation)")
+    except ImportError as exc:
+        print(
+            f"cosmic-ray cannot be imported ({exc}): pip install -e '.[mutation]' "
+            "(or tox -e mutation)"
+        )
         return 2
     data, targets, equivalents = load_scope(args.scope)
     if args.changed is not None:

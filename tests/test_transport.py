@@ -168,6 +168,14 @@ def test_https_trusts_ssl_cert_file_else_certifi(
     assert (status is not None) is answered  # any HTTP answer: the handshake was trusted
 
 
+def test_an_ssl_cert_file_that_is_no_file_is_passed_over(
+    private_https: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nowhere.pem"))
+    with pytest.raises(NoAnswer):  # certifi's bundle: the private CA is not trusted
+        request_once(Http(), "GET", private_https[1], what="Slack")
+
+
 def test_a_single_request_is_https_by_default(
     private_https: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,9 +61,11 @@ def timeout_of(http: Http) -> httpx.Timeout:
 
 
 def trust_store() -> str:
-    """The CA bundle every HTTPS client trusts: ``SSL_CERT_FILE`` when set (a proxy that
-    inspects TLS, a private CA), else certifi's, the one httpx uses by default."""
-    return os.environ.get("SSL_CERT_FILE", "").strip() or certifi.where()
+    """The CA bundle every HTTPS client trusts: ``SSL_CERT_FILE`` when it names a file (a
+    proxy that inspects TLS, a private CA), else certifi's, the one httpx uses by default.
+    A name that is no file is passed over: verification stays on, never a traceback."""
+    given = os.environ.get("SSL_CERT_FILE", "").strip()
+    return given if given and os.path.isfile(given) else certifi.where()
 
 
 @functools.cache

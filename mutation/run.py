@@ -13,7 +13,7 @@ the tests reaching its line first, then the module's others if it survives them 
 ``--trust-coverage``).
 
 Usage: ``python mutation/run.py [--lanes N] [--only NAME ...] [--changed [BASE]]
-[--trust-coverage] [--resume] [--summary] [--all-operators] [--list] [--count]``
+[--trust-coverage] [--resume] [--survivors] [--summary] [--all-operators] [--list] [--count]``
 (``tox -e mutation``). Prints Cosmic Ray's own summary per module, every survivor with its
 diff, and the score; exits 1 below ``[score] minimum``, or when part of the scope was not judged
 on the code as it is (``--summary``).
@@ -100,6 +100,7 @@ class Outcome:
     trusted: bool = False  # with --summary: judged with --trust-coverage (a lower bound)
     to_run: int = 0  # with --count: the mutants that would be judged
     baseline_failed: str | None = None
+    refused: str | None = None  # --survivors on a module changed since its session: why not
     seconds: float = 0.0
 
     @property
@@ -465,6 +466,136 @@ def run_target(
     return outcome
 
 
+def _test_paths(tests: tuple[str, ...] | list[str]) -> list[str]:
+    """The test files and node ids of a list (not its options, such as ``-k EXPR``)."""
+    return [t for t in tests if t.endswith(".py") or "::" in t]
+
+
+def rejudge_survivors(
+    target: Target, lane: Path, equivalents: list[Equivalent], confirm: bool, copied: float
+) -> Outcome:
+    """Judge the latest session's survivors again, by the self-tests written since to kill them.
+
+    Only while the module is the code the session judged (its pristine copy): then a mutant
+    killed stays killed (self-tests were only added), and what is left to ask is whether the
+    survivors live on. Each survivor is written into the lane (``cosmic-ray apply``) and judged
+    by the test files the module's list gained since its session (with the list's options, such
+    as ``-k``); unless ``confirm`` is off (``--trust-coverage``), a survivor of those by the
+    whole list too — after which the session is no longer a lower bound.
+    """
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    outcome = Outcome(target)
+    started = time.monotonic()
+    slug = slug_of(target)
+    session, filtered = WORK / f"{slug}.sqlite", WORK / f"{slug}.filtered.json"
+    pristine, plan_file = WORK / f"{slug}.pristine.py", plan_path(slug)
+    if not all(path.exists() for path in (session, filtered, pristine, plan_file)):
+        outcome.pending = -1
+        return outcome
+    current = (REPO / target.module).read_text(encoding="utf-8")
+    if pristine.read_text(encoding="utf-8") != current:
+        outcome.refused = (
+            "changed since its session: --survivors judges only the code a session judged; "
+            "run the module again (--only)"
+        )
+        return outcome
+    plan = json.loads(plan_file.read_text(encoding="utf-8"))
+    known = set(_test_paths(plan["tests"]))
+    added = [t for t in _test_paths(target.tests) if t not in known]
+    options = [t for t in target.tests if t not in _test_paths(target.tests)]
+    env = lane_env(lane)
+    runs: list[list[str]] = []
+    if added:
+        runs.append(pytest_command(target, tuple(added + options)))
+    if confirm:
+        runs.append(pytest_command(target))
+    outcome.equivalent, outcome.in_messages, outcome.out_of_scope = json.loads(
+        filtered.read_text(encoding="utf-8")
+    )[:3]
+    if not runs:  # nothing written since the session, and the whole list not asked
+        collect(outcome, session, equivalents)
+        return outcome
+    source = current.splitlines()
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        survivors = [
+            (item, result)
+            for item, result in db.completed_work_items
+            if result.worker_outcome != WorkerOutcome.SKIPPED
+            and result.test_outcome == TestOutcome.SURVIVED
+            and not any(
+                e.covers(
+                    target.module,
+                    source[item.mutations[0].start_pos[0] - 1].strip(),
+                    item.mutations[0].operator_name,
+                )
+                for e in equivalents
+            )
+        ]
+    # The lists must pass unmutated, or a failure would say nothing about a mutant.
+    for command in runs:
+        unmutated = subprocess.run(
+            command, cwd=lane, env=env, capture_output=True, text=True, timeout=1800
+        )
+        if unmutated.returncode != 0:
+            outcome.baseline_failed = unmutated.stdout[-2000:]
+            return outcome
+    timeout = target.timeout
+    for item, result in survivors:
+        mutation = item.mutations[0]
+        subprocess.run(
+            [
+                tool("cosmic-ray"),
+                "apply",
+                str(mutation.module_path),
+                mutation.operator_name,
+                str(mutation.occurrence),
+            ],
+            cwd=lane,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        verdict = None
+        try:
+            for command in runs:
+                try:
+                    ran = subprocess.run(
+                        command, cwd=lane, env=env, capture_output=True, timeout=timeout
+                    )
+                except subprocess.TimeoutExpired:
+                    verdict = "timeout"
+                    break
+                if ran.returncode != 0:
+                    verdict = "killed by a self-test written since its session (--survivors)"
+                    break
+        finally:
+            shutil.copy2(pristine, lane / target.module)
+        if verdict is not None:
+            with use_db(str(session), WorkDB.Mode.open) as db:
+                db.set_result(
+                    item.job_id,
+                    WorkResult(
+                        worker_outcome=WorkerOutcome.NORMAL,
+                        output=verdict,
+                        test_outcome=TestOutcome.KILLED,
+                        diff=result.diff,
+                    ),
+                )
+    # The session now stands for the self-tests as they are: its figure is not stale, and
+    # after the whole list it is no longer a lower bound.
+    counts = json.loads(filtered.read_text(encoding="utf-8"))
+    counts[3:] = [copied]
+    filtered.write_text(json.dumps(counts), encoding="utf-8")
+    plan["confirm"] = plan["confirm"] or confirm
+    plan["tests"] = list(target.tests)
+    plan_file.write_text(json.dumps(plan), encoding="utf-8")
+    collect(outcome, session, equivalents)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
 def collect(outcome: Outcome, session: Path, equivalents: list[Equivalent] | None = None) -> None:
     """Cosmic Ray's summary line and the killed and surviving mutants of a session; with
     ``equivalents``, a survivor listed as equivalent since the session counts as one."""
@@ -576,6 +707,13 @@ def main(argv: list[str] | None = None) -> int:
         "reported, the others judge only their pending mutants",
     )
     parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="judge only the latest session's survivors again, by the self-tests added to the "
+        "module's list since (and, without --trust-coverage, by its whole list): after writing "
+        "tests that kill them; the module itself must be unchanged since its session",
+    )
+    parser.add_argument(
         "--changed",
         nargs="?",
         const="",
@@ -627,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and (not stamp.exists() or stamp.read_text() != source_stamp()):
         print("--resume: the code changed since the interrupted run (or there was none); run again")
         return 2
-    if not args.count:
+    if not args.count and not args.survivors:
         stamp.write_text(source_stamp())
     copied = time.time()  # the lanes' copy of the code, recorded with each session
     lanes: queue.Queue[Path] = queue.Queue()
@@ -648,15 +786,19 @@ def main(argv: list[str] | None = None) -> int:
                 target = todo.get_nowait()
             except queue.Empty:
                 return
-            done = run_target(
-                target,
-                lane,
-                keep,
-                equivalents,
-                args.count,
-                confirm=not args.trust_coverage,
-                resume=args.resume,
-                copied=copied,
+            done = (
+                rejudge_survivors(target, lane, equivalents, not args.trust_coverage, copied)
+                if args.survivors
+                else run_target(
+                    target,
+                    lane,
+                    keep,
+                    equivalents,
+                    args.count,
+                    confirm=not args.trust_coverage,
+                    resume=args.resume,
+                    copied=copied,
+                )
             )
             with lock:
                 outcomes.append(done)
@@ -678,6 +820,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _line(outcome: Outcome) -> str:
+    if outcome.refused is not None:
+        return f"{outcome.target.module}: {outcome.refused}"
     if outcome.baseline_failed is not None:
         return f"{outcome.target.module}: its self-tests fail unmutated — fix them first"
     if outcome.pending < 0:
@@ -708,7 +852,9 @@ def report(outcomes: list[Outcome], minimum: float, seconds: float) -> int:
     print(f"\n== survivors ({len(survivors)})")
     for survivor in survivors:
         print(survivor)
-    broken = [o.target.module for o in outcomes if o.baseline_failed is not None]
+    broken = [
+        o.target.module for o in outcomes if o.baseline_failed is not None or o.refused is not None
+    ]
     for outcome in outcomes:
         if outcome.baseline_failed is not None:
             print(f"\n== {outcome.target.module}: self-tests fail unmutated\n")
@@ -733,7 +879,11 @@ def report(outcomes: list[Outcome], minimum: float, seconds: float) -> int:
         )
         return 1
     if broken or score < minimum:
-        print(f"below the minimum of {minimum:.0f}%" if not broken else "baseline failures")
+        print(
+            f"below the minimum of {minimum:.0f}%"
+            if not broken
+            else "not judged: self-tests failing unmutated, or a module changed since its session"
+        )
         return 1
     return 0
 

@@ -1,0 +1,242 @@
+"""The target's client at its edges: how it times an answer (httpcore's marks, the connect
+round trip), what a hang and a refused connection become, waiting for its own requests in
+flight, and the envelope rule on bodies that are not quite the contract's."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from umbrella_checks.config.suite import Duration, Envelope, Errors, Http, SuiteConfig
+from umbrella_checks.errors import CheckFailed, RootCause, Unreachable
+from umbrella_checks.target.client import (
+    BY_BYTES,
+    Answer,
+    ApiClient,
+    Exchange,
+    Planned,
+    envelope_problem,
+)
+from umbrella_checks.transport import RequestCounter
+
+CONNECT = ("connection.connect_tcp.started", "connection.connect_tcp.complete")
+
+
+@pytest.mark.parametrize(
+    ("marks", "rtt"),
+    [
+        pytest.param({CONNECT[0]: 1.0, CONNECT[1]: 1.25}, 0.25, id="connected-rtt-is-connect"),
+        pytest.param({CONNECT[0]: 1.0}, None, id="connect-unfinished-no-rtt"),
+        pytest.param({CONNECT[1]: 1.25}, None, id="connection-reused-no-rtt"),
+        pytest.param({}, None, id="no-marks-no-rtt"),
+    ],
+)
+def test_the_round_trip_is_the_tcp_connect_time(marks: dict[str, float], rtt: float) -> None:
+    exchange = Exchange(httpx.Response(200), started=0.0, finished=2.0, marks=marks)
+    assert exchange.rtt == rtt
+
+
+@pytest.mark.parametrize("protocol", [pytest.param(p, id=p) for p in ("http11", "http2")])
+def test_time_to_first_byte_less_the_round_trip_is_the_service_time(protocol: str) -> None:
+    # Sent at 0.1 s, headers back at 0.4 s, connecting took 0.1 s: 0.2 s were the service's.
+    # The body's last byte (0.9 s) is no part of it.
+    marks = {
+        CONNECT[0]: 0.0,
+        CONNECT[1]: 0.1,
+        f"{protocol}.send_request_headers.started": 0.1,
+        f"{protocol}.receive_response_headers.complete": 0.4,
+    }
+    exchange = Exchange(httpx.Response(200), started=0.0, finished=0.9, marks=marks)
+    answer = exchange.answer("GET", "http://x/", None, Errors(), True, ("total",))
+    assert answer.timed_by == BY_BYTES
+    assert answer.server_time == pytest.approx(0.2)
+    assert answer.elapsed == pytest.approx(0.9)
+
+
+@pytest.fixture
+def headers_then_body() -> Iterator[str]:
+    """A server that sends an answer's headers at once and its body 0.4 s later."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                body = b'{"success": true, "meta": {"timestamp": "x"}}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+                )
+                time.sleep(0.4)
+                conn.sendall(body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_an_answer_is_timed_to_its_first_byte_not_its_last(headers_then_body: str) -> None:
+    # httpcore's trace marks are what the client reads: a slow body is the network's (or the
+    # size's), never the service's time.
+    api = ApiClient.for_target(headers_then_body, SuiteConfig(), RequestCounter())
+    try:
+        answer = api.get("/v1/health")
+    finally:
+        api.close()
+    assert answer.elapsed >= 0.4
+    assert answer.server_time < 0.3, answer.server_time
+
+
+def _client(url: str, read_timeout: float = 10.0) -> ApiClient:
+    config = SuiteConfig(http=Http(read_timeout=Duration(read_timeout), concurrency=1))
+    return ApiClient.for_target(url, config, RequestCounter())
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """Accepts connections, never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_a_hang_marks_the_target_unresponsive(silent: str) -> None:
+    api = _client(silent, read_timeout=0.3)
+    try:
+        with pytest.raises(RootCause) as raised:
+            api.get("/v1/health")
+    finally:
+        api.close()
+    assert type(raised.value) is RootCause  # not Unreachable: it connected
+    assert "did not answer GET" in str(raised.value)
+    assert api.unresponsive is not None
+
+
+def test_a_refused_connection_is_unreachable_not_unresponsive() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    api = _client(url)  # the port is closed now: connections are refused
+    try:
+        with pytest.raises(Unreachable) as raised:
+            api.get("/v1/health")
+    finally:
+        api.close()
+    assert "is the URL right" in str(raised.value)
+    assert api.unresponsive is None
+
+
+def test_quiet_waits_for_the_requests_still_in_flight(httpserver: HTTPServer) -> None:
+    def slow(_: Request) -> Response:
+        time.sleep(0.5)
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/v1/gigs").respond_with_handler(slow)
+    api = _client(httpserver.url_for("/"))
+    try:
+        api.prefetch([(Planned.of("GET", "/v1/gigs"), {"checks/test_x.py::test_y"})])
+        api.quiet(timeout=10)
+        assert len(httpserver.log) == 1  # answered before quiet returned
+    finally:
+        api.close()
+
+
+def test_a_fresh_client_serves_a_prefetched_answer(httpserver: HTTPServer) -> None:
+    # No check is marked destructive until the plugin says so: a prefetched answer serves the
+    # check that declared it, without a second request.
+    httpserver.expect_request("/v1/gigs").respond_with_json(
+        {"success": True, "meta": {"timestamp": "x"}}
+    )
+    api = _client(httpserver.url_for("/"))
+    try:
+        api.asking = "checks/test_x.py::test_y"
+        api.prefetch([(Planned.of("GET", "/v1/gigs"), {api.asking})])
+        api.get("/v1/gigs")
+    finally:
+        api.close()
+    assert len(httpserver.log) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param({"success": True, "meta": {"timestamp": "x"}}, None, id="whole-envelope"),
+        pytest.param({"success": True, "meta": {}}, '"meta.timestamp"', id="meta-without-stamp"),
+        pytest.param({"success": True, "meta": "x"}, '"meta.timestamp"', id="meta-not-an-object"),
+        pytest.param({"success": True}, '"meta.timestamp"', id="no-meta"),
+        pytest.param({"success": "yes", "meta": {}}, 'boolean "success"', id="success-not-bool"),
+    ],
+)
+def test_what_the_envelope_lacks(body: object, problem: str | None) -> None:
+    assert envelope_problem(body) == problem
+
+
+def test_a_json_answer_that_is_not_json_breaks_no_envelope_rule(httpserver: HTTPServer) -> None:
+    # Its checks say what is wrong with it when they read it; the envelope rule has nothing to
+    # say about a body it cannot parse, and the request itself returns normally.
+    httpserver.expect_request("/v1/gigs").respond_with_data(
+        "<html>oops</html>", content_type="application/json"
+    )
+    violations: list[tuple[str, str]] = []
+    api = ApiClient.for_target(httpserver.url_for("/"), SuiteConfig(), RequestCounter(), violations)
+    try:
+        answer = api.get("/v1/gigs")
+    finally:
+        api.close()
+    assert answer.status == 200
+    assert violations == []
+
+
+def test_a_bare_answer_missing_a_field_lists_its_keys(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/health").respond_with_json({"status": "ok", "env": "prod"})
+    config = SuiteConfig(envelope=Envelope(bare_routes=["/v1/health"]))
+    api = ApiClient.for_target(httpserver.url_for("/"), config, RequestCounter())
+    try:
+        answer = api.get("/v1/health")
+        with pytest.raises(CheckFailed) as failed:
+            answer.field("data.version")
+    finally:
+        api.close()
+    assert "whose top-level keys are: env, status" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        pytest.param("2026-12-01T05:00:10Z", id="utc-marked"),
+        pytest.param("2026-12-01T05:00:10", id="naive-read-as-utc"),
+    ],
+)
+def test_a_fresh_timestamp_passes_with_or_without_its_zone(stamp: str) -> None:
+    answer = Answer(
+        "GET",
+        "http://x/v1/health",
+        httpx.Response(
+            200, json={"success": True, "data": {"t": stamp}, "meta": {"timestamp": "x"}}
+        ),
+        0.01,
+    )
+    answer.expect_fresh("data.t", within=60, now=datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC))
+
+
+def test_a_timestamp_that_is_no_time_fails_readably() -> None:
+    answer = Answer(
+        "GET",
+        "http://x/v1/health",
+        httpx.Response(200, json={"success": True, "data": {"t": "soon"}, "meta": {}}),
+        0.01,
+    )
+    with pytest.raises(CheckFailed) as failed:
+        answer.expect_fresh("data.t", within=60, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert "expected data.t as an ISO-8601 time, got 'soon'" in str(failed.value)

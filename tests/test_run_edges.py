@@ -1,0 +1,121 @@
+"""What a run shows at its edges: the verdict line of its summary, where a skip points, how many
+bare routes one check met, and from which concurrency the planned requests go out together."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, RunChecks
+from umbrella_checks.sandbox import Sandbox
+
+
+def test_the_summary_says_the_verdict(run_checks: RunChecks) -> None:
+    # CI reads the verdict from the step summary; an on-call engineer reading the log finds it
+    # on the run's last lines too.
+    run = run_checks("checks/test_health.py")
+    assert run.failed_names() == []
+    assert "umbrella: verdict: healthy — no check judged the service broken" in run.output
+
+
+def _first_lines(checks_file: str) -> set[int]:
+    """Where pytest locates each check of a file: its first line (a decorator's, if any)."""
+    tree = ast.parse((REPO / checks_file).read_text(encoding="utf-8"))
+    return {
+        min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+
+
+def _skip_lines(output: str, checks_file: str) -> set[int]:
+    found = re.findall(rf"SKIPPED \[\d+\] {re.escape(checks_file)}:(\d+): ", output)
+    assert found, output
+    return {int(line) for line in found}
+
+
+def test_a_check_that_cannot_judge_is_reported_at_the_check(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    # Without a token the signed-in checks cannot judge: the skip line points at the check,
+    # not at the fixture that found the token missing, so the reader lands where the check is.
+    sandbox = sandbox_server()
+    run = run_checks(
+        "checks/test_smoke.py", "-rs", "--umbrella-environment=development", target=sandbox.url
+    )
+    skipped = _skip_lines(run.output, "checks/test_smoke.py")
+    assert skipped <= _first_lines("checks/test_smoke.py"), sorted(skipped)
+
+
+def test_a_check_stopped_by_a_root_cause_is_reported_at_the_check(run_checks: RunChecks) -> None:
+    run = run_checks("checks/test_smoke.py", "-rs", faults=["routes-lost"])
+    skipped = _skip_lines(run.output, "checks/test_smoke.py")
+    assert skipped <= _first_lines("checks/test_smoke.py"), sorted(skipped)
+
+
+BARE_TWICE = """
+def test_two_routes(api, user_token):
+    api.get("/v1/artists", token=user_token)
+    api.get("/v1/gigs", token=user_token)
+"""
+
+
+def test_one_check_meeting_two_bare_routes_names_the_first_and_counts_the_other(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "test_two_routes.py").write_text(BARE_TWICE, encoding="utf-8")
+    run = run_checks("checks/test_two_routes.py", faults=["envelope-missing=*"])
+    message = run.message_of("test_two_routes")
+    assert re.match(r"GET http://127.0.0.1:\d+/v1/artists: ", message), message
+    assert message.endswith("; 1 more"), message
+
+
+def test_one_bare_route_has_no_count(run_checks: RunChecks, suite_dir: Path) -> None:
+    (suite_dir / "checks" / "test_two_routes.py").write_text(BARE_TWICE, encoding="utf-8")
+    run = run_checks("checks/test_two_routes.py", faults=["envelope-missing=/v1/gigs"])
+    message = run.message_of("test_two_routes")
+    assert re.match(r"GET http://127.0.0.1:\d+/v1/gigs: ", message), message
+    assert "more" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "together"),
+    [
+        pytest.param(1, False, id="concurrency-1-one-at-a-time"),
+        pytest.param(2, True, id="concurrency-2-planned-requests-prefetched"),
+    ],
+)
+def test_planned_requests_go_out_with_the_probe_from_concurrency_2(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    suite_dir: Path,
+    concurrency: int,
+    together: bool,
+) -> None:
+    # Health answers in a second. Checks wait for the start-of-run probe, so a request that
+    # arrives while the probe waits was sent ahead of them: prefetched.
+    sandbox = sandbox_server("slow=/v1/health:1000")
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
+    config = (suite_dir / "umbrella.toml").read_text(
+        encoding="utf-8"
+    ) + f"\n[env.development.http]\nconcurrency = {concurrency}\n"
+    run_checks(
+        "checks/test_smoke.py",
+        "--umbrella-environment=development",
+        target=sandbox.url,
+        config=config,
+    )
+    events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
+    probe_answered = events.index("end GET /v1/health")
+    arrived = [
+        event
+        for event in events[:probe_answered]
+        if event.startswith("start ") and not event.endswith("/v1/health")
+    ]
+    assert bool(arrived) is together, events[: probe_answered + 1]

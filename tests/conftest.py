@@ -195,6 +195,19 @@ def sandbox_server() -> Iterator[Callable[..., Sandbox]]:
         sandbox.stop()
 
 
+def arrived_while_the_probe_waited(sandbox: Sandbox) -> list[str]:
+    """The requests other than health's that reached the sandbox before it answered the
+    start-of-run probe. Checks wait for the probe, so with health slowed (``slow=/v1/health:…``)
+    any request here was sent ahead of them: prefetched."""
+    events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
+    probe_answered = events.index("end GET /v1/health")
+    return [
+        event
+        for event in events[:probe_answered]
+        if event.startswith("start ") and not event.endswith("/v1/health")
+    ]
+
+
 @pytest.fixture
 def slack(httpserver: HTTPServer) -> SlackHook:
     """Slack's incoming webhook, answering as Slack does (``slack.answer(mode)``)."""

@@ -8,10 +8,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REPO, RunChecks
+from tests.conftest import REPO, RunChecks, arrived_while_the_probe_waited
 from umbrella_checks.sandbox import Sandbox
 
 
@@ -98,8 +97,6 @@ def test_planned_requests_go_out_with_the_probe_from_concurrency_2(
     concurrency: int,
     together: bool,
 ) -> None:
-    # Health answers in a second. Checks wait for the start-of-run probe, so a request that
-    # arrives while the probe waits was sent ahead of them: prefetched.
     sandbox = sandbox_server("slow=/v1/health:1000")
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
     config = (suite_dir / "umbrella.toml").read_text(
@@ -111,11 +108,5 @@ def test_planned_requests_go_out_with_the_probe_from_concurrency_2(
         target=sandbox.url,
         config=config,
     )
-    events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
-    probe_answered = events.index("end GET /v1/health")
-    arrived = [
-        event
-        for event in events[:probe_answered]
-        if event.startswith("start ") and not event.endswith("/v1/health")
-    ]
-    assert bool(arrived) is together, events[: probe_answered + 1]
+    arrived = arrived_while_the_probe_waited(sandbox)
+    assert bool(arrived) is together, arrived

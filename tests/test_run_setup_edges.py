@@ -11,10 +11,9 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import RunChecks
+from tests.conftest import RunChecks, arrived_while_the_probe_waited
 from umbrella_checks.sandbox import Sandbox
 
 
@@ -116,16 +115,6 @@ def test_listing_fixtures_per_test_sends_and_writes_nothing(
     assert "requests sent to the target" not in result.stdout.str()
 
 
-def _arrived_while_the_probe_waited(sandbox: Sandbox) -> list[str]:
-    events: list[str] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
-    probe_answered = events.index("end GET /v1/health")
-    return [
-        event
-        for event in events[:probe_answered]
-        if event.startswith("start ") and not event.endswith("/v1/health")
-    ]
-
-
 def test_dist_without_workers_still_prefetches(
     run_checks: RunChecks,
     sandbox_server: Callable[..., Sandbox],
@@ -142,7 +131,7 @@ def test_dist_without_workers_still_prefetches(
         "--umbrella-environment=development",
         target=sandbox.url,
     )
-    assert _arrived_while_the_probe_waited(sandbox)
+    assert arrived_while_the_probe_waited(sandbox)
 
 
 FIGURE = """

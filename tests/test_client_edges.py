@@ -240,3 +240,35 @@ def test_a_timestamp_that_is_no_time_fails_readably() -> None:
     with pytest.raises(CheckFailed) as failed:
         answer.expect_fresh("data.t", within=60, now=datetime(2026, 12, 1, tzinfo=UTC))
     assert "expected data.t as an ISO-8601 time, got 'soon'" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param({"message": "no"}, id="error-without-code"),
+        pytest.param({"code": ""}, id="error-with-empty-code"),
+        pytest.param("no", id="error-not-an-object"),
+    ],
+)
+def test_a_failed_answer_must_say_its_error_code(error: object) -> None:
+    answer = Answer(
+        "GET",
+        "http://x/v1/gigs",
+        httpx.Response(400, json={"success": False, "error": error, "meta": {"timestamp": "x"}}),
+        0.01,
+    )
+    with pytest.raises(CheckFailed) as failed:
+        answer.expect_envelope()
+    assert 'expected an error envelope with "error.code"' in str(failed.value)
+
+
+def test_a_route_recorded_bare_breaks_no_envelope_rule(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/health").respond_with_json({"status": "ok"})
+    violations: list[tuple[str, str]] = []
+    config = SuiteConfig(envelope=Envelope(bare_routes=["/v1/health"]))
+    api = ApiClient.for_target(httpserver.url_for("/"), config, RequestCounter(), violations)
+    try:
+        assert api.get("/v1/health").field("data.status") == "ok"
+    finally:
+        api.close()
+    assert violations == []

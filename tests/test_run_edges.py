@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, RunChecks, arrived_while_the_probe_waited
+from tests.fakes import minting_clerk
 from umbrella_checks.sandbox import Sandbox
 
 
@@ -110,3 +111,95 @@ def test_planned_requests_go_out_with_the_probe_from_concurrency_2(
     )
     arrived = arrived_while_the_probe_waited(sandbox)
     assert bool(arrived) is together, arrived
+
+
+TWO_ACCOUNTS = """
+from umbrella_checks.wiring.declared import sends
+
+
+def _as_user(planner, settings, params):
+    planner.add("GET", "/v1/profile", who="user")
+
+
+def _as_admin(planner, settings, params):
+    planner.add("GET", "/v1/profile", who="admin")
+
+
+@sends(_as_user)
+def test_as_user(api):
+    pass
+
+
+@sends(_as_admin)
+def test_as_admin(api):
+    pass
+"""
+
+PER_USER = """
+[security.rate_limits.profile]
+limit = 1
+window = "1m"
+per = "user"
+routes = ["/v1/profile"]
+"""
+
+
+def test_a_per_user_limit_counts_each_account_apart(run_checks: RunChecks, suite_dir: Path) -> None:
+    # One request as the user and one as the admin: one each, within a limit of one per user.
+    (suite_dir / "checks" / "test_two_accounts.py").write_text(TWO_ACCOUNTS, encoding="utf-8")
+    config = (suite_dir / "umbrella.toml").read_text(encoding="utf-8") + PER_USER
+    run = run_checks("checks/test_two_accounts.py", config=config)
+    assert run.ret == 0, run.output
+    assert run.passed_names() == ["test_as_admin", "test_as_user"]
+
+
+def test_the_html_report_names_its_tier_and_target(run_checks: RunChecks, suite_dir: Path) -> None:
+    run = run_checks("checks/test_health.py")
+    (report,) = (suite_dir / "reports").glob("custom-*Z.html")
+    target = re.search(r"umbrella: Target: (\S+) ", run.output)
+    assert target is not None, run.output
+    assert f"umbrella-checks custom — {target.group(1)} — " in report.read_text(encoding="utf-8")
+
+
+def test_the_html_report_shows_the_figures_checks_recorded(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "test_figure.py").write_text(
+        "def test_figure(figures):\n    figures.record('answers', 3)\n", encoding="utf-8"
+    )
+    run_checks("checks/test_figure.py")
+    (report,) = (suite_dir / "reports").glob("custom-*Z.html")
+    assert "<p>answers: 3</p>" in report.read_text(encoding="utf-8")
+
+
+def test_only_checks_that_cannot_judge_are_listed_as_not_judged(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    # A check the guard refused (destructive, not allowed) or one that does not apply is a
+    # decision, not doubt: "could not judge" lists the doubt alone.
+    (suite_dir / "checks" / "test_refused.py").write_text(
+        "import pytest\n\n@pytest.mark.destructive\ndef test_burns_quota(api):\n    pass\n",
+        encoding="utf-8",
+    )
+    run = run_checks("checks/test_refused.py")
+    assert run.skipped_names() == ["test_burns_quota"], run.output
+    assert "could not judge" not in run.output
+
+
+def test_sessions_minted_by_a_run_that_never_started_are_revoked(
+    run_checks: RunChecks,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Tokens are minted as the run is set up; a run that stops before its session starts (here
+    # a conftest's own sessionstart) never reaches session end, and still revokes them.
+    (suite_dir / "conftest.py").write_text(
+        "import pytest\n\ndef pytest_sessionstart(session):\n"
+        "    raise pytest.UsageError('stopped before the session started')\n",
+        encoding="utf-8",
+    )
+    with minting_clerk(monkeypatch) as clerk:
+        target = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+        run_checks("checks/test_health.py", "--umbrella-environment=development", target=target.url)
+        assert (clerk.created, clerk.revoked) == (1, 1)

@@ -24,6 +24,7 @@ from umbrella_checks.target.client import (
     Exchange,
     Planned,
     envelope_problem,
+    snippet,
 )
 from umbrella_checks.transport import RequestCounter
 
@@ -272,3 +273,84 @@ def test_a_route_recorded_bare_breaks_no_envelope_rule(httpserver: HTTPServer) -
     finally:
         api.close()
     assert violations == []
+
+
+def test_a_snippet_is_160_characters_by_default() -> None:
+    assert snippet("x" * 200) == "x" * 159 + "…"
+    assert snippet("x" * 160) == "x" * 160
+
+
+@pytest.mark.parametrize(
+    ("stamp", "fresh"),
+    [
+        pytest.param("2026-12-01T05:01:00Z", True, id="exactly-the-allowed-skew-is-fresh"),
+        pytest.param("2026-12-01T05:01:01Z", False, id="a-second-more-is-stale"),
+    ],
+)
+def test_a_timestamp_is_fresh_up_to_its_allowed_skew(stamp: str, fresh: bool) -> None:
+    answer = Answer(
+        "GET",
+        "http://x/v1/health",
+        httpx.Response(200, json={"success": True, "data": {"t": stamp}, "meta": {}}),
+        0.01,
+    )
+    now = datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC)
+    if fresh:
+        answer.expect_fresh("data.t", within=60, now=now)
+    else:
+        with pytest.raises(CheckFailed, match="stale cached answer or its clock is wrong"):
+            answer.expect_fresh("data.t", within=60, now=now)
+
+
+def test_a_resent_request_waits_for_the_requests_in_flight() -> None:
+    # A latency miss is confirmed alone: not queued behind the tier's own burst. (A threaded
+    # server and a client of many connections: either alone would serialise the two requests
+    # whatever resend did.)
+    seen: dict[str, float] = {}
+
+    def slow(_: Request) -> Response:
+        time.sleep(0.5)
+        seen["gigs answered"] = time.monotonic()
+        return Response("{}", content_type="application/json")
+
+    def quick(_: Request) -> Response:
+        seen["artists arrived"] = time.monotonic()
+        return Response("{}", content_type="application/json")
+
+    server = HTTPServer(threaded=True)
+    server.start()
+    try:
+        server.expect_request("/v1/gigs").respond_with_handler(slow)
+        server.expect_request("/v1/artists").respond_with_handler(quick)
+        api = ApiClient.for_target(server.url_for("/"), SuiteConfig(), RequestCounter())
+        try:
+            api.prefetch([(Planned.of("GET", "/v1/gigs"), {"checks/test_x.py::test_y"})])
+            api.resend("GET", "/v1/artists", times=1)
+        finally:
+            api.close()
+    finally:
+        server.clear()
+        server.stop()
+    assert seen["artists arrived"] >= seen["gigs answered"]
+
+
+def test_an_answer_on_a_reused_connection_is_timed_with_the_round_trip_seen_before() -> None:
+    # Only a request that opened its connection measures the round trip (its TCP connect); one
+    # that reused it is timed with the shortest round trip the client has seen.
+    api = ApiClient.for_target("http://127.0.0.1:9", SuiteConfig(), RequestCounter())
+    try:
+        opened = {
+            CONNECT[0]: 0.0,
+            CONNECT[1]: 0.1,
+            "http11.send_request_headers.started": 0.1,
+            "http11.receive_response_headers.complete": 0.4,
+        }
+        reused = {
+            "http11.send_request_headers.started": 1.0,
+            "http11.receive_response_headers.complete": 1.3,
+        }
+        api._answer(Exchange(httpx.Response(200), 0.0, 0.5, opened), "GET", "/a")
+        answer = api._answer(Exchange(httpx.Response(200), 1.0, 1.4, reused), "GET", "/a")
+    finally:
+        api.close()
+    assert answer.server_time == pytest.approx(0.2)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import REPO, RunChecks, arrived_while_the_probe_waited
@@ -203,3 +204,31 @@ def test_sessions_minted_by_a_run_that_never_started_are_revoked(
         target = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
         run_checks("checks/test_health.py", "--umbrella-environment=development", target=target.url)
         assert (clerk.created, clerk.revoked) == (1, 1)
+
+
+def test_under_xdist_every_request_sent_is_counted(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Workers send the checks' requests; each check's count travels to the controller with its
+    # teardown report, and the summary adds them up.
+    sandbox = sandbox_server()
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
+    run = run_checks(
+        "checks/test_smoke.py", "-n", "2", "--umbrella-environment=development", target=sandbox.url
+    )
+    reported = re.search(r"umbrella: (\d+) requests sent to the target", run.output)
+    assert reported is not None, run.output
+    sent = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]["requests"]
+    assert int(reported.group(1)) == sent
+
+
+def test_the_html_report_shows_a_skip_as_its_reason_and_where(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], suite_dir: Path
+) -> None:
+    sandbox = sandbox_server()
+    run_checks("checks/test_smoke.py", "--umbrella-environment=development", target=sandbox.url)
+    (report,) = (suite_dir / "reports").glob("custom-*Z.html")
+    text = report.read_text(encoding="utf-8")
+    assert re.search(r"Skipped: UMBRELLA_USER_TOKEN [^\\]*?checks/test_smoke\.py:\d+\)", text)

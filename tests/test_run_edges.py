@@ -232,3 +232,12 @@ def test_the_html_report_shows_a_skip_as_its_reason_and_where(
     (report,) = (suite_dir / "reports").glob("custom-*Z.html")
     text = report.read_text(encoding="utf-8")
     assert re.search(r"Skipped: UMBRELLA_USER_TOKEN [^\\]*?checks/test_smoke\.py:\d+\)", text)
+
+
+def test_the_step_summary_points_at_the_report(
+    run_checks: RunChecks, suite_dir: Path, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    run_checks("checks/test_health.py", f"--umbrella-summary={summary}")
+    text = summary.read_text(encoding="utf-8")
+    assert f"Report: `{suite_dir / 'reports' / 'custom-latest.html'}`" in text, text

@@ -838,7 +838,7 @@ def _line(outcome: Outcome) -> str:
         + ("; STALE: changed since" if outcome.stale else "")
         + (
             "; survivors not asked the other self-tests (--trust-coverage)"
-            if outcome.trusted
+            if outcome.trusted and outcome.survivors
             else ""
         )
     )

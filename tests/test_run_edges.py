@@ -84,36 +84,6 @@ def test_one_bare_route_has_no_count(run_checks: RunChecks, suite_dir: Path) -> 
     assert "more" not in message, message
 
 
-@pytest.mark.parametrize(
-    ("concurrency", "together"),
-    [
-        pytest.param(1, False, id="concurrency-1-one-at-a-time"),
-        pytest.param(2, True, id="concurrency-2-planned-requests-prefetched"),
-    ],
-)
-def test_planned_requests_go_out_with_the_probe_from_concurrency_2(
-    run_checks: RunChecks,
-    sandbox_server: Callable[..., Sandbox],
-    monkeypatch: pytest.MonkeyPatch,
-    suite_dir: Path,
-    concurrency: int,
-    together: bool,
-) -> None:
-    sandbox = sandbox_server("slow=/v1/health:1000")
-    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
-    config = (suite_dir / "umbrella.toml").read_text(
-        encoding="utf-8"
-    ) + f"\n[env.development.http]\nconcurrency = {concurrency}\n"
-    run_checks(
-        "checks/test_smoke.py",
-        "--umbrella-environment=development",
-        target=sandbox.url,
-        config=config,
-    )
-    arrived = arrived_while_the_probe_waited(sandbox)
-    assert bool(arrived) is together, arrived
-
-
 TWO_ACCOUNTS = """
 from umbrella_checks.wiring.declared import sends
 
@@ -206,6 +176,26 @@ def test_sessions_minted_by_a_run_that_never_started_are_revoked(
         assert (clerk.created, clerk.revoked) == (1, 1)
 
 
+def test_the_html_report_shows_a_skip_as_its_reason_and_where(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], suite_dir: Path
+) -> None:
+    sandbox = sandbox_server()
+    run_checks("checks/test_smoke.py", "--umbrella-environment=development", target=sandbox.url)
+    (report,) = (suite_dir / "reports").glob("custom-*Z.html")
+    text = report.read_text(encoding="utf-8")
+    assert re.search(r"Skipped: UMBRELLA_USER_TOKEN [^\\]*?checks/test_smoke\.py:\d+\)", text)
+
+
+def test_the_step_summary_points_at_the_report(
+    run_checks: RunChecks, suite_dir: Path, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    run_checks("checks/test_health.py", f"--umbrella-summary={summary}")
+    text = summary.read_text(encoding="utf-8")
+    assert f"Report: `{suite_dir / 'reports' / 'custom-latest.html'}`" in text, text
+
+
+# The slowest last: mutation/run.py --survivors runs this file with -x.
 def test_under_xdist_every_request_sent_is_counted(
     run_checks: RunChecks,
     sandbox_server: Callable[..., Sandbox],
@@ -224,20 +214,31 @@ def test_under_xdist_every_request_sent_is_counted(
     assert int(reported.group(1)) == sent
 
 
-def test_the_html_report_shows_a_skip_as_its_reason_and_where(
-    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], suite_dir: Path
+@pytest.mark.parametrize(
+    ("concurrency", "together"),
+    [
+        pytest.param(1, False, id="concurrency-1-one-at-a-time"),
+        pytest.param(2, True, id="concurrency-2-planned-requests-prefetched"),
+    ],
+)
+def test_planned_requests_go_out_with_the_probe_from_concurrency_2(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    suite_dir: Path,
+    concurrency: int,
+    together: bool,
 ) -> None:
-    sandbox = sandbox_server()
-    run_checks("checks/test_smoke.py", "--umbrella-environment=development", target=sandbox.url)
-    (report,) = (suite_dir / "reports").glob("custom-*Z.html")
-    text = report.read_text(encoding="utf-8")
-    assert re.search(r"Skipped: UMBRELLA_USER_TOKEN [^\\]*?checks/test_smoke\.py:\d+\)", text)
-
-
-def test_the_step_summary_points_at_the_report(
-    run_checks: RunChecks, suite_dir: Path, tmp_path: Path
-) -> None:
-    summary = tmp_path / "summary.md"
-    run_checks("checks/test_health.py", f"--umbrella-summary={summary}")
-    text = summary.read_text(encoding="utf-8")
-    assert f"Report: `{suite_dir / 'reports' / 'custom-latest.html'}`" in text, text
+    sandbox = sandbox_server("slow=/v1/health:1000")
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
+    config = (suite_dir / "umbrella.toml").read_text(
+        encoding="utf-8"
+    ) + f"\n[env.development.http]\nconcurrency = {concurrency}\n"
+    run_checks(
+        "checks/test_smoke.py",
+        "--umbrella-environment=development",
+        target=sandbox.url,
+        config=config,
+    )
+    arrived = arrived_while_the_probe_waited(sandbox)
+    assert bool(arrived) is together, arrived

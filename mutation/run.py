@@ -14,6 +14,7 @@ the tests reaching its line first, then the module's others if it survives them 
 
 Usage: ``python mutation/run.py [--lanes N] [--only NAME ...] [--changed [BASE]]
 [--trust-coverage] [--resume] [--survivors] [--summary] [--all-operators] [--list] [--count]``
+(one module with several lanes: its mutants spread over them)
 (``tox -e mutation``). Prints Cosmic Ray's own summary per module, every survivor with its
 diff, and the score; exits 1 below ``[score] minimum``, or when part of the scope was not judged
 on the code as it is (``--summary``).
@@ -29,6 +30,7 @@ import os
 import queue
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -412,6 +414,7 @@ def run_target(
     confirm: bool = True,
     resume: bool = False,
     copied: float = 0.0,
+    more_lanes: tuple[Path, ...] = (),
 ) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -454,16 +457,69 @@ def run_target(
         with use_db(str(session), WorkDB.Mode.open) as db:
             outcome.to_run = sum(1 for _ in db.pending_work_items)
         return outcome
-    subprocess.run(
-        [tool("cosmic-ray"), "exec", str(config), str(session)],
-        cwd=lane,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    if more_lanes:
+        spread(session, config, (lane, *more_lanes))
+    else:
+        subprocess.run(
+            [tool("cosmic-ray"), "exec", str(config), str(session)],
+            cwd=lane,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     collect(outcome, session)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def spread(session: Path, config: Path, lanes: tuple[Path, ...]) -> None:
+    """Judge one module's pending mutants in several lanes at once (a module run alone with
+    ``--lanes N``): each lane gets a copy of the session in which the other lanes' share is
+    marked skipped, runs Cosmic Ray on it, and its results are merged back. One baseline and
+    one plan serve every lane: the judge reads the plan and the pristine copy, never writes."""
+    with sqlite3.connect(session) as db:
+        pending = [
+            row[0]
+            for row in db.execute(
+                "SELECT job_id FROM work_items WHERE job_id NOT IN "
+                "(SELECT job_id FROM work_results) ORDER BY job_id"
+            )
+        ]
+    shares = [pending[number :: len(lanes)] for number in range(len(lanes))]
+    parts: list[tuple[Path, list[str], subprocess.Popen[bytes]]] = []
+    for number, (lane, share) in enumerate(zip(lanes, shares, strict=True)):
+        part = session.with_suffix(f".part{number}.sqlite")
+        shutil.copy2(session, part)
+        with sqlite3.connect(part) as db:
+            db.executemany(
+                "INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
+                "VALUES ('SKIPPED', 'another lane', NULL, NULL, ?)",
+                [(job,) for other in shares if other is not share for job in other],
+            )
+        parts.append(
+            (
+                part,
+                share,
+                subprocess.Popen(
+                    [tool("cosmic-ray"), "exec", str(config), str(part)],
+                    cwd=lane,
+                    env=lane_env(lane),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            )
+        )
+    for part, share, process in parts:
+        process.wait()
+        with sqlite3.connect(part) as db:
+            rows = db.execute(
+                "SELECT worker_outcome, output, test_outcome, diff, job_id FROM work_results "
+                f"WHERE job_id IN ({','.join('?' * len(share))})",
+                share,
+            ).fetchall()
+        with sqlite3.connect(session) as db:
+            db.executemany("INSERT OR REPLACE INTO work_results VALUES (?, ?, ?, ?, ?)", rows)
+        part.unlink()
 
 
 def _test_paths(tests: tuple[str, ...] | list[str]) -> list[str]:
@@ -779,6 +835,11 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     lock = threading.Lock()
 
+    # One module run alone (a heavy one, --only NAME --lanes N): its mutants spread over the
+    # lanes instead of leaving all but one idle.
+    spreading = len(targets) == 1 and not args.count and not args.survivors and args.lanes > 1
+    more_lanes = tuple(make_lane(number) for number in range(1, args.lanes)) if spreading else ()
+
     def work() -> None:
         lane = lanes.get()
         while True:
@@ -798,6 +859,7 @@ def main(argv: list[str] | None = None) -> int:
                     confirm=not args.trust_coverage,
                     resume=args.resume,
                     copied=copied,
+                    more_lanes=more_lanes,
                 )
             )
             with lock:
@@ -811,7 +873,7 @@ def main(argv: list[str] | None = None) -> int:
         worker.start()
     for worker in workers:
         worker.join()
-    for lane in made:
+    for lane in (*made, *more_lanes):
         shutil.rmtree(lane, ignore_errors=True)
     if args.count:
         print(f"\n== {sum(o.to_run for o in outcomes)} mutants to judge in {len(outcomes)} modules")

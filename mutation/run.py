@@ -14,10 +14,10 @@ the tests reaching its line first, then the module's others if it survives them 
 
 Usage: ``python mutation/run.py [--lanes N] [--only NAME ...] [--changed [BASE]]
 [--trust-coverage] [--resume] [--survivors] [--summary] [--all-operators] [--list] [--count]``
-(one module with several lanes: its mutants spread over them)
-(``tox -e mutation``). Prints Cosmic Ray's own summary per module, every survivor with its
-diff, and the score; exits 1 below ``[score] minimum``, or when part of the scope was not judged
-on the code as it is (``--summary``).
+(``tox -e mutation``; a module run alone with several lanes spreads its mutants over them).
+Prints Cosmic Ray's own summary per module, every survivor with its diff, and the score; exits
+1 below ``[score] minimum``, or when part of the scope was not judged on the code as it is
+(``--summary``).
 """
 
 from __future__ import annotations

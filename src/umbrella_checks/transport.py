@@ -68,6 +68,18 @@ def trust_store() -> str:
     return given if given and os.path.isfile(given) else certifi.where()
 
 
+def bundle_problem(path: str) -> str | None:
+    """Why ``path`` is no CA bundle the TLS library can load, or None. Settings ask this as
+    they resolve, so a wrong ``SSL_CERT_FILE`` or ``[tls] ca_file`` is one line at start, not
+    a traceback from the first HTTPS request (a bundle that loads is kept for the clients)."""
+    try:
+        _tls_context(path)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        return f"not a PEM bundle of CA certificates ({reason})"
+    return None
+
+
 @functools.cache
 def _tls_context(cafile: str) -> ssl.SSLContext:
     # Built once per process and bundle (loading one costs tens of milliseconds), shared by

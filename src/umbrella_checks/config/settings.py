@@ -18,6 +18,7 @@ from umbrella_checks.config.suite import SuiteConfig, load_config
 from umbrella_checks.secrets import Secret, from_env
 from umbrella_checks.services.clerk import CLERK_API, ID_VARS, ClerkApi, frontend_api_of
 from umbrella_checks.target.safety import sensitive_reason
+from umbrella_checks.transport import bundle_problem
 
 # account -> environment variables that may hold its token, first wins.
 TOKEN_VARS: dict[str, tuple[str, ...]] = {
@@ -356,10 +357,22 @@ def resolve(
         option, environ, first.target.environment, start_sandbox is not None
     )
     config = load_config(config_path, environment)
-    if config.tls.ca_file and not Path(config.tls.ca_file).expanduser().is_file():
+    ca_file = Path(config.tls.ca_file).expanduser() if config.tls.ca_file else None
+    if ca_file is not None and not ca_file.is_file():
         raise SettingsError(
             f"{config_path}: tls.ca_file: {config.tls.ca_file} does not exist; give the path "
             "of a PEM bundle, or remove the key to use the platform's trust store"
+        )
+    if ca_file is not None and (problem := bundle_problem(str(ca_file))):
+        raise SettingsError(
+            f"{config_path}: tls.ca_file: {config.tls.ca_file} is {problem}; give the path of "
+            "a PEM bundle, or remove the key to use the platform's trust store"
+        )
+    bundle = environ.get("SSL_CERT_FILE", "").strip()
+    if bundle and Path(bundle).is_file() and (problem := bundle_problem(bundle)):
+        raise SettingsError(
+            f"SSL_CERT_FILE={bundle} is {problem}; point it at a PEM bundle (a proxy's or a "
+            "private CA's), or unset it to trust certifi's"
         )
     sandbox = start_sandbox(environment) if start_sandbox else None
     if sandbox:

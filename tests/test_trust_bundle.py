@@ -13,21 +13,27 @@ from umbrella_checks.transport import bundle_problem
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "why"),
     [
-        pytest.param("", id="empty-file"),
-        pytest.param("not a certificate\n", id="text-file"),
+        pytest.param("", "(NO_CERTIFICATE_OR_CRL_FOUND)", id="empty-file"),
+        pytest.param("not a certificate\n", "(NO_CERTIFICATE_OR_CRL_FOUND)", id="text-file"),
         pytest.param(
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", id="bad-pem"
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "([X509] PEM lib (_ssl.c:",
+            id="broken-pem",
         ),
     ],
 )
-def test_a_file_that_is_no_bundle_says_so(tmp_path: Path, content: str) -> None:
+def test_a_file_that_is_no_bundle_says_so(tmp_path: Path, content: str, why: str) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text(content, encoding="utf-8")
     problem = bundle_problem(str(bundle))
     assert problem is not None
-    assert problem.startswith("not a PEM bundle of CA certificates (")
+    assert problem.startswith(f"not a PEM bundle of CA certificates {why}"), problem
+
+
+def test_a_bundle_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    assert bundle_problem(str(tmp_path)) == "not a PEM bundle of CA certificates (Is a directory)"
 
 
 def test_certifis_bundle_loads() -> None:

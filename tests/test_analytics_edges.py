@@ -48,6 +48,28 @@ def test_a_quantile_above_95_bounds_from_above_only() -> None:
     assert (bounds.lower, bounds.upper) == (None, ("wallTimeP96", 600.0))
 
 
+@pytest.mark.parametrize(
+    ("bounds", "described"),
+    [
+        pytest.param(
+            P95Bounds(("wallTimeP90", 500.2), None), "wallTimeP90 500.2 ms", id="a-tenth-shown"
+        ),
+        pytest.param(P95Bounds(("wallTimeP90", 500.0), None), "wallTimeP90 500 ms", id="whole"),
+        pytest.param(
+            P95Bounds(("wallTimeP90", 412.26), ("wallTimeP99", 512.0)),
+            "wallTimeP90 412.3 ms, wallTimeP99 512 ms",
+            id="both-bounds",
+        ),
+        pytest.param(P95Bounds(None, None), "no wall-time quantile", id="none"),
+    ],
+)
+def test_a_bound_over_the_budget_never_reads_as_the_budget(
+    bounds: P95Bounds, described: str
+) -> None:
+    # A P90 of 500.2 ms fails a 500 ms budget: "got 500 ms" would read as a pass.
+    assert bounds.describe() == described
+
+
 def _graphql(httpserver: HTTPServer, data: dict[str, Any]) -> GraphQL:
     httpserver.expect_request("/client/v4/graphql", method="POST").respond_with_json({"data": data})
     return GraphQL(

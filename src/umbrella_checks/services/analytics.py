@@ -121,7 +121,8 @@ class P95Bounds:
         return None
 
     def describe(self) -> str:
-        shown = [f"{b[0]} {b[1]:.0f} ms" for b in (self.lower, self.upper) if b is not None]
+        # One decimal, so a P90 of 500.2 ms never reads as a budget of 500 ms met.
+        shown = [f"{b[0]} {round(b[1], 1):g} ms" for b in (self.lower, self.upper) if b is not None]
         return ", ".join(dict.fromkeys(shown)) or "no wall-time quantile"
 
 

@@ -21,6 +21,11 @@ from typing import Any, ClassVar
 
 from pytest_httpserver import HTTPServer
 
+from umbrella_checks.config.suite import Http
+from umbrella_checks.secrets import Secret
+from umbrella_checks.services.analytics import GraphQL
+from umbrella_checks.transport import RequestCounter
+
 
 class _Quiet(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -615,3 +620,16 @@ def minting_clerk(
         monkeypatch.setenv("CLERK_API_URL", clerk.base)
         monkeypatch.setenv("UMBRELLA_USER_ID", user)
         yield clerk
+
+
+def answering_graphql(httpserver: HTTPServer, data: dict[str, Any]) -> GraphQL:
+    """The suite's Cloudflare GraphQL client, against a server answering every query with
+    ``data``."""
+    httpserver.expect_request("/client/v4/graphql", method="POST").respond_with_json({"data": data})
+    return GraphQL(
+        httpserver.url_for("/client/v4"),
+        "acc",
+        Secret("CLOUDFLARE_API_TOKEN", "cf-graphql-token-0123"),
+        Http(),
+        RequestCounter(),
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.fakes import answering_graphql
 from umbrella_checks.config.suite import Http
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.secrets import Secret
@@ -20,19 +21,8 @@ END = datetime(2026, 11, 29, tzinfo=UTC)
 START = END - timedelta(days=1)
 
 
-def _graphql(httpserver: HTTPServer, data: dict[str, Any]) -> GraphQL:
-    httpserver.expect_request("/client/v4/graphql", method="POST").respond_with_json({"data": data})
-    return GraphQL(
-        httpserver.url_for("/client/v4"),
-        "acc",
-        Secret("CLOUDFLARE_API_TOKEN", "cf-graphql-token-0123"),
-        Http(),
-        RequestCounter(),
-    )
-
-
 def test_r2_storage_is_payload_and_metadata(httpserver: HTTPServer) -> None:
-    api = _graphql(
+    api = answering_graphql(
         httpserver,
         {
             "viewer": {
@@ -46,7 +36,7 @@ def test_r2_storage_is_payload_and_metadata(httpserver: HTTPServer) -> None:
 
 
 def test_r2_storage_without_metadata_is_the_payload(httpserver: HTTPServer) -> None:
-    api = _graphql(
+    api = answering_graphql(
         httpserver,
         {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": [{"max": {"payloadSize": 700}}]}]}},
     )
@@ -61,14 +51,16 @@ def test_invocations_keep_each_quantiles_worst_group_and_a_null(httpserver: HTTP
         },
         {"sum": {"requests": 5, "errors": 0}, "quantiles": {"wallTimeP95": 0.25}},
     ]
-    api = _graphql(httpserver, {"viewer": {"accounts": [{"workersInvocationsAdaptive": groups}]}})
+    api = answering_graphql(
+        httpserver, {"viewer": {"accounts": [{"workersInvocationsAdaptive": groups}]}}
+    )
     found = api.invocations("umbrella-api", START, END, ["wallTimeP95", "wallTimeP99"])
     assert (found.requests, found.errors) == (15, 1)
     assert found.quantiles == {"wallTimeP95": 0.5, "wallTimeP99": None}
 
 
 def _auth(httpserver: HTTPServer, zone: dict[str, Any]) -> AuthFailures:
-    api = _graphql(httpserver, {"viewer": {"zones": [zone]}})
+    api = answering_graphql(httpserver, {"viewer": {"zones": [zone]}})
     return api.auth_failures("zone-1", START, END)
 
 
@@ -102,7 +94,7 @@ def test_no_requests_is_no_failure_rate(httpserver: HTTPServer) -> None:
 
 
 def test_an_answer_without_the_zone_is_could_not_check(httpserver: HTTPServer) -> None:
-    api = _graphql(httpserver, {"viewer": {"zones": []}})
+    api = answering_graphql(httpserver, {"viewer": {"zones": []}})
     with pytest.raises(CouldNotCheck, match="no HTTP analytics for zone zone-1"):
         api.auth_failures("zone-1", START, END)
 

@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from umbrella_checks.config.suite import Http
+from tests.fakes import answering_graphql
 from umbrella_checks.errors import CouldNotCheck
-from umbrella_checks.secrets import Secret
-from umbrella_checks.services.analytics import GraphQL, P95Bounds, p95_bounds, quantile_of
-from umbrella_checks.transport import RequestCounter
+from umbrella_checks.services.analytics import P95Bounds, p95_bounds, quantile_of
 
 END = datetime(2026, 11, 29, tzinfo=UTC)
 
@@ -70,17 +68,6 @@ def test_a_bound_over_the_budget_never_reads_as_the_budget(
     assert bounds.describe() == described
 
 
-def _graphql(httpserver: HTTPServer, data: dict[str, Any]) -> GraphQL:
-    httpserver.expect_request("/client/v4/graphql", method="POST").respond_with_json({"data": data})
-    return GraphQL(
-        httpserver.url_for("/client/v4"),
-        "acc",
-        Secret("CLOUDFLARE_API_TOKEN", "cf-graphql-token-0123"),
-        Http(),
-        RequestCounter(),
-    )
-
-
 @pytest.mark.parametrize(
     "viewer",
     [
@@ -92,19 +79,21 @@ def _graphql(httpserver: HTTPServer, data: dict[str, Any]) -> GraphQL:
 def test_an_answer_without_the_account_is_could_not_check(
     httpserver: HTTPServer, viewer: dict[str, Any]
 ) -> None:
-    api = _graphql(httpserver, {"viewer": viewer})
+    api = answering_graphql(httpserver, {"viewer": viewer})
     with pytest.raises(CouldNotCheck, match="no analytics for account acc"):
         api.r2_bytes("umbrella-media", END - timedelta(days=1), END)
 
 
 def test_r2_storage_without_a_payload_is_the_metadata(httpserver: HTTPServer) -> None:
     groups = [{"max": {"payloadSize": None, "metadataSize": 30}}]
-    api = _graphql(httpserver, {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": groups}]}})
+    api = answering_graphql(
+        httpserver, {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": groups}]}}
+    )
     assert api.r2_bytes("umbrella-media", END - timedelta(days=1), END) == 30
 
 
 def test_counts_the_api_left_out_are_zero_not_one(httpserver: HTTPServer) -> None:
     zone = {"total": [{"count": None}], "refused": [{"dimensions": {}}]}
-    api = _graphql(httpserver, {"viewer": {"zones": [zone]}})
+    api = answering_graphql(httpserver, {"viewer": {"zones": [zone]}})
     found = api.auth_failures("zone-1", END - timedelta(days=7), END)
     assert (found.requests, found.refused, found.rate) == (0, 0, 0.0)

@@ -195,6 +195,232 @@ def test_the_step_summary_points_at_the_report(
     assert f"Report: `{suite_dir / 'reports' / 'custom-latest.html'}`" in text, text
 
 
+def _header(output: str) -> dict[str, str]:
+    found = re.findall(r"^umbrella: ([^:]+): (.*)$", output, flags=re.MULTILINE)
+    return dict(found)
+
+
+def test_the_header_says_how_the_run_was_set_up(
+    pytester: pytest.Pytester, suite_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPECTED_VERSION", "1.2.3")
+    result = pytester.runpytest_inprocess(
+        "--collect-only", "checks/test_health.py", "--base-url=http://127.0.0.1:9"
+    )
+    header = _header(result.stdout.str())
+    assert header["Config file"] == str(suite_dir / "umbrella.toml")
+    assert header["Destructive checks"] == "off"
+    assert header["Expected version"] == "1.2.3"
+    assert "umbrella: Credential: user: not set" in result.stdout.lines
+
+
+def test_the_header_without_config_version_or_guard(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    (suite_dir / "umbrella.toml").unlink()
+    (suite_dir / "pytest.ini").write_text(
+        (suite_dir / "pytest.ini")
+        .read_text(encoding="utf-8")
+        .replace("[pytest]\n", "[pytest]\numbrella_checks = true\n", 1),
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess(
+        "--collect-only",
+        "checks/test_health.py",
+        "--base-url=http://127.0.0.1:9",
+        "--umbrella-environment=staging",
+        "--umbrella-allow-destructive",
+    )
+    header = _header(result.stdout.str())
+    assert header.get("Config file") == "none (built-in defaults)", result.stdout.str()
+    assert header["Destructive checks"] == "allowed"
+    assert "Expected version" not in header
+
+
+def test_a_wrong_severity_marker_is_one_line_at_collection(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "test_sev.py").write_text(
+        "import pytest\n\n@pytest.mark.severity('SEV-9')\ndef test_x():\n    pass\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_subprocess("checks/test_sev.py", "--umbrella-sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "SEV-9" in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+PYTESTS_OWN = """
+import pytest
+
+
+def test_plain_assert():
+    assert 1 == 2
+
+
+def test_plain_skip():
+    pytest.skip("not today")
+
+
+@pytest.mark.xfail(reason="known")
+def test_known():
+    assert False
+"""
+
+
+def test_pytests_own_outcomes_pass_through(run_checks: RunChecks, suite_dir: Path) -> None:
+    # A team's check that asserts, skips or xfails as pytest does is reported as pytest
+    # reports it: the typed outcomes only add to that.
+    (suite_dir / "checks" / "test_own.py").write_text(PYTESTS_OWN, encoding="utf-8")
+    run = run_checks("checks/test_own.py")
+    assert run.failed_names() == ["test_plain_assert"], run.output
+    assert "assert 1 == 2" in run.message_of("test_plain_assert")
+    assert run.message_of("test_plain_skip") == "not today"
+    assert "INTERNALERROR" not in run.output
+    (report,) = (suite_dir / "reports").glob("custom-*Z.html")
+    assert "test_known" in report.read_text(encoding="utf-8")
+
+
+JUDGED_IN_A_CLASS = """
+from umbrella_checks.errors import cannot_judge, fail
+
+
+class TestRoutes:
+    def test_gigs(self):
+        fail("GET /v1/gigs: expected 200, got 500")
+
+    def test_artists(self):
+        cannot_judge("no artists to read")
+"""
+
+
+def test_a_judged_failure_is_a_broken_verdict_named_with_its_class(
+    run_checks: RunChecks, suite_dir: Path, tmp_path: Path
+) -> None:
+    (suite_dir / "checks" / "test_class.py").write_text(JUDGED_IN_A_CLASS, encoding="utf-8")
+    summary = tmp_path / "summary.md"
+    run = run_checks("checks/test_class.py", f"--umbrella-summary={summary}")
+    assert (
+        "umbrella: verdict: broken — 1 check(s) judged the service broken: TestRoutes::test_gigs"
+        in run.output
+    )
+    assert "umbrella: could not judge TestRoutes::test_artists: no artists to read" in run.output
+    target = re.search(r"umbrella: Target: (\S+) ", run.output)
+    assert target is not None
+    assert target.group(1) in summary.read_text(encoding="utf-8")
+
+
+def test_the_summary_lists_the_figures_checks_recorded(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "test_figure.py").write_text(
+        "def test_figure(figures):\n    figures.record('answers', 3)\n", encoding="utf-8"
+    )
+    run = run_checks("checks/test_figure.py")
+    assert "umbrella: answers: 3" in run.output
+
+
+def test_strict_skips_say_what_the_check_could_not_judge(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    run = run_checks(
+        "checks/test_smoke.py::test_protected_route_accepts_the_test_user",
+        "--umbrella-strict-skips",
+        "--umbrella-environment=development",
+        target=sandbox.url,
+    )
+    message = run.message_of("test_protected_route_accepts_the_test_user")
+    assert message.startswith(
+        "--umbrella-strict-skips: this check did not judge: UMBRELLA_USER_TOKEN (or "
+    ), message
+
+
+def test_a_check_on_a_files_first_line_is_reported_there(
+    run_checks: RunChecks, suite_dir: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    (suite_dir / "checks" / "test_first.py").write_text(
+        "def test_first(user_token):\n    pass\n", encoding="utf-8"
+    )
+    sandbox = sandbox_server()
+    run = run_checks(
+        "checks/test_first.py", "-rs", "--umbrella-environment=development", target=sandbox.url
+    )
+    assert _skip_lines(run.output, "checks/test_first.py") == {1}
+
+
+def test_a_root_cause_skip_on_a_files_first_line_is_reported_there(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "test_a.py").write_text(
+        "def test_a(health):\n    pass\n", encoding="utf-8"
+    )
+    (suite_dir / "checks" / "test_b.py").write_text(
+        "def test_b(health):\n    pass\n", encoding="utf-8"
+    )
+    run = run_checks("checks/test_a.py", "checks/test_b.py", "-rs", faults=["routes-lost"])
+    assert run.failed_names() == ["test_a"], run.output
+    assert _skip_lines(run.output, "checks/test_b.py") == {1}
+
+
+def test_a_run_refused_for_a_documented_limit_sends_nothing(
+    run_checks: RunChecks, suite_dir: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    sandbox = sandbox_server()
+    config = (suite_dir / "umbrella.toml").read_text(encoding="utf-8") + (
+        '\n[security.rate_limits.public]\nlimit = 1\nwindow = "1m"\nper = "ip"\n'
+        'routes = ["/v1/gigs", "/v1/artists"]\n'
+    )
+    run = run_checks(
+        "checks/test_smoke.py",
+        "--umbrella-environment=development",
+        target=sandbox.url,
+        config=config,
+    )
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    counts = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]
+    assert counts.get("requests", 0) == 0, counts
+
+
+def test_no_target_is_the_error_named_even_with_a_documented_limit(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    # The limit cannot be judged without a target; the missing target is what to fix.
+    config = suite_dir / "umbrella.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[security.rate_limits.public]\nlimit = 1\nwindow = "1m"\nper = "ip"\n'
+        'routes = ["/v1/gigs", "/v1/artists"]\n',
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_subprocess("checks/test_smoke.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no target: pass --base-url=" in result.stderr.str()
+    assert "rate_limits" not in result.stderr.str()
+
+
+def test_another_project_collects_and_runs_undisturbed(pytester: pytest.Pytester) -> None:
+    # No umbrella.toml: the plugin is installed but stays out of the way.
+    pytester.makepyfile(test_other="def test_other():\n    assert True\n")
+    result = pytester.runpytest_inprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+
+
+def test_under_xdist_a_tier_over_a_documented_limit_is_one_failure(
+    run_checks: RunChecks, suite_dir: Path
+) -> None:
+    # A worker cannot end the run at collection: the first check that would send fails with
+    # the limit, every other one that would send cannot judge, and none sends.
+    config = (suite_dir / "umbrella.toml").read_text(encoding="utf-8") + (
+        '\n[security.rate_limits.public]\nlimit = 1\nwindow = "1m"\nper = "ip"\n'
+        'routes = ["/v1/gigs", "/v1/artists"]\n'
+    )
+    run = run_checks("checks/test_smoke.py", "-n", "2", config=config)
+    (failed,) = run.failed_names()
+    assert "[security.rate_limits.public] allows 1 requests" in run.message_of(failed)
+    assert run.passed_names() == []
+
+
 # The slowest last: mutation/run.py --survivors runs this file with -x.
 def test_under_xdist_every_request_sent_is_counted(
     run_checks: RunChecks,
@@ -212,6 +438,13 @@ def test_under_xdist_every_request_sent_is_counted(
     assert reported is not None, run.output
     sent = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]["requests"]
     assert int(reported.group(1)) == sent
+    # The controller sends only its start-of-run probe: the checks' requests are the workers'
+    # (a second worker may fetch a session fixture's answer again, never the tier twice).
+    alone = sandbox_server()
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", alone.accounts["user"].token)
+    run_checks("checks/test_smoke.py", "--umbrella-environment=development", target=alone.url)
+    once = httpx.get(f"{alone.url}/__sandbox/state", timeout=5).json()["counts"]["requests"]
+    assert sent <= once + 3, (sent, once)
 
 
 @pytest.mark.parametrize(

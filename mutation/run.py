@@ -535,9 +535,9 @@ def rejudge_survivors(
     Only while the module is the code the session judged (its pristine copy): then a mutant
     killed stays killed (self-tests were only added), and what is left to ask is whether the
     survivors live on. Each survivor is written into the lane (``cosmic-ray apply``) and judged
-    by the test files the module's list gained since its session (with the list's options, such
-    as ``-k``); unless ``confirm`` is off (``--trust-coverage``), a survivor of those by the
-    whole list too — after which the session is no longer a lower bound.
+    by the test files of the module's list added or written since its session (with the list's
+    options, such as ``-k``); unless ``confirm`` is off (``--trust-coverage``), a survivor of
+    those by the whole list too — after which the session is no longer a lower bound.
     """
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
@@ -559,7 +559,15 @@ def rejudge_survivors(
         return outcome
     plan = json.loads(plan_file.read_text(encoding="utf-8"))
     known = set(_test_paths(plan["tests"]))
-    added = [t for t in _test_paths(target.tests) if t not in known]
+    counts = json.loads(filtered.read_text(encoding="utf-8"))
+    judged_at = counts[3] if len(counts) > 3 else session.stat().st_mtime
+    # Test files added to the list since, or written since the code was judged (a file the
+    # list already had, grown by the tests that kill its survivors).
+    added = [
+        t
+        for t in _test_paths(target.tests)
+        if t not in known or (REPO / t.split("::")[0]).stat().st_mtime > judged_at
+    ]
     options = [t for t in target.tests if t not in _test_paths(target.tests)]
     env = lane_env(lane)
     runs: list[list[str]] = []
@@ -765,8 +773,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--survivors",
         action="store_true",
-        help="judge only the latest session's survivors again, by the self-tests added to the "
-        "module's list since (and, without --trust-coverage, by its whole list): after writing "
+        help="judge only the latest session's survivors again, by the module's test files added "
+        "or written since (and, without --trust-coverage, by its whole list): after writing "
         "tests that kill them; the module itself must be unchanged since its session",
     )
     parser.add_argument(

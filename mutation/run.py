@@ -725,7 +725,8 @@ def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome
         # The code it judged is the lanes' copy (older sessions: the run's start, its stamp).
         stamp = WORK / "source.sha256"
         copied = counts[3] if len(counts) > 3 else stamp.stat().st_mtime if stamp.exists() else made
-        made = min(made, copied)
+        # (A --survivors run records when it judged again; its session file may stay older.)
+        made = copied if len(counts) > 3 else min(made, copied)
         # The module or one of its self-test files changed after the session: its figure is
         # not the code's any more.
         files = [

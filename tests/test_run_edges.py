@@ -421,6 +421,21 @@ def test_under_xdist_a_tier_over_a_documented_limit_is_one_failure(
     assert run.passed_names() == []
 
 
+def test_a_listing_run_writes_no_step_summary(run_checks: RunChecks, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    run_checks("--collect-only", "checks/test_health.py", f"--umbrella-summary={summary}")
+    assert not summary.exists()
+
+
+def test_under_xdist_the_step_summary_is_written_once(
+    run_checks: RunChecks, tmp_path: Path
+) -> None:
+    # The controller writes it; workers, which see only their share, never do.
+    summary = tmp_path / "summary.md"
+    run_checks("checks/test_health.py", "-n", "2", f"--umbrella-summary={summary}")
+    assert summary.read_text(encoding="utf-8").count("Report: `") == 1
+
+
 # The slowest last: mutation/run.py --survivors runs this file with -x.
 def test_under_xdist_every_request_sent_is_counted(
     run_checks: RunChecks,

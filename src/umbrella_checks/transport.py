@@ -60,12 +60,17 @@ def timeout_of(http: Http) -> httpx.Timeout:
     )
 
 
+def given_trust_store(environ: Mapping[str, str]) -> str | None:
+    """The bundle ``SSL_CERT_FILE`` names (a proxy that inspects TLS, a private CA), when it
+    names a file. A name that is no file is passed over: verification stays on."""
+    given = environ.get("SSL_CERT_FILE", "").strip()
+    return given if given and os.path.isfile(given) else None
+
+
 def trust_store() -> str:
-    """The CA bundle every HTTPS client trusts: ``SSL_CERT_FILE`` when it names a file (a
-    proxy that inspects TLS, a private CA), else certifi's, the one httpx uses by default.
-    A name that is no file is passed over: verification stays on, never a traceback."""
-    given = os.environ.get("SSL_CERT_FILE", "").strip()
-    return given if given and os.path.isfile(given) else certifi.where()
+    """The CA bundle every HTTPS client trusts: ``SSL_CERT_FILE``'s, else certifi's, the one
+    httpx uses by default."""
+    return given_trust_store(os.environ) or certifi.where()
 
 
 def bundle_problem(path: str) -> str | None:

@@ -18,7 +18,7 @@ from umbrella_checks.config.suite import SuiteConfig, load_config
 from umbrella_checks.secrets import Secret, from_env
 from umbrella_checks.services.clerk import CLERK_API, ID_VARS, ClerkApi, frontend_api_of
 from umbrella_checks.target.safety import sensitive_reason
-from umbrella_checks.transport import bundle_problem
+from umbrella_checks.transport import bundle_problem, given_trust_store
 
 # account -> environment variables that may hold its token, first wins.
 TOKEN_VARS: dict[str, tuple[str, ...]] = {
@@ -368,8 +368,8 @@ def resolve(
             f"{config_path}: tls.ca_file: {config.tls.ca_file} is {problem}; give the path of "
             "a PEM bundle, or remove the key to use the platform's trust store"
         )
-    bundle = environ.get("SSL_CERT_FILE", "").strip()
-    if bundle and Path(bundle).is_file() and (problem := bundle_problem(bundle)):
+    bundle = given_trust_store(environ)
+    if bundle and (problem := bundle_problem(bundle)):
         raise SettingsError(
             f"SSL_CERT_FILE={bundle} is {problem}; point it at a PEM bundle (a proxy's or a "
             "private CA's), or unset it to trust certifi's"

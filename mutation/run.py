@@ -510,7 +510,8 @@ def spread(session: Path, config: Path, lanes: tuple[Path, ...]) -> None:
             )
         )
     for part, share, process in parts:
-        process.wait()
+        if process.wait() != 0:
+            raise subprocess.CalledProcessError(process.returncode, process.args)
         with sqlite3.connect(part) as db:
             rows = db.execute(
                 "SELECT worker_outcome, output, test_outcome, diff, job_id FROM work_results "
@@ -520,6 +521,14 @@ def spread(session: Path, config: Path, lanes: tuple[Path, ...]) -> None:
         with sqlite3.connect(session) as db:
             db.executemany("INSERT OR REPLACE INTO work_results VALUES (?, ?, ?, ?, ?)", rows)
         part.unlink()
+
+
+def listed_equivalent(
+    module: str, source: list[str], mutation: Any, equivalents: list[Equivalent]
+) -> bool:
+    """Whether ``mutation`` (Cosmic Ray's) is one ``mutation/scope.toml`` lists as equivalent."""
+    line = source[mutation.start_pos[0] - 1].strip()
+    return any(e.covers(module, line, mutation.operator_name) for e in equivalents)
 
 
 def _test_paths(tests: tuple[str, ...] | list[str]) -> list[str]:
@@ -575,9 +584,7 @@ def rejudge_survivors(
         runs.append(pytest_command(target, tuple(added + options)))
     if confirm:
         runs.append(pytest_command(target))
-    outcome.equivalent, outcome.in_messages, outcome.out_of_scope = json.loads(
-        filtered.read_text(encoding="utf-8")
-    )[:3]
+    outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts[:3]
     if not runs:  # nothing written since the session, and the whole list not asked
         collect(outcome, session, equivalents)
         return outcome
@@ -588,24 +595,21 @@ def rejudge_survivors(
             for item, result in db.completed_work_items
             if result.worker_outcome != WorkerOutcome.SKIPPED
             and result.test_outcome == TestOutcome.SURVIVED
-            and not any(
-                e.covers(
-                    target.module,
-                    source[item.mutations[0].start_pos[0] - 1].strip(),
-                    item.mutations[0].operator_name,
-                )
-                for e in equivalents
-            )
+            and not listed_equivalent(target.module, source, item.mutations[0], equivalents)
         ]
-    # The lists must pass unmutated, or a failure would say nothing about a mutant.
+    # The lists must pass unmutated, or a failure would say nothing about a mutant. A mutant
+    # counts as killed by hanging them only past three times their unmutated time (as in a
+    # run): a whole list slower than [run] timeout must never turn survivors into kills.
+    timeout = target.timeout
     for command in runs:
+        took = time.monotonic()
         unmutated = subprocess.run(
             command, cwd=lane, env=env, capture_output=True, text=True, timeout=1800
         )
         if unmutated.returncode != 0:
             outcome.baseline_failed = unmutated.stdout[-2000:]
             return outcome
-    timeout = target.timeout
+        timeout = max(timeout, 3 * (time.monotonic() - took))
     for item, result in survivors:
         mutation = item.mutations[0]
         subprocess.run(
@@ -649,7 +653,6 @@ def rejudge_survivors(
                 )
     # The session now stands for the self-tests as they are: its figure is not stale, and
     # after the whole list it is no longer a lower bound.
-    counts = json.loads(filtered.read_text(encoding="utf-8"))
     counts[3:] = [copied]
     filtered.write_text(json.dumps(counts), encoding="utf-8")
     plan["confirm"] = plan["confirm"] or confirm
@@ -680,13 +683,8 @@ def collect(outcome: Outcome, session: Path, equivalents: list[Equivalent] | Non
                 continue
             if result.test_outcome == TestOutcome.SURVIVED:
                 mutation = item.mutations[0]
-                if equivalents and any(
-                    e.covers(
-                        outcome.target.module,
-                        source[mutation.start_pos[0] - 1].strip(),
-                        mutation.operator_name,
-                    )
-                    for e in equivalents
+                if equivalents and listed_equivalent(
+                    outcome.target.module, source, mutation, equivalents
                 ):
                     outcome.equivalent += 1
                     continue

@@ -195,6 +195,12 @@ def sandbox_server() -> Iterator[Callable[..., Sandbox]]:
         sandbox.stop()
 
 
+def sandbox_requests(sandbox: Sandbox) -> int:
+    """How many requests the sandbox has answered (its own count, not the suite's)."""
+    counts: dict[str, int] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]
+    return counts.get("requests", 0)
+
+
 def arrived_while_the_probe_waited(sandbox: Sandbox) -> list[str]:
     """The requests other than health's that reached the sandbox before it answered the
     start-of-run probe. Checks wait for the probe, so with health slowed (``slow=/v1/health:…``)

@@ -8,10 +8,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REPO, RunChecks, arrived_while_the_probe_waited
+from tests.conftest import REPO, RunChecks, arrived_while_the_probe_waited, sandbox_requests
 from tests.fakes import minting_clerk
 from umbrella_checks.sandbox import Sandbox
 
@@ -378,8 +377,7 @@ def test_a_run_refused_for_a_documented_limit_sends_nothing(
         config=config,
     )
     assert run.ret == pytest.ExitCode.USAGE_ERROR
-    counts = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]
-    assert counts.get("requests", 0) == 0, counts
+    assert sandbox_requests(sandbox) == 0
 
 
 def test_no_target_is_the_error_named_even_with_a_documented_limit(
@@ -451,14 +449,14 @@ def test_under_xdist_every_request_sent_is_counted(
     )
     reported = re.search(r"umbrella: (\d+) requests sent to the target", run.output)
     assert reported is not None, run.output
-    sent = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]["requests"]
+    sent = sandbox_requests(sandbox)
     assert int(reported.group(1)) == sent
     # The controller sends only its start-of-run probe: the checks' requests are the workers'
     # (a second worker may fetch a session fixture's answer again, never the tier twice).
     alone = sandbox_server()
     monkeypatch.setenv("UMBRELLA_USER_TOKEN", alone.accounts["user"].token)
     run_checks("checks/test_smoke.py", "--umbrella-environment=development", target=alone.url)
-    once = httpx.get(f"{alone.url}/__sandbox/state", timeout=5).json()["counts"]["requests"]
+    once = sandbox_requests(alone)
     assert sent <= once + 3, (sent, once)
 
 

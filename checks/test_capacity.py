@@ -5,12 +5,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.config.wrangler import WranglerApp
-from umbrella_checks.errors import cannot_judge, fail, not_applicable
-from umbrella_checks.services.analytics import GraphQL
-from umbrella_checks.services.d1 import D1Backend, read
-from umbrella_checks.wiring.fixtures.evidence import Figures
+from umbrella_checks.api import (
+    D1Backend,
+    Figures,
+    GraphQL,
+    Settings,
+    WranglerApp,
+    cannot_judge,
+    fail,
+    not_applicable,
+    read,
+)
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 
@@ -26,6 +31,8 @@ def _judge(what: str, used: float, quota: float, alert_at: float, fix: str) -> N
 def test_d1_database_is_under_its_size_quota(
     d1: D1Backend, settings: Settings, figures: Figures
 ) -> None:
+    """A full D1 refuses every write: sign-ups, gigs and Violet's usage stop. Alert at
+    [capacity] alert_at of the quota, while there is time to act."""
     size = read(d1, "SELECT 1 AS ok").size_bytes
     if size is None:
         cannot_judge(f"{d1.description} does not report the database size")
@@ -43,6 +50,8 @@ def test_d1_database_is_under_its_size_quota(
 def test_r2_bucket_is_under_its_storage_quota(
     graphql: GraphQL, wrangler_app: WranglerApp, settings: Settings, figures: Figures
 ) -> None:
+    """A full R2 bucket refuses uploads: artists cannot add media. Alert at [capacity] alert_at
+    of the quota."""
     names = wrangler_app.r2_buckets(settings.environment)
     if not names:
         not_applicable(f"{wrangler_app.path} declares no [[r2_buckets]] for this environment")

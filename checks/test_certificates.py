@@ -6,10 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.errors import fail, not_applicable
-from umbrella_checks.services import tls
-from umbrella_checks.transport import RequestCounter
+from umbrella_checks.api import RequestCounter, Settings, fail, not_applicable, tls
 
 pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]
 

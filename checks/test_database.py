@@ -8,13 +8,21 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.config.wrangler import WranglerApp, WranglerError
-from umbrella_checks.errors import fail, judged
-from umbrella_checks.moments import utc_text
-from umbrella_checks.operations import cron, migrations
-from umbrella_checks.services.d1 import D1Backend, D1Error, is_missing_table, read
-from umbrella_checks.wiring.fixtures.evidence import Figures
+from umbrella_checks.api import (
+    D1Backend,
+    D1Error,
+    Figures,
+    Settings,
+    WranglerApp,
+    WranglerError,
+    cron,
+    fail,
+    is_missing_table,
+    judged,
+    migrations,
+    read,
+    utc_text,
+)
 
 APPLY_HINT = "run `wrangler d1 migrations apply {binding} --env {env}` (runbook › Issue 3)"
 

@@ -12,17 +12,26 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.errors import CouldNotCheck, cannot_judge, fail
-from umbrella_checks.moments import next_utc_midnight, utc_text, window_seen
-from umbrella_checks.secrets import Secret
-from umbrella_checks.target.client import Answer, ApiClient
-from umbrella_checks.target.clock import TargetClock
-from umbrella_checks.target.planning import Planner
-from umbrella_checks.target.violet import Exhaustion, Usage, exhaust
-from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures.credentials import credential
-from umbrella_checks.wiring.fixtures.target import require_destructive
+from umbrella_checks.api import (
+    Answer,
+    ApiClient,
+    CouldNotCheck,
+    Exhaustion,
+    Planner,
+    Secret,
+    Settings,
+    TargetClock,
+    Usage,
+    cannot_judge,
+    credential,
+    exhaust,
+    fail,
+    next_utc_midnight,
+    require_destructive,
+    sends,
+    utc_text,
+    window_seen,
+)
 
 
 def _the_usage_answer(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
@@ -46,6 +55,8 @@ def usage(pytestconfig: pytest.Config, api: ApiClient, settings: Settings) -> An
 
 
 def test_violet_limit_is_the_documented_one(usage: Answer, settings: Settings) -> None:
+    """A limit above the documented 50 a day costs real money at the AI provider; one below it
+    refuses users what they were promised."""
     violet = settings.config.violet
     seen = Usage.of(usage, violet)
     if seen.limit != violet.daily_limit:
@@ -159,6 +170,8 @@ def after_a_minute(
 
 @pytest.mark.destructive
 def test_the_prompt_past_the_limit_gets_429_envelope(refused: Answer) -> None:
+    """Clients tell "over the limit" from other errors by the error code: without it a user
+    sees a generic failure instead of when to come back."""
     refused.expect_error_code("RATE_LIMIT_EXCEEDED")
 
 

@@ -14,19 +14,26 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.config.suite import maintenance_probe
-from umbrella_checks.errors import cannot_judge, fail, judged, missing_input, not_applicable
-from umbrella_checks.secrets import Secret
-from umbrella_checks.services.analytics import GraphQL
-from umbrella_checks.services.clerk import jwt_expiry
-from umbrella_checks.target import forgery
-from umbrella_checks.target.client import ApiClient
-from umbrella_checks.target.planning import Planner
-from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures.credentials import credential
-from umbrella_checks.wiring.fixtures.evidence import Figures, ReportNotes
-from umbrella_checks.wiring.fixtures.target import matrix_rows
+from umbrella_checks.api import (
+    ApiClient,
+    Figures,
+    GraphQL,
+    Planner,
+    ReportNotes,
+    Secret,
+    Settings,
+    cannot_judge,
+    credential,
+    fail,
+    forgery,
+    judged,
+    jwt_expiry,
+    maintenance_probe,
+    matrix_rows,
+    missing_input,
+    not_applicable,
+    sends,
+)
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-1")]
 

@@ -6,11 +6,15 @@ import html
 
 import pytest
 
-from umbrella_checks.config.settings import SentryAccess, Settings
-from umbrella_checks.errors import fail
-from umbrella_checks.services import sentry
-from umbrella_checks.transport import RequestCounter
-from umbrella_checks.wiring.fixtures.evidence import Figures, ReportNotes
+from umbrella_checks.api import (
+    Figures,
+    ReportNotes,
+    RequestCounter,
+    SentryAccess,
+    Settings,
+    fail,
+    sentry,
+)
 
 pytestmark = [pytest.mark.daily, pytest.mark.severity("SEV-2")]
 
@@ -22,6 +26,8 @@ def test_no_new_critical_or_high_sentry_issues(
     figures: Figures,
     report_notes: ReportNotes,
 ) -> None:
+    """New database, authentication and 5xx errors since yesterday are the runbook's critical
+    and high priorities: each is an outage starting, or a release's regression."""
     issues = sentry.new_issues(
         sentry_access.base_url,
         sentry_access.org,

@@ -9,13 +9,7 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.config.matrix import Row
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.secrets import Secret
-from umbrella_checks.target.client import ApiClient
-from umbrella_checks.target.planning import Planner
-from umbrella_checks.wiring.declared import sends
-from umbrella_checks.wiring.fixtures.target import matrix_rows
+from umbrella_checks.api import ApiClient, Planner, Row, Secret, Settings, matrix_rows, sends
 
 pytestmark = [pytest.mark.postdeploy, pytest.mark.severity("SEV-2")]
 

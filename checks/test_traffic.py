@@ -8,10 +8,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.errors import cannot_judge, fail
-from umbrella_checks.services.analytics import GraphQL, Invocations, p95_bounds
-from umbrella_checks.wiring.fixtures.evidence import Figures
+from umbrella_checks.api import (
+    Figures,
+    GraphQL,
+    Invocations,
+    Settings,
+    cannot_judge,
+    fail,
+    p95_bounds,
+)
 
 PERIODS = [
     pytest.param(timedelta(days=1), id="24h", marks=pytest.mark.daily),

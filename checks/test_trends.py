@@ -6,10 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.errors import cannot_judge, fail
-from umbrella_checks.operations import history
-from umbrella_checks.wiring.fixtures.evidence import ReportNotes
+from umbrella_checks.api import ReportNotes, Settings, cannot_judge, fail, history
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 
@@ -20,6 +17,8 @@ def test_no_figure_degraded_week_over_week(
     now: datetime,
     report_notes: ReportNotes,
 ) -> None:
+    """Latency and error rate creeping up week over week is the next incident, visible before
+    any threshold trips; growth (users, sizes) is charted, not judged."""
     if not history_series:
         cannot_judge("no history yet: every tier run adds its figures to reports/history.sqlite")
     found = history.trends(history_series, now)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pkgutil
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpcore
@@ -84,6 +87,8 @@ class CheckRun:
     errored: list[str] = field(default_factory=list)
     ret: int = 0
     output: str = ""
+    # What pytest wrote to stderr: a usage error's one line.
+    stderr: str = ""
 
     def named(self, outcome: str) -> list[str]:
         return sorted(name for name, seen in self.outcomes.items() if seen == outcome)
@@ -140,7 +145,8 @@ def suite_dir(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Pat
 def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
     """Run the real checks in-process: ``run_checks("-m", "postdeploy", faults=["hang"])``.
 
-    Without ``target=`` the run uses ``--umbrella-sandbox`` with the given fault switches.
+    Without ``target=`` the run uses ``--umbrella-sandbox`` with the given fault switches;
+    ``target=""`` names no target on the command line.
     """
 
     def run(
@@ -153,13 +159,15 @@ def run_checks(pytester: pytest.Pytester, suite_dir: Path) -> RunChecks:
         if target is None:
             argv.append("--umbrella-sandbox")
             argv += [f"--umbrella-sandbox-fault={fault}" for fault in faults]
-        else:
+        elif target:  # "": the target comes from the environment (API_URL), or nowhere
             argv.append(f"--base-url={target}")
         if config is not None:
             (suite_dir / "umbrella.toml").write_text(config, encoding="utf-8")
         result = pytester.runpytest_inprocess(*argv)
         recorder = getattr(result, "reprec", None)
-        run = CheckRun(ret=int(result.ret or 0), output=result.stdout.str())
+        run = CheckRun(
+            ret=int(result.ret or 0), output=result.stdout.str(), stderr=result.stderr.str()
+        )
         if hasattr(recorder, "getreports"):  # none when the run ended in a usage error
             _record(run, recorder.getreports("pytest_runtest_logreport"))  # type: ignore[union-attr]
         return run
@@ -239,3 +247,17 @@ def sentry_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
         monkeypatch.setenv("SENTRY_PROJECT", FakeSentry.PROJECT)
         monkeypatch.setenv("SENTRY_BASE_URL", api.root)
         yield api
+
+
+@pytest.fixture
+def static_site(tmp_path: Path) -> Iterator[str]:
+    """Some other site: a static file server that answers 404 HTML for every API path."""
+    (tmp_path / "index.html").write_text("<h1>Umbrella, the marketing site</h1>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

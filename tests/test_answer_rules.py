@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from umbrella_checks.errors import CheckFailed, RootCause
-from umbrella_checks.target.client import BY_BYTES, Answer, server_time
+from umbrella_checks.target.answer import BY_BYTES, Answer, server_time
 
 
 def _answer(status: int, enveloped: bool = True) -> Answer:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -17,15 +18,8 @@ from werkzeug import Request, Response
 
 from umbrella_checks.config.suite import Duration, Envelope, Errors, Http, SuiteConfig
 from umbrella_checks.errors import CheckFailed, RootCause, Unreachable
-from umbrella_checks.target.client import (
-    BY_BYTES,
-    Answer,
-    ApiClient,
-    Exchange,
-    Planned,
-    envelope_problem,
-    snippet,
-)
+from umbrella_checks.target.answer import BY_BYTES, Answer, envelope_problem, snippet
+from umbrella_checks.target.client import ApiClient, Exchange, Planned
 from umbrella_checks.transport import RequestCounter
 
 CONNECT = ("connection.connect_tcp.started", "connection.connect_tcp.complete")
@@ -220,27 +214,65 @@ def test_a_bare_answer_missing_a_field_lists_its_keys(httpserver: HTTPServer) ->
     ],
 )
 def test_a_fresh_timestamp_passes_with_or_without_its_zone(stamp: str) -> None:
-    answer = Answer(
+    _stamped(stamp).expect_fresh("data.t", within=60)
+
+
+def _stamped(
+    stamp: str,
+    now: datetime = datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC),
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    """A health answer carrying ``stamp``, sent (Date) and received (this runner's clock) at
+    ``now`` unless ``headers`` say otherwise."""
+    sent = {"Date": format_datetime(now, usegmt=True), **(headers or {})}
+    body = {"success": True, "data": {"t": stamp}, "meta": {"timestamp": "x"}}
+    return Answer(
         "GET",
         "http://x/v1/health",
-        httpx.Response(
-            200, json={"success": True, "data": {"t": stamp}, "meta": {"timestamp": "x"}}
-        ),
+        httpx.Response(200, json=body, headers=sent),
         0.01,
+        received_at=now,
     )
-    answer.expect_fresh("data.t", within=60, now=datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC))
 
 
 def test_a_timestamp_that_is_no_time_fails_readably() -> None:
-    answer = Answer(
-        "GET",
-        "http://x/v1/health",
-        httpx.Response(200, json={"success": True, "data": {"t": "soon"}, "meta": {}}),
-        0.01,
-    )
     with pytest.raises(CheckFailed) as failed:
-        answer.expect_fresh("data.t", within=60, now=datetime(2026, 12, 1, tzinfo=UTC))
+        _stamped("soon").expect_fresh("data.t", within=60)
     assert "expected data.t as an ISO-8601 time, got 'soon'" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "said"),
+    [
+        pytest.param({"CF-Cache-Status": "HIT"}, "CF-Cache-Status: HIT", id="cloudflare-hit"),
+        pytest.param({"Age": "900"}, "Age: 900", id="age"),
+        pytest.param(
+            {"Date": "Tue, 01 Dec 2026 04:45:00 GMT"},
+            "within 60 s of this runner.s clock",
+            id="old-date",
+        ),
+    ],
+)
+def test_an_answer_from_a_cache_is_no_fresh_evidence(headers: dict[str, str], said: str) -> None:
+    # The timestamp is as old as the Date a cache kept with it: judged against the Date alone,
+    # it would pass.
+    stamp = "2026-12-01T04:45:00Z" if "Date" in headers else "2026-12-01T05:00:00Z"
+    with pytest.raises(CheckFailed, match=said):
+        _stamped(stamp, headers=headers).expect_fresh("data.t", within=60)
+
+
+@pytest.mark.parametrize(
+    ("status", "fresh"),
+    [
+        pytest.param("MISS", True, id="miss"),
+        pytest.param("DYNAMIC", True, id="dynamic"),
+        pytest.param("HIT", False, id="hit"),
+        pytest.param("STALE", False, id="stale"),
+    ],
+)
+def test_only_a_cache_hit_is_an_answer_from_a_cache(status: str, fresh: bool) -> None:
+    answer = _stamped("2026-12-01T05:00:00Z", headers={"CF-Cache-Status": status, "Age": "0"})
+    assert (answer.from_cache() is None) is fresh
 
 
 @pytest.mark.parametrize(
@@ -288,18 +320,12 @@ def test_a_snippet_is_160_characters_by_default() -> None:
     ],
 )
 def test_a_timestamp_is_fresh_up_to_its_allowed_skew(stamp: str, fresh: bool) -> None:
-    answer = Answer(
-        "GET",
-        "http://x/v1/health",
-        httpx.Response(200, json={"success": True, "data": {"t": stamp}, "meta": {}}),
-        0.01,
-    )
-    now = datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC)
+    answer = _stamped(stamp)
     if fresh:
-        answer.expect_fresh("data.t", within=60, now=now)
+        answer.expect_fresh("data.t", within=60)
     else:
         with pytest.raises(CheckFailed, match="stale cached answer or its clock is wrong"):
-            answer.expect_fresh("data.t", within=60, now=now)
+            answer.expect_fresh("data.t", within=60)
 
 
 def test_a_resent_request_waits_for_the_requests_in_flight() -> None:

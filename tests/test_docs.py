@@ -5,6 +5,8 @@ gives."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,18 @@ def test_figures_quoted_in_the_docs_are_what_a_run_gives(
     assert f"| requests a post-deploy run sends | {sent} " in bench
     assert f"own work for {checks} checks" in bench
     assert f"| postdeploy | {sent}, one round of the contract" in safety
+
+
+def test_the_generated_parts_of_the_docs_are_current() -> None:
+    """docs/checks.md's severity table, docs/sandbox.md's fault table and docs/keys.md come
+    from the code; `python -m umbrella_checks docs` rewrites them (its own process: it collects
+    the checks)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "docs", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"run `python -m umbrella_checks docs`: {done.stderr}"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from umbrella_checks.errors import CheckFailed
-from umbrella_checks.target.client import Answer
+from umbrella_checks.target.answer import Answer
 from umbrella_checks.target.latency import Latency, Limits
 
 

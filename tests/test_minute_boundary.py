@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import httpx
 
-from umbrella_checks.target.client import Answer
+from umbrella_checks.target.answer import Answer
 from umbrella_checks.target.clock import TargetClock
 
 

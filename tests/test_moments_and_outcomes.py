@@ -10,7 +10,7 @@ import pytest
 
 from umbrella_checks.errors import CannotJudge, CouldNotCheck, judged
 from umbrella_checks.moments import next_utc_midnight, window_seen
-from umbrella_checks.target.client import Answer
+from umbrella_checks.target.answer import Answer
 from umbrella_checks.target.clock import TargetClock
 
 

@@ -601,27 +601,37 @@ def test_monitor_warns_but_never_pages_on_a_200_it_does_not_recognise(
 
 
 @pytest.mark.parametrize(
-    "args", [pytest.param([], id="none"), pytest.param(["-h"], id="an-option")]
+    "flag", [pytest.param("--help", id="long"), pytest.param("-h", id="short")]
 )
-def test_no_command_is_one_line_naming_them(args: list[str]) -> None:
+def test_help_lists_every_command_with_what_it_does(flag: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", flag], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    for command in ("perf", "monitor", "contract", "sandbox", "docs"):
+        assert re.search(rf"^  {command} +\S", done.stdout, re.M), done.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [pytest.param([], id="none"), pytest.param(["--verbose"], id="an-option")]
+)
+def test_no_command_says_so_and_lists_them(args: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "umbrella_checks", *args], capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert done.stderr.strip() == (
-        "python -m umbrella_checks: give one of perf, monitor, contract, sandbox "
-        "(e.g. python -m umbrella_checks perf --help)"
-    )
+    assert done.stderr.startswith("python -m umbrella_checks: give a command\n")
+    assert "  contract  contract diff" in done.stderr
 
 
-def test_an_unknown_command_is_one_line() -> None:
+def test_an_unknown_command_is_one_line_with_the_closest() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "umbrella_checks", "perff"], capture_output=True, text=True
     )
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "python -m umbrella_checks: unknown command 'perff'; give one of perf, monitor, "
-        "contract, sandbox (e.g. python -m umbrella_checks perf --help)"
+        "python -m umbrella_checks: unknown command 'perff'; did you mean 'perf'? "
+        "(python -m umbrella_checks --help lists them)"
     )
 
 
@@ -669,8 +679,9 @@ def test_cannot_judge_is_listed_and_fails_under_strict_skips(
     pytester: pytest.Pytester, suite_dir: Path
 ) -> None:
     result = pytester.runpytest_subprocess("checks/test_trends.py", "--umbrella-sandbox")
-    assert result.ret == 0
+    assert result.ret == 1  # nothing judged: could-not-run, never green
     result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["umbrella: verdict: could-not-run — no selected check judged*"])
     result.stdout.fnmatch_lines(
         ["umbrella: could not judge test_no_figure_degraded_week_over_week: *no history yet*"]
     )

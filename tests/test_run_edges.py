@@ -20,7 +20,7 @@ def test_the_summary_says_the_verdict(run_checks: RunChecks) -> None:
     # on the run's last lines too.
     run = run_checks("checks/test_health.py")
     assert run.failed_names() == []
-    assert "umbrella: verdict: healthy — no check judged the service broken" in run.output
+    assert "umbrella: verdict: healthy — 5 check(s) judged the service; none failed" in run.output
 
 
 def _first_lines(checks_file: str) -> set[int]:
@@ -72,7 +72,7 @@ def test_one_check_meeting_two_bare_routes_names_the_first_and_counts_the_other(
     run = run_checks("checks/test_two_routes.py", faults=["envelope-missing=*"])
     message = run.message_of("test_two_routes")
     assert re.match(r"GET http://127.0.0.1:\d+/v1/artists: ", message), message
-    assert message.endswith("; 1 more"), message
+    assert message.endswith("; 1 more route(s): GET /v1/gigs"), message
 
 
 def test_one_bare_route_has_no_count(run_checks: RunChecks, suite_dir: Path) -> None:
@@ -281,9 +281,12 @@ def test_pytests_own_outcomes_pass_through(run_checks: RunChecks, suite_dir: Pat
 
 
 JUDGED_IN_A_CLASS = """
+import pytest
+
 from umbrella_checks.errors import cannot_judge, fail
 
 
+@pytest.mark.severity("SEV-1")
 class TestRoutes:
     def test_gigs(self):
         fail("GET /v1/gigs: expected 200, got 500")
@@ -300,8 +303,8 @@ def test_a_judged_failure_is_a_broken_verdict_named_with_its_class(
     summary = tmp_path / "summary.md"
     run = run_checks("checks/test_class.py", f"--umbrella-summary={summary}")
     assert (
-        "umbrella: verdict: broken — 1 check(s) judged the service broken: TestRoutes::test_gigs"
-        in run.output
+        "umbrella: verdict: broken — 1 check(s) judged the service broken in a way the runbook "
+        "rolls back on (SEV-1): TestRoutes::test_gigs" in run.output
     )
     assert "umbrella: could not judge TestRoutes::test_artists: no artists to read" in run.output
     target = re.search(r"umbrella: Target: (\S+) ", run.output)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunChecks
-from umbrella_checks.target.client import Answer
+from umbrella_checks.target.answer import Answer
 from umbrella_checks.wiring.runstate import Findings, not_the_api
 
 

@@ -32,16 +32,22 @@ ANONYMOUS_401 = matrix(
     "GET /v1/admin/stats [anonymous] -> 401",
 )
 
+# The rows that send a POST (or use quota): destructive, so off unless
+# --umbrella-allow-destructive — never sent to production, however the service refuses them.
+DESTRUCTIVE_ROWS = matrix(
+    WEBHOOK,
+    ANONYMOUS_PROMPT,
+    "POST /v1/violet/prompt [user] -> 400 (malformed JSON)",
+    "POST /v1/violet/prompt [user] -> 400 (missing field prompt)",
+    EXHAUSTED,
+)
+
 ERROR_ROWS = [
     *matrix(
         "GET /v1/artists/{missing_artist_id} [anonymous] -> 404",
         "GET /v1/profile/{missing_artist_id} [anonymous] -> 404",
         "GET /v1/artists?limit=lots [user] -> 400",
-        "POST /v1/auth/webhook [anonymous] -> 400 (no svix headers: refused before any work)",
         "GET /v1/violet/usage [anonymous] -> 401",
-        ANONYMOUS_PROMPT,
-        "POST /v1/violet/prompt [user] -> 400 (malformed JSON)",
-        "POST /v1/violet/prompt [user] -> 400 (missing field prompt)",
         "GET /v1/admin/stats [user] -> 403",
         "GET /v1/this-route-does-not-exist [anonymous] -> 404",
     ),
@@ -52,10 +58,17 @@ ERROR_ROWS = [
 def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:
     run = run_checks("-m", "postdeploy")
     assert run.failed_names() == []
-    # The one row that uses quota is destructive: off unless --umbrella-allow-destructive.
-    assert run.skipped_names() == [MATRIX.format(EXHAUSTED)]
+    assert run.skipped_names() == sorted(DESTRUCTIVE_ROWS)
     assert len(run.passed_names()) >= 40
     assert run.ret == 0
+
+
+def test_with_destructive_checks_allowed_every_row_passes_on_the_sandbox(
+    run_checks: RunChecks,
+) -> None:
+    run = run_checks("-m", "postdeploy", "--umbrella-allow-destructive")
+    assert run.failed_names() == []
+    assert run.skipped_names() == []
 
 
 @pytest.mark.parametrize(
@@ -92,12 +105,7 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
         ),
         pytest.param(
             "auth-not-enforced",
-            [
-                "test_protected_route_refuses_anonymous",
-                *ANONYMOUS_401,
-                # Without auth, the promptless probe meets validation instead: 400, not 401.
-                *matrix(ANONYMOUS_PROMPT),
-            ],
+            ["test_protected_route_refuses_anonymous", *ANONYMOUS_401],
             "expected status 401, got 200",
             id="auth-not-enforced",
         ),
@@ -116,12 +124,6 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
             id="cors-reflects-any-origin",
         ),
         pytest.param(
-            "webhook-missing",
-            matrix(WEBHOOK),
-            "expected status 400, got 404",
-            id="webhook-missing",
-        ),
-        pytest.param(
             "auth-broken",
             [
                 "test_protected_route_accepts_the_test_user",
@@ -133,8 +135,6 @@ def test_the_whole_gate_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> 
                     "GET /v1/gigs?limit={list_limit} [user] -> 200",
                     "GET /v1/auth/session [user] -> 200",
                     "GET /v1/violet/usage [user] -> 200",
-                    "POST /v1/violet/prompt [user] -> 400 (malformed JSON)",
-                    "POST /v1/violet/prompt [user] -> 400 (missing field prompt)",
                     "GET /v1/admin/stats [user] -> 403",
                     "GET /v1/admin/stats [admin] -> 200",
                 ),
@@ -222,6 +222,35 @@ def test_gate_catches_its_fault(
     assert any(fragment in run.message_of(name) for name in failing)
 
 
+@pytest.mark.parametrize(
+    ("fault", "failing", "fragment"),
+    [
+        pytest.param(
+            "webhook-missing", matrix(WEBHOOK), "expected status 400, got 404", id="webhook-missing"
+        ),
+        pytest.param(
+            # Without auth, the promptless probe meets validation instead: 400, not 401.
+            "auth-not-enforced",
+            matrix(ANONYMOUS_PROMPT),
+            "expected status 401, got 400",
+            id="prompt-auth-not-enforced",
+        ),
+    ],
+)
+def test_destructive_rows_catch_their_fault_where_they_may_run(
+    run_checks: RunChecks, fault: str, failing: list[str], fragment: str
+) -> None:
+    run = run_checks(
+        "checks/test_status_matrix.py",
+        "-k",
+        "webhook or prompt",
+        "--umbrella-allow-destructive",
+        faults=[fault],
+    )
+    assert run.failed_names() == sorted(failing)
+    assert any(fragment in run.message_of(name) for name in failing)
+
+
 def test_a_bare_route_is_one_failure_never_a_teardown_error(
     run_checks: RunChecks,
 ) -> None:
@@ -269,9 +298,9 @@ def test_strict_skips_fails_a_run_without_secrets(
     )
     assert run.ret == 1
     # The safety guard's refusal is policy, not a missing input: it stays a skip.
-    exhausted = MATRIX.format(EXHAUSTED)
-    assert run.skipped_names() == [exhausted]
-    assert run.message_of(exhausted).startswith("safety guard: destructive checks are off")
+    assert run.skipped_names() == sorted(DESTRUCTIVE_ROWS)
+    for name in DESTRUCTIVE_ROWS:
+        assert run.message_of(name).startswith("safety guard: destructive checks are off")
     message = run.message_of("test_protected_route_accepts_the_test_user")
     assert message.startswith("--umbrella-strict-skips: this check did not judge")
     assert "UMBRELLA_USER_TOKEN" in message

@@ -10,7 +10,7 @@ import pytest
 
 from umbrella_checks.config.suite import RateLimitHeaders, Violet
 from umbrella_checks.errors import CheckFailed
-from umbrella_checks.target.client import Answer
+from umbrella_checks.target.answer import Answer
 from umbrella_checks.target.violet import RateHeaders, Usage
 
 BODY = {"data": {"limit": 50, "used": 3, "remaining": 47, "resetAt": "2026-12-02T00:00:00"}}

@@ -118,7 +118,7 @@ def test_a_bad_deploy_reaches_the_rollback_and_alerts(
     assert gate.outputs == {"verdict": "broken"}
     assert "### umbrella-checks postdeploy on http://127.0.0.1:" in gate.summary
     assert ": **broken**" in gate.summary
-    assert "| SEV-1 | `test_health_answers_200`" in gate.summary  # on the run page
+    assert "| SEV-1 | broken | `test_health_answers_200`" in gate.summary  # on the run page
     assert _next_jobs(workflow, gate) == ["rollback"]
     rollback = run("rollback", needs=gate)
     wrangler = [r for r in rollback.recorded if r.startswith("cloudflare/wrangler-action")]

@@ -3,11 +3,12 @@
 Domain modules and checks raise these; the plugin maps each type once (``hooks.py``):
 
 - ``CheckFailed``: the check failed. Its whole report is the message — no traceback, so no
-  locals — scrubbed of every known secret. A ``RootCause`` (the target hung, is not the Umbrella
-  API, answers a route without its envelope) fails the first check that meets it; the later
-  ones cannot judge, naming it. ``CouldNotCheck`` (a service a check needs did not answer) and
-  ``Unreachable`` (no connection to the target) fail too, but are no verdict on the service:
-  the gate does not roll back on them.
+  locals — scrubbed of every known secret. A ``RootCause`` (the target hung, a route answers
+  5xx or without its envelope) fails the first check that meets it; the later ones are
+  stopped, naming it. ``CouldNotCheck`` (a service a check needs did not answer),
+  ``Unreachable`` (no connection to the target) and ``NotTheApi`` (the target never answered
+  as the Umbrella API) fail too, but are doubt about the run, not a verdict on the service:
+  the gate does not roll back on them (``operations/verdict.py`` has the whole model).
 - ``CannotJudge``: the data cannot support a verdict (no history, nothing to judge, a quantile
   the API does not offer). Never a pass: a skip that says why, a failure under
   --umbrella-strict-skips.
@@ -74,9 +75,11 @@ class CouldNotCheck(CheckFailed):
 
 class RootCause(CheckFailed):
     """A failure that makes other checks unable to judge: the target hung, it is not the
-    Umbrella API, a route answers without its envelope. The first check to meet a ``cause``
-    fails with the whole story; every later one cannot judge, naming it and where it failed
-    (``hooks.py``). One defect, one failure."""
+    Umbrella API, a route answers 5xx or without its envelope. The first check to meet a
+    ``cause`` fails with the whole story (so the message must not depend on which check met
+    it); every later one is stopped, naming it and where it failed (``wiring/controller.py``).
+    One defect, one failure. ``severity``: the least severe level this defect can be, whichever
+    check meets it first (a hung target is production down: SEV-1)."""
 
     def __init__(
         self,
@@ -86,10 +89,12 @@ class RootCause(CheckFailed):
         *,
         route: str | None = None,
         expected: str | None = None,
+        severity: str | None = None,
     ) -> None:
         super().__init__(message, route=route, expected=expected)
         self.cause = cause  # what identifies this defect within a run
         self.summary = scrub(summary)  # the defect in a few words, for the checks it stops
+        self.severity = severity
 
 
 class EnvelopeMissing(RootCause):
@@ -110,6 +115,15 @@ class Unreachable(RootCause):
     kind = "unreachable"
 
 
+class NotTheApi(RootCause):
+    """The target's health route did not answer as the Umbrella API does (no JSON object, a
+    404): some other site at that URL, or a Worker that lost its routes. Without evidence that
+    this URL was the Umbrella API before the deploy (``--umbrella-baseline``) the two look the
+    same, so this is doubt about the run's URL, not a verdict on the service."""
+
+    kind = "not-the-api"
+
+
 class WouldTripLimit(RootCause):
     """The selected checks' own requests would exceed a documented rate limit from this
     runner: the run refuses before sending them (in an xdist worker, which cannot stop the run
@@ -122,6 +136,11 @@ class WouldTripLimit(RootCause):
 UNRESPONSIVE = "target unresponsive"
 UNREACHABLE = "target unreachable"
 NOT_THE_API = "not the Umbrella API"
+PLATFORM_PAGE = "platform error page"
+
+# The outcome of a check stopped by a root cause another check already failed on: a skip that
+# names it, never a failure of its own (not even under --umbrella-strict-skips).
+STOPPED = "stopped"
 
 
 class NotJudged(Outcome):

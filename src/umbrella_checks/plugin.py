@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
 from umbrella_checks import ENVIRONMENTS
-
-if TYPE_CHECKING:
-    from umbrella_checks.sandbox.process import SandboxProcess
+from umbrella_checks.wiring.keys import launched_sandbox, verdict_written
 
 ENTRY_POINT = "umbrella_checks"
-
-# The --umbrella-sandbox process, launched before the suite's own modules load (see
-# _launch_sandbox).
-launched_sandbox: pytest.StashKey[SandboxProcess] = pytest.StashKey()
 
 
 # (flag, dest, metavar or action, help). Path options are written with "=" (see runstate).
@@ -111,9 +105,32 @@ def is_wanted(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     # tryfirst: pytest-base-url's own configure then sees the target this run resolved.
     if is_wanted(config):
+        _verdict_first_and_always(config)
         if config.getoption("umbrella_sandbox") and not _nothing_runs(config):
             _launch_sandbox(config)
         config.pluginmanager.import_plugin("umbrella_checks.wiring.hooks")
+
+
+def _verdict_first_and_always(config: pytest.Config) -> None:
+    """A verdict left by an earlier run is removed before anything else happens; a run that
+    ends before writing its own (a usage error, a crash while setting up) writes
+    ``could-not-run``: CI never reads another run's word, nor none."""
+    given = config.getoption("umbrella_verdict_file")
+    if not given or _nothing_runs(config):
+        return
+    path = Path(given)
+    if path.is_dir():
+        raise pytest.UsageError(
+            f"--umbrella-verdict-file={given} is a folder; give the path of a file to write"
+        )
+    path.unlink(missing_ok=True)
+
+    def could_not_run() -> None:
+        if not config.stash.get(verdict_written, False):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("could-not-run\n", encoding="utf-8")
+
+    config.add_cleanup(could_not_run)
 
 
 def _nothing_runs(config: pytest.Config) -> bool:

@@ -9,10 +9,33 @@ cleaned before anyone sees it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
 
 _KNOWN: set[str] = set()
+
+# A control character (a line break pasted into a CI secret, a NUL) cannot travel in an HTTP
+# header: the client would refuse it with an error that quotes the whole value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SecretError(ValueError):
+    """A secret that cannot be used, said without the secret (one line, for the user)."""
+
+
+def forms(value: str) -> set[str]:
+    """How a value can appear in text: as is, escaped (repr, JSON) and URL-encoded."""
+    found = {
+        value,
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+        quote(value, safe=""),
+        quote_plus(value),
+    }
+    return {form for form in found if len(form) >= 4}
 
 
 @dataclass(frozen=True)
@@ -23,8 +46,7 @@ class Secret:
     _value: str  # never printed: __repr__ below
 
     def __post_init__(self) -> None:
-        if len(self._value) >= 4:
-            _KNOWN.add(self._value)
+        _KNOWN.update(forms(self._value))
 
     def reveal(self) -> str:
         return self._value
@@ -36,11 +58,18 @@ class Secret:
 
 
 def from_env(*names: str) -> Secret | None:
-    """The first of ``names`` that is set and non-empty, as a Secret."""
+    """The first of ``names`` that is set and non-empty, as a Secret; ``SecretError`` (naming
+    the variable, never the value) when it holds a control character."""
     for name in names:
         value = os.environ.get(name, "").strip()
         if value:
-            return Secret(name, value)
+            secret = Secret(name, value)  # known to scrub before anything can echo it
+            if _CONTROL.search(value):
+                raise SecretError(
+                    f"{name} holds a control character (a line break or tab pasted with it?); "
+                    "set it again to the value alone"
+                )
+            return secret
     return None
 
 

@@ -44,7 +44,13 @@ class RequestCounter:
 
 
 class NoAnswer(Exception):
-    """The request got no HTTP answer: a timeout, a refused connection, a TLS or DNS error."""
+    """The request got no HTTP answer: a timeout, a refused connection, a TLS or DNS error.
+
+    ``timed_out`` only when a connection was open and the answer never came (a read or write
+    timeout): the target hangs. A connection that never opened (a connect timeout: SYNs
+    dropped, a full accept queue, a firewall), a refusal, DNS, TLS, or waiting for a connection
+    of this client's own pool is no evidence about the service: the runner's network, the URL,
+    or the run itself."""
 
     def __init__(self, message: str, *, timed_out: bool) -> None:
         super().__init__(scrub(message))
@@ -135,11 +141,22 @@ def send(
     """One request; ``NoAnswer`` (one line, no URL secrets) when nothing came back."""
     try:
         return client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        kind = type(exc).__name__.replace("Timeout", " timeout").lower()
-        limit = client.timeout.connect if "connect" in kind else client.timeout.read
+    except httpx.ConnectTimeout:
         raise NoAnswer(
-            f"{what}: no answer within {limit or 0:g} s ({kind})", timed_out=True
+            f"{what}: could not connect within {client.timeout.connect or 0:g} s (connect "
+            "timeout: the connection never opened)",
+            timed_out=False,
+        ) from None
+    except httpx.PoolTimeout:
+        raise NoAnswer(
+            f"{what}: no connection of this run's own pool came free within "
+            f"{client.timeout.pool or 0:g} s (pool timeout)",
+            timed_out=False,
+        ) from None
+    except httpx.TimeoutException as exc:  # read or write: connected, and no answer came
+        kind = type(exc).__name__.replace("Timeout", " timeout").lower()
+        raise NoAnswer(
+            f"{what}: no answer within {client.timeout.read or 0:g} s ({kind})", timed_out=True
         ) from None
     except httpx.HTTPError as exc:
         raise NoAnswer(

@@ -24,7 +24,7 @@ class Row(
     frozen=True,
     kw_only=True,
 ):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    method: Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
     path: Annotated[str, Meta(pattern=r"^/")]
     who: Who
     status: Annotated[int, Meta(ge=100, le=599)]
@@ -49,6 +49,22 @@ class Row(
     def id(self) -> str:
         case = f" ({self.why})" if self.why else ""
         return f"{self.method} {self.path} [{self.who}] -> {self.status}{case}"
+
+
+# Methods that read: a row sending any other may change state whatever status it expects (the
+# refusal it tests is exactly what may be broken).
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def unsafe_without_mark(row: Row) -> str | None:
+    """Why a row not marked destructive could change state or use quota, or None."""
+    if row.destructive:
+        return None
+    if row.prompt:
+        return "sends a Violet prompt, which uses quota when the service takes it"
+    if row.method not in SAFE_METHODS:
+        return f"sends a {row.method}, which can change state if the refusal it expects is broken"
+    return None
 
 
 def load_rows(path: Path, routes: Routes | None = None) -> list[Row]:
@@ -81,6 +97,13 @@ def load_rows(path: Path, routes: Routes | None = None) -> list[Row]:
     for number, row in enumerate(rows, start=1):
         if routes is not None:
             fillable(routes, f"{path}: row {number} ({row.method} {row.path})", row.path)
+        unsafe = unsafe_without_mark(row)
+        if unsafe:
+            raise ConfigError(
+                f"{path}: row {number} ({row.method} {row.path}) {unsafe}: mark it destructive = "
+                "true (it then runs only with --umbrella-allow-destructive, never against "
+                "production)"
+            )
     ids = [row.id for row in rows]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

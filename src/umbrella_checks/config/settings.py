@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.config.suite import SuiteConfig, load_config
-from umbrella_checks.secrets import Secret, from_env
+from umbrella_checks.secrets import Secret, SecretError, from_env
 from umbrella_checks.services.clerk import CLERK_API, ID_VARS, ClerkApi, frontend_api_of
 from umbrella_checks.target.safety import sensitive_reason
 from umbrella_checks.transport import bundle_problem, given_trust_store
@@ -155,12 +157,29 @@ def _pick(
 
 
 def validate_url(url: str, source: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """The URL as given, checked the way the HTTP client will read it; one line (never the
+    credentials it may carry) when it is no URL to send to."""
+    try:
+        parts = urlsplit(url)
+        parsed = httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise SettingsError(
+            f"{source}: {_shown(url)!r} is not a valid URL ({exc}); give one like "
+            "https://umbrella.app"
+        ) from None
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(
+            f"{source}: {_shown(url)!r} carries credentials (user:password@): they would be "
+            "sent to the target and written to every report; remove them (the suite takes its "
+            "credentials from environment variables only)"
+        )
+    if parts.scheme not in ("http", "https") or not parsed.host:
         raise SettingsError(
             f"{source}: {url!r} is not an http(s) URL with a host; "
             "give one like https://umbrella.app"
         )
+    if "" in parsed.host.rstrip(".").split(".") and not parsed.host.startswith("["):
+        raise SettingsError(f"{source}: {url!r} has an empty part in its host name; check dots")
     if parts.query or parts.fragment:
         raise SettingsError(f"{source}: {url!r} has a query or fragment; give the bare base URL")
     try:
@@ -168,6 +187,15 @@ def validate_url(url: str, source: str) -> str:
     except ValueError:
         raise SettingsError(f"{source}: {url!r} has an invalid port") from None
     return url.rstrip("/")
+
+
+def _shown(url: str) -> str:
+    """A URL as it may be shown: whatever stands before an ``@`` in its authority masked."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}" if sep else url
 
 
 def _path(value: Any, source: str, must_exist: bool = True) -> Path | None:
@@ -343,7 +371,23 @@ def resolve(
     *,
     target_required: bool = True,
 ) -> Settings:
-    """Build the run's Settings; raises SettingsError (or ConfigError) with one line.
+    """Build the run's Settings; raises SettingsError (or ConfigError) with one line: see
+    ``_resolve`` (a secret that cannot be sent is a SettingsError too, naming its variable)."""
+    try:
+        return _resolve(option, environ, rootdir, start_sandbox, target_required=target_required)
+    except SecretError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _resolve(
+    option: Getter,
+    environ: Mapping[str, str],
+    rootdir: Path,
+    start_sandbox: Callable[[str], SandboxInfo] | None = None,
+    *,
+    target_required: bool = True,
+) -> Settings:
+    """Build the run's Settings.
 
     ``start_sandbox`` (given with ``--umbrella-sandbox``) is called with the resolved
     environment and returns the sandbox that then replaces target, tokens, app dir and

@@ -527,9 +527,50 @@ def fillable(routes: Routes, what: str, path: str) -> str:
         ) from None
 
 
+# The least a duration may be: below it no healthy service can meet the value, and a run would
+# report a broken service where the config is wrong (docs/keys.md lists them).
+FLOORS: dict[str, float] = {
+    "http.connect_timeout": 0.1,  # a TLS handshake across an ocean takes longer
+    "http.read_timeout": 0.5,  # a Worker answering from D1 in half a second is healthy
+    "budgets.ceiling": 0.1,
+    "budgets.overall_p95": 0.001,  # a budget of nothing judges nothing
+    "budgets.endpoints": 0.001,
+    "database.query_target": 0.001,
+    "health.max_clock_skew": 1.0,  # Date has whole seconds
+    "violet.reset_slack": 1.0,
+    "cron.running_timeout": 60.0,
+}
+
+
+def _below_floor(config: SuiteConfig) -> tuple[str, float, float] | None:
+    """The first duration below its floor: (key, value, floor)."""
+    for key, floor in FLOORS.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        values = value.items() if isinstance(value, dict) else [(None, value)]
+        for entry, seconds in values:
+            if seconds < floor:
+                where = f'{key}."{entry}"' if entry is not None else key
+                return where, float(seconds), floor
+    return None
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:g} ms" if value < 1 else f"{value:g} s"
+
+
 def check_consistency(config: SuiteConfig, source: str) -> SuiteConfig:
-    """What the schema cannot say: keys that refer to each other. Every mistake here would
-    otherwise weaken a gate silently (a budget nobody applies) or crash mid-run."""
+    """What the schema cannot say: keys that refer to each other, and values no healthy
+    service can meet. Every mistake here would otherwise weaken a gate silently (a budget
+    nobody applies), fail a healthy service (a 1 ms timeout) or crash mid-run."""
+    low = _below_floor(config)
+    if low is not None:
+        where, value, floor = low
+        raise ConfigError(
+            f"{source}: {where}: {_seconds(value)} is below the least it may be "
+            f"({_seconds(floor)}): no healthy service could meet it, and the run would call the "
+            "service broken; raise it"
+        )
     try:
         re.compile(config.safety.sensitive_url)
     except re.error as exc:

@@ -10,7 +10,7 @@ import sqlite3
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SCHEMA = """
@@ -27,29 +27,58 @@ CREATE TABLE IF NOT EXISTS figures (
 DEGRADING = ("(ms)", "error rate")
 
 
+class HistoryUnreadable(Exception):
+    """The history file is not a history the suite can read; it has been set aside."""
+
+
+def set_aside(path: Path, now: datetime) -> Path:
+    """Move an unreadable history out of the way (kept, for whoever wants to look), so the
+    next run starts a fresh one instead of failing on it every time."""
+    aside = path.with_name(f"{path.name}.unreadable-{now:%Y%m%dT%H%M%SZ}")
+    path.replace(aside)
+    return aside
+
+
 def append(
     path: Path, run_at: datetime, tier: str, target: str, figures: Iterable[tuple[str, float]]
-) -> None:
+) -> str | None:
+    """Add a run's figures; a note when an unreadable history had to be set aside first."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [(run_at.isoformat(), tier, target, name, float(value)) for name, value in figures]
+    note = None
+    try:
+        _insert(path, rows)
+    except sqlite3.DatabaseError as exc:
+        aside = set_aside(path, run_at)
+        note = f"{path.name} was unreadable ({exc}): set aside as {aside.name}; trends start afresh"
+        _insert(path, rows)
+    return note
+
+
+def _insert(path: Path, rows: list[tuple[str, str, str, str, float]]) -> None:
     with sqlite3.connect(path) as db:
         db.execute(SCHEMA)
-        db.executemany(
-            "INSERT INTO figures VALUES (?, ?, ?, ?, ?)",
-            [(run_at.isoformat(), tier, target, name, float(value)) for name, value in figures],
-        )
+        db.executemany("INSERT INTO figures VALUES (?, ?, ?, ?, ?)", rows)
 
 
 def series(path: Path, target: str, since: datetime) -> dict[str, list[tuple[datetime, float]]]:
     """Each figure's points, per tier: ``median GET /v1/health (ms) [postdeploy]`` — a tier
-    measures under its own conditions, so tiers are never mixed in one series."""
+    measures under its own conditions, so tiers are never mixed in one series. An unreadable
+    file is set aside (``HistoryUnreadable`` says where)."""
     if not path.exists():
         return {}
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute(
-            "SELECT tier, metric, run_at, value FROM figures WHERE target = ? AND run_at >= ? "
-            "ORDER BY run_at",
-            (target, since.isoformat()),
-        ).fetchall()
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            rows = db.execute(
+                "SELECT tier, metric, run_at, value FROM figures WHERE target = ? AND run_at >= ? "
+                "ORDER BY run_at",
+                (target, since.isoformat()),
+            ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        aside = set_aside(path, datetime.now(UTC))
+        raise HistoryUnreadable(
+            f"{path.name} was unreadable ({exc}): set aside as {aside.name}; trends start afresh"
+        ) from None
     out: dict[str, list[tuple[datetime, float]]] = {}
     for tier, metric, run_at, value in rows:
         point = (datetime.fromisoformat(run_at), float(value))

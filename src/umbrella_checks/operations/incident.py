@@ -29,6 +29,9 @@ class Failure:
     # answer failed the check: what groups one problem on many routes.
     route: str | None = None
     expected: str | None = None
+    # The same check failed for the same reason in the pre-deploy baseline: a rollback would
+    # not fix it (``operations/baseline.py``).
+    pre_existing: bool = False
 
     @property
     def name(self) -> str:

@@ -1,16 +1,18 @@
-"""The run's verdict on the service, apart from pytest's exit code.
+"""The run's verdict on the service, apart from pytest's exit code: the one word CI acts on.
 
+The model and its table of situations are ``docs/verdict.md``; this is that table as code.
 Exit code 1 says "something failed"; CI must not roll production back because pip could not
-install, a secret is missing (``--umbrella-strict-skips``), the runner has no network or
-Cloudflare's API did not answer. Only a check that judged the service from its answers (a
-``CheckFailed``, not a ``CouldNotCheck``, an ``Unreachable`` or a skip made strict) makes the
-verdict "broken".
-No pytest import here.
+install, a secret is missing, the runner has no network, the URL is wrong or Cloudflare's API
+did not answer — nor because a route is 50 ms over its budget, which the runbook leaves to a
+person. Only a check that judged the service from its answers (``Failure.kind`` "failed"),
+at a severity the runbook rolls back on (SEV-1), and — with a baseline — new since the deploy,
+makes the verdict ``broken``. No pytest import here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from umbrella_checks.operations.incident import Failure, grouped
@@ -18,39 +20,169 @@ from umbrella_checks.secrets import scrub
 
 HEALTHY = "healthy"
 BROKEN = "broken"
+DEGRADED = "degraded"
+PRE_EXISTING = "pre-existing"
 COULD_NOT_RUN = "could-not-run"
 
-# Failure kinds that are a verdict on the service (``Failure.kind``).
+# Every verdict, the first that applies winning (docs/verdict.md): evidence of a rollback-worthy
+# failure is acted on whatever else happened; doubt comes before degradation, because a gate
+# that did not finish judging cannot say the damage is only degradation.
+VERDICTS = (BROKEN, COULD_NOT_RUN, DEGRADED, PRE_EXISTING, HEALTHY)
+
+# Failure kinds that are a verdict on the service (``Failure.kind``); every other kind of
+# failure — could-not-check, unreachable, not-the-api, would-trip-limit, missing-input and
+# cannot-judge made strict, error (the suite's own) — is doubt about the run.
 JUDGED = frozenset({"failed"})
+
+# What the runbook does about a judged failure, by its severity (Rollback Procedures › When to
+# Rollback; Incident Response › Severity Levels).
+ACTION = {
+    "SEV-1": BROKEN,  # "roll back if … health check failing, critical functionality broken …"
+    "SEV-2": DEGRADED,  # "consider rollback if caused by recent deployment": a person decides
+    "SEV-3": DEGRADED,  # "create issue for tracking"
+}
+
+# pytest's exit codes after which the checks' findings are all there is (0 passed, 1 failed):
+# any other (interrupted, internal error, usage error, nothing collected) ended before judging.
+_FINISHED = (0, 1)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    word: str  # healthy, broken or could-not-run: what a workflow decides a rollback on
+    word: str  # one of VERDICTS: what a workflow decides a rollback on
     why: str
 
     @property
     def line(self) -> str:
         return f"verdict: {self.word} — {self.why}"
 
+    @property
+    def rolls_back(self) -> bool:
+        return self.word == BROKEN
 
-def verdict_of(exitstatus: int, failures: list[Failure]) -> Verdict:
-    judged = [failure for failure in failures if failure.kind in JUDGED]
-    if judged:
-        names = ", ".join(dict.fromkeys(failure.name for failure in judged[:5]))
-        more = f" and {len(judged) - 5} more" if len(judged) > 5 else ""
-        return Verdict(BROKEN, f"{len(judged)} check(s) judged the service broken: {names}{more}")
-    if exitstatus == 0:
-        return Verdict(HEALTHY, "no check judged the service broken")
-    if failures:
-        kinds = Counter(failure.kind for failure in failures)
-        listed = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+
+@dataclass(frozen=True)
+class NotJudged:
+    """A check that gave no verdict, as a skip: why, and its outcome's kind ("refused",
+    "not-applicable", "missing-input", "cannot-judge"; "stopped" by a root cause)."""
+
+    name: str
+    kind: str
+    reason: str
+
+
+def _names(failures: Sequence[Failure], limit: int = 5) -> str:
+    names = list(dict.fromkeys(failure.name for failure in failures))
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _counted(kinds: Sequence[str]) -> str:
+    counts = Counter(kinds)
+    return ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+
+
+def is_doubt(failure: Failure) -> bool:
+    return failure.kind not in JUDGED
+
+
+def action_of(failure: Failure) -> str:
+    """What one failure asks of CI on its own: its verdict word."""
+    if is_doubt(failure):
+        return COULD_NOT_RUN
+    if failure.pre_existing:
+        return PRE_EXISTING
+    return ACTION.get(failure.severity, DEGRADED)
+
+
+def verdict_of(
+    exitstatus: int,
+    failures: Sequence[Failure],
+    *,
+    passed: int = 0,
+    not_judged: Sequence[NotJudged] = (),
+) -> Verdict:
+    """The run's verdict from what its checks found: ``failures`` (typed, with severity and
+    whether the baseline had them), ``passed`` (checks that judged the service and found it
+    fine) and ``not_judged`` (checks that gave no verdict, and why)."""
+    by_action: dict[str, list[Failure]] = {word: [] for word in VERDICTS}
+    for failure in failures:
+        by_action[action_of(failure)].append(failure)
+    if by_action[BROKEN]:
+        broken = by_action[BROKEN]
+        return Verdict(
+            BROKEN,
+            f"{len(broken)} check(s) judged the service broken in a way the runbook rolls back "
+            f"on (SEV-1): {_names(broken)}",
+        )
+    found = _also(by_action)
+    if by_action[COULD_NOT_RUN]:
+        doubt = by_action[COULD_NOT_RUN]
         return Verdict(
             COULD_NOT_RUN,
-            f"no check judged the service broken, but {len(failures)} failed without a "
-            f"verdict ({listed}): fix the run, not the service",
+            f"no check judged the service broken, but {len(doubt)} failed without a verdict on "
+            f"it ({_counted([f.kind for f in doubt])}): fix the run, not the service{found}",
         )
-    return Verdict(COULD_NOT_RUN, f"pytest ended with exit code {exitstatus} before judging")
+    if exitstatus not in _FINISHED:
+        return Verdict(
+            COULD_NOT_RUN, f"pytest ended with exit code {exitstatus} before judging{found}"
+        )
+    if by_action[DEGRADED]:
+        degraded = by_action[DEGRADED]
+        return Verdict(
+            DEGRADED,
+            f"{len(degraded)} check(s) found the service degraded (SEV-2/SEV-3: the runbook "
+            f"leaves the rollback to a person): {_names(degraded)}{_also(by_action, DEGRADED)}",
+        )
+    if by_action[PRE_EXISTING]:
+        before = by_action[PRE_EXISTING]
+        return Verdict(
+            PRE_EXISTING,
+            f"{len(before)} check(s) failed, each as it did before the deploy (the baseline): "
+            f"{_names(before)}; a rollback would not fix it",
+        )
+    if passed <= 0:
+        return Verdict(COULD_NOT_RUN, nothing_judged(not_judged))
+    return Verdict(HEALTHY, _healthy(passed, not_judged))
+
+
+def _also(by_action: dict[str, list[Failure]], shown: str = "") -> str:
+    """What else the run found, beside the verdict's own reason."""
+    parts = [
+        f"{len(by_action[word])} {word} ({_names(by_action[word], 3)})"
+        for word in (DEGRADED, PRE_EXISTING)
+        if word != shown and by_action[word]
+    ]
+    return f"; also found: {'; '.join(parts)}" if parts else ""
+
+
+def nothing_judged(not_judged: Sequence[NotJudged]) -> str:
+    """Why a run that failed nothing still says nothing about the service."""
+    if not not_judged:
+        return "no selected check judged the service"
+    kinds = _counted([check.kind for check in not_judged])
+    first = not_judged[0].reason
+    return (
+        f"no selected check judged the service ({len(not_judged)} did not: {kinds}); "
+        f"the first said: {first}"
+    )
+
+
+# Checks that did not judge by choice (the guard, the config) or because a defect another
+# check failed on stopped them: counted, not named, beside a healthy verdict.
+CHOSEN = frozenset({"refused", "not-applicable", "stopped"})
+
+
+def _healthy(passed: int, not_judged: Sequence[NotJudged]) -> str:
+    text = f"{passed} check(s) judged the service; none failed"
+    if not_judged:
+        text += f"; {len(not_judged)} did not judge ({_counted([c.kind for c in not_judged])})"
+    doubt = [check for check in not_judged if check.kind not in CHOSEN]
+    if doubt:
+        names = ", ".join(check.name for check in doubt[:5])
+        more = f" and {len(doubt) - 5} more" if len(doubt) > 5 else ""
+        text += f": {names}{more}"
+    return text
 
 
 def step_summary(
@@ -71,11 +203,14 @@ def step_summary(
         "",
     ]
     if failures:
-        lines += ["| SEV | failed | what |", "|---|---|---|"]
+        lines += ["| SEV | verdict | failed | what |", "|---|---|---|---|"]
         for group in grouped(failures):
             names = ", ".join(f"`{f.name}`" for f in group.failures[:3])
             more = f" and {len(group.failures) - 3} more" if len(group.failures) > 3 else ""
-            lines.append(f"| {group.severity} | {names}{more} | {_cell(group.line(400))} |")
+            word = action_of(group.failures[0])
+            lines.append(
+                f"| {group.severity} | {word} | {names}{more} | {_cell(group.line(400))} |"
+            )
         lines.append("")
     lines += [f"- {_cell(note)}" for note in notes]
     lines += ["", f"Report: `{report}`", ""]

@@ -96,7 +96,7 @@ def _parse_5xx(value: str) -> tuple[str, float]:
 
 def _parse_limit(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise FaultError(f"violet-limit={value}: give a whole number, e.g. violet-limit=100")
+        raise FaultError(f"{value!r}: give a whole number of at least 1, e.g. 100")
     return int(value)
 
 
@@ -169,6 +169,10 @@ FAULTS: dict[str, Fault] = {
     "wrong-environment": Fault(None, "health reports a different environment than expected"),
     "health-no-environment": Fault(None, "health does not say which environment answers"),
     "stale-health-timestamp": Fault(None, "health's timestamp is 15 minutes old"),
+    "health-from-cache": Fault(
+        None,
+        "health is served from a cache: its timestamp and its Date are both 15 minutes old",
+    ),
     "version-empty": Fault(None, "health reports an empty version"),
     "health-clock": Fault(
         "SECONDS",
@@ -207,6 +211,33 @@ FAULTS: dict[str, Fault] = {
         "delay every answer on ROUTE by MS ms except the first: most samples over a budget, "
         "not all",
         _route_ms,
+    ),
+    "slow-every-other": Fault(
+        "ROUTE:MS",
+        "delay every other answer on ROUTE by MS ms, the first among them: a route whose "
+        "latency varies on its own, alone as in a burst",
+        _route_ms,
+    ),
+    "slow-under-load": Fault(
+        "ROUTE:MS",
+        "answers on ROUTE take MS ms (its own Server-Timing says so) while another request is "
+        "in flight, and are fast alone",
+        _route_ms,
+    ),
+    "burst-503": Fault(
+        "N",
+        "with more than N requests in flight, the platform answers the extra ones with its own "
+        "503 HTML page (a dev server shedding load)",
+        _parse_limit,
+    ),
+    "burst-stall": Fault(
+        "N",
+        "with more than N requests in flight, the extra ones stall until the client gives up "
+        "(one workerd process under a burst), and are answered alone",
+        _parse_limit,
+    ),
+    "platform-503": Fault(
+        None, "every route answers 503 with the platform's own HTML error page, health too"
     ),
     "route-5xx": Fault(
         "ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)", _parse_5xx

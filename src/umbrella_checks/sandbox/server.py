@@ -12,6 +12,8 @@ import contextlib
 import json
 import random
 import re
+import select
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -32,6 +34,12 @@ from umbrella_checks.sandbox.issuers import BadToken, Issuer, kid_of
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
 
 VERSION = "0.1.0"
+# How old a health answer a cache kept is (health-from-cache), like a stale timestamp.
+CACHED_FOR = timedelta(minutes=15)
+PLATFORM_PAGE = (
+    b"<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head>"
+    b"<body><h1>Error 503</h1><p>Service Temporarily Unavailable</p></body></html>"
+)
 ALLOWED_ORIGINS = ("https://umbrella.app", "http://localhost:5173")
 STAGING_ORIGINS = ("https://staging.umbrella.app",)
 
@@ -95,6 +103,8 @@ class Sandbox:
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
         self._busy = 0
+        # Requests stalled by burst-stall: in flight, but no longer taking the server's time.
+        self._stalled = 0
         # The latest 10,000 only: a long-lived sandbox must not grow without bound.
         self.events: deque[str] = deque(maxlen=10_000)
         self._stopping = threading.Event()
@@ -236,6 +246,28 @@ class Sandbox:
                 self._busy -= 1
                 self.events.append(f"end {what}")
 
+    @property
+    def crowd(self) -> int:
+        """Requests being worked on now, this one included (stalled ones left out)."""
+        with self._lock:
+            return self._busy - self._stalled
+
+    def count(self, what: str) -> int:
+        """How many times ``what`` has happened, this time included."""
+        with self._lock:
+            self.counts[what] += 1
+            return self.counts[what]
+
+    @contextlib.contextmanager
+    def stalled(self) -> Iterator[None]:
+        with self._lock:
+            self._stalled += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stalled -= 1
+
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
         """Work on one answer; with one-at-a-time, others wait their turn (a queue the
@@ -309,8 +341,11 @@ class _Handler(BaseHTTPRequestHandler):
         """The ``Date`` header, from the clock of whatever answers: Violet's limiter for its
         routes, the sandbox's for the rest."""
         if timestamp is None:
-            violet = urlsplit(self.path).path.startswith("/v1/violet")
+            path = urlsplit(self.path).path
+            violet = path.startswith("/v1/violet")
             timestamp = (self.sb.limiter_clock if violet else self.sb.clock).now().timestamp()
+            if path == "/v1/health" and "health-from-cache" in self.sb.faults:
+                timestamp -= CACHED_FOR.total_seconds()  # kept, Date and all, by a cache
         return super().date_time_string(timestamp)
 
     def _meta(self) -> dict[str, str]:
@@ -466,6 +501,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         with self.sb.in_flight(f"OPTIONS {self.path}"):
             self._travel()
+            if self._overwhelmed():
+                return
             with self.sb.serving():
                 self._preflight()
 
@@ -477,6 +514,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _preflight(self) -> None:
         self.started, self.injected = time.thread_time(), 0.0
         self.sb.counts["requests"] += 1
+        if "platform-503" in self.sb.faults:
+            self._send(503, PLATFORM_PAGE, "text/html", {})
+            return
         headers = {
             "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
             "Access-Control-Allow-Headers": "Authorization, Content-Type",
@@ -487,16 +527,50 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         with self.sb.in_flight(f"{self.command} {self.path}"):
             self._travel()
+            if self._overwhelmed():
+                return
             with self.sb.serving():
                 self._dispatch_one()
+
+    def _overwhelmed(self) -> bool:
+        """burst-503 and burst-stall: the platform in front of the Worker, with more requests
+        in flight than it takes, sheds the extra ones with its own page, or stalls them until
+        the client gives up. True when this request got no answer from the Worker."""
+        faults, sb = self.sb.faults, self.sb
+        shed, stall = faults.value("burst-503"), faults.value("burst-stall")
+        crowd = sb.crowd
+        if shed is not None and crowd > shed:
+            self._read_body()
+            self._send(503, PLATFORM_PAGE, "text/html", {})
+            return True
+        if stall is not None and crowd > stall:
+            self._read_body()
+            with sb.stalled():
+                self._wait_for_the_client_to_leave()
+            self.close_connection = True
+            return True
+        return False
+
+    def _wait_for_the_client_to_leave(self) -> None:
+        while not self.sb._stopping.is_set():
+            readable, _, _ = select.select([self.connection], [], [], 0.1)
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return  # the client closed the connection
+                except OSError:
+                    return
+
+    def _read_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.raw_body = self.rfile.read(length) if length else b""
 
     def _dispatch_one(self) -> None:
         sb = self.sb
         # Read the whole body before answering anything: an answer that leaves it unread (a
         # 401 before parsing) would make the next request on this keep-alive connection garbage.
         self.started, self.injected = time.thread_time(), 0.0
-        length = int(self.headers.get("Content-Length") or 0)
-        self.raw_body = self.rfile.read(length) if length else b""
+        self._read_body()
         if "hang" in sb.faults:
             sb._stopping.wait()
             self.close_connection = True
@@ -510,16 +584,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(400, {"error": f"bad control request: {exc}"}, {})
             return
         sb.counts["requests"] += 1
+        if "platform-503" in sb.faults:
+            self._send(503, PLATFORM_PAGE, "text/html", {})
+            return
         if "routes-lost" in sb.faults:
             self._error(ApiError(404, "not_found", f"no route for {self.command} {path}"))
             return
-        delay = sb.faults.delay_for(path, random.random())
-        for route, seconds in sb.faults.values_of("slow-but-first"):
-            if route == "*" or path.startswith(route):
-                with sb._lock:
-                    sb.counts[f"seen:{route}"] += 1
-                    first = sb.counts[f"seen:{route}"] == 1
-                delay = 0.0 if first else seconds
+        delay = self._delay(path)
         if delay:
             self.injected = delay
             time.sleep(delay)
@@ -537,6 +608,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(500, body, "text/plain", {})
             else:
                 self._error(ApiError(500, "internal_error", "internal error"))
+
+    def _delay(self, path: str) -> float:
+        """Seconds the latency faults hold this answer back (the service's own time)."""
+        sb = self.sb
+        delay = sb.faults.delay_for(path, random.random())
+        for route, seconds in sb.faults.values_of("slow-but-first"):
+            if route == "*" or path.startswith(route):
+                delay = 0.0 if sb.count(f"seen:{route}") == 1 else seconds
+        for route, seconds in sb.faults.values_of("slow-every-other"):
+            if route == "*" or path.startswith(route):
+                delay = seconds if sb.count(f"every-other:{route}") % 2 == 1 else 0.0
+        for route, seconds in sb.faults.values_of("slow-under-load"):
+            if (route == "*" or path.startswith(route)) and sb.crowd > 1:
+                delay = seconds
+        return delay
 
     def _route(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         """One branch per route of the contract's table, in its order (long on purpose: it
@@ -638,7 +724,8 @@ class _Handler(BaseHTTPRequestHandler):
         environment = sb.environment
         if "wrong-environment" in faults:
             environment = "staging" if environment == "production" else "production"
-        stamp = sb.clock.now() - timedelta(minutes=15 if "stale-health-timestamp" in faults else 0)
+        stale = "stale-health-timestamp" in faults or "health-from-cache" in faults
+        stamp = sb.clock.now() - (CACHED_FOR if stale else timedelta(0))
         stamp += timedelta(seconds=faults.value("health-clock", 0.0))
         data = {
             "status": "healthy" if healthy else "unhealthy",

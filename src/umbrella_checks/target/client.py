@@ -1,8 +1,7 @@
-"""The target's API client, and answers that fail like an on-call note.
+"""The target's API client: every request to the target, timed, paced and counted.
 
-A failure names the request, what was expected, what came back and, where we know it, the
-likely fix. Failures are ``CheckFailed`` errors: the plugin reports the message alone, so no
-traceback full of locals can carry a token into a report. No pytest import here.
+Answers and their expectations are ``answer.py``; how much is in flight at once is
+``pacing.py``. No pytest import here.
 """
 
 from __future__ import annotations
@@ -13,289 +12,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import httpx
 
 from umbrella_checks.config.suite import Envelope, Errors, Http, SuiteConfig
-from umbrella_checks.errors import (
-    UNREACHABLE,
-    UNRESPONSIVE,
-    CannotJudge,
-    CheckFailed,
-    EnvelopeMissing,
-    RootCause,
-    Unreachable,
-)
+from umbrella_checks.errors import UNREACHABLE, UNRESPONSIVE, RootCause, Unreachable
 from umbrella_checks.secrets import Secret, scrub
+from umbrella_checks.target.answer import Answer, envelope_problem, server_time, snippet
+from umbrella_checks.target.pacing import Pacer
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
-
-_STACK_MARKERS = (
-    "Traceback (most recent call last)",
-    'File "/',
-    "    at ",
-    ".js:",
-    ".ts:",
-    "SQLITE_ERROR",
-    "D1_ERROR",
-    "SELECT ",
-    "INSERT INTO",
-    "sqlite3.",
-)
-
-
-# How an answer's service time was measured, for the figures and the failure message.
-BY_BYTES = "time to first byte less a round trip"
-
-
-def snippet(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def envelope_problem(body: Any) -> str | None:
-    """What the contract's envelope lacks in ``body`` (``success``, ``meta.timestamp``)."""
-    if not isinstance(body, dict) or not isinstance(body.get("success"), bool):
-        return 'boolean "success"'
-    meta = body.get("meta")
-    if not isinstance(meta, dict) or "timestamp" not in meta:
-        return '"meta.timestamp"'
-    return None
-
-
-_UNPARSED = object()
-
-
-@dataclass
-class Answer:
-    """One HTTP exchange, with expectations that fail readably."""
-
-    method: str
-    url: str
-    response: httpx.Response
-    elapsed: float
-    # The service's own time (Server-Timing, else time to first byte less a round trip) ...
-    server_time: float = 0.0
-    # ... and how it was measured.
-    timed_by: str = BY_BYTES
-    # When the answer arrived, by this machine's clock (UTC).
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # How the service spells its error codes ([errors]).
-    errors: Errors = field(default_factory=Errors, repr=False, compare=False)
-    # False for a route recorded as answering without the envelope ([envelope] bare_routes).
-    enveloped: bool = True
-    # Set when an answer that already failed is read all the same (a non-200 health answer):
-    # a field it lacks is then doubt ("cannot judge"), not a second failure for one defect.
-    doubt: str | None = None
-    # The body is parsed once, however many expectations (and the envelope rule) read it.
-    _parsed: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
-
-    def parsed(self) -> Any:
-        """The JSON body; raises ValueError when there is none."""
-        if self._parsed is _UNPARSED:
-            self._parsed = self.response.json()
-        return self._parsed
-
-    @property
-    def what(self) -> str:
-        return f"{self.method} {self.url}"
-
-    @property
-    def status(self) -> int:
-        return self.response.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        return self.response.headers
-
-    @property
-    def text(self) -> str:
-        return self.response.text
-
-    def describe_body(self) -> str:
-        kind = self.response.headers.get("content-type", "no content-type").split(";")[0]
-        body = snippet(self.response.text) if self.response.content else "(empty body)"
-        return f"{kind} {body}"
-
-    def fail(self, expected: str, got: str, hint: str | None = None) -> NoReturn:
-        note = f" ({hint})" if hint else ""
-        raise CheckFailed(
-            f"{self.what}: expected {expected}, got {got}{note}",
-            route=self.request_line,
-            expected=expected,
-        ) from None
-
-    def expect_status(self, *codes: int, hint: str | None = None) -> Answer:
-        if self.status not in codes:
-            wanted = " or ".join(str(code) for code in codes)
-            if self.status >= 500 and not any(code >= 500 for code in codes):
-                self.route_failed(f"status {wanted}", hint)
-            self.fail(f"status {wanted}", f"{self.status}: {self.describe_body()}", hint)
-        return self
-
-    def route_failed(self, expected: str, hint: str | None = None) -> NoReturn:
-        """This route answered a 5xx: the first check to see it fails, saying so; the others
-        that need this route's answer cannot judge (one defect, one failure)."""
-        hint = hint or "the Worker failed on this route; check Sentry and `wrangler tail`"
-        note = f" ({hint})"
-        raise RootCause(
-            f"{self.what}: expected {expected}, got {self.status}: {self.describe_body()}{note}",
-            f"5xx {self.request_line}",
-            f"{self.request_line} answers {self.status}",
-            route=self.request_line,
-            expected=expected,
-        )
-
-    def json(self) -> Any:
-        try:
-            return self.parsed()
-        except ValueError:  # UnicodeDecodeError too
-            self.fail("a JSON body", f"{self.status} {self.describe_body()}")
-
-    def body(self) -> dict[str, Any]:
-        """The JSON object; an answer from a route recorded as bare (``[envelope]
-        bare_routes``) is read as if enveloped, so field paths such as ``data.status`` hold."""
-        data = self.json()
-        if not self.enveloped:
-            return {"success": self.status < 400, "data": data, "meta": {}}
-        if not isinstance(data, dict):
-            self.fail("a JSON object", snippet(jsonlib.dumps(data)))
-        return data
-
-    def find(self, dotted: str) -> Any:
-        """The value at a dotted path, or None (for descriptions, never for verdicts)."""
-        try:
-            node: Any = self.body()
-        except CheckFailed:
-            return None
-        for part in dotted.split("."):
-            if not isinstance(node, dict):
-                return None
-            node = node.get(part)
-        return node
-
-    def field(self, dotted: str, required: str | None = None) -> Any:
-        """The value at ``data.status``-style path, or fail naming the missing part and what
-        the body did have (so a shape difference reads as one, not as a wrong value).
-        ``required``: why the runbook needs this field, said when it is missing (so the hint
-        never suggests recording its absence away)."""
-        node: Any = self.body()
-        walked: list[str] = []
-        for part in dotted.split("."):
-            walked.append(part)
-            if not isinstance(node, dict) or part not in node:
-                if self.doubt:
-                    raise CannotJudge(f"{self.doubt}: it has no {dotted} to read")
-                expected = f'field "{".".join(walked)}"'
-                if not self.enveloped and walked[0] == "data" and len(walked) > 1:
-                    inner = ".".join(walked[1:])
-                    expected += f' ("{inner}" at the top level: the route is recorded bare)'
-                if self.enveloped and envelope_problem(self.body()):
-                    self._missing_envelope(expected, required)
-                self.fail(expected, self._shape(), required)
-            node = node[part]
-        return node
-
-    @property
-    def route(self) -> str:
-        return f"{self.method} {urlsplit(self.url).path}"
-
-    @property
-    def request_line(self) -> str:
-        """Method, path and query: ``GET /v1/gigs?limit=5``."""
-        parts = urlsplit(self.url)
-        return f"{self.method} {parts.path}{'?' + parts.query if parts.query else ''}"
-
-    def _missing_envelope(self, expected: str, required: str | None = None) -> NoReturn:
-        need = f"{required}; " if required else ""
-        raise EnvelopeMissing(
-            f"{self.what}: expected {expected}, got {self._shape()} ({need}the contract's "
-            "envelope is missing; if the route answers bare by design, record it in "
-            "[envelope] bare_routes)",
-            self.route,
-        )
-
-    def _shape(self) -> str:
-        if not self.enveloped:
-            raw = self.json()
-            keys = ", ".join(sorted(raw)) if isinstance(raw, dict) else type(raw).__name__
-            return f"a bare answer ([envelope] bare_routes) whose top-level keys are: {keys}"
-        body = self.body()
-        keys = ", ".join(sorted(body)) or "none"
-        if envelope_problem(body):
-            return f"an answer with no envelope, top-level keys: {keys}"
-        data = body.get("data")
-        inner = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
-        return f"an answer whose data has: {inner}"
-
-    def expect_field(
-        self, dotted: str, expected: Any, hint: str | None = None, required: str | None = None
-    ) -> Answer:
-        actual = self.field(dotted, required)
-        if actual != expected:
-            self.fail(f"{dotted} {jsonlib.dumps(expected)}", jsonlib.dumps(actual), hint)
-        return self
-
-    def expect_fresh(self, dotted: str, within: float, now: datetime) -> Answer:
-        raw = self.field(dotted)
-        try:
-            stamp = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-        except ValueError:
-            self.fail(f"{dotted} as an ISO-8601 time", repr(raw))
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        skew = abs((now - stamp).total_seconds())
-        if skew > within:
-            self.fail(
-                f"{dotted} within {within:g} s of now ({now:%Y-%m-%dT%H:%M:%SZ})",
-                f"{raw}, {skew:.0f} s off",
-                "the service is serving a stale cached answer or its clock is wrong",
-            )
-        return self
-
-    def expect_envelope(self) -> dict[str, Any]:
-        """The contract's envelope: ``success`` and ``meta.timestamp``; errors need a code.
-        A route recorded as bare answers without one, by design."""
-        body = self.body()
-        if not self.enveloped:
-            return body
-        problem = envelope_problem(body)
-        if problem:
-            self._missing_envelope(f"an envelope with {problem}")
-        if body["success"] is False:
-            error = body.get("error")
-            if not isinstance(error, dict) or not error.get("code"):
-                self.fail('an error envelope with "error.code"', snippet(self.text))
-        return body
-
-    def expect_error_code(self, name: str) -> Answer:
-        """The error code the contract calls ``name``, spelled as ``[errors]`` records it."""
-        body = self.expect_envelope()
-        actual = body.get("error", {}).get("code") if body["success"] is False else None
-        code = self.errors.codes.get(name, name)
-        same = (
-            actual == code
-            if self.errors.strict_case
-            else isinstance(actual, str) and actual.casefold() == code.casefold()
-        )
-        if not same:
-            strict = " (exactly: [errors] strict_case)" if self.errors.strict_case else ""
-            self.fail(f'error code "{code}"{strict}', f"{self.status} {snippet(self.text)}")
-        return self
-
-    def expect_no_internals(self) -> Answer:
-        """No stack trace, file path or SQL in the body: they help attackers, not users."""
-        for marker in _STACK_MARKERS:
-            if marker in self.text:
-                self.fail(
-                    "a body without stack traces, file paths or SQL",
-                    f"{marker.strip()!r} in {snippet(self.text)}",
-                    "the error handler leaks internals; check the Worker's error middleware",
-                )
-        return self
 
 
 @dataclass(frozen=True)
@@ -337,6 +64,11 @@ class Exchange:
     started: float
     finished: float
     marks: dict[str, float]
+    # Seconds spent waiting for a place among the requests in flight (the run's own queue),
+    # and how many were in flight with it.
+    queued: float = 0.0
+    company: int = 1
+    in_burst: bool = False
 
     @property
     def rtt(self) -> float | None:
@@ -351,6 +83,12 @@ class Exchange:
                 return self.marks[f"{protocol}.{event}"]
         return default
 
+    @property
+    def first_byte(self) -> float:
+        """Seconds from sending the request's headers to its answer's headers."""
+        sent = self._mark("send_request_headers.started", self.started)
+        return self._mark("receive_response_headers.complete", self.finished) - sent
+
     def answer(
         self,
         method: str,
@@ -360,9 +98,7 @@ class Exchange:
         enveloped: bool,
         metrics: tuple[str, ...],
     ) -> Answer:
-        sent = self._mark("send_request_headers.started", self.started)
-        first_byte = self._mark("receive_response_headers.complete", self.finished)
-        spent, timed_by = server_time(self.response, first_byte - sent, self.rtt or rtt, metrics)
+        spent, timed_by = server_time(self.response, self.first_byte, self.rtt or rtt, metrics)
         return Answer(
             method,
             url,
@@ -372,44 +108,18 @@ class Exchange:
             timed_by=timed_by,
             errors=errors,
             enveloped=enveloped,
+            queued=self.queued,
+            in_burst=self.in_burst,
         )
 
 
-def server_timing(header: str) -> dict[str, float]:
-    """``Server-Timing`` as metric name -> seconds (metrics without ``dur`` left out; the first
-    of a repeated name counts). Grammar: ``name;dur=12.5;desc="x", other;dur=3``."""
-    metrics: dict[str, float] = {}
-    for entry in header.split(","):
-        name, *params = (part.strip() for part in entry.split(";"))
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "dur" and name and name not in metrics:
-                # A malformed dur is no figure: the answer is then timed by its bytes.
-                with contextlib.suppress(ValueError):
-                    metrics[name] = float(value.strip().strip('"')) / 1000
-    return metrics
-
-
-def server_time(
-    response: httpx.Response, ttfb: float, rtt: float | None, metrics: tuple[str, ...]
-) -> tuple[float, str]:
-    """The service's own time for an answer, and how it was measured: the first of
-    ``metrics`` its ``Server-Timing`` reports (a metric that times the whole answer), else
-    time to first byte less one network round trip. A metric that times a part (``db``) is
-    never taken for the whole: a Worker timing only its query would pass any budget."""
-    reported = server_timing(response.headers.get("Server-Timing", ""))
-    for name in metrics:
-        if name in reported:
-            return reported[name], f"Server-Timing {name}"
-    return max(ttfb - (rtt or 0.0), 0.0), BY_BYTES
-
-
 class ApiClient:
-    """httpx with the suite's timeouts, User-Agent and request counting.
+    """httpx with the suite's timeouts, User-Agent, pacing and request counting.
 
-    After one timeout the target is marked unresponsive and every later request in this
-    process fails at once with the same explanation, so a hung service ends the run in about
-    one timeout instead of one per check.
+    After a request that got no answer — confirmed alone when it was sent among the tier's
+    burst — the target is marked unresponsive and every later request in this process fails at
+    once with the same explanation, so a hung service ends the run in about one timeout
+    instead of one per check.
     """
 
     def __init__(
@@ -440,6 +150,7 @@ class ApiClient:
         tls = self.base_url.startswith("https://")
         self._http = new_client(http, connections=http.concurrency, http2=tls, tls=tls)
         self._timeouts = http.connect_timeout + http.read_timeout
+        self.pacer = Pacer(http.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
         # Prefetched answers, each bound to the check(s) that declared it (planning.py).
         self._planned: dict[Planned, list[tuple[frozenset[str], Future[Exchange]]]] = {}
@@ -451,16 +162,27 @@ class ApiClient:
         self.asking_destructive = False
         # The asking check is marked on_demand: it sends what it cannot declare (by design).
         self.asking_on_demand = False
+        # When the asking check must be done by (time.perf_counter(); pytest-timeout's limit):
+        # confirmations stop in time for the check to judge what it has.
+        self.deadline: float | None = None
         self._declared: set[tuple[Planned, str]] = set()
+        # Requests of the burst that left, and those a check took the answer of (counted then).
+        self._burst_sent = 0
+        self._burst_taken = 0
         # Requests a non-destructive check sent without having declared them: (check, what).
         self.on_demand: list[tuple[str, str]] = []
         # Per check (node id): "GET url -> 200 in 12 ms" lines, for its report.
         self.exchanges: dict[str, list[str]] = {}
+        # Requests the burst overwhelmed and that answered alone: (what, what came back first).
+        self.overwhelmed: list[tuple[str, str]] = []
 
     def _log(self, answer: Answer, how: str = "") -> None:
+        queued = (
+            f", waited {answer.queued * 1000:.0f} ms for its turn" if answer.queued > 0.001 else ""
+        )
         line = (
             f"{answer.what} → {answer.status} in {answer.elapsed * 1000:.0f} ms "
-            f"(service time {answer.server_time * 1000:.0f} ms, {answer.timed_by}){how}"
+            f"(service time {answer.server_time * 1000:.0f} ms, {answer.timed_by}{queued}){how}"
         )
         with self._lock:
             self.exchanges.setdefault(self.asking, []).append(scrub(line))
@@ -489,27 +211,29 @@ class ApiClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def close(self) -> None:
-        """Count what was prefetched and never asked for (it was sent all the same)."""
+        """Count what was prefetched, sent, and never asked for (it was sent all the same)."""
         with self._lock:
             self._drop_prefetched()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
+        for _ in range(self._burst_sent - self._burst_taken):
+            self.counter.add()
 
     def _drop_prefetched(self) -> None:
-        """Forget every prefetched answer (under the lock): what was already sent is counted."""
-        leftover = [future for waiting in self._planned.values() for _, future in waiting]
+        """Forget every prefetched answer (under the lock); what was not sent yet never is."""
+        for waiting in self._planned.values():
+            for _, future in waiting:
+                future.cancel()
         self._planned.clear()
-        for future in leftover:
-            if not future.cancel():
-                self.counter.add()
 
     def prefetch(self, requests: list[tuple[Planned, set[str]]]) -> None:
-        """Send these now, concurrently; a check that declared one (method, path, token,
-        headers, body) gets its answer instead of waiting a round trip of its own."""
+        """Send these now, paced (in this order: the planner puts timed requests last, so the
+        pacer has learned the target before they leave); a check that declared one (method,
+        path, token, headers, body) gets its answer instead of waiting a round trip of its own."""
         with self._lock:
             for planned, owners in requests:
                 self._declared.update((planned, owner) for owner in owners)
-                future = self._pool.submit(self._exchange, planned)
+                future = self._pool.submit(self._exchange, planned, in_burst=True)
                 self._sent.append(future)
                 self._planned.setdefault(planned, []).append((frozenset(owners), future))
 
@@ -545,9 +269,12 @@ class ApiClient:
         self._refuse_if_unresponsive(what)
         future = self._take_prefetched(planned, f"{method} {path}")
         try:
-            exchange = self._received(
-                what, future.result if future is not None else lambda: self._exchange(planned)
-            )
+            if future is not None:
+                with self._lock:
+                    self._burst_taken += 1
+                exchange = self._confirmed(what, planned, future.result)
+            else:
+                exchange = self._received(what, lambda: self._exchange(planned))
         finally:
             self.counter.add()
         answer = self._answer(exchange, method, path)
@@ -556,15 +283,18 @@ class ApiClient:
         return answer
 
     def probe(self, path: str) -> Future[Answer]:
-        """GET ``path`` now, beside whatever is prefetched, without waiting: the answer (or the
-        ``CheckFailed`` saying there was none) comes on the future. Counted now, so no check is
-        charged for it; not held to the envelope rule, which the checks that read the route
+        """GET ``path`` now, first of whatever is prefetched, without waiting: the answer (or
+        the ``CheckFailed`` saying there was none) comes on the future. Counted now, so no check
+        is charged for it; not held to the envelope rule, which the checks that read the route
         judge."""
         planned = Planned.of("GET", path)
         self.counter.add()
+        with self._lock:
+            self._burst_taken += 1  # counted here, not at close
+        what = f"GET {self.url(path)}"
         future = self._pool.submit(
             lambda: self._answer(
-                self._received(f"GET {self.url(path)}", lambda: self._exchange(planned)),
+                self._confirmed(what, planned, lambda: self._exchange(planned, in_burst=True)),
                 "GET",
                 path,
             )
@@ -573,25 +303,80 @@ class ApiClient:
             self._sent.append(future)
         return future
 
+    def _confirmed(self, what: str, planned: Planned, exchange: Callable[[], Exchange]) -> Exchange:
+        """An answer from the tier's burst, confirmed alone when the burst may be what broke
+        it: a request that got no answer, or the platform's own error page (a dev server
+        shedding load), is asked again on its own before it becomes a root cause. A target
+        that answers alone was overwhelmed by the burst, not broken: the run says so once and
+        the pacer halves what it sends at once."""
+        try:
+            first = exchange()
+        except Overwhelmed as exc:
+            seen, company = "no answer within the read timeout", exc.company
+        except NoAnswer as exc:
+            self._no_answer(what, exc)  # no connection at all: nothing to confirm
+        else:
+            if not _platform_page(first):
+                return first
+            seen, company = f"the platform's own {first.response.status_code} page", first.company
+        self.pacer.overwhelmed(company)
+        with self.pacer.alone(timeout=self._timeouts):
+            try:
+                alone = self._received(what, lambda: self._exchange(planned, paced=False))
+            finally:
+                self.counter.add()  # sent as well: the run's count says so
+        if not _platform_page(alone):
+            with self._lock:
+                self.overwhelmed.append((what, seen))
+        return alone
+
+    @property
+    def notes(self) -> list[str]:
+        """What the run should know about how the target took the burst, in one line."""
+        if not self.overwhelmed:
+            return []
+        seen = sorted({how for _, how in self.overwhelmed})
+        listed = ", ".join(what for what, _ in self.overwhelmed[:3])
+        more = f" and {len(self.overwhelmed) - 3} more" if len(self.overwhelmed) > 3 else ""
+        return [
+            scrub(
+                f"{len(self.overwhelmed)} request(s) got {' or '.join(seen)} among the tier's "
+                f"requests and an answer alone ({listed}{more}): the burst was more than the "
+                f"target handles at once, so the run sent at most {self.pacer.ceiling} at once "
+                "from then on (lower [http] concurrency to start there)"
+            )
+        ]
+
     def quiet(self, timeout: float) -> None:
-        """Wait (at most ``timeout`` s) until nothing this client sent on its pool is still in
-        flight: an answer timed now does not queue behind the tier's own burst."""
+        """Wait (at most ``timeout`` s, and never past the asking check's deadline less one
+        request's timeouts) until nothing this client sent on its pool is still in flight: an
+        answer timed now does not queue behind the tier's own burst."""
         with self._lock:
             pending = [future for future in self._sent if not future.done()]
             self._sent = pending
+        if self.deadline is not None:
+            timeout = min(timeout, max(self.deadline - time.perf_counter() - self._timeouts, 0))
         wait(pending, timeout=timeout)
+
+    def time_for_another(self) -> bool:
+        """Does the asking check have time for one more request before its deadline?"""
+        return self.deadline is None or time.perf_counter() + self._timeouts < self.deadline
 
     def resend(
         self, method: str, path: str, *, token: Secret | None = None, times: int
     ) -> list[Answer]:
-        """The same read-only request again, ``times`` times one after another, once nothing
-        else is in flight: a latency figure confirmed without the burst's queueing. Never a
-        prefetched answer, and it leaves prefetched ones alone (a GET changes nothing)."""
+        """The same read-only request again, up to ``times`` times one after another, once
+        nothing else is in flight: a latency figure measured without the burst's queueing.
+        Stops early when the asking check would run out of time (pytest-timeout's limit): it
+        then judges what it has. Never a prefetched answer, and it leaves prefetched ones alone
+        (a GET changes nothing)."""
         self.quiet(timeout=self._timeouts)
         planned = Planned.of(method, path, token)
         what = f"{method} {self.url(path)}"
         answers = []
         for _ in range(times):
+            if not self.time_for_another():
+                break
             self._refuse_if_unresponsive(what)
             try:
                 exchange = self._received(what, lambda: self._exchange(planned))
@@ -604,30 +389,40 @@ class ApiClient:
     def _refuse_if_unresponsive(self, what: str) -> None:
         if self.unresponsive:
             raise RootCause(
-                f"{what}: not sent, {self.unresponsive}", UNRESPONSIVE, self._unresponsive_short
+                f"{what}: not sent, {self.unresponsive}",
+                UNRESPONSIVE,
+                self._unresponsive_short,
+                severity="SEV-1",
             )
 
     _unresponsive_short = "the target stopped answering (a request timed out)"
 
     def _received(self, what: str, exchange: Callable[[], Exchange]) -> Exchange:
-        """The exchange, or a one-line failure; after a timeout the target is unresponsive:
-        the first check to meet it fails, the later ones cannot judge (``RootCause``)."""
+        """The exchange, or a one-line failure. A connected request whose answer never came
+        marks the target unresponsive: production down (SEV-1), the first check to meet it
+        fails, the later ones are stopped. No connection at all is doubt about the run."""
         try:
             return exchange()
         except NoAnswer as exc:
-            if exc.timed_out:
-                self.unresponsive = (
-                    f"the target did not answer {what} in time; it accepts connections but "
-                    "hangs — check `wrangler tail`, recent deploys, and Cloudflare status"
-                )
-                raise RootCause(
-                    f"{exc}; {self.unresponsive}", UNRESPONSIVE, self._unresponsive_short
-                ) from None
-            raise Unreachable(
-                f"{exc}; is the URL right, the service up and this runner's network working?",
-                UNREACHABLE,
-                "the target could not be reached (no connection)",
+            self._no_answer(what, exc)
+
+    def _no_answer(self, what: str, exc: NoAnswer) -> NoReturn:
+        if exc.timed_out:
+            self.unresponsive = (
+                f"the target did not answer {what} in time; it accepts connections but "
+                "hangs — check `wrangler tail`, recent deploys, and Cloudflare status"
+            )
+            raise RootCause(
+                f"{exc}; {self.unresponsive}",
+                UNRESPONSIVE,
+                self._unresponsive_short,
+                severity="SEV-1",
             ) from None
+        raise Unreachable(
+            f"{exc}; is the URL right, the service up and this runner's network working?",
+            UNREACHABLE,
+            "the target could not be reached (no connection)",
+        ) from None
 
     def _answer(self, exchange: Exchange, method: str, path: str) -> Answer:
         enveloped = not any(path.startswith(bare) for bare in self.envelope.bare_routes)
@@ -638,26 +433,52 @@ class ApiClient:
             self._rtt = exchange.rtt if self._rtt is None else min(self._rtt, exchange.rtt)
         return answer
 
-    def _exchange(self, planned: Planned) -> Exchange:
-        """One request on the shared pool, timed: wall time, time to first byte, and the TCP
-        connect time when it opened a connection (the round trip, for server-time estimates)."""
+    def _exchange(
+        self, planned: Planned, *, in_burst: bool = False, paced: bool = True
+    ) -> Exchange:
+        """One request on the shared pool, paced (unless sent ``alone``, which holds every
+        place) and timed: wall time, time to first byte, the TCP connect time when it opened a
+        connection (the round trip, for server-time estimates) and the time it waited for its
+        turn."""
         marks: dict[str, float] = {}
 
         def trace(event: str, _info: Any) -> None:
             marks[event] = time.perf_counter()
 
         headers = dict(planned.headers)
-        started = time.perf_counter()
-        response = send(
-            self._http,
-            planned.method,
-            self.url(planned.path),
-            what=f"{planned.method} {self.url(planned.path)}",
-            headers=headers,
-            content=planned.body,
-            extensions={"trace": trace},
-        )
-        return Exchange(response, started, time.perf_counter(), marks)
+        turn = self.pacer.slot() if paced else contextlib.nullcontext((0.0, 1))
+        with turn as (queued, company):
+            if paced and self.unresponsive:  # queued behind a request the target never answered
+                raise NotSent(f"{planned.method} {self.url(planned.path)}: not sent")
+            if in_burst:
+                with self._lock:
+                    self._burst_sent += 1
+            started = time.perf_counter()
+            try:
+                response = send(
+                    self._http,
+                    planned.method,
+                    self.url(planned.path),
+                    what=f"{planned.method} {self.url(planned.path)}",
+                    headers=headers,
+                    content=planned.body,
+                    extensions={"trace": trace},
+                )
+            except NoAnswer as exc:
+                if exc.timed_out and in_burst:
+                    raise Overwhelmed(str(exc), company) from None
+                raise
+            exchange = Exchange(
+                response,
+                started,
+                time.perf_counter(),
+                marks,
+                queued=queued,
+                company=company,
+                in_burst=in_burst,
+            )
+            self.pacer.answered(exchange.first_byte)
+        return exchange
 
     def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check
@@ -682,3 +503,31 @@ class ApiClient:
 
     def post(self, path: str, **kwargs: Any) -> Answer:
         return self.request("POST", path, **kwargs)
+
+
+class NotSent(NoAnswer):
+    """A prefetched request the client dropped before sending: the target had stopped
+    answering."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, timed_out=False)
+
+
+class Overwhelmed(NoAnswer):
+    """A request of the tier's burst that got no answer in time, and how many were in flight
+    with it: to be asked again alone before it counts as a hang."""
+
+    def __init__(self, message: str, company: int) -> None:
+        super().__init__(message, timed_out=True)
+        self.company = company
+
+
+def _platform_page(exchange: Exchange) -> bool:
+    """A 5xx whose body is no JSON: the platform's error page, not the Worker's answer."""
+    if exchange.response.status_code < 500:
+        return False
+    try:
+        exchange.response.json()
+    except ValueError:  # UnicodeDecodeError too
+        return True
+    return False

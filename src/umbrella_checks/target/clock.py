@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from umbrella_checks.target.client import Answer
+from umbrella_checks.target.answer import Answer
 
 
 class TargetClock:

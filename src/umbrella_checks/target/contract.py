@@ -20,7 +20,8 @@ from umbrella_checks.config.settings import TOKEN_VARS, SettingsError, script_co
 from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.target.accounts import Accounts
-from umbrella_checks.target.client import Answer, ApiClient, envelope_problem
+from umbrella_checks.target.answer import Answer, envelope_problem
+from umbrella_checks.target.client import ApiClient
 
 
 def _keys(value: Any) -> list[str]:

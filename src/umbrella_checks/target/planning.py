@@ -43,9 +43,17 @@ class Planner:
         self._token = token
         self.owner = ""
         self.shared = False
-        # request -> owners, once per time it is sent
-        self.requests: list[tuple[Planned, set[str]]] = []
+        # request -> owners, once per time it is sent; timed requests apart (see ``requests``)
+        self._untimed: list[tuple[Planned, set[str]]] = []
+        self._timed: list[tuple[Planned, set[str]]] = []
         self._shared: dict[Planned, set[str]] = {}
+
+    @property
+    def requests(self) -> list[tuple[Planned, set[str]]]:
+        """Every declared request, the timed ones (latency samples) last: by the time they
+        leave, the client's pacing has learned what the target handles at once, so they do not
+        queue at the target behind the run's own burst."""
+        return [*self._untimed, *self._timed]
 
     def add(
         self,
@@ -57,7 +65,10 @@ class Planner:
         json: Any = None,
         content: str | bytes | None = None,
         times: int = 1,
+        timed: bool = False,
     ) -> None:
+        """Declare a request the check sends (``times`` times); ``timed`` when its answer's
+        time is judged (a latency sample)."""
         try:
             token = self._token(who)
         except Unplannable:
@@ -68,7 +79,7 @@ class Planner:
             return
         for _ in range(times):
             owners = {self.owner}
-            self.requests.append((planned, owners))
+            (self._timed if timed else self._untimed).append((planned, owners))
             if self.shared:
                 self._shared[planned] = owners
 

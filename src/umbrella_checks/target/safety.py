@@ -16,15 +16,18 @@ and doubt refuses, with the reason.
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+import httpx
 
 from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.errors import CheckFailed
 
 if TYPE_CHECKING:
-    from umbrella_checks.target.client import Answer
+    from umbrella_checks.target.answer import Answer
 
 HOW_TO_OPT_IN = (
     "run destructive checks against staging: pytest -m destructive --umbrella-allow-destructive "
@@ -36,10 +39,16 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def normalise_url(url: str) -> str:
     """``HTTPS://Umbrella.App.:443/`` → ``https://umbrella.app``: the form the sensitive-URL
-    pattern is matched against, so case, a trailing dot or a default port cannot slip past."""
+    pattern is matched against — the host the HTTP client really connects to, so case, a
+    trailing dot, a default port, full-width dots or another Unicode spelling (IDNA/UTS-46, as
+    httpx applies it) and short IPv4 forms (``127.1``) cannot slip past."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = httpx.URL(url.strip()).host
+    except (httpx.InvalidURL, ValueError):
+        host = parts.hostname or ""
+    host = _ipv4(host.lower().rstrip("."))
     try:
         port = parts.port
     except ValueError:
@@ -49,6 +58,17 @@ def normalise_url(url: str) -> str:
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
     path = parts.path.rstrip("/")
     return f"{scheme}://{netloc}{path}"
+
+
+def _ipv4(host: str) -> str:
+    """A host the socket layer reads as IPv4 (``127.1``, ``0x7f.1``, ``2130706433``), in its
+    dotted form; any other host as it is."""
+    if not host or not all(part and part[0].isdigit() for part in host.split(".")):
+        return host
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return host
 
 
 def sensitive_reason(base_url: str, environment: str, pattern: str) -> str | None:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from umbrella_checks.config.suite import RateLimitHeaders, Violet
 from umbrella_checks.errors import CouldNotCheck
 from umbrella_checks.secrets import Secret
-from umbrella_checks.target.client import Answer, ApiClient
+from umbrella_checks.target.answer import Answer
+from umbrella_checks.target.client import ApiClient
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,15 @@ def record_history(config: pytest.Config, run: Run) -> None:
         if isinstance(value, int | float)
     ]
     if numeric:
-        history.append(
+        note = history.append(
             reports_dir(config) / "history.sqlite",
             run.started,
             run.tier,
             history_key(run.settings),
             numeric,
         )
+        if note:
+            run.findings.notes.append(note)
 
 
 def report_failures(config: pytest.Config, run: Run) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
@@ -30,13 +31,14 @@ from umbrella_checks.config.suite import ConfigError
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.operations.incident import Failure
 from umbrella_checks.operations.verdict import Verdict
-from umbrella_checks.plugin import launched_sandbox
 from umbrella_checks.sandbox.process import SandboxNotStarted
 from umbrella_checks.services.clerk import ClerkError, TokenStore
 from umbrella_checks.target.accounts import Accounts
-from umbrella_checks.target.client import Answer, ApiClient, Planned
+from umbrella_checks.target.answer import Answer
+from umbrella_checks.target.client import ApiClient, Planned
 from umbrella_checks.target.safety import Reported, read_reported
 from umbrella_checks.transport import RequestCounter
+from umbrella_checks.wiring.keys import launched_sandbox
 from umbrella_checks.wiring.reporting import ReportPaths, tier_of
 
 if TYPE_CHECKING:
@@ -63,6 +65,9 @@ class Probe:
     # What came back when the answer is not in the recorded shape of the Umbrella API's health
     # route (see ``not_the_api``); None when it is, or when there was no answer (``error``).
     stranger: str | None = None
+    # What came back when health answered a 5xx that is not JSON: the platform's own error
+    # page (Cloudflare's, a dev server's), not the Worker's (see ``platform_page``).
+    platform: str | None = None
 
     @property
     def reported(self) -> Reported:
@@ -140,6 +145,10 @@ class Run:
     client: ApiClient | None = None
     # The start-of-run probe's answer while it is in flight (see ``settled_probe``).
     probe_answer: Future[Answer] | None = None
+    # pytest-timeout's limit for one check (seconds), when it is installed and set; and when the
+    # check now running must be done by (time.perf_counter()), for the client's confirmations.
+    timeout_limit: float | None = None
+    deadline: float | None = None
 
     def accounts(self) -> Accounts:
         """The test accounts' tokens: static from the settings, minted through this run's
@@ -162,7 +171,21 @@ class Run:
             )
             # A target that hung on the probe is not asked again: the run ends in one timeout.
             self.client.unresponsive = self.probe.unresponsive
+            self.client.deadline = self.deadline
         return self.client
+
+    def start_check(self, node: str, destructive: bool, on_demand: bool) -> None:
+        """A check is about to set up: prefetched answers serve only the checks that declared
+        them, and its requests must leave it time to judge within pytest-timeout's limit."""
+        # A second less than the limit: the check judges what it has before it is cut.
+        self.deadline = (
+            time.perf_counter() + self.timeout_limit - 1.0 if self.timeout_limit else None
+        )
+        if self.client is not None:
+            self.client.asking = node
+            self.client.asking_destructive = destructive
+            self.client.asking_on_demand = on_demand
+            self.client.deadline = self.deadline
 
     def settled_probe(self) -> Probe:
         """The start-of-run probe, waiting for its answer if it is still in flight."""
@@ -177,6 +200,7 @@ class Run:
         """Close the target's client; what it prefetched and nobody asked for is counted."""
         if self.client is not None:
             self.findings.on_demand.extend(self.client.on_demand)
+            self.findings.notes.extend(dict.fromkeys(self.client.notes))
             self.client.close()
             self.client = None
 
@@ -190,6 +214,13 @@ run_key = pytest.StashKey[Run]()
 
 # The prefix of a figure's user property (JUnit: <property name="figure: D1 size (bytes)" …>).
 FIGURE = "figure: "
+
+
+def target_version(probe: Probe) -> str:
+    """What the start-of-run probe learned, for the summary and the report."""
+    if probe.version:
+        return f"{probe.version} (environment {probe.environment})"
+    return f"unknown ({probe.error or f'health answered {probe.status}'})"
 
 
 def run_of(config: pytest.Config) -> Run:
@@ -375,7 +406,21 @@ def probe_of(answer: Future[Answer], settings: Settings) -> Probe:
         reported.environment,
         reported.unknown,
         stranger=not_the_api(health),
+        platform=platform_page(health),
     )
+
+
+def platform_page(health: Answer) -> str | None:
+    """What came back, when health answered a 5xx that is no JSON: an error page of the
+    platform in front of the Worker (Cloudflare's 5xx pages, a dev server's 503), which every
+    route then answers — one root cause, not one failure per route."""
+    if health.status < 500:
+        return None
+    try:
+        health.parsed()
+    except ValueError:  # UnicodeDecodeError too
+        return f"{health.what} answered {health.status} {health.describe_body()}"
+    return None
 
 
 def not_the_api(health: Answer) -> str | None:
@@ -435,6 +480,7 @@ def worker_run(config: pytest.Config) -> Run:
         Probe(**shared["probe"]),
     )
     run.matrix = load_matrix(config, settings)
+    run.timeout_limit = check_per_test_timeout(config, settings)
     _point_base_url(config, settings)
     if shared.get("token_file") and settings.clerk:
         run.tokens = TokenStore.open(
@@ -445,24 +491,26 @@ def worker_run(config: pytest.Config) -> Run:
     return run
 
 
-def check_per_test_timeout(config: pytest.Config, settings: Settings) -> None:
-    """pytest-timeout, when installed and set, must leave a request its own timeouts: cut
-    shorter, a slow answer ends in a dump of every prefetch thread's stack (thousands of
-    lines) instead of the check's one-line "no answer within …"."""
+def check_per_test_timeout(config: pytest.Config, settings: Settings) -> float | None:
+    """pytest-timeout's limit for one check, when installed and set. It must leave a request
+    its own timeouts (and a second to judge): cut shorter, a slow answer ends in a dump of
+    every prefetch thread's stack (thousands of lines) instead of the check's one-line "no
+    answer within …". Within it, the client stops confirming in time (``Run.start_check``)."""
     if not config.pluginmanager.hasplugin("timeout"):
-        return
+        return None
     import pytest_timeout  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     limit = pytest_timeout.get_env_settings(config).timeout
     http = settings.config.http
-    needed = http.connect_timeout + http.read_timeout
+    needed = http.connect_timeout + http.read_timeout + 1.0
     if limit and limit <= needed:
         raise pytest.UsageError(
             f"pytest-timeout's limit ({limit:g} s) is not longer than one request's own timeouts "
-            f"([http] connect_timeout + read_timeout = {needed:g} s): a slow answer would end "
-            "in a dump of every thread; raise --timeout (or PYTEST_TIMEOUT) above that, or "
-            "lower [http] read_timeout"
+            f"and a second to judge ([http] connect_timeout + read_timeout + 1 s = {needed:g} s):"
+            " a slow answer would end in a dump of every thread; raise --timeout (or "
+            "PYTEST_TIMEOUT) above that, or lower [http] read_timeout"
         )
+    return float(limit) if limit else None
 
 
 def controller_run(config: pytest.Config) -> Run:
@@ -476,7 +524,7 @@ def controller_run(config: pytest.Config) -> Run:
     run = Run(settings, datetime.now(UTC), tier_of(config.getoption("markexpr") or ""))
     run.sandbox = started_sandboxes[0] if started_sandboxes else None
     try:
-        check_per_test_timeout(config, settings)
+        run.timeout_limit = check_per_test_timeout(config, settings)
         run.matrix = load_matrix(config, settings)
     except pytest.UsageError:
         run.stop_sandbox()

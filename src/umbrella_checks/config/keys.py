@@ -1,31 +1,28 @@
-"""Every key of ``umbrella.toml``, its built-in default and what it accepts, as
-``docs/keys.md`` lists them: a threshold changed in the code (a budget, a bound, a default
-route) is a changed page, reviewed as such — never a silent change of what a gate judges.
-
-``python tests/test_config_keys.py`` prints the page for the code as it is.
-"""
+"""docs/keys.md, from the schema: every key of ``umbrella.toml``, its built-in default and what
+it accepts (bounds and floors included). A threshold changed in the code is a changed page,
+reviewed as such — never a silent change of what a gate judges. ``python -m umbrella_checks
+docs`` writes it. No pytest here."""
 
 from __future__ import annotations
 
 import json
-import sys
 import types
 import typing
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from umbrella_checks.config.suite import Duration, Size, SuiteConfig
+from umbrella_checks.config.suite import FLOORS, Duration, Size, SuiteConfig
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "keys.md"
 HEADER = """# Every key of umbrella.toml
 
 Each key of `umbrella.toml` (section, key), its built-in default — the runbook's or the
 contract's number — and what it accepts. `umbrella.toml` repeats the main ones with comments;
 `[env.<name>.<section>]` overrides any of them per environment ([Configure a target](configure.md)).
 Durations are written with a unit (`"500ms"`, `"60s"`, `"30m"`, `"1h"`); sizes as `"10GB"`.
-A self-test keeps this page and the code the same (`tests/test_config_keys.py`).
+Generated from the schema (`config/suite.py`) by `python -m umbrella_checks docs`; a self-test
+fails while it is stale. A duration below its floor is refused at start: no healthy service
+could meet it.
 
 | key | default | accepts |
 |---|---|---|
@@ -89,6 +86,11 @@ def _accepts(kind: Any) -> str:
     return _kind(kind) + (f" ({', '.join(limits)})" if limits else "")
 
 
+def _floor(key: str) -> str:
+    floor = FLOORS.get(key.replace(".<name>", ""))
+    return f" ≥ {_duration(floor)}" if floor is not None else ""
+
+
 def rows(cls: type[msgspec.Struct] = SuiteConfig, prefix: str = "") -> list[str]:
     """The page's table rows for the code as it is."""
     hints = typing.get_type_hints(cls, include_extras=True)
@@ -106,9 +108,8 @@ def rows(cls: type[msgspec.Struct] = SuiteConfig, prefix: str = "") -> list[str]
             continue
         shown = "required" if default is msgspec.NODEFAULT else f"`{_value(default)}`"
         # A pipe inside a code span still ends a Markdown table cell.
-        found.append(
-            f"| `{prefix}{spec.name}` | {shown.replace('|', chr(92) + '|')} | {_accepts(kind)} |"
-        )
+        accepts = _accepts(kind) + _floor(f"{prefix}{spec.name}")
+        found.append(f"| `{prefix}{spec.name}` | {shown.replace('|', chr(92) + '|')} | {accepts} |")
         entry = typing.get_args(kind)[1] if typing.get_origin(kind) is dict else None
         if isinstance(entry, type) and issubclass(entry, msgspec.Struct):
             found += rows(entry, f"{prefix}{spec.name}.<name>.")
@@ -117,19 +118,3 @@ def rows(cls: type[msgspec.Struct] = SuiteConfig, prefix: str = "") -> list[str]
 
 def page() -> str:
     return HEADER + "\n".join(rows()) + "\n"
-
-
-def test_the_keys_page_lists_every_key_with_its_default_and_bounds() -> None:
-    listed = PAGE.read_text(encoding="utf-8").splitlines()
-    expected = page().splitlines()
-    missing = [row for row in expected if row not in listed]
-    stale = [row for row in listed if row.startswith("| `") and row not in expected]
-    assert (missing, stale) == ([], []), (
-        "docs/keys.md differs from the code: run `python tests/test_config_keys.py > "
-        f"docs/keys.md` and review the change.\nin the code only: {missing}\non the page only: "
-        f"{stale}"
-    )
-
-
-if __name__ == "__main__":
-    sys.stdout.write(page())

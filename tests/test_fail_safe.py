@@ -109,12 +109,33 @@ def test_a_staging_target_that_says_so_runs_destructive_checks(
         pytest.param("https://API.umbrella.app/v1", "https://api.umbrella.app/v1", id="path"),
         pytest.param("http://umbrella.app:80", "http://umbrella.app", id="http-default-port"),
         pytest.param("https://umbrella.app:abc/", "https://umbrella.app", id="unreadable-port"),
+        # The host the HTTP client connects to, not the one written: httpx maps these.
+        pytest.param(
+            "https://umbrella\u3002app/v1", "https://umbrella.app/v1", id="full-width-dot"
+        ),
+        pytest.param("https://UMBRELLA\uff0eAPP", "https://umbrella.app", id="full-width-stop"),
     ],
 )
 def test_the_sensitive_url_pattern_sees_the_normalised_url(url: str, normal: str) -> None:
     assert normalise_url(url) == normal
     pattern = r"^https?://(www\.|api\.)?umbrella\.app(/|:|$)"
     assert sensitive_reason(url, "staging", pattern) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://127.1:8787", id="short"),
+        pytest.param("http://2130706433:8787", id="one-number"),
+        pytest.param("http://0x7f.1:8787", id="hex"),
+        pytest.param("http://127.0.0.1.:8787", id="trailing-dot"),
+    ],
+)
+def test_a_short_ipv4_form_is_the_address_the_socket_connects_to(url: str) -> None:
+    """A pattern naming 127.0.0.1 (a production box reached by tunnel, say) must match however
+    the address is spelled."""
+    assert normalise_url(url) == "http://127.0.0.1:8787"
+    assert sensitive_reason(url, "staging", r"^http://127\.0\.0\.1:8787$") is not None
 
 
 def test_a_port_that_is_not_the_default_is_kept_when_normalised() -> None:

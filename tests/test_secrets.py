@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from umbrella_checks.secrets import Secret, scrub
+import json
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from umbrella_checks.secrets import Secret, SecretError, from_env, scrub
 
 
 def test_a_four_character_secret_is_scrubbed() -> None:
@@ -22,3 +28,31 @@ def test_a_secret_containing_another_is_scrubbed_whole() -> None:
     Secret("UMBRELLA_SHORTER", "k3y-prefix")
     Secret("UMBRELLA_LONGER", "k3y-prefix-and-tail")
     assert scrub("Bearer k3y-prefix-and-tail") == "Bearer ***"
+
+
+@pytest.mark.parametrize(
+    ("shown", "form"),
+    [
+        pytest.param(lambda v: repr(v), "repr", id="repr"),
+        pytest.param(lambda v: json.dumps(v), "json", id="json"),
+        pytest.param(lambda v: quote(v, safe=""), "url-encoded", id="url-encoded"),
+        pytest.param(lambda v: quote_plus(v), "form-encoded", id="form-encoded"),
+    ],
+)
+def test_a_secret_is_scrubbed_in_every_form_text_gives_it(
+    shown: Callable[[str], str], form: str
+) -> None:
+    value = 'tok en/with"odd\\chars+='
+    Secret("UMBRELLA_ODD", value)
+    text = f"sent {shown(value)} as {form}"
+    assert "tok" not in scrub(text), scrub(text)
+
+
+def test_a_secret_with_a_control_character_is_refused_without_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", "first-half\nsecond-half")
+    with pytest.raises(SecretError) as raised:
+        from_env("UMBRELLA_USER_TOKEN")
+    assert str(raised.value).startswith("UMBRELLA_USER_TOKEN holds a control character")
+    assert "half" not in str(raised.value)

@@ -64,8 +64,7 @@ def _latency_samples(planner: Planner, settings: Settings, params: Mapping[str, 
     routes = settings.config.routes
     route = routes.critical[params["critical"]]
     who = "user" if route.signed_in else "anonymous"
-    samples = settings.config.budgets.samples
-    planner.add("GET", routes.fill(route.path), who=who, times=samples, timed=True)
+    planner.add("GET", routes.fill(route.path), who=who, times=settings.latency_samples, timed=True)
 
 
 def _preflight(api: ApiClient, settings: Settings, origin: str) -> Answer:
@@ -205,14 +204,16 @@ def test_critical_path_meets_its_latency_budget(
         cannot_judge(f"no budget for {endpoint} in [budgets.endpoints]")
     token = request.getfixturevalue("user_token") if route.signed_in else None
     limits = Limits.of(budget, budgets.ceiling)
-    burst = Latency.of([api.get(path, token=token) for _ in range(budgets.samples)])
+    samples = settings.latency_samples
+    burst = Latency.of([api.get(path, token=token) for _ in range(samples)])
     figures.record(f"median GET {endpoint} (ms)", burst.ms)
     figures.record(f"median GET {endpoint} wall (ms)", burst.wall_ms)
     alone = None
     if burst.misses(limits) and not burst.final(limits):
-        alone = Latency.of(api.resend("GET", path, token=token, times=budgets.samples))
+        alone = Latency.of(api.resend("GET", path, token=token, times=samples))
         if alone.answers:
             figures.record(f"median GET {endpoint} one at a time (ms)", alone.ms)
+    figures.samples(f"GET {path}", (burst + alone if alone else burst).milliseconds)
     miss = judge_latency(burst, alone, limits)
     if miss:
         burst.answers[-1].fail(

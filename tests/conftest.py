@@ -34,6 +34,7 @@ _KEEP_LOADED = (
     importlib.import_module("jwt"),
     importlib.import_module("cryptography.x509"),
     importlib.import_module("cryptography.hazmat.primitives.asymmetric.rsa"),
+    importlib.import_module("scipy.stats"),
     *(
         importlib.import_module(module.name)
         for module in pkgutil.walk_packages(umbrella_checks.__path__, "umbrella_checks.")

@@ -17,7 +17,7 @@ from tests.fakes import FakeClerk, FakeGraphQL, FakeSentry, SlackHook
 from tests.test_perf import FAST
 from tests.workflow_runner import JobRun, Workflow
 from umbrella_checks.operations import history
-from umbrella_checks.sandbox import Sandbox
+from umbrella_checks.sandbox import Sandbox, parse_faults
 
 WORKFLOWS = REPO / ".github" / "workflows"
 USER, ADMIN = "clerk_user_1", "clerk_user_3"  # the sandbox's artist and admin accounts
@@ -52,37 +52,60 @@ def _postdeploy(
     clerk: FakeClerk,
     slack: SlackHook,
     environment: str = "development",
+    *,
+    inputs: dict[str, str] | None = None,
+    artifacts: dict[str, Path] | None = None,
+    workflow_file: str = "postdeploy.yml",
 ) -> tuple[Workflow, Callable[..., JobRun]]:
-    workflow = Workflow(WORKFLOWS / "postdeploy.yml")
+    workflow = Workflow(WORKFLOWS / workflow_file)
     context = {
         "inputs.url": sandbox.url,
         "inputs.environment": environment,
         "inputs.expected_version": "0.1.0",
         "inputs.d1_checks": "true",
         "inputs.rollback": "true",
+        "inputs.baseline": "false",
+        "inputs.watch_minutes": "0",
+        "inputs.watch_every": "60",
         "github.workspace": str(_workspace(tmp_path, sandbox)),
         **_credentials(clerk, slack),
+        **{f"inputs.{key}": value for key, value in (inputs or {}).items()},
     }
     # What a runner has and this machine does not: Clerk's and D1's real hosts.
     extra = {"CLERK_API_URL": clerk.base, "D1_SQLITE_PATH": str(sandbox.d1_sqlite)}
+    store = artifacts if artifacts is not None else {}
 
-    def run(job: str, needs: JobRun | None = None, install_fails: bool = False) -> JobRun:
+    def run(
+        job: str,
+        needs: JobRun | None = None,
+        install_fails: bool = False,
+        watch: JobRun | None = None,
+    ) -> JobRun:
         known = {**context, **(needs.as_needs("gate") if needs else {})}
+        known.update(watch.as_needs("watch") if watch else {})
         return workflow.run_job(
             job,
             known,
             {"umbrella-checks": suite_dir, "": tmp_path},
             extra,
             install_fails=install_fails,
+            artifacts=store,
         )
 
     return workflow, run
 
 
-def _next_jobs(workflow: Workflow, gate: JobRun) -> list[str]:
-    """The jobs after the gate that Actions would start, by their ``if:``."""
-    context = {"inputs.rollback": "true", **gate.as_needs("gate")}
-    return [job for job in ("rollback", "ci-owner") if workflow.should_run(job, context)]
+AFTER_THE_GATE = ("watch", "rollback", "on-call", "ci-owner")
+
+
+def _next_jobs(
+    workflow: Workflow, gate: JobRun, watch: JobRun | None = None, minutes: str = "0"
+) -> list[str]:
+    """The jobs after the gate (and the watch) that Actions would start, by their ``if:``."""
+    context = {"inputs.rollback": "true", "inputs.watch_minutes": minutes, **gate.as_needs("gate")}
+    context.update(watch.as_needs("watch") if watch else {})
+    jobs = AFTER_THE_GATE[1:] if watch else AFTER_THE_GATE
+    return [job for job in jobs if workflow.should_run(job, context)]
 
 
 def test_the_post_deploy_gate_is_green_on_a_healthy_deploy(
@@ -279,3 +302,141 @@ def test_the_workflows_install_from_a_lock_with_hashes(lock: str) -> None:
     ]
     assert all("--require-hashes" in line or "--no-deps ." in line for line in installs)
     assert any(f"requirements/{lock}.lock" in line for line in installs)
+
+
+def _baseline(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox: Sandbox,
+    clerk: FakeClerk,
+    slack: SlackHook,
+    artifacts: dict[str, Path],
+) -> JobRun:
+    """baseline.yml's job, as the caller runs it before its deploy."""
+    _, run = _postdeploy(
+        tmp_path / "before",
+        suite_dir,
+        sandbox,
+        clerk,
+        slack,
+        artifacts=artifacts,
+        workflow_file="baseline.yml",
+    )
+    return run("baseline")
+
+
+@pytest.fixture
+def before(tmp_path: Path) -> Path:
+    (tmp_path / "before").mkdir()
+    return tmp_path / "before"
+
+
+def test_the_baseline_workflow_takes_a_baseline_and_hands_it_over(
+    tmp_path: Path,
+    before: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+) -> None:
+    sandbox = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+    artifacts: dict[str, Path] = {}
+    taken = _baseline(tmp_path, suite_dir, sandbox, clerk, slack, artifacts)
+    assert not taken.failed, taken.output
+    assert taken.outputs == {"taken": "true"}
+    assert list(artifacts) == ["umbrella-baseline"]
+    assert slack.posts == []  # a baseline alerts nobody
+    _, run = _postdeploy(
+        tmp_path, suite_dir, sandbox, clerk, slack, inputs={"baseline": "true"}, artifacts=artifacts
+    )
+    gate = run("gate")
+    assert gate.outputs == {"verdict": "healthy"}, gate.output
+    assert "compared with the baseline taken at" in gate.summary
+
+
+def test_a_failure_already_there_before_the_deploy_is_not_rolled_back(
+    tmp_path: Path,
+    before: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+) -> None:
+    sandbox = sandbox_server("health-unhealthy", clerk_jwks_url=f"{clerk.base}/jwks")
+    artifacts: dict[str, Path] = {}
+    _baseline(tmp_path, suite_dir, sandbox, clerk, slack, artifacts)
+    workflow, run = _postdeploy(
+        tmp_path, suite_dir, sandbox, clerk, slack, inputs={"baseline": "true"}, artifacts=artifacts
+    )
+    gate = run("gate")
+    assert gate.outputs == {"verdict": "pre-existing"}
+    assert _next_jobs(workflow, gate) == ["on-call"]
+    told = run("on-call", needs=gate)
+    assert told.failed  # red: a person decides
+    assert "not rolled back, a person decides" in slack.posts[-1]
+
+
+def test_a_failure_the_deploy_brought_is_rolled_back(
+    tmp_path: Path,
+    before: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+) -> None:
+    sandbox = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+    artifacts: dict[str, Path] = {}
+    _baseline(tmp_path, suite_dir, sandbox, clerk, slack, artifacts)
+    sandbox.switch(parse_faults(["health-unhealthy"]))  # what the deploy brought
+    workflow, run = _postdeploy(
+        tmp_path, suite_dir, sandbox, clerk, slack, inputs={"baseline": "true"}, artifacts=artifacts
+    )
+    gate = run("gate")
+    assert gate.outputs == {"verdict": "broken"}
+    assert "failed (new)" in gate.summary
+    assert _next_jobs(workflow, gate) == ["rollback"]
+
+
+def test_a_missing_baseline_leaves_the_gate_as_it_was(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+) -> None:
+    sandbox = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+    _, run = _postdeploy(tmp_path, suite_dir, sandbox, clerk, slack, inputs={"baseline": "true"})
+    gate = run("gate")
+    assert not gate.failed, gate.output
+    assert gate.outputs == {"verdict": "healthy"}
+    assert "no baseline: every failure is judged as new" in gate.summary
+
+
+@pytest.mark.parametrize(
+    ("faults", "watched", "after"),
+    [
+        pytest.param([], "healthy", [], id="healthy-deploy"),
+        pytest.param(["health-500"], "broken", ["rollback"], id="broken-after-the-gate"),
+    ],
+)
+def test_the_watch_judges_the_deploy_after_the_gate(
+    tmp_path: Path,
+    suite_dir: Path,
+    sandbox_server: Callable[..., Sandbox],
+    clerk: FakeClerk,
+    slack: SlackHook,
+    faults: list[str],
+    watched: str,
+    after: list[str],
+) -> None:
+    sandbox = sandbox_server(clerk_jwks_url=f"{clerk.base}/jwks")
+    minutes = {"watch_minutes": "0.02", "watch_every": "0.3"}  # 4 intervals, scaled down
+    workflow, run = _postdeploy(tmp_path, suite_dir, sandbox, clerk, slack, inputs=minutes)
+    gate = run("gate")
+    assert gate.outputs == {"verdict": "healthy"}
+    assert _next_jobs(workflow, gate, minutes="0.02") == ["watch"]
+    sandbox.switch(parse_faults(faults))  # minutes after the gate
+    watch = run("watch", needs=gate)
+    assert watch.outputs == {"verdict": watched}, watch.output
+    assert "| minute | at (UTC) | interval | what |" in watch.summary
+    assert _next_jobs(workflow, gate, watch) == after

@@ -3,15 +3,17 @@
 Each job's ``run:`` steps execute in bash with the job's ``env`` expanded from a context the
 test gives (``inputs.*``, ``secrets.*``, ``vars.*``, ``github.workspace``); ``uses:`` steps are
 recorded, not run (checkout and setup-python are the test's own environment; wrangler-action is
-the one thing a local run cannot do). Installing the suite is skipped: the test runs the
-installed one. A step that fails fails the job, as in Actions, and ``if: always()`` steps
-still run.
+the one thing a local run cannot do) — except upload-artifact and download-artifact, which hand
+files between a test's jobs as Actions hands them between a run's (``artifacts``). Installing
+the suite is skipped: the test runs the installed one. A step that fails fails the job, as in
+Actions (unless it says ``continue-on-error``), and ``if: always()`` steps still run.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,13 +63,17 @@ class JobRun:
         return found
 
 
-_TOKEN = re.compile(r"\s*(&&|\|\||==|!=|!|\(|\)|'[^']*'|[A-Za-z_][\w.\-]*\(\)|[A-Za-z_][\w.\-]*)")
+_TOKEN = re.compile(
+    r"\s*(&&|\|\||==|!=|>=|<=|>|<|!|\(|\)|'[^']*'|\d+(?:\.\d+)?|[A-Za-z_][\w.\-]*\(\)"
+    r"|[A-Za-z_][\w.\-]*)"
+)
 
 
 def evaluate(condition: str, context: dict[str, str]) -> bool:
     """A job's ``if:`` as Actions evaluates the forms the workflows use: ``always()``,
     ``success()``, ``failure()`` (of the jobs in ``needs``), ``&&``, ``||``, ``!``, ``==``,
-    ``!=``, '…' literals and context names (missing ones are empty; "true"/"false" booleans)."""
+    ``!=``, ``>`` and the like, '…' literals, numbers and context names (missing ones are empty;
+    an input "true"/"false" is a boolean and a number input a number; outputs are strings)."""
     text = EXPRESSION.sub(lambda m: m.group(1), condition.strip()) or "success()"
     needs_failed = any(k.endswith(".result") and v == "failure" for k, v in context.items())
     words: list[str] = []
@@ -78,8 +84,10 @@ def evaluate(condition: str, context: dict[str, str]) -> bool:
         token, position = match.group(1), match.end()
         if token in ("&&", "||", "!"):
             words.append({"&&": " and ", "||": " or ", "!": " not "}[token])
-        elif token in ("==", "!=", "(", ")"):
+        elif token in ("==", "!=", ">=", "<=", ">", "<", "(", ")"):
             words.append(token)
+        elif token[0].isdigit():
+            words.append(repr(float(token)))
         elif token.endswith("()"):
             words.append(
                 repr({"always()": True, "success()": not needs_failed}.get(token, needs_failed))
@@ -88,8 +96,32 @@ def evaluate(condition: str, context: dict[str, str]) -> bool:
             words.append(repr(token[1:-1]))
         else:
             value = context.get(token, "")
-            words.append(repr({"true": True, "false": False}.get(value, value)))
+            if not token.startswith("inputs."):  # outputs and the like are strings
+                words.append(repr(value))
+            elif re.fullmatch(r"\d+(\.\d+)?", value):
+                words.append(repr(float(value)))
+            else:
+                words.append(repr({"true": True, "false": False}.get(value, value)))
     return bool(eval("".join(words), {"__builtins__": {}}))  # own tokens only
+
+
+def _hand_over(
+    action: str, inputs: dict[str, str], store: dict[str, Path], directories: dict[str, Path]
+) -> None:
+    """upload-artifact keeps a file under its name; download-artifact puts it back (a missing
+    artifact downloads nothing, as the workflows' continue-on-error expects)."""
+    if action.startswith("actions/upload-artifact") and "name" in inputs:
+        source = Path(inputs["path"])
+        if not source.is_absolute():
+            source = directories[""] / source
+        if source.is_file():
+            kept = Path(tempfile.mkdtemp(prefix="artifact-")) / source.name
+            shutil.copy(source, kept)
+            store[inputs["name"]] = kept
+    elif action.startswith("actions/download-artifact") and inputs.get("name") in store:
+        target = Path(inputs["path"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(store[inputs["name"]], target / store[inputs["name"]].name)
 
 
 @dataclass
@@ -118,6 +150,7 @@ class Workflow:
         directories: dict[str, Path],
         extra_env: dict[str, str],
         install_fails: bool = False,
+        artifacts: dict[str, Path] | None = None,
     ) -> JobRun:
         """``directories`` maps a step's working-directory ("" for the checkout root).
         ``install_fails``: the "Install umbrella-checks" step fails, as pip does when PyPI is
@@ -129,6 +162,8 @@ class Workflow:
         # whatever comes first on the caller's PATH.
         base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
         scratch = Path(tempfile.mkdtemp(prefix=f"job-{name}-"))
+        context = {**context, "runner.temp": str(scratch)}
+        store = artifacts if artifacts is not None else {}
         outputs = scratch / "github_output"
         outputs.touch()
         summary = scratch / "step_summary"
@@ -142,9 +177,14 @@ class Workflow:
             condition = str(step.get("if", ""))
             if result.failed and "always()" not in condition:
                 continue
+            if condition and not evaluate(
+                condition.replace("always() && ", ""), {**context, **steps}
+            ):
+                continue
             if "uses" in step:
                 inputs = {k: expand(str(v), context) for k, v in step.get("with", {}).items()}
                 result.recorded.append(f"{step['uses'].split('@')[0]} {inputs}")
+                _hand_over(step["uses"], inputs, store, directories)
                 continue
             if str(label).startswith("Install umbrella-checks"):
                 if install_fails:
@@ -167,7 +207,7 @@ class Workflow:
             for line in written.splitlines():
                 key, _, value = line.partition("=")
                 steps[f"steps.{step.get('id', '')}.outputs.{key}"] = value
-            if done.returncode != 0:
+            if done.returncode != 0 and not step.get("continue-on-error"):
                 result.failed = True
         result.summary = summary.read_text(encoding="utf-8") if summary.exists() else ""
         result.outputs = {

@@ -2,6 +2,7 @@
 
 - ``perf``: the Locust release gate (``operations/perf.py``)
 - ``monitor``: the health monitor (``operations/monitor.py``)
+- ``watch``: the deploy's first 15 minutes after the gate (``operations/watch.py``)
 - ``contract diff``: where the target's shape differs from the recorded one (``target/contract.py``)
 - ``sandbox``: the bundled sandbox on its own (``sandbox/__main__.py``; also ``umbrella-sandbox``)
 - ``docs``: rewrite the docs' generated parts from the code (``wiring/catalogue.py``)
@@ -22,6 +23,10 @@ COMMANDS = {
     "monitor": (
         "umbrella_checks.operations.monitor",
         "is it up: health every few minutes, Slack on 2 failures in a row",
+    ),
+    "watch": (
+        "umbrella_checks.operations.watch",
+        "after the gate: judge the deploy every minute for 15 minutes; roll back on 2 bad in a row",
     ),
     "contract": (
         "umbrella_checks.target.contract",

@@ -26,6 +26,7 @@ Reports, --umbrella-strict-skips, the run's notes, incident drafts and Slack rea
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, NoReturn
 
 from umbrella_checks.secrets import scrub
@@ -58,6 +59,15 @@ class CheckFailed(Outcome):
         # one expectation missed on many routes are grouped by these, never by their wording.
         self.route = route
         self.expected = scrub(expected) if expected is not None else None
+
+    @property
+    def signature(self) -> str:
+        """The reason for this failure, the same run after run (a baseline compares by it): the
+        request and the expectation it missed, else the message without what changes between
+        runs (hosts and ports, numbers)."""
+        if self.route and self.expected:
+            return f"{self.route} expected {self.expected}"
+        return re.sub(r"\d+", "#", re.sub(r"https?://[^/\s]+", "", self.message))
 
 
 class CouldNotCheck(CheckFailed):
@@ -92,9 +102,13 @@ class RootCause(CheckFailed):
         severity: str | None = None,
     ) -> None:
         super().__init__(message, route=route, expected=expected)
-        self.cause = cause  # what identifies this defect within a run
+        self.cause = cause  # what identifies this defect within a run (and across runs)
         self.summary = scrub(summary)  # the defect in a few words, for the checks it stops
         self.severity = severity
+
+    @property
+    def signature(self) -> str:
+        return f"cause:{self.cause}"
 
 
 class EnvelopeMissing(RootCause):

@@ -55,6 +55,12 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--umbrella-verdict-file", "umbrella_verdict_file", "PATH",
      "write the verdict on the service (healthy, broken, could-not-run) to PATH at the end: "
      "CI rolls back on broken only"),
+    ("--umbrella-baseline-out", "umbrella_baseline_out", "PATH",
+     "before a deploy: write what this read-only post-deploy run saw (identity, outcomes, "
+     "latency samples) to PATH, for --umbrella-baseline"),
+    ("--umbrella-baseline", "umbrella_baseline", "PATH",
+     "after a deploy: compare with the baseline at PATH (env UMBRELLA_BASELINE): lost identity "
+     "is broken, failures already there are pre-existing, slower routes are named"),
     ("--umbrella-summary", "umbrella_summary", "PATH",
      "append the verdict and failures as Markdown to PATH (CI: \"$GITHUB_STEP_SUMMARY\")"),
     ("--umbrella-alert", "umbrella_alert", "store_true",

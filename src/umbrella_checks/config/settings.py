@@ -126,6 +126,17 @@ class Settings:
     sandbox: SandboxInfo | None = None
     sentry: SentryAccess | None = None
     clerk: ClerkAccess | None = None
+    # A pre-deploy baseline to compare with, and where to write one (operations/baseline.py).
+    baseline: Path | None = None
+    baseline_out: Path | None = None
+
+    @property
+    def latency_samples(self) -> int:
+        """Samples per critical route: ``[budgets] samples``, or ``[baseline] samples`` when a
+        baseline is taken or compared with (a rank test needs more)."""
+        if self.baseline or self.baseline_out:
+            return max(self.config.baseline.samples, self.config.budgets.samples)
+        return self.config.budgets.samples
 
     def token_source(self, account: str) -> str:
         secret = self.tokens.get(account)
@@ -434,6 +445,15 @@ def _resolve(
         None,
         "--umbrella-expected-version",
     )
+    baseline, baseline_source = _pick(
+        option("baseline"), "UMBRELLA_BASELINE", environ, None, None, "--umbrella-baseline"
+    )
+    baseline_out = _path(option("baseline_out"), "--umbrella-baseline-out", must_exist=False)
+    if baseline and baseline_out:
+        raise SettingsError(
+            "--umbrella-baseline-out and --umbrella-baseline in one run: take the baseline "
+            "before the deploy, compare with it after"
+        )
     return Settings(
         base_url=where.base_url,
         base_url_source=where.source,
@@ -452,6 +472,8 @@ def _resolve(
         sandbox=sandbox,
         sentry=sentry_access(environ),
         clerk=clerk_access(environ, where.tokens),
+        baseline=_path(baseline, baseline_source, must_exist=False),
+        baseline_out=baseline_out,
     )
 
 

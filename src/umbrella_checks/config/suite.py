@@ -319,6 +319,22 @@ class Trends(_Section, frozen=True, kw_only=True):
     weeks: Annotated[int, _at_least(2, 52)] = 4
 
 
+class Baseline(_Section, frozen=True, kw_only=True):
+    """A pre-deploy baseline and the comparison with it (--umbrella-baseline-out,
+    --umbrella-baseline)."""
+
+    # Latency samples per critical route, in the baseline and in the run compared with it:
+    # enough for a rank test to tell a shift from noise (10 and 10: p down to 1e-5).
+    samples: Annotated[int, _at_least(5, 50)] = 10
+    # A baseline older than this is refused: it no longer says what the deploy changed.
+    max_age: Duration = Duration(3600.0)
+    # A route is slower than before when the rank test says so (p below alpha) and its median
+    # grew by at least min_shift and by min_ratio: a 2 ms wobble is not news.
+    alpha: Annotated[float, Meta(gt=0, lt=0.5)] = 0.01
+    min_shift: Duration = Duration(0.025)
+    min_ratio: Annotated[float, Meta(ge=1)] = 1.5
+
+
 class Clerk(_Section, frozen=True, kw_only=True):
     # A JWT template name for minted tokens (Dashboard → JWT templates); None: session tokens.
     template: str | None = None
@@ -448,6 +464,7 @@ class SuiteConfig(_Section, frozen=True, kw_only=True):
     capacity: Capacity = Capacity()
     trends: Trends = Trends()
     clerk: Clerk = Clerk()
+    baseline: Baseline = Baseline()
 
 
 def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -539,6 +556,7 @@ FLOORS: dict[str, float] = {
     "health.max_clock_skew": 1.0,  # Date has whole seconds
     "violet.reset_slack": 1.0,
     "cron.running_timeout": 60.0,
+    "baseline.max_age": 60.0,
 }
 
 

@@ -32,6 +32,9 @@ class Failure:
     # The same check failed for the same reason in the pre-deploy baseline: a rollback would
     # not fix it (``operations/baseline.py``).
     pre_existing: bool = False
+    # The reason, the same run after run (``CheckFailed.signature``); None for the suite's own
+    # errors.
+    signature: str | None = None
 
     @property
     def name(self) -> str:
@@ -101,15 +104,31 @@ def severity(failures: list[Failure]) -> str:
 
 
 def draft(
-    failures: list[Failure], *, tier: str, target: str, started: datetime, report: Path
+    failures: list[Failure],
+    *,
+    tier: str,
+    target: str,
+    started: datetime,
+    report: Path,
+    changes: list[tuple[str, str, str]] | None = None,
 ) -> str:
-    """The runbook's Incident Log Template, pre-filled (long: it is the template's text)."""
+    """The runbook's Incident Log Template, pre-filled (long: it is the template's text); with
+    a baseline, what changed since it goes under Root Cause, before and after."""
     sev = severity(failures)
     first = failures[0].name if failures else "unknown"
     timeline = "\n".join(
         f"- {started:%H:%M} - Detected by umbrella-checks ({tier}) [{group.severity}]: "
         f"{group.line()}"
         for group in grouped(failures)
+    )
+    since = "\n".join(
+        f"- {what}: before the deploy {shorten(before, 200)}; after {shorten(after, 200)}"
+        for what, before, after in changes or []
+    )
+    cause = (
+        f"Since the pre-deploy baseline:\n{since}"
+        if since
+        else "[Description of what caused the incident]"
     )
     return f"""## Incident: {tier} checks failed on {target} ({first})
 
@@ -131,7 +150,7 @@ def draft(
 - Services impacted: [list]
 
 ### Root Cause
-[Description of what caused the incident]
+{cause}
 
 ### Resolution
 [Description of how it was fixed]

@@ -101,10 +101,12 @@ def verdict_of(
     *,
     passed: int = 0,
     not_judged: Sequence[NotJudged] = (),
+    warnings: Sequence[str] = (),
 ) -> Verdict:
     """The run's verdict from what its checks found: ``failures`` (typed, with severity and
     whether the baseline had them), ``passed`` (checks that judged the service and found it
-    fine) and ``not_judged`` (checks that gave no verdict, and why)."""
+    fine), ``not_judged`` (checks that gave no verdict, and why) and ``warnings`` (named beside
+    a healthy verdict, never changing it: a route slower than before the deploy)."""
     by_action: dict[str, list[Failure]] = {word: [] for word in VERDICTS}
     for failure in failures:
         by_action[action_of(failure)].append(failure)
@@ -143,7 +145,8 @@ def verdict_of(
         )
     if passed <= 0:
         return Verdict(COULD_NOT_RUN, nothing_judged(not_judged))
-    return Verdict(HEALTHY, _healthy(passed, not_judged))
+    warned = f"; {len(warnings)} warning(s): {warnings[0]}" if warnings else ""
+    return Verdict(HEALTHY, _healthy(passed, not_judged) + warned)
 
 
 def _also(by_action: dict[str, list[Failure]], shown: str = "") -> str:
@@ -193,9 +196,11 @@ def step_summary(
     tier: str,
     target: str,
     report: str,
+    changes: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """The verdict as Markdown for a CI job's summary page (``$GITHUB_STEP_SUMMARY``): on-call
-    reads it on the run's page instead of downloading the report. Secrets scrubbed."""
+    reads it on the run's page instead of downloading the report; with a baseline, what
+    changed since it, before and after side by side. Secrets scrubbed."""
     lines = [
         f"### umbrella-checks {tier} on {target}: **{verdict.word}**",
         "",
@@ -211,6 +216,12 @@ def step_summary(
             lines.append(
                 f"| {group.severity} | {word} | {names}{more} | {_cell(group.line(400))} |"
             )
+        lines.append("")
+    if changes:
+        lines += ["#### Since the baseline", "", "| what | before | after |", "|---|---|---|"]
+        lines += [
+            f"| `{what}` | {_cell(before)} | {_cell(after)} |" for what, before, after in changes
+        ]
         lines.append("")
     lines += [f"- {_cell(note)}" for note in notes]
     lines += ["", f"Report: `{report}`", ""]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from umbrella_checks.sandbox.faults import Faults, Outgoing
+from umbrella_checks.sandbox.faults import FaultError, Faults, Outgoing, parse_faults
 from umbrella_checks.sandbox.issuers import BadToken, Issuer, kid_of
 from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
 
@@ -86,12 +86,12 @@ class Sandbox:
         clerk_jwks_url: str | None = None,
         quick_minutes: bool = True,
     ) -> None:
-        self.faults = faults or Faults()
         self.clerk_jwks_url = clerk_jwks_url
         self._jwks: dict[str, Any] | None = None
         self.environment = environment
-        self.version = "0.0.9" if "stale-version" in self.faults else version
-        self.daily_limit = self.faults.limit or daily_limit
+        self._version, self._daily_limit = version, daily_limit
+        self.faults: Faults = Faults()
+        self.switch(faults or Faults())
         self.clock = Clock()
         # Violet's limiter keeps its own clock, like a limiter in another service would: with
         # quick_minutes it skips to the end of its minute when it refuses a prompt, and no other
@@ -132,6 +132,33 @@ class Sandbox:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    # Faults that shape the database when the sandbox starts: switching them later changes
+    # nothing, so switch() refuses them.
+    AT_START = frozenset(
+        {
+            "pending-migration",
+            "unknown-migration",
+            "migration-misnamed",
+            "cron-missed",
+            "cron-failed",
+            "cron-running-long",
+            "cron-duplicate-row",
+            "cron-stuck",
+            "database-down",
+            "limit-account-exhausted",
+        }
+    )
+
+    def switch(self, faults: Faults) -> None:
+        """Answer with these fault switches from now on (the service changed between a baseline
+        and the gate, or during the watch)."""
+        changed = sorted((faults.names ^ self.faults.names) & self.AT_START)
+        if changed and hasattr(self, "state"):
+            raise ValueError(f"{', '.join(changed)} shape the database at start; restart instead")
+        self.faults = faults
+        self.version = "0.0.9" if "stale-version" in faults else self._version
+        self.daily_limit = faults.limit or self._daily_limit
 
     @property
     def accounts(self) -> dict[str, Account]:
@@ -525,6 +552,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(204, b"", "text/plain", headers)
 
     def _dispatch(self) -> None:
+        path = urlsplit(self.path).path.rstrip("/")
+        if path.startswith("/__sandbox/"):  # the sandbox's own: no fault applies to it
+            self._read_body()
+            try:
+                self._control(path)
+            except (ApiError, ValueError, TypeError) as exc:
+                self._json(400, {"error": f"bad control request: {exc}"}, {})
+            return
         with self.sb.in_flight(f"{self.command} {self.path}"):
             self._travel()
             if self._overwhelmed():
@@ -572,17 +607,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.started, self.injected = time.thread_time(), 0.0
         self._read_body()
         if "hang" in sb.faults:
-            sb._stopping.wait()
+            while "hang" in sb.faults and not sb._stopping.wait(0.05):
+                pass  # accepted, and never answered (until the fault is switched off)
             self.close_connection = True
             return
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
-        if path.startswith("/__sandbox/"):
-            try:
-                self._control(path)
-            except (ApiError, ValueError, TypeError) as exc:
-                self._json(400, {"error": f"bad control request: {exc}"}, {})
-            return
         sb.counts["requests"] += 1
         if "platform-503" in sb.faults:
             self._send(503, PLATFORM_PAGE, "text/html", {})
@@ -822,7 +852,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, path: str) -> None:
         sb = self.sb
-        if path == "/__sandbox/state" and self.command == "GET":
+        if path == "/__sandbox/faults" and self.command == "POST":
+            body = self._read_json()
+            try:
+                sb.switch(parse_faults([str(spec) for spec in body.get("faults", [])]))
+            except FaultError as exc:
+                raise ApiError(400, "validation_error", str(exc)) from None
+            self._json(200, {"faults": list(sb.faults.raw)}, {})
+        elif path == "/__sandbox/state" and self.command == "GET":
             self._json(
                 200,
                 {

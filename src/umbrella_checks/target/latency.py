@@ -57,6 +57,11 @@ class Latency:
         return statistics.median(answer.elapsed for answer in self.answers)
 
     @property
+    def milliseconds(self) -> list[float]:
+        """Each sample's service time, in ms."""
+        return [answer.server_time * 1000 for answer in self.answers]
+
+    @property
     def ms(self) -> float:
         return round(self.server * 1000, 1)
 

@@ -58,7 +58,12 @@ def report_failures(config: pytest.Config, run: Run) -> None:
         return
     tier = run.tier
     text = incident.draft(
-        failures, tier=tier, target=settings.base_url, started=run.started, report=paths.latest
+        failures,
+        tier=tier,
+        target=settings.base_url,
+        started=run.started,
+        report=paths.latest,
+        changes=run.findings.changes,
     )
     written, new = incident.write(reports_dir(config), text, run.started, failures, tier)
     seen = "" if new else ", same incident as earlier today"

@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 
 from umbrella_checks.errors import STOPPED, CannotJudge
+from umbrella_checks.operations import baseline
+from umbrella_checks.operations.baseline import Seen
 from umbrella_checks.operations.incident import SEVERITIES, Failure, grouped
 from umbrella_checks.operations.verdict import (
     COULD_NOT_RUN,
@@ -35,6 +37,7 @@ from umbrella_checks.operations.verdict import (
     verdict_of,
 )
 from umbrella_checks.secrets import scrub
+from umbrella_checks.target.safety import normalise_url
 from umbrella_checks.wiring.aftermath import record_history, report_failures, revoke_minted
 from umbrella_checks.wiring.keys import verdict_written
 from umbrella_checks.wiring.outcomes import DEFAULT_SEVERITY, outcome_kind, skip_reason
@@ -104,6 +107,7 @@ class Controller:
         findings = self.run.findings
         name = report.nodeid.split("::", 1)[-1]
         kind = outcome_kind(report)
+        self._keep_for_the_baseline(report, name, kind)
         if report.when == "call" and report.passed:
             self.passed += 1
         if report.skipped and not hasattr(report, "wasxfail"):
@@ -113,6 +117,7 @@ class Controller:
                 findings.not_judged.append((name, reason.removeprefix("cannot judge: ")))
         if report.failed:
             # Every phase: a hung target fails a check in its fixtures' setup, and pages too.
+            route, expected = getattr(report, "umbrella_problem", (None, None))
             findings.failures.append(
                 Failure(
                     report.nodeid,
@@ -120,7 +125,9 @@ class Controller:
                     getattr(report, "umbrella_severity", DEFAULT_SEVERITY),
                     report.when or "call",
                     kind or "error",
-                    *getattr(report, "umbrella_problem", (None, None)),
+                    route,
+                    expected,
+                    signature=getattr(report, "umbrella_signature", None),
                 )
             )
         if report.when != "teardown":
@@ -130,6 +137,27 @@ class Controller:
                 findings.worker_requests += int(str(value))
             elif key.startswith(FIGURE):
                 findings.figures[key.removeprefix(FIGURE)] = value
+
+    def _keep_for_the_baseline(
+        self, report: pytest.TestReport, name: str, kind: str | None
+    ) -> None:
+        """Each check's outcome (a failure in any phase wins), the root causes met, and the
+        latency samples: what a baseline keeps, and what a run is compared with it by."""
+        findings = self.run.findings
+        cause = getattr(report, "umbrella_cause", None)
+        if cause is not None:
+            findings.causes.add(cause[0])
+        for route, samples in getattr(report, "umbrella_samples", {}).items():
+            findings.latency.setdefault(route, []).extend(samples)
+        before = findings.outcomes.get(name)
+        if report.failed:
+            reason = report.longreprtext.strip()[:300]
+            signature = getattr(report, "umbrella_signature", None)
+            findings.outcomes[name] = Seen("failed", kind or "error", signature, reason)
+        elif report.skipped and (before is None or before.outcome == "passed"):
+            findings.outcomes[name] = Seen("skipped", kind, None, skip_reason(report)[:300])
+        elif report.when == "call" and report.passed and before is None:
+            findings.outcomes[name] = Seen("passed")
 
     # --- when the checks end ------------------------------------------------------------------
 
@@ -147,11 +175,27 @@ class Controller:
             self._contained("closing the target's client", run.close_client)
             self._contained("revoking minted Clerk sessions", lambda: revoke_minted(run))
             return
+        try:
+            self._compare_with_the_baseline()
+        except Exception as exc:  # our own error: doubt, never a verdict on the service
+            run.findings.failures.append(
+                Failure(
+                    "comparing with the baseline",
+                    scrub(f"comparing with the baseline failed: {type(exc).__name__}: {exc}"),
+                    kind="error",
+                )
+            )
         verdict = verdict_of(
-            exitstatus, run.findings.failures, passed=self.passed, not_judged=self.not_judged
+            exitstatus,
+            run.findings.failures,
+            passed=self.passed,
+            not_judged=self.not_judged,
+            warnings=run.findings.warnings,
         )
         run.findings.verdict = verdict
         self._write_verdict(verdict)
+        if run.settings.baseline_out is not None:
+            self._contained("writing the baseline", self._write_baseline)
         if verdict.word == COULD_NOT_RUN and self.passed == 0 and exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # green without judgement: never
         self._contained("closing the target's client", run.close_client)
@@ -161,6 +205,54 @@ class Controller:
             self._contained("recording history", lambda: record_history(self.config, run))
         self._contained("alerting", lambda: report_failures(self.config, run))
         self._contained("writing the step summary", self._write_summary)
+
+    def _compare_with_the_baseline(self) -> None:
+        """With a baseline: lost identity is broken, failures already there are pre-existing,
+        slower routes are warnings. Without one, the post-deploy gate says so once."""
+        run, findings = self.run, self.run.findings
+        if run.baseline is None:
+            if run.tier == "postdeploy" and run.settings.baseline_out is None:
+                findings.notes.append(
+                    "no baseline: every failure is judged as new (a rollback may not fix one "
+                    "that was there before the deploy); take one with --umbrella-baseline-out "
+                    "just before deploying"
+                )
+            return
+        findings.failures = baseline.compared(findings.failures, run.baseline)
+        found = baseline.shifts(
+            run.baseline.latency, findings.latency, run.settings.config.baseline
+        )
+        findings.warnings.extend(shift.line for shift in found)
+        findings.changes = baseline.changes(
+            findings.failures, findings.outcomes, run.baseline, found
+        )
+        findings.notes.append(f"compared with {run.baseline.described}")
+
+    def _write_baseline(self) -> None:
+        run, probe = self.run, self.run.settled_probe()
+        settings = run.settings
+        umbrella = (
+            probe.error is None
+            and probe.stranger is None
+            and probe.platform is None
+            and probe.status is not None
+        )
+        taken = baseline.taken(
+            taken_at=run.started,
+            identity=baseline.Identity(
+                normalise_url(settings.base_url),
+                umbrella,
+                probe.environment,
+                probe.version,
+                settings.environment,
+            ),
+            outcomes=run.findings.outcomes.items(),
+            causes=run.findings.causes,
+            latency=run.findings.latency,
+        )
+        assert settings.baseline_out is not None
+        taken.write(settings.baseline_out)
+        run.findings.notes.append(f"baseline written to {settings.baseline_out}")
 
     def _contained(self, what: str, action: Callable[[], None]) -> None:
         """Run something that follows the verdict; if it fails, the verdict stands and one line
@@ -193,10 +285,15 @@ class Controller:
                 step_summary(
                     run.findings.verdict,
                     run.findings.failures,
-                    [*run.findings.not_judged_notes(), *run.findings.notes],
+                    [
+                        *(f"warning (SEV-3): {w}" for w in run.findings.warnings),
+                        *run.findings.not_judged_notes(),
+                        *run.findings.notes,
+                    ],
                     tier=run.tier,
                     target=run.settings.base_url or "no target",
                     report=str(run.reports.latest if run.reports else "none"),
+                    changes=run.findings.changes,
                 )
             )
 
@@ -215,6 +312,8 @@ class Controller:
         for group in grouped(run.findings.failures):
             if group.problem is not None:
                 write(f"umbrella: {group.line(width=600)}")
+        for warning in run.findings.warnings:
+            write(f"umbrella: warning (SEV-3): {warning}")
         for note in [*run.findings.not_judged_notes(), *run.findings.notes]:
             write(f"umbrella: {note}")
         if run.findings.on_demand:
@@ -231,4 +330,3 @@ def write_verdict_file(path: Path, word: str) -> None:
     """The verdict, alone on a line (a workflow reads it with ``cat``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{word}\n", encoding="utf-8")
-

@@ -26,6 +26,7 @@ from umbrella_checks.errors import (
     Unreachable,
     WouldTripLimit,
 )
+from umbrella_checks.operations.baseline import Baseline
 from umbrella_checks.secrets import Secret
 from umbrella_checks.target.client import Planned
 from umbrella_checks.target.planning import over_documented_limits
@@ -237,11 +238,11 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         if TARGET_FIXTURES.intersection(fixtures) and run.own_traffic:
             raise WouldTripLimit(run.own_traffic, "own traffic", "the run would trip a limit")
         if TARGET_FIXTURES.intersection(fixtures) and not item.get_closest_marker("destructive"):
-            refuse_a_stranger(run.settled_probe())
+            refuse_a_stranger(run.settled_probe(), run.baseline)
         yield
 
 
-def refuse_a_stranger(probe: Probe) -> None:
+def refuse_a_stranger(probe: Probe, baseline: Baseline | None = None) -> None:
     """Before a check of the target sets up: if the start-of-run probe got no answer, or one
     not in the Umbrella API's recorded shape, nothing the check could find means what its
     remedy says ("auth is not enforced: roll back" on some other site's 404 page). The first
@@ -266,6 +267,15 @@ def refuse_a_stranger(probe: Probe) -> None:
             "Cloudflare status, `wrangler tail`, and roll back if this is a recent deploy)",
             PLATFORM_PAGE,
             "the platform answers its own error page instead of the Worker",
+            severity="SEV-1",
+        )
+    if probe.stranger is not None and baseline is not None and baseline.identity.umbrella:
+        raise RootCause(
+            f"{probe.stranger}: the health route ([health] path) does not answer as the "
+            f"Umbrella API does, and {baseline.described} showed this URL answering as the "
+            "Umbrella API: the deploy lost its routes; roll back (Emergency Commands)",
+            NOT_THE_API,
+            "the target no longer answers as the Umbrella API",
             severity="SEV-1",
         )
     if probe.stranger is not None:

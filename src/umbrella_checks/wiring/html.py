@@ -43,8 +43,22 @@ class HtmlReport:
         )
         for name, value in sorted(run.findings.figures.items()):
             prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
+        for warning in run.findings.warnings:
+            prefix.append(
+                f'<p class="umbrella-warning">warning (SEV-3): {html.escape(warning)}</p>'
+            )
         for note in [*run.findings.not_judged_notes(), *run.findings.notes]:
             prefix.append(f"<p>{html.escape(note)}</p>")
+        if run.findings.changes:
+            rows = "".join(
+                f"<tr><td>{html.escape(what)}</td><td>{html.escape(before)}</td>"
+                f"<td>{html.escape(after)}</td></tr>"
+                for what, before, after in run.findings.changes
+            )
+            prefix.append(
+                '<h3>Since the baseline</h3><table class="umbrella-changes"><tr><th>what</th>'
+                f"<th>before the deploy</th><th>after</th></tr>{rows}</table>"
+            )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:

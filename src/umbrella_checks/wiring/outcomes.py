@@ -20,6 +20,10 @@ from umbrella_checks.wiring.runstate import run_of
 
 DEFAULT_SEVERITY = "SEV-3"
 
+# Latency samples a check took, by request line, in ms (``Figures.samples``): carried on its
+# report to the controller, for the baseline.
+samples_key = pytest.StashKey[dict[str, list[float]]]()
+
 if TYPE_CHECKING:
     from _pytest.outcomes import Failed, Skipped
 else:
@@ -96,12 +100,15 @@ def pytest_runtest_makereport(
     if isinstance(outcome, CheckFailed):
         # The message is the whole story: no traceback, so no locals that could hold a token.
         report.longrepr = outcome.message
+        report.umbrella_signature = outcome.signature  # type: ignore[attr-defined]
         if outcome.route and outcome.expected:
             report.umbrella_problem = [outcome.route, outcome.expected]  # type: ignore[attr-defined]
     if isinstance(outcome, RootCause):
         report.umbrella_cause = (outcome.cause, outcome.summary)  # type: ignore[attr-defined]
         severity = most_severe(severity, outcome.severity)
     report.umbrella_severity = severity  # type: ignore[attr-defined]
+    if report.when == "call" and samples_key in item.stash:
+        report.umbrella_samples = item.stash[samples_key]  # type: ignore[attr-defined]
     _attach_exchanges(item, report)
     return report
 

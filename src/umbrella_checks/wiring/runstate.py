@@ -29,6 +29,7 @@ from umbrella_checks.config.settings import (
 )
 from umbrella_checks.config.suite import ConfigError
 from umbrella_checks.errors import CheckFailed
+from umbrella_checks.operations.baseline import Baseline, BaselineError, Seen
 from umbrella_checks.operations.incident import Failure
 from umbrella_checks.operations.verdict import Verdict
 from umbrella_checks.sandbox.process import SandboxNotStarted
@@ -93,6 +94,15 @@ class Findings:
     on_demand: list[tuple[str, str]] = field(default_factory=list)
     # (check name, why) for each check that gave no verdict for lack of data.
     not_judged: list[tuple[str, str]] = field(default_factory=list)
+    # Each check's outcome, the root causes met, and latency samples by request line (ms): what
+    # a baseline keeps.
+    outcomes: dict[str, Seen] = field(default_factory=dict)
+    causes: set[str] = field(default_factory=set)
+    latency: dict[str, list[float]] = field(default_factory=dict)
+    # Named beside the verdict without changing it (a route slower than before the deploy).
+    warnings: list[str] = field(default_factory=list)
+    # What changed since the baseline: (what, before, after), for the reports.
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
 
     def not_judged_notes(self) -> list[str]:
         """ "could not judge …" lines, one per reason: 44 checks stopped by one root cause
@@ -145,6 +155,8 @@ class Run:
     client: ApiClient | None = None
     # The start-of-run probe's answer while it is in flight (see ``settled_probe``).
     probe_answer: Future[Answer] | None = None
+    # The pre-deploy baseline this run is compared with (--umbrella-baseline).
+    baseline: Baseline | None = None
     # pytest-timeout's limit for one check (seconds), when it is installed and set; and when the
     # check now running must be done by (time.perf_counter()), for the client's confirmations.
     timeout_limit: float | None = None
@@ -263,6 +275,8 @@ def history_key(settings: Settings) -> str:
 PATH_OPTIONS = (
     "--umbrella-config",
     "--umbrella-verdict-file",
+    "--umbrella-baseline",
+    "--umbrella-baseline-out",
     "--umbrella-summary",
     "--umbrella-app-dir",
     "--umbrella-d1-sqlite",
@@ -513,6 +527,33 @@ def check_per_test_timeout(config: pytest.Config, settings: Settings) -> float |
     return float(limit) if limit else None
 
 
+def load_baseline(settings: Settings, run: Run) -> Baseline | None:
+    """The baseline to compare with, refused at start (nothing sent) when it says nothing about
+    this run; and a baseline to take only where one can be: a read-only post-deploy run."""
+    if settings.baseline_out is not None and (
+        run.tier != "postdeploy" or settings.allow_destructive
+    ):
+        raise pytest.UsageError(
+            "--umbrella-baseline-out is taken by a read-only post-deploy run: -m postdeploy, "
+            "without --umbrella-allow-destructive"
+        )
+    if settings.baseline is None:
+        return None
+    try:
+        baseline = Baseline.load(settings.baseline)
+    except BaselineError as exc:
+        raise pytest.UsageError(f"--umbrella-baseline: {exc}") from None
+    refused = baseline.refusal(
+        settings.base_url, settings.environment, run.started, settings.config.baseline.max_age
+    )
+    if refused:
+        raise pytest.UsageError(
+            f"--umbrella-baseline={settings.baseline} refused: {refused}; take a new one with "
+            "--umbrella-baseline-out just before the deploy (nothing was sent)"
+        )
+    return baseline
+
+
 def controller_run(config: pytest.Config) -> Run:
     """The controller's Run: settings, sandbox, minted tokens and (unless only listing) the
     start-of-run probe (here only for xdist; else when collection ends) and report paths."""
@@ -526,6 +567,7 @@ def controller_run(config: pytest.Config) -> Run:
     try:
         run.timeout_limit = check_per_test_timeout(config, settings)
         run.matrix = load_matrix(config, settings)
+        run.baseline = load_baseline(settings, run)
     except pytest.UsageError:
         run.stop_sandbox()
         raise

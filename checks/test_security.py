@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from umbrella_checks.api import (
+    Answer,
     ApiClient,
     Figures,
     GraphQL,
@@ -45,13 +46,33 @@ def signed_in_routes(pytestconfig: pytest.Config, settings: Settings) -> list[st
     return [
         routes.fill(row.path)
         for row in matrix_rows(pytestconfig)
-        if row.method == "GET" and row.who == "anonymous" and row.status == 401
+        if row.method == "GET" and row.who == "anonymous" and row.statuses == (401,)
     ]
 
 
 def _maintenance_probes(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
+    planner.add("GET", settings.config.routes.unknown)  # what "no such route" looks like here
     for entry in settings.config.security.maintenance_routes:
         planner.add(*maintenance_probe(entry))
+
+
+def _fallback_page(unknown: Answer) -> str | None:
+    """The content type of the page the target answers a path it has no route for, when that
+    is a 2xx page and not JSON (a Worker serving its web app's shell): the same page from a
+    maintenance route means "no such API route", never an open trigger."""
+    if not 200 <= unknown.status < 300:
+        return None
+    try:
+        unknown.parsed()
+    except ValueError:  # UnicodeDecodeError too
+        return unknown.headers.get("content-type", "").split(";")[0] or "no content-type"
+    return None
+
+
+def _is_the_fallback(answer: Answer, fallback: str | None) -> bool:
+    if fallback is None or not 200 <= answer.status < 300:
+        return False
+    return _fallback_page(answer) == fallback
 
 
 # What an anonymous caller's answer says about a maintenance route, by status class.
@@ -153,16 +174,17 @@ def test_signed_in_routes_refuse_a_forged_token(
 @sends(_maintenance_probes)
 def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: Settings) -> None:
     """The runbook's manual analytics trigger, cron and admin routes: 401 or 403 for anyone
-    without credentials (404: no such route). Anything else means the route did work, or read
-    the request, before checking the caller: a 400 "force must be true" runs the job for
-    anyone who adds force=true."""
+    without credentials (404, or the page an unknown path gets: no such route). Anything else
+    means the route did work, or read the request, before checking the caller: a 400 "force
+    must be true" runs the job for anyone who adds force=true."""
     entries = settings.config.security.maintenance_routes
     if not entries:
         not_applicable("[security] maintenance_routes is empty: list the routes to probe")
+    fallback = _fallback_page(api.get(settings.config.routes.unknown))
     open_routes = []
     for method, path in (maintenance_probe(entry) for entry in entries):
         answer = api.request(method, path)
-        if answer.status not in (401, 403, 404):
+        if answer.status not in (401, 403, 404) and not _is_the_fallback(answer, fallback):
             open_routes.append(f"{method} {answer.url} {_what_it_did(path, answer.status)}")
     if open_routes:
         fail(

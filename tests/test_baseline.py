@@ -265,7 +265,7 @@ def test_the_reports_show_before_and_after(
     )
     page = summary.read_text(encoding="utf-8")
     assert "#### Since the baseline" in page
-    assert "| `test_health_answers_200` | passed | failed (new): GET http://" in page
+    assert "| `test_health_answers_200` | passed | failed (new): root cause: GET /v1/health" in page
     (draft,) = (suite_dir / "reports").glob("incident-*.md")
     assert "- test_health_answers_200: before the deploy passed; after failed (new)" in (
         draft.read_text(encoding="utf-8")

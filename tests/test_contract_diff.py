@@ -13,11 +13,11 @@ from tests.conftest import SUITE_VARIABLES
 from umbrella_checks.sandbox import Sandbox
 
 
-def _run(cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(cwd: Path | None = None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m umbrella_checks contract diff` with only these of the suite's variables."""
     clean = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
     return subprocess.run(
-        [sys.executable, "-m", "umbrella_checks", "contract", "diff"],
+        [sys.executable, "-m", "umbrella_checks", "contract", "diff", *args],
         env=clean | env,
         capture_output=True,
         text=True,
@@ -26,12 +26,20 @@ def _run(cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
-def _diff(sandbox: Sandbox) -> subprocess.CompletedProcess[str]:
+def _diff(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     return _run(
+        None,
+        *args,
         API_URL=sandbox.url,
         ENVIRONMENT="development",
         UMBRELLA_USER_TOKEN=sandbox.accounts["user"].token,
+        UMBRELLA_ADMIN_TOKEN=sandbox.accounts["admin"].token,
     )
+
+
+def _differences(done: subprocess.CompletedProcess[str]) -> list[str]:
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    return [line for line in lines if line.startswith("- ") and not line.startswith("- not asked")]
 
 
 def test_a_target_shaped_as_recorded_has_no_differences(
@@ -39,36 +47,112 @@ def test_a_target_shaped_as_recorded_has_no_differences(
 ) -> None:
     done = _diff(sandbox_server())
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count(": same") == 4
+    # Every route family the tiers judge, each the same.
+    assert done.stdout.count(": same") == 9, done.stdout
+    assert "To record" not in done.stdout
 
 
-def test_each_difference_is_named_once_with_its_recording(
+def test_each_difference_is_named_once_with_its_recording_in_one_pass(
     sandbox_server: Callable[..., Sandbox],
 ) -> None:
     done = _diff(sandbox_server("envelope-missing=/v1/health", "usage-in-body"))
     assert done.returncode == 1
-    lines = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("-")]
-    assert lines == [
+    assert _differences(done) == [
         "- no envelope (top-level keys: dependencies, environment, service, status, timestamp, "
         'uptime, version); to record: [envelope] bare_routes = ["/v1/health"]',
         "- rate-limit headers X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset absent "
-        "(rate-limit headers it has: none); to record: [violet] headers_on_usage = false, or "
-        "[violet.headers] names",
-        "- data.used absent (its object has: count, left, quota, resetsAt); to record: the right "
-        "path in [violet] used_field",
-        "- data.remaining absent (its object has: count, left, quota, resetsAt); to record: the "
-        "right path in [violet] remaining_field",
+        "(rate-limit headers it has: none); to record: [violet] headers_on_usage = false",
+        "- data.used absent (its object has: count, left, quota, resetsAt); to record: [violet] "
+        'used_field = "data.count"',
+        "- data.remaining absent (its object has: count, left, quota, resetsAt); to record: "
+        '[violet] remaining_field = "data.left"',
+        "- data.limit absent (its object has: count, left, quota, resetsAt); to record: [violet] "
+        'limit_field = "data.quota"',
+        "- data.resetAt absent (its object has: count, left, quota, resetsAt); to record: "
+        '[violet] reset_field = "data.resetsAt"',
     ]
+    block = done.stdout.split("in umbrella.toml", 1)[1]
+    assert '[env.development.envelope]\n  bare_routes = ["/v1/health"]' in block
+    assert 'reset_field = "data.resetsAt"' in block
+
+
+def test_a_field_the_runbook_needs_is_said_missing_never_offered_as_a_recording(
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    done = _diff(sandbox_server("envelope-missing=/v1/health", "health-no-environment"))
+    (missing,) = [line for line in _differences(done) if "data.environment" in line]
+    assert "no field of the answer says which environment answers" in missing
+    assert "add it to the Worker's health answer (nothing to record)" in missing
+    assert "environment_field" not in done.stdout
+
+
+def test_a_fact_under_another_name_is_recorded_by_its_path(
+    sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    done = _diff_with(sandbox_server(), tmp_path, '[health]\nenvironment_field = "data.env"\n')
+    assert '[health] environment_field = "data.environment"' in done.stdout
+
+
+def test_ids_this_environment_lacks_are_recorded_with_one_it_has(
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    done = _diff(sandbox_server("ids-differ"))
+    block = done.stdout.split("in umbrella.toml", 1)[1]
+    assert '[env.development.routes]\n  artist_id = "art_1"\n  profile_id = "art_1"' in block
+
+
+def test_an_allow_list_it_cannot_see_is_a_comment_to_fill_in(
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    done = _diff(sandbox_server("cors-origins-differ"))
+    assert "a preflight from https://umbrella.app is granted no origin" in done.stdout
+    assert '# allowed_origins = ["<each origin this environment allows>"]' in done.stdout
+
+
+def test_a_field_the_prompt_needs_is_found_by_a_prompt_refused_before_work(
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    import httpx
+
+    sandbox = sandbox_server("prompt-needs-model")
+    done = _diff(sandbox)
+    assert "a prompt needs 'model' too (model is required)" in done.stdout
+    state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
+    assert state["counts"].get("prompts", 0) == 0  # refused before any work
+
+
+def test_no_prompt_is_sent_to_a_target_that_does_not_say_it_is_not_production(
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    import httpx
+
+    sandbox = sandbox_server(environment="production")
+    done = _diff(sandbox, "--umbrella-environment=production")
+    assert "not asked: a POST is sent only to a target that says it is not production" in (
+        done.stdout
+    )
+    events = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["events"]
+    assert not [event for event in events if event.startswith("start POST")]
+
+
+def test_the_environment_option_is_the_tiers_own(sandbox_server: Callable[..., Sandbox]) -> None:
+    sandbox = sandbox_server(environment="staging")
+    done = _diff(sandbox, "--umbrella-environment=staging")
+    assert done.stdout.startswith(f"{sandbox.url} (staging) against the recorded contract:")
 
 
 def test_diff_sends_only_reads(sandbox_server: Callable[..., Sandbox]) -> None:
+    """GETs and preflights, and one prompt refused before any work."""
     import httpx
 
     sandbox = sandbox_server()
     _diff(sandbox)
     state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
-    assert state["counts"]["requests"] == 4
     assert state["counts"].get("prompts", 0) == 0
+    sent = {event.split()[1] for event in state["events"] if event.startswith("start ")}
+    assert sent == {"GET", "OPTIONS", "POST"}
+    posts = [e for e in state["events"] if e.startswith("start POST")]
+    assert posts == ["start POST /v1/violet/prompt"]
 
 
 def _diff_with(
@@ -76,6 +160,7 @@ def _diff_with(
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "umbrella.toml").write_text(config)
     return _run(
+        None,
         API_URL=sandbox.url,
         ENVIRONMENT="development",
         UMBRELLA_CONFIG=str(tmp_path / "umbrella.toml"),
@@ -115,9 +200,9 @@ def test_a_recorded_bare_route_that_has_the_envelope_is_a_difference(
     assert "has the envelope, but [envelope] bare_routes lists /v1/health" in done.stdout
 
 
-def test_a_target_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+def test_a_target_that_does_not_answer_is_one_line_and_exit_4(tmp_path: Path) -> None:
     done = _run(tmp_path, API_URL="http://127.0.0.1:9", ENVIRONMENT="development")
-    assert done.returncode == 1
+    assert done.returncode == 4
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("contract: GET http://127.0.0.1:9/v1/health: could not connect")
 
@@ -146,3 +231,26 @@ def test_a_bad_api_url_is_named_as_the_variable(tmp_path: Path) -> None:
     done = _run(tmp_path, API_URL="ftp://umbrella.app")
     assert done.returncode == 4
     assert done.stderr.startswith("contract: API_URL")
+
+
+def test_the_block_to_paste_records_a_worker_like_the_real_one_in_one_pass(
+    sandbox_server: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """docs/differences.md's walk-through: run the diff, paste its block, run it again — every
+    route the same."""
+    sandbox = sandbox_server(
+        "envelope-missing=/v1/health", "ids-differ", "usage-in-body", "error-codes-lowercase"
+    )
+    tokens = {
+        "UMBRELLA_USER_TOKEN": sandbox.accounts["user"].token,
+        "UMBRELLA_ADMIN_TOKEN": sandbox.accounts["admin"].token,
+    }
+    config = tmp_path / "umbrella.toml"
+    config.write_text("")
+    env = {"API_URL": sandbox.url, "ENVIRONMENT": "development", "UMBRELLA_CONFIG": str(config)}
+    first = _run(None, **env, **tokens)
+    assert first.returncode == 1
+    block = first.stdout.split("(a commented line needs its value):\n", 1)[1]
+    config.write_text("\n".join(line.strip() for line in block.splitlines()) + "\n")
+    again = _run(None, **env, **tokens)
+    assert again.returncode == 0, again.stdout + again.stderr

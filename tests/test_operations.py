@@ -375,12 +375,13 @@ def test_alert_posts_once_and_drafts_one_incident_per_signature_and_day(
     assert result.ret == 1
     assert len(slack.posts) == 1  # the controller posts; xdist workers never do
     assert "daily" in slack.posts[0]
-    assert "test_health_answers_200" in slack.posts[0]
+    assert "root cause: GET /v1/health answers 500" in slack.posts[0]  # whichever worker met it
     drafts = list((suite_dir / "reports").glob("incident-*.md"))
     assert len(drafts) == 1
     text = drafts[0].read_text()
     assert "**Severity:** SEV-1" in text
-    assert "Detected by umbrella-checks (daily) [SEV-1]: test_health_answers_200 — " in text
+    assert "Detected by umbrella-checks (daily) [SEV-1]: test_health_" in text
+    assert " — root cause: GET /v1/health answers 500: " in text
     report = (suite_dir / "reports" / "daily-latest.html").read_text()
     assert SlackHook.SECRET not in report
     assert SlackHook.SECRET not in result.stdout.str()
@@ -473,7 +474,10 @@ def test_a_failure_in_setup_pages_too(
     (draft,) = (suite_dir / "reports").glob("incident-*.md")
     text = draft.read_text()
     assert "**Severity:** SEV-1" in text
-    assert "[SEV-1]: test_health_answers_200 (in setup) — no answer to the start-of-run" in text
+    assert (
+        "[SEV-1]: test_health_answers_200 (in setup) — root cause: the target did not answer "
+        "the start-of-run probe: no answer to the start-of-run" in text
+    )
 
 
 def test_a_sandbox_run_never_alerts(

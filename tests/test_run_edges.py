@@ -71,7 +71,8 @@ def test_one_check_meeting_two_bare_routes_names_the_first_and_counts_the_other(
     (suite_dir / "checks" / "test_two_routes.py").write_text(BARE_TWICE, encoding="utf-8")
     run = run_checks("checks/test_two_routes.py", faults=["envelope-missing=*"])
     message = run.message_of("test_two_routes")
-    assert re.match(r"GET http://127.0.0.1:\d+/v1/artists: ", message), message
+    cause = "root cause: GET /v1/artists answers without the envelope: "
+    assert re.match(rf"{cause}GET http://127.0.0.1:\d+/v1/artists: ", message), message
     assert message.endswith("; 1 more route(s): GET /v1/gigs"), message
 
 
@@ -79,7 +80,8 @@ def test_one_bare_route_has_no_count(run_checks: RunChecks, suite_dir: Path) -> 
     (suite_dir / "checks" / "test_two_routes.py").write_text(BARE_TWICE, encoding="utf-8")
     run = run_checks("checks/test_two_routes.py", faults=["envelope-missing=/v1/gigs"])
     message = run.message_of("test_two_routes")
-    assert re.match(r"GET http://127.0.0.1:\d+/v1/gigs: ", message), message
+    cause = "root cause: GET /v1/gigs answers without the envelope: "
+    assert re.match(rf"{cause}GET http://127.0.0.1:\d+/v1/gigs: ", message), message
     assert "more" not in message, message
 
 

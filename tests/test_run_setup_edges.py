@@ -100,7 +100,10 @@ def test_a_target_that_hangs_from_the_first_request_says_it_answers_nothing(
     failed = run.failed_names()
     assert len(failed) == 1, run.output
     message = run.message_of(failed[0])
-    assert message.startswith("no answer to the start-of-run probe"), message
+    assert message.startswith(
+        "root cause: the target did not answer the start-of-run probe: no answer to the "
+        "start-of-run probe"
+    ), message
     assert "it accepts connections but hangs" in message
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -93,6 +95,51 @@ def test_the_security_review_catches_its_fault(
     for name in failing:
         assert fragment in run.message_of(name)
         assert "eyJ" not in run.message_of(name)  # a forged token is still never printed
+
+
+def test_a_web_app_shell_on_every_unknown_path_is_no_open_trigger(run_checks: RunChecks) -> None:
+    """A Worker serving its web app's HTML shell for every path it has no route for: a
+    maintenance route answering that page has no route there, it did no work."""
+    run = run_checks(SECURITY, "-k", SWEEP, faults=["unknown-route-html"])
+    assert run.passed_names() == [SWEEP]
+
+
+def test_an_open_trigger_beside_a_web_app_shell_is_still_caught(run_checks: RunChecks) -> None:
+    run = run_checks(SECURITY, "-k", SWEEP, faults=["unknown-route-html", "open-trigger-route"])
+    assert run.failed_names() == [SWEEP]
+    message = run.message_of(SWEEP)
+    assert "/v1/analytics/trigger did the work for anyone (200)" in message
+    assert "/v1/cron " not in message  # the shell: no such route
+
+
+def test_the_sweep_never_starts_the_dev_servers_own_cron(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    """On `wrangler dev`, GET /__scheduled runs the cron for anyone: the built-in list never
+    reaches the platform's own routes, so a read-only weekly run writes nothing to D1."""
+    target = sandbox_server("dev-server")
+    rows = _cron_rows(target)
+    run = run_checks(SECURITY, "-k", SWEEP, "--umbrella-environment=development", target=target.url)
+    assert run.passed_names() == [SWEEP]
+    assert _cron_rows(target) == rows
+    events = httpx.get(f"{target.url}/__sandbox/state", timeout=5).json()["events"]
+    assert not [event for event in events if "/__scheduled" in event or "/cdn-cgi/" in event]
+
+
+def _cron_rows(target: Sandbox) -> int:
+    with sqlite3.connect(f"file:{target.d1_sqlite}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT COUNT(*) FROM cron_logs").fetchone()[0])
+
+
+@pytest.mark.parametrize("route", ["/__scheduled", "GET /cdn-cgi/handler/scheduled"])
+def test_a_platform_route_in_the_sweep_is_refused_at_start(
+    pytester: pytest.Pytester, suite_dir: Path, route: str
+) -> None:
+    config = suite_dir / "umbrella.toml"
+    config.write_text(config.read_text() + f'\n[security]\nmaintenance_routes = ["{route}"]\n')
+    result = pytester.runpytest_subprocess(SECURITY, "--umbrella-sandbox")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*is the platform's own route, not the Worker's*"])
 
 
 def test_a_maintenance_route_is_probed_with_the_method_it_serves(

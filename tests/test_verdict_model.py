@@ -116,7 +116,7 @@ def test_hang(
         ),
         pytest.param(
             ("checks/test_smoke.py", "-k", "latency_budget and gigs"),
-            ["slow-under-load=/v1/gigs:1500"],
+            ["slow-at-first=/v1/gigs:1500"],
             "timed by Server-Timing total",
             id="server-timing-over-ceiling",
         ),
@@ -276,7 +276,10 @@ def test_nothing_judged(
     assert word == "could-not-run"
     assert run.ret == 1
     assert run.failed_names() == []
-    assert "no selected check judged the service" in run.output
+    verdict_line = next(line for line in run.output.splitlines() if "umbrella: verdict:" in line)
+    assert "the safety guard refused all " in verdict_line
+    assert "did not say which environment it is" in verdict_line
+    assert "to let them through, the target's health route must answer 200 naming" in verdict_line
 
 
 def test_suite_error(verdict_of: VerdictOf, suite_dir: Path) -> None:

@@ -91,9 +91,10 @@ def test_nothing_judged_is_could_not_run_saying_why() -> None:
     ]
     verdict = verdict_of(0, [], passed=0, not_judged=refused)
     assert verdict.word == "could-not-run"
-    assert verdict.why == (
-        "no selected check judged the service (6 did not: 6 refused); the first said: safety "
-        "guard: the target did not say"
+    assert verdict.why.startswith(
+        "no selected check judged the service: the safety guard refused all 6 (safety guard: "
+        "the target did not say); to let them through, the target's health route must answer "
+        "200 naming its environment"
     )
 
 

@@ -149,7 +149,7 @@ def test_a_bad_deploy_reaches_the_rollback_and_alerts(
     assert "'command': 'rollback --env development --yes --message" in wrangler[0]
     assert rollback.ran == ["Gate the rolled-back release"]
     assert len(slack.posts) == 2  # the failed gate, then the rolled-back one still failing
-    assert "test_health_answers_200" in slack.posts[0]
+    assert "root cause: GET /v1/health answers 500" in slack.posts[0]
     assert len(list((suite_dir / "reports").glob("incident-*.md"))) == 1  # one incident
 
 

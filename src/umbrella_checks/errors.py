@@ -100,11 +100,14 @@ class RootCause(CheckFailed):
         route: str | None = None,
         expected: str | None = None,
         severity: str | None = None,
+        fixed: bool = False,
     ) -> None:
         super().__init__(message, route=route, expected=expected)
         self.cause = cause  # what identifies this defect within a run (and across runs)
         self.summary = scrub(summary)  # the defect in a few words, for the checks it stops
         self.severity = severity
+        # ``severity`` is this defect's level whichever checks meet it (not a floor).
+        self.fixed = fixed
 
     @property
     def signature(self) -> str:
@@ -113,10 +116,18 @@ class RootCause(CheckFailed):
 
 class EnvelopeMissing(RootCause):
     """An answer without the envelope the contract promises for its route: one difference,
-    reported once per route; checks that cannot read their field because of it say so."""
+    reported once per route; checks that cannot read their field because of it say so. A
+    difference from the contract, SEV-2 whichever check meets it (a person decides: drift to
+    record, or a defect to fix), never the SEV-1 of the check it happened to land on."""
 
     def __init__(self, message: str, route: str) -> None:
-        super().__init__(message, f"envelope {route}", f"{route} answers without the envelope")
+        super().__init__(
+            message,
+            f"envelope {route}",
+            f"{route} answers without the envelope",
+            severity="SEV-2",
+            fixed=True,
+        )
         self.route = route
 
 

@@ -161,6 +161,8 @@ class Routes(_Section, frozen=True, kw_only=True):
     list_limit: int = 5
     profile: str = "/v1/profile"
     artist: str = "/v1/artists/{artist_id}"
+    # A route only the admin role may read (contract diff compares who gets what there).
+    admin: str = "/v1/admin/stats"
     # A path no Worker route serves: it must answer the 404 envelope.
     unknown: str = "/v1/umbrella-checks-unknown-route"
     # name -> request: judged against its latency budget after a deploy, loaded by Locust.
@@ -385,13 +387,15 @@ class Security(_Section, frozen=True, kw_only=True):
             "/v1/internal",
             "/debug",
             "/v1/debug",
-            "/__scheduled",
-            "/cdn-cgi/handler/scheduled",
         ]
     )
 
 
 PROBE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Routes the platform answers before the Worker (wrangler dev's, Cloudflare's): probing them says
+# nothing about the Worker, and on a dev server /__scheduled runs the cron for anyone.
+PLATFORM_ROUTES = ("/__scheduled", "/cdn-cgi/")
 
 
 def maintenance_probe(entry: str) -> tuple[str, str]:
@@ -439,6 +443,10 @@ class Reports(_Section, frozen=True, kw_only=True):
 class Matrix(_Section, frozen=True, kw_only=True):
     # Relative to the folder pytest runs from (its rootdir).
     file: str = "checks/status_matrix.toml"
+    # Single rows recorded here ([[matrix.row]], the file's keys): one with the same method,
+    # path, caller and why as a row of the file replaces it; any other is added. Validated as
+    # the file's rows are (config/matrix.py).
+    row: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SuiteConfig(_Section, frozen=True, kw_only=True):
@@ -619,6 +627,12 @@ def check_consistency(config: SuiteConfig, source: str) -> SuiteConfig:
             raise ConfigError(
                 f"{source}: security.maintenance_routes: {entry!r} is not a path or 'METHOD "
                 f'/path\' ({", ".join(PROBE_METHODS)}); write e.g. "POST /v1/jobs/run"'
+            )
+        if path.startswith(PLATFORM_ROUTES):
+            raise ConfigError(
+                f"{source}: security.maintenance_routes: {entry!r} is the platform's own route, "
+                "not the Worker's (on `wrangler dev`, /__scheduled runs the cron for anyone): "
+                "remove it"
             )
     if "{domain}" not in config.tls.rdap_url:
         raise ConfigError(f"{source}: tls.rdap_url must contain {{domain}}")

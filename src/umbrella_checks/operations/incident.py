@@ -35,6 +35,14 @@ class Failure:
     # The reason, the same run after run (``CheckFailed.signature``); None for the suite's own
     # errors.
     signature: str | None = None
+    # The root cause this failure reports ("GET /v1/health answers 500"), whichever check met
+    # it first: what alerts and incidents name, and what makes two runs the same incident.
+    cause: str | None = None
+
+    @property
+    def what(self) -> str:
+        """What failed, for alerts: the root cause, else the check."""
+        return f"root cause: {self.cause}" if self.cause else self.name
 
     @property
     def name(self) -> str:
@@ -115,7 +123,7 @@ def draft(
     """The runbook's Incident Log Template, pre-filled (long: it is the template's text); with
     a baseline, what changed since it goes under Root Cause, before and after."""
     sev = severity(failures)
-    first = failures[0].name if failures else "unknown"
+    first = failures[0].what if failures else "unknown"
     timeline = "\n".join(
         f"- {started:%H:%M} - Detected by umbrella-checks ({tier}) [{group.severity}]: "
         f"{group.line()}"
@@ -169,8 +177,9 @@ Report: {report}
 
 
 def signature(failures: list[Failure]) -> str:
-    """Which checks failed: one incident per signature and UTC day."""
-    names = "\n".join(sorted({f.nodeid for f in failures}))
+    """What failed — each root cause, else each check: one incident per signature and UTC day,
+    however a run's workers met the cause first."""
+    names = "\n".join(sorted({f.cause or f.nodeid for f in failures}))
     return hashlib.sha256(names.encode()).hexdigest()[:10]
 
 

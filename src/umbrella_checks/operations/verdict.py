@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from umbrella_checks.operations.incident import Failure, grouped
 from umbrella_checks.secrets import scrub
+from umbrella_checks.target.safety import LET_THROUGH
 
 HEALTHY = "healthy"
 BROKEN = "broken"
@@ -72,7 +73,7 @@ class NotJudged:
 
 
 def _names(failures: Sequence[Failure], limit: int = 5) -> str:
-    names = list(dict.fromkeys(failure.name for failure in failures))
+    names = list(dict.fromkeys(failure.what for failure in failures))
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
@@ -163,6 +164,11 @@ def nothing_judged(not_judged: Sequence[NotJudged]) -> str:
     """Why a run that failed nothing still says nothing about the service."""
     if not not_judged:
         return "no selected check judged the service"
+    if all(check.kind == "refused" for check in not_judged):
+        return (
+            f"no selected check judged the service: the safety guard refused all "
+            f"{len(not_judged)} ({not_judged[0].reason}); to let them through, {LET_THROUGH}"
+        )
     kinds = _counted([check.kind for check in not_judged])
     first = not_judged[0].reason
     return (

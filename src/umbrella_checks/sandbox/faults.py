@@ -218,10 +218,10 @@ FAULTS: dict[str, Fault] = {
         "latency varies on its own, alone as in a burst",
         _route_ms,
     ),
-    "slow-under-load": Fault(
+    "slow-at-first": Fault(
         "ROUTE:MS",
-        "answers on ROUTE take MS ms (its own Server-Timing says so) while another request is "
-        "in flight, and are fast alone",
+        "the first 3 answers on ROUTE (the tier's samples among its burst) take MS ms, as its "
+        "own Server-Timing says; later ones, sent alone, are fast",
         _route_ms,
     ),
     "burst-503": Fault(
@@ -260,7 +260,22 @@ FAULTS: dict[str, Fault] = {
     "error-codes-lowercase": Fault(
         None, "drift: error codes are spelled in lower case (rate_limit_exceeded, …)"
     ),
-    "unknown-route-html": Fault(None, "unknown /v1/ paths answer 200 with an HTML page"),
+    "unknown-route-html": Fault(
+        None,
+        "every unknown path, any method, answers 200 with the web app's HTML shell (a Worker "
+        "that serves its single-page app as the fallback)",
+    ),
+    "dev-server": Fault(
+        None,
+        "the target is `wrangler dev`: its own GET /__scheduled runs the analytics cron for "
+        "anyone (a row in cron_logs), and /cdn-cgi/handler/scheduled answers its own 500 page",
+    ),
+    "d1-error-500": Fault(
+        "ROUTE",
+        "routes starting with ROUTE answer 500 with D1's own words in the body (D1_ERROR: no "
+        "such table … SQLITE_ERROR)",
+        _route,
+    ),
     "cors-missing": Fault(None, "no Access-Control-Allow-Origin on any answer"),
     "preflight-max-age": Fault(
         "SECONDS",

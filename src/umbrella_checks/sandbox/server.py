@@ -31,7 +31,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from umbrella_checks.sandbox.faults import FaultError, Faults, Outgoing, parse_faults
 from umbrella_checks.sandbox.issuers import BadToken, Issuer, kid_of
-from umbrella_checks.sandbox.state import Account, AppState, build_app, iso, take_down, utc_day
+from umbrella_checks.sandbox.state import (
+    Account,
+    AppState,
+    build_app,
+    cron_run,
+    iso,
+    take_down,
+    utc_day,
+)
 
 VERSION = "0.1.0"
 # How old a health answer a cache kept is (health-from-cache), like a stale timestamp.
@@ -223,6 +231,14 @@ class Sandbox:
             rows = self.db.execute(sql, params).fetchall()
             self.db.commit()
             return rows
+
+    def run_the_cron(self) -> None:
+        """What the analytics cron leaves: a completed run in cron_logs."""
+        if self.db is None:
+            raise ApiError(500, "internal_error", "database unavailable")
+        with self._lock:
+            cron_run(self.db, self.clock.now(), "completed", None)
+            self.db.commit()
 
     def verify_clerk_jwt(self, token: str) -> Account:
         """Accept a Clerk session JWT signed by the configured instance's key (RS256)."""
@@ -620,6 +636,8 @@ class _Handler(BaseHTTPRequestHandler):
         if "routes-lost" in sb.faults:
             self._error(ApiError(404, "not_found", f"no route for {self.command} {path}"))
             return
+        if self._dev_server(path) or self._d1_error(path):
+            return
         delay = self._delay(path)
         if delay:
             self.injected = delay
@@ -639,6 +657,31 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._error(ApiError(500, "internal_error", "internal error"))
 
+    def _dev_server(self, path: str) -> bool:
+        """dev-server: the routes `wrangler dev` answers itself, before the Worker."""
+        if "dev-server" not in self.sb.faults:
+            return False
+        if path == "/__scheduled":
+            self.sb.run_the_cron()
+            self._send(200, b"Ran scheduled event", "text/plain", {})
+            return True
+        if path == "/cdn-cgi/handler/scheduled":
+            self._send(500, b"Internal Server Error: no handler", "text/plain", {})
+            return True
+        return False
+
+    def _d1_error(self, path: str) -> bool:
+        for route in self.sb.faults.values_of("d1-error-500"):
+            if route == "*" or path.startswith(route):
+                error = {
+                    "code": "internal_error",
+                    "message": f"D1_ERROR: no such table: {route.strip('/').split('/')[-1]}: "
+                    "SQLITE_ERROR",
+                }
+                self._json(500, {"success": False, "error": error, "meta": self._meta()}, {})
+                return True
+        return False
+
     def _delay(self, path: str) -> float:
         """Seconds the latency faults hold this answer back (the service's own time)."""
         sb = self.sb
@@ -649,9 +692,9 @@ class _Handler(BaseHTTPRequestHandler):
         for route, seconds in sb.faults.values_of("slow-every-other"):
             if route == "*" or path.startswith(route):
                 delay = seconds if sb.count(f"every-other:{route}") % 2 == 1 else 0.0
-        for route, seconds in sb.faults.values_of("slow-under-load"):
-            if (route == "*" or path.startswith(route)) and sb.crowd > 1:
-                delay = seconds
+        for route, seconds in sb.faults.values_of("slow-at-first"):
+            if route == "*" or path.startswith(route):
+                delay = seconds if sb.count(f"at-first:{route}") <= 3 else 0.0
         return delay
 
     def _route(self, method: str, path: str, query: dict[str, list[str]]) -> None:
@@ -812,10 +855,10 @@ class _Handler(BaseHTTPRequestHandler):
         sb = self.sb
         account = self._account()
         body = self._read_json()
-        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
-            raise ApiError(400, "validation_error", "prompt is required", "prompt")
         if "prompt-needs-model" in sb.faults and body.get("model") != "violet-1":
             raise ApiError(400, "validation_error", "model is required", "model")
+        if not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+            raise ApiError(400, "validation_error", "prompt is required", "prompt")
         if account is None:
             raise ApiError(401, "authentication_failed", "missing bearer token")
         sb.counts["prompts"] += 1

@@ -116,7 +116,7 @@ def _seed(
     )
 
 
-def _cron_run(db: sqlite3.Connection, start: datetime, status: str, error: str | None) -> None:
+def cron_run(db: sqlite3.Connection, start: datetime, status: str, error: str | None) -> None:
     end = None if status == "running" else start + timedelta(seconds=4)
     db.execute(
         "INSERT INTO cron_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -147,15 +147,15 @@ def _seed_cron(db: sqlite3.Connection, now: datetime, faults: Faults) -> None:
             continue
         latest = start
         if days_back == 0 and "cron-failed" in faults:
-            _cron_run(db, start, "failed", "D1_ERROR: no such table: analytics_daily")
+            cron_run(db, start, "failed", "D1_ERROR: no such table: analytics_daily")
         else:
-            _cron_run(db, start, "completed", None)
+            cron_run(db, start, "completed", None)
     if "cron-stuck" in faults:
-        _cron_run(db, now - timedelta(hours=3), "running", None)
+        cron_run(db, now - timedelta(hours=3), "running", None)
     if "cron-running-long" in faults:  # under running_timeout, far over the job's 4 s
-        _cron_run(db, now - timedelta(minutes=30), "running", None)
+        cron_run(db, now - timedelta(minutes=30), "running", None)
     if "cron-duplicate-row" in faults:  # tonight's run logged its end as a second row
-        _cron_run(db, latest, "running", None)
+        cron_run(db, latest, "running", None)
 
 
 @dataclass

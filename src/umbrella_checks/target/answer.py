@@ -88,8 +88,10 @@ class Answer:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # How the service spells its error codes ([errors]).
     errors: Errors = field(default_factory=Errors, repr=False, compare=False)
-    # False for a route recorded as answering without the envelope ([envelope] bare_routes).
+    # False for a route recorded as answering without the envelope ([envelope] bare_routes), or
+    # one read as it came back (``unwrapped``): the envelope rule then judges the envelope once.
     enveloped: bool = True
+    unwrapped: bool = False
     # Set when an answer that already failed is read all the same (a non-200 health answer),
     # to the hint of that failure: a field it lacks is then that same failure (a root cause,
     # reported once), not a second failure for one defect.
@@ -258,7 +260,12 @@ class Answer:
                 expected = f'field "{".".join(walked)}"'
                 if not self.enveloped and walked[0] == "data" and len(walked) > 1:
                     inner = ".".join(walked[1:])
-                    expected += f' ("{inner}" at the top level: the route is recorded bare)'
+                    why = (
+                        "it answered without the envelope"
+                        if self.unwrapped
+                        else ("the route is recorded bare")
+                    )
+                    expected += f' ("{inner}" at the top level: {why})'
                 if self.enveloped and envelope_problem(self.body()):
                     self._missing_envelope(expected, required)
                 self.fail(expected, self._shape(), required)
@@ -288,7 +295,12 @@ class Answer:
         if not self.enveloped:
             raw = self.json()
             keys = ", ".join(sorted(raw)) if isinstance(raw, dict) else type(raw).__name__
-            return f"a bare answer ([envelope] bare_routes) whose top-level keys are: {keys}"
+            bare = (
+                "an answer without the envelope"
+                if self.unwrapped
+                else ("a bare answer ([envelope] bare_routes)")
+            )
+            return f"{bare} whose top-level keys are: {keys}"
         body = self.body()
         keys = ", ".join(sorted(body)) or "none"
         if envelope_problem(body):

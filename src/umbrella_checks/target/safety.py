@@ -34,6 +34,14 @@ HOW_TO_OPT_IN = (
     "--umbrella-environment=staging --base-url=https://<staging host>"
 )
 
+# What a target must answer for destructive checks to run against it (and what the run must be
+# told), said when the guard refused every selected check.
+LET_THROUGH = (
+    "the target's health route must answer 200 naming its environment — staging, preview or "
+    "development — at [health] environment_field, the run must expect that environment "
+    "(--umbrella-environment), and the URL must not match [safety] sensitive_url"
+)
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -80,7 +80,7 @@ def report_failures(config: pytest.Config, run: Run) -> None:
 def alert_text(tier: str, target: str, failures: list[incident.Failure], report: Path) -> str:
     """The Slack message: ten failures named at most (a channel reads the first line), the rest
     counted, the severity and where the report is."""
-    names = ", ".join(f.name for f in failures[:10])
+    names = ", ".join(dict.fromkeys(f.what for f in failures[:10]))
     more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
     return (
         f":rotating_light: umbrella-checks {tier} on {target}: "

@@ -81,7 +81,8 @@ class Controller:
         report.umbrella_outcome = STOPPED  # type: ignore[attr-defined]
         path, line, _ = report.location
         report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {outcome.message}")
-        self._lend_severity(first, getattr(report, "umbrella_severity", DEFAULT_SEVERITY))
+        if not getattr(report, "umbrella_fixed", False):
+            self._lend_severity(first, getattr(report, "umbrella_severity", DEFAULT_SEVERITY))
 
     def _lend_severity(self, first: str, level: str) -> None:
         """A stopped check lends the failure that stopped it its severity when higher: whichever
@@ -118,16 +119,18 @@ class Controller:
         if report.failed:
             # Every phase: a hung target fails a check in its fixtures' setup, and pages too.
             route, expected = getattr(report, "umbrella_problem", (None, None))
+            cause = getattr(report, "umbrella_cause", None)
             findings.failures.append(
                 Failure(
                     report.nodeid,
-                    report.longreprtext.strip()[:2000],
+                    _message(report)[:2000],
                     getattr(report, "umbrella_severity", DEFAULT_SEVERITY),
                     report.when or "call",
                     kind or "error",
                     route,
                     expected,
                     signature=getattr(report, "umbrella_signature", None),
+                    cause=cause[1] if cause else None,
                 )
             )
         if report.when != "teardown":
@@ -151,7 +154,7 @@ class Controller:
             findings.latency.setdefault(route, []).extend(samples)
         before = findings.outcomes.get(name)
         if report.failed:
-            reason = report.longreprtext.strip()[:300]
+            reason = _message(report)[:300]
             signature = getattr(report, "umbrella_signature", None)
             findings.outcomes[name] = Seen("failed", kind or "error", signature, reason)
         elif report.skipped and (before is None or before.outcome == "passed"):
@@ -330,3 +333,11 @@ def write_verdict_file(path: Path, word: str) -> None:
     """The verdict, alone on a line (a workflow reads it with ``cat``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{word}\n", encoding="utf-8")
+
+
+def _message(report: pytest.TestReport) -> str:
+    """A failure's own message: ours as it was set (an xdist worker's report would prepend its
+    "[gw1] linux -- Python …" line to the text pytest renders), else pytest's."""
+    if isinstance(report.longrepr, str):
+        return report.longrepr.strip()
+    return report.longreprtext.strip()

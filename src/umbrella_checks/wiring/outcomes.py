@@ -98,14 +98,20 @@ def pytest_runtest_makereport(
     if isinstance(outcome, NotJudged) and report.skipped:
         report.longrepr = skip_at_check(item, outcome.message)
     if isinstance(outcome, CheckFailed):
-        # The message is the whole story: no traceback, so no locals that could hold a token.
-        report.longrepr = outcome.message
+        # The message is the whole story: no traceback, so no locals that could hold a token. A
+        # root cause leads with itself: whichever check met it first, the line names what failed.
+        cause = f"root cause: {outcome.summary}: " if isinstance(outcome, RootCause) else ""
+        report.longrepr = cause + outcome.message
         report.umbrella_signature = outcome.signature  # type: ignore[attr-defined]
         if outcome.route and outcome.expected:
             report.umbrella_problem = [outcome.route, outcome.expected]  # type: ignore[attr-defined]
     if isinstance(outcome, RootCause):
         report.umbrella_cause = (outcome.cause, outcome.summary)  # type: ignore[attr-defined]
-        severity = most_severe(severity, outcome.severity)
+        report.umbrella_fixed = outcome.fixed  # type: ignore[attr-defined]
+        if outcome.fixed and outcome.severity:
+            severity = outcome.severity
+        else:
+            severity = most_severe(severity, outcome.severity)
     report.umbrella_severity = severity  # type: ignore[attr-defined]
     if report.when == "call" and samples_key in item.stash:
         report.umbrella_samples = item.stash[samples_key]  # type: ignore[attr-defined]

@@ -371,7 +371,7 @@ def load_matrix(config: pytest.Config, settings: Settings) -> list[Row]:
     nothing."""
     path = config.rootpath / settings.config.matrix.file
     try:
-        return load_rows(path, settings.config.routes)
+        return load_rows(path, settings.config.routes, settings.config.matrix.row)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -15,6 +15,7 @@ from umbrella_checks.api import (
     fail,
     not_applicable,
     read,
+    saw,
 )
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
@@ -26,6 +27,11 @@ def _judge(what: str, used: float, quota: float, alert_at: float, fix: str) -> N
             f"{what}: expected under {alert_at:.0%} of the {quota / 1e9:g} GB quota, got "
             f"{used / 1e9:.2f} GB ({used / quota:.0%}); {fix}"
         )
+    saw(
+        what,
+        f"{used / 1e9:.2f} GB ({used / quota:.0%} of {quota / 1e9:g} GB)",
+        f"expected under {alert_at:.0%}",
+    )
 
 
 def test_d1_database_is_under_its_size_quota(

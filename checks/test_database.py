@@ -21,6 +21,7 @@ from umbrella_checks.api import (
     judged,
     migrations,
     read,
+    saw,
     utc_text,
 )
 
@@ -49,6 +50,11 @@ def test_database_is_reachable(d1: D1Backend, settings: Settings, figures: Figur
             f"{users.duration_ms:.0f} ms (runbook: D1 query time < 100 ms; check D1 metrics "
             "and the query's indexes)"
         )
+    saw(
+        f"{d1.description}: users count",
+        f"{users.rows[0]['n']} in {users.duration_ms:.1f} ms",
+        f"expected within {target * 1000:.0f} ms",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +104,11 @@ def test_no_migration_is_pending(
             f"{d1.description}: expected every migration in the repo applied, got "
             f"{len(pending)} pending: {', '.join(pending)}; {hint}"
         )
+    saw(
+        "migrations applied",
+        len(migration_state.applied),
+        f"expected the {len(migration_state.files)} in the repository, none pending",
+    )
 
 
 @pytest.mark.postdeploy
@@ -113,6 +124,11 @@ def test_no_unknown_migration_is_applied(
             f"{len(unknown)} the repo does not have: {', '.join(unknown)}; restore the file(s) "
             "or add a forward-fixing migration (runbook › Database Rollback)"
         )
+    saw(
+        "migrations applied that the repository lacks",
+        0,
+        f"expected none ({len(migration_state.applied)} applied, all in the repository)",
+    )
 
 
 @pytest.mark.postdeploy
@@ -128,6 +144,12 @@ def test_migration_files_are_numbered_in_sequence(
             f"migration files: expected NNNN_description.sql from 0001 without gaps, got: "
             f"{'; '.join(problems)}"
         )
+    files = migration_state.files
+    saw(
+        "migration files",
+        f"{len(files)}, {files[0] if files else 'none'} … {files[-1] if files else 'none'}",
+        "expected NNNN_description.sql from 0001 without gaps",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +205,12 @@ def test_analytics_cron_ran_on_schedule(
             f"{problem}; check Cron Triggers in the dashboard and trigger it manually "
             "(runbook › Issue 5)"
         )
+    latest = cron_runs[0] if cron_runs else None
+    saw(
+        f"latest {config.job_name} run",
+        f"{latest.status}, started {utc_text(latest.start)}" if latest else "none",
+        f"expected a completed run since {utc_text(due)} (schedule {', '.join(crons)})",
+    )
 
 
 @pytest.mark.daily

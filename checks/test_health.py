@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.api import HEALTH_FAILING, Answer, Planner, Settings, sends
+from umbrella_checks.api import HEALTH_FAILING, Answer, Planner, Settings, saw, sends
 
 
 def _the_health_answer(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:
@@ -101,3 +101,5 @@ def test_health_reports_its_version(health_facts: Answer, settings: Settings) ->
             "the deploy did not roll out: check `wrangler deployments list --env "
             f"{settings.environment}`",
         )
+    wanted = settings.expected_version or "a non-empty version"
+    saw(field, version, f"expected {wanted}")

@@ -28,6 +28,7 @@ from umbrella_checks.api import (
     fail,
     next_utc_midnight,
     require_destructive,
+    saw,
     sends,
     utc_text,
     window_seen,
@@ -79,6 +80,11 @@ def test_violet_remaining_matches_usage(usage: Answer, settings: Settings) -> No
             str(seen.remaining),
             "the limiter and the usage counter disagree; check the KV/D1 counters",
         )
+    saw(
+        where,
+        seen.remaining,
+        f"expected limit {limit} - used {seen.used}, as {violet.remaining_field} says",
+    )
 
 
 def test_violet_window_is_daily(usage: Answer, settings: Settings) -> None:
@@ -96,6 +102,11 @@ def test_violet_window_is_daily(usage: Answer, settings: Settings) -> None:
             f"{utc_text(seen.reset)} ({window_seen(seen.reset - now)})",
             "the limit window is not one UTC day",
         )
+    saw(
+        where,
+        f"{utc_text(seen.reset)} ({window_seen(seen.reset - now)})",
+        f"expected the next 00:00 UTC ± {slack.seconds} s",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +238,12 @@ def test_every_429_is_a_proper_429(
                 "second limiter (edge or per-minute rule) with its own headers"
             )
         fail(f"expected {expected}, got " + "; ".join(s for s in seen if s) + f" ({hint})")
+    judged_429s = 2 if after_a_minute.status == 429 else 1
+    saw(
+        f"{judged_429s} 429 answer(s)",
+        "Retry-After, X-RateLimit-Reset, Remaining 0",
+        f"expected {expected}",
+    )
 
 
 @pytest.mark.destructive
@@ -256,3 +273,8 @@ def test_quota_stays_closed_after_a_minute(after_a_minute: Answer) -> None:
             f"{after_a_minute.status}",
             "the limit window is a minute, not a day",
         )
+    saw(
+        f"{after_a_minute.request_line} after the next minute boundary",
+        after_a_minute.status,
+        "expected 429 (the quota is per UTC day)",
+    )

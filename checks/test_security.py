@@ -33,6 +33,7 @@ from umbrella_checks.api import (
     matrix_rows,
     missing_input,
     not_applicable,
+    saw,
     sends,
 )
 
@@ -181,17 +182,23 @@ def test_maintenance_routes_refuse_anonymous_callers(api: ApiClient, settings: S
     if not entries:
         not_applicable("[security] maintenance_routes is empty: list the routes to probe")
     fallback = _fallback_page(api.get(settings.config.routes.unknown))
-    open_routes = []
+    open_routes, refused = [], []
     for method, path in (maintenance_probe(entry) for entry in entries):
         answer = api.request(method, path)
         if answer.status not in (401, 403, 404) and not _is_the_fallback(answer, fallback):
             open_routes.append(f"{method} {answer.url} {_what_it_did(path, answer.status)}")
+        refused.append(f"{method} {path} {answer.status}")
     if open_routes:
         fail(
             "expected 401 or 403 (404: no such route) from every maintenance route for an "
             "anonymous caller, got: " + "; ".join(open_routes) + " (check the caller first — "
             "the admin role — or remove the route: scheduled work belongs to the cron trigger)"
         )
+    saw(
+        f"{len(refused)} maintenance routes, anonymous",
+        ", ".join(refused),
+        "expected 401 or 403 (404: no such route)",
+    )
 
 
 @pytest.mark.severity("SEV-3")
@@ -271,3 +278,9 @@ def test_authentication_failures_did_not_surge(
             f"{listed} (look for credential stuffing from those countries, or a client "
             "release sending stale tokens)"
         )
+    saw(
+        "401/403 share of requests this week",
+        f"{this.rate:.2%} ({this.refused} answers; last week {before.rate:.2%})",
+        f"expected at most {rules.auth_failures_growth:g}× last week's, or under "
+        f"{rules.auth_failures_min} answers",
+    )

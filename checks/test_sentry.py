@@ -13,6 +13,7 @@ from umbrella_checks.api import (
     SentryAccess,
     Settings,
     fail,
+    saw,
     sentry,
 )
 
@@ -55,3 +56,9 @@ def test_no_new_critical_or_high_sentry_issues(
             + "; ".join(blocking[:5])
             + (f"; and {len(blocking) - 5} more" if len(blocking) > 5 else "")
         )
+    counts = ", ".join(f"{len(ranked[p])} {p}" for p in sentry.PRIORITIES)
+    saw(
+        f"Sentry {sentry_access.org}/{sentry_access.project} new issues in 24 h",
+        counts,
+        f"expected none {' or '.join(settings.config.sentry.fail_on)}",
+    )

@@ -21,6 +21,7 @@ from umbrella_checks.api import (
     cannot_judge,
     judge_latency,
     judged,
+    saw,
     sends,
     settings_of,
 )
@@ -109,6 +110,11 @@ def test_cors_does_not_grant_credentials_to_other_origins(
             f"Access-Control-Allow-Origin: {granted} with credentials",
             "the Worker reflects any Origin; restrict it to the allow-list",
         )
+    saw(
+        f"preflight from {origin}",
+        f"Access-Control-Allow-Origin: {granted}, Allow-Credentials: {credentials}",
+        "expected no credentials for an origin outside the allow-list",
+    )
 
 
 def _preflight_of_the_web_app(planner: Planner, settings: Settings, _: Mapping[str, Any]) -> None:

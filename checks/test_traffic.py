@@ -16,6 +16,7 @@ from umbrella_checks.api import (
     cannot_judge,
     fail,
     p95_bounds,
+    saw,
 )
 
 PERIODS = [
@@ -73,6 +74,11 @@ def test_worker_error_rate_is_under_budget(
             f"{rate:.2%} ({this.errors} of {this.requests} invocations); see Sentry and "
             "Common Issues › Issue 6"
         )
+    saw(
+        f"{worker_script} error rate",
+        f"{rate:.2%} ({this.errors} of {this.requests} invocations)",
+        f"expected < {budget:.0%}",
+    )
 
 
 def test_request_volume_did_not_drop(
@@ -97,6 +103,12 @@ def test_request_volume_did_not_drop(
             f"({this.requests / before.requests:.0%}): clients may be failing before reaching "
             "the Worker (DNS, routes, a broken web app)"
         )
+    saw(
+        f"{worker_script} requests",
+        f"{this.requests} ({this.requests / before.requests:.0%} of the previous period's "
+        f"{before.requests})",
+        f"expected at least {floor:.0%}",
+    )
 
 
 def test_worker_latency_is_under_target(
@@ -130,3 +142,4 @@ def test_worker_latency_is_under_target(
             f"by the quantiles the GraphQL API offers ({bounds.describe()}); client-side P95 is "
             "the release gate's job (tox -e perf)"
         )
+    saw(f"{worker_script} P95", bounds.describe(), f"expected < {target:.0f} ms")

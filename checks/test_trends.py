@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from umbrella_checks.api import ReportNotes, Settings, cannot_judge, fail, history
+from umbrella_checks.api import ReportNotes, Settings, cannot_judge, fail, history, saw
 
 pytestmark = [pytest.mark.weekly, pytest.mark.severity("SEV-3")]
 
@@ -28,14 +28,20 @@ def test_no_figure_degraded_week_over_week(
         before = f"{trend.before:g}" if trend.before is not None else "–"
         figure, tier = history.label(trend.metric)
         degraded = trend.judged and trend.ratio is not None and trend.ratio > limit
-        chart = history.sparkline(history_series[trend.metric], bad=degraded)
+        points, unit = history_series[trend.metric], history.unit_of(trend.metric)
+        chart = history.chart(points, bad=degraded, unit=unit)
+        values = html.escape(history.listed_values(points, unit))
         rows.append(
             f"<tr><td>{html.escape(figure)}</td><td>{html.escape(tier)}</td>"
-            f"<td>{trend.this_week:g}</td><td>{before}</td><td>{chart}</td></tr>"
+            f"<td>{trend.this_week:g}</td><td>{before}</td>"
+            f"<td>{chart}<br><small>{values}</small></td></tr>"
         )
-    report_notes.add(
-        "<table><tr><th>figure</th><th>measured by</th><th>this week</th><th>weeks before</th>"
-        "<th>trend</th></tr>" + "".join(rows) + "</table>"
+    report_notes.section(
+        "Trends: this week against the weeks before",
+        '<table class="umbrella-trends"><tr><th>figure</th><th>measured by</th>'
+        "<th>this week (median)</th><th>weeks before (median)</th><th>every run</th></tr>"
+        + "".join(rows)
+        + "</table>",
     )
     comparable = [t for t in found if t.judged and t.ratio is not None]
     if not comparable:
@@ -54,3 +60,9 @@ def test_no_figure_degraded_week_over_week(
             )
             + " — see the trend charts in the report; Common Issues › Issue 2"
         )
+    steepest = max(comparable, key=lambda t: t.ratio or 0.0)
+    saw(
+        f"{len(comparable)} figures against the weeks before; the steepest, {steepest.metric}",
+        f"{steepest.this_week:g} against {steepest.before:g} ({steepest.ratio:.2f}×)",
+        f"expected each within {limit:g}×",
+    )

@@ -1,10 +1,12 @@
 """Release gate: the critical read paths under load; P95 < 500 ms per budget, < 1% errors.
 
-Run it with ``tox -e perf``, ``python -m umbrella_checks perf [--sandbox]`` or plain ``locust``
-in the checkout (``[tool.locust]`` in pyproject.toml names this file and bounds the run; the
-target is ``--host`` or ``API_URL``). The verdict is judged once, on the master (or the only
-process), when Locust quits; a broken budget makes the process exit non-zero. Every way applies
-the same rule: no load unless the target reports a non-production environment.
+Run it with ``tox -e perf``, ``python -m umbrella_checks perf [--umbrella-sandbox]`` or plain
+``locust`` in the checkout (``[tool.locust]`` in pyproject.toml names this file, bounds the run
+and names its HTML report; the target is ``--host`` or ``API_URL``). The verdict is judged once,
+on the master (or the only process), when Locust quits, and written beside the report; a broken
+budget exits 1, a run that could not start (no target, a refused or unreachable one) exits 4.
+Every way applies the same rule: no load unless the target reports a non-production
+environment.
 """
 
 from __future__ import annotations
@@ -53,12 +55,12 @@ def _refuse_production(environment: Any, **_: Any) -> None:
     host = environment.host or CriticalPaths.host or ""
     if not host:
         print("perf: no target: pass --host URL or set API_URL", file=sys.stderr, flush=True)
-        sys.exit(2)
+        sys.exit(4)
     reported = reported_environment(host, CONFIG)  # one GET of the health route, no load
     reason = load_test_refused(host, ENVIRONMENT, CONFIG, reported)
     if reason:
         print(f"perf: {reason}", file=sys.stderr, flush=True)
-        sys.exit(2)  # before any user is spawned: no load is sent
+        sys.exit(4)  # before any user is spawned: no load is sent (4: could not run)
     for warning in limit_warnings(int(environment.parsed_options.num_users or 1), CONFIG):
         print(warning, flush=True)
     if TOKEN is None:
@@ -140,9 +142,11 @@ def _verdict(environment: Any, **_: Any) -> None:
         endpoints, _stats(stats.total, "overall"), CONFIG.budgets, CONFIG.perf.fail_unjudged
     )
     print(table, flush=True)
-    target = os.environ.get("UMBRELLA_PERF_VERDICT")
-    if target:
-        Path(target).write_text(table + "\n", encoding="utf-8")
+    # The perf command names it after the run; a plain `locust` leaves it beside the report
+    # [tool.locust] names (reports/perf-latest.html).
+    target = Path(os.environ.get("UMBRELLA_PERF_VERDICT") or "reports/perf-latest-verdict.txt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(table + "\n", encoding="utf-8")
     environment.process_exit_code = 0 if passed else 1
 
 

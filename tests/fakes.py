@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +20,7 @@ from typing import Any, ClassVar
 from pytest_httpserver import HTTPServer
 
 from umbrella_checks.config.suite import Http
+from umbrella_checks.sandbox.services import Issues, Traffic
 from umbrella_checks.secrets import Secret
 from umbrella_checks.services.analytics import GraphQL
 from umbrella_checks.transport import RequestCounter
@@ -199,49 +198,13 @@ class FakeD1Api(_Fake):
         )
 
 
-class FakeGraphQL(_Fake):
-    """Cloudflare's ``POST /client/v4/graphql`` for Workers invocations and R2 storage."""
+class FakeGraphQL(_Fake, Traffic):
+    """Cloudflare's ``POST /client/v4/graphql``, answering as the sandbox does
+    (``sandbox/services.Traffic``: one implementation), with this fake's error modes."""
 
     def __init__(self) -> None:
-        super().__init__()
-        # The fields the public schema offers (no P95): microseconds.
-        self.quantile_fields = [
-            "cpuTimeP50",
-            "cpuTimeP99",
-            "wallTimeP50",
-            "wallTimeP75",
-            "wallTimeP90",
-            "wallTimeP99",
-            "wallTimeP999",
-        ]
-        self.current = {
-            "requests": 10_000,
-            "errors": 20,
-            "quantiles": {
-                "cpuTimeP50": 1500.0,
-                "cpuTimeP99": 9000.0,
-                "wallTimeP50": 40_000.0,
-                "wallTimeP75": 70_000.0,
-                "wallTimeP90": 120_000.0,
-                "wallTimeP99": 300_000.0,
-                "wallTimeP999": 900_000.0,
-            },
-        }
-        self.previous = {"requests": 9_000, "errors": 10, "quantiles": {}}
-        self.r2_bytes = 2_000_000_000
-        self.queries: list[str] = []
-        # Every window asked for: (dataset, from, to), as the variables said.
-        self.windows: list[tuple[str, datetime, datetime]] = []
-        self.variables: list[dict[str, Any]] = []
-        # Zone HTTP analytics: (requests, [(status, country, path, count)]) per period.
-        self.auth_current: tuple[int, list[tuple[int, str, str, int]]] = (
-            100_000,
-            [(401, "PT", "/v1/profile", 150), (403, "DE", "/v1/admin/stats", 20)],
-        )
-        self.auth_previous: tuple[int, list[tuple[int, str, str, int]]] = (
-            90_000,
-            [(401, "PT", "/v1/profile", 140)],
-        )
+        _Fake.__init__(self)
+        Traffic.__init__(self)
 
     @property
     def base(self) -> str:
@@ -249,131 +212,25 @@ class FakeGraphQL(_Fake):
 
     def answer(self, request: _Quiet) -> None:
         body = json.loads(request.read_body() or b"{}")
-        query, variables = str(body.get("query", "")), body.get("variables") or {}
-        self.queries.append(query)
-        self.variables.append(variables)
-        if "from" in variables and "to" in variables:
-            dataset = re.search(r"(\w+AdaptiveGroups|workersInvocationsAdaptive)", query)
-            self.windows.append(
-                (
-                    dataset.group(1) if dataset else "?",
-                    datetime.fromisoformat(variables["from"]),
-                    datetime.fromisoformat(variables["to"]),
-                )
-            )
-        if self.mode == "graphql-errors":
-            request.send_json(
-                200,
-                {
-                    "data": None,
-                    "errors": [{"message": "not authorized for that account", "path": ["viewer"]}],
-                },
-            )
-            return
-        if "__type" in query:
-            request.send_json(
-                200,
-                {"data": {"__type": {"fields": [{"name": name} for name in self.quantile_fields]}}},
-            )
-            return
-        if "r2StorageAdaptiveGroups" in query:
-            groups = [{"max": {"payloadSize": self.r2_bytes, "metadataSize": 0, "objectCount": 10}}]
-            request.send_json(
-                200, {"data": {"viewer": {"accounts": [{"r2StorageAdaptiveGroups": groups}]}}}
-            )
-            return
-        to = datetime.fromisoformat(variables["to"])
-        recent = datetime.now(to.tzinfo) - to < timedelta(minutes=5)
-        if "httpRequestsAdaptiveGroups" in query:
-            # Zone analytics by the window asked for: this week, the week before, or a window
-            # nothing was recorded in.
-            start = datetime.fromisoformat(variables["from"])
-            week = timedelta(days=7)
-            slack = timedelta(minutes=5)
-            if recent and abs(to - start - week) < slack:
-                total, refused = self.auth_current
-            elif (
-                abs(datetime.now(to.tzinfo) - week - to) < slack and abs(to - start - week) < slack
-            ):
-                total, refused = self.auth_previous
-            else:
-                total, refused = 0, []
-            zone = {
-                "total": [{"count": total}],
-                "refused": [
-                    {
-                        "count": count,
-                        "dimensions": {
-                            "edgeResponseStatus": status,
-                            "clientCountryName": country,
-                            "clientRequestPath": path,
-                        },
-                    }
-                    for status, country, path, count in refused
-                ],
-            }
-            request.send_json(200, {"data": {"viewer": {"zones": [zone]}}})
-            return
-        period = self.current if recent else self.previous
-        asked = re.search(r"quantiles \{([^}]*)\}", query)
-        names = asked.group(1).split() if asked else []
-        unknown = [name for name in names if name not in self.quantile_fields]
-        if unknown:  # as GraphQL does: a field the type does not have is an error
-            request.send_json(
-                200, {"data": None, "errors": [{"message": f"unknown field {unknown[0]!r}"}]}
-            )
-            return
-        offered: dict[str, float | None] = period["quantiles"]  # type: ignore[assignment]
-        group = {
-            "sum": {"requests": period["requests"], "errors": period["errors"], "subrequests": 0},
-            "quantiles": {name: offered.get(name) for name in names},
-        }
-        request.send_json(
-            200, {"data": {"viewer": {"accounts": [{"workersInvocationsAdaptive": [group]}]}}}
-        )
+        self.refusing = self.mode == "graphql-errors"
+        status, payload, headers = self.respond(body)
+        request.send_json(status, payload, headers)
 
 
-class FakeSentry(_Fake):
-    """``GET /api/0/organizations/{org}/issues/`` with Link-header pagination."""
+class FakeSentry(_Fake, Issues):
+    """Sentry's issues API, answering as the sandbox does (``sandbox/services.Issues``)."""
 
     ORG = "umbrella"
     PROJECT = "42"
     SLUG = "umbrella-api"
 
     def __init__(self) -> None:
-        super().__init__()
-        self.pages: list[list[dict[str, Any]]] = [[], []]
-        self.queries: list[str] = []
-        self.project_id = self.PROJECT  # what the slug lookup answers
-
-    @staticmethod
-    def issue(title: str, level: str = "error", culprit: str = "worker.ts") -> dict[str, Any]:
-        return {
-            "title": title,
-            "culprit": culprit,
-            "level": level,
-            "count": "3",
-            "firstSeen": "2026-11-26T01:00:00Z",
-            "permalink": "https://sentry.example/i/1",
-            "metadata": {},
-        }
+        _Fake.__init__(self)
+        Issues.__init__(self, org=self.ORG, project=self.PROJECT, slug=self.SLUG)
 
     def answer(self, request: _Quiet) -> None:
-        self.queries.append(request.path)
-        if request.path == f"/api/0/projects/{self.ORG}/{self.SLUG}/":
-            request.send_json(200, {"id": self.project_id, "slug": self.SLUG})
-            return
-        if not request.path.startswith(f"/api/0/organizations/{self.ORG}/issues/"):
-            request.send_json(404, {"detail": "not found"})
-            return
-        page = 1 if "cursor=page2" in request.path else 0
-        base = f"{self.root}/api/0/organizations/{self.ORG}/issues/"
-        more = "true" if page == 0 else "false"
-        link = (
-            f'<{base}?cursor=page0>; rel="previous"; results="false"; cursor="page0", '
-            f'<{base}?cursor=page2>; rel="next"; results="{more}"; cursor="page2"'
-        )
-        request.send_json(200, self.pages[page], {"Link": link})
+        status, payload, headers = self.respond(request.path, self.root)
+        request.send_json(status, payload, headers)
 
 
 # Slack's incoming webhook needs no logic of its own, only Slack's answers: pytest-httpserver.

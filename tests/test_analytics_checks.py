@@ -120,7 +120,7 @@ def test_no_requests_at_all_fails_naming_the_worker(
 def test_a_p90_just_over_500_ms_proves_the_p95_over(
     run_checks: RunChecks, cloudflare: FakeGraphQL
 ) -> None:
-    quantiles = {**cloudflare.current["quantiles"], "wallTimeP90": 500_200.0}  # type: ignore[dict-item]
+    quantiles = {**cloudflare.current["quantiles"], "wallTimeP90": 500_200.0}
     quantiles["wallTimeP99"] = 900_000.0
     cloudflare.current = {**cloudflare.current, "quantiles": quantiles}
     run = run_checks(TRAFFIC, "-m", "daily", "-k", "latency")
@@ -147,7 +147,7 @@ def test_traffic_leaves_cpu_time_and_latency_bounds_in_milliseconds(
 def test_traffic_records_no_cpu_figure_the_api_answered_null_for(
     run_checks: RunChecks, cloudflare: FakeGraphQL, suite_dir: Path
 ) -> None:
-    quantiles = {**cloudflare.current["quantiles"], "cpuTimeP50": None}  # type: ignore[dict-item]
+    quantiles = {**cloudflare.current["quantiles"], "cpuTimeP50": None}
     cloudflare.current = {**cloudflare.current, "quantiles": quantiles}
     run_checks(TRAFFIC, "-m", "daily", "-k", "latency")
     names = [metric.split(" ", 1)[1] for metric in _figures(suite_dir)]

@@ -97,3 +97,43 @@ def test_the_generated_parts_of_the_docs_are_current() -> None:
         check=False,
     )
     assert done.returncode == 0, f"run `python -m umbrella_checks docs`: {done.stderr}"
+
+
+def _spelled_options() -> dict[str, set[str]]:
+    """Every ``--umbrella-…`` option the README, docs, tox.ini and workflows spell, by file."""
+    texts = [REPO / "README.md", REPO / "tox.ini", *DOCS.glob("*.md")]
+    texts += (REPO / ".github" / "workflows").glob("*.yml")
+    found: dict[str, set[str]] = {}
+    for path in texts:
+        for flag in re.findall(r"--umbrella-[a-z0-9-]*[a-z0-9]", path.read_text(encoding="utf-8")):
+            found.setdefault(flag, set()).add(path.name)
+    return found
+
+
+def test_every_option_the_docs_spell_is_one_the_suite_takes() -> None:
+    """One spelling everywhere: the pytest tiers and the release gate take the same
+    ``--umbrella-sandbox``; a flag the docs name and nothing accepts is a newcomer's dead end."""
+    from umbrella_checks.plugin import OPTIONS
+
+    taken = {flag for flag, *_ in OPTIONS} | {"--umbrella-sandbox-environment"}
+    perf = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "perf", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    taken |= set(re.findall(r"--umbrella-[a-z0-9-]*[a-z0-9]", perf))
+    unknown = {flag: files for flag, files in _spelled_options().items() if flag not in taken}
+    assert unknown == {}
+
+
+def test_the_commands_are_listed_with_what_they_do() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "umbrella_checks", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "perf" in done.stdout
+    assert "the release gate" in done.stdout

@@ -39,30 +39,85 @@ def _points(svg: str) -> list[tuple[float, float]]:
     ]
 
 
-def test_a_chart_spans_its_box_time_across_values_up() -> None:
-    """240 × 48, 4 px of padding, 14 px under the plot for the dates: the first run at the
-    left edge, the last at the right, the lowest value at the bottom of the plot, the highest
-    at its top; the line joins them in order."""
-    svg = history.sparkline(
+def test_a_chart_spans_its_box_time_across_values_up_from_zero() -> None:
+    """340 × 120; the plot from x 48 (the y axis, labelled on its left) to 330, from y 102 (zero,
+    the x axis, times under it) up to 8 (the axis's top, 1, 2, 2.5 or 5 × 10^k at or above the
+    highest value): the first run at the left, the last at the right, each value at its height
+    from zero; the line joins them in order."""
+    svg = history.chart(
         [(NOW - timedelta(days=2), 10.0), (NOW - timedelta(days=1), 30.0), (NOW, 20.0)]
     )
-    assert _points(svg) == [(4.0, 30.0), (120.0, 4.0), (236.0, 17.0)]
-    assert 'points="4.0,30.0 120.0,4.0 236.0,17.0"' in svg
-    assert 'width="240" height="48"' in svg
-    assert '<text x="4.0" y="46"' in svg
-    assert '<text x="236.0" y="46"' in svg
+    # top 50: 10 -> 102 - 94 * 10/50 = 83.2; 30 -> 45.6; 20 -> 64.4
+    assert _points(svg) == [(48.0, 83.2), (189.0, 45.6), (330.0, 64.4)]
+    assert 'points="48.0,83.2 189.0,45.6 330.0,64.4"' in svg
+    assert 'width="340" height="120"' in svg
     assert "3 run(s), 2026-11-27 12:00 to 2026-11-29 12:00 UTC: 10 … 30" in svg
 
 
-def test_one_run_is_a_dot_in_the_middle_and_a_flat_figure_sits_low() -> None:
-    (point,) = _points(history.sparkline([(NOW, 7.0)]))
-    assert point == (120.0, 30.0)
-    flat = _points(history.sparkline([(NOW - timedelta(days=1), 5.0), (NOW, 5.0)]))
-    assert flat == [(4.0, 30.0), (236.0, 30.0)]
+def _texts(svg: str, kind: str) -> list[str]:
+    return re.findall(rf'class="{kind}"[^>]*>([^<]*)<', svg)
 
 
-def test_two_runs_are_joined_by_a_line() -> None:
-    assert "polyline" in history.sparkline([(WEEK_AGO, 1.0), (NOW, 2.0)])
+def test_the_y_axis_is_labelled_from_zero_with_the_unit() -> None:
+    svg = history.chart([(NOW - timedelta(days=1), 7.21), (NOW, 7.23)], unit="ms")
+    assert _texts(svg, "y-label") == ["0 ms", "5 ms", "10 ms"]
+    # A 0.02 ms change is a flat line near the top, not a cliff.
+    (_, y1), (_, y2) = _points(svg)
+    assert abs(y1 - y2) < 1
+
+
+def test_a_negative_figure_marks_the_lowest_value_on_the_axis() -> None:
+    svg = history.chart([(NOW - timedelta(days=1), -4.0), (NOW, 3.0)])
+    assert _texts(svg, "y-label")[0] == "-4 (lowest)"
+
+
+@pytest.mark.parametrize(
+    ("span", "first", "last"),
+    [
+        pytest.param(timedelta(seconds=0.25), "11:59:59.750", "12:00:00.000 UTC", id="a-second"),
+        pytest.param(timedelta(minutes=2), "11:58:00", "12:00:00 UTC", id="within-an-hour"),
+        pytest.param(timedelta(hours=5), "07:00", "12:00 UTC", id="within-a-day"),
+        pytest.param(timedelta(days=28), "11-01 12:00", "11-29 12:00 UTC", id="weeks"),
+    ],
+)
+def test_the_time_labels_tell_runs_apart(span: timedelta, first: str, last: str) -> None:
+    svg = history.chart([(NOW - span, 1.0), (NOW, 2.0)])
+    assert _texts(svg, "x-label") == [first, last]
+
+
+def test_the_latest_value_is_printed_and_every_run_listed_under_the_chart() -> None:
+    points = [(NOW - timedelta(minutes=10 - n), float(n)) for n in range(8)]
+    assert _texts(history.chart(points, unit="ms"), "latest") == ["7 ms"]
+    assert history.listed_values(points, "ms") == (
+        "2 earlier · 11:52:00: 2 ms · 11:53:00: 3 ms · 11:54:00: 4 ms · 11:55:00: 5 ms · "
+        "11:56:00: 6 ms · 11:57:00: 7 ms"
+    )
+
+
+def test_one_run_is_a_dot_in_the_middle() -> None:
+    svg = history.chart([(NOW, 7.0)])
+    assert _points(svg) == [(189.0, 36.2)]  # top 10: 102 - 94 * 0.7
+    assert "polyline" not in svg
+    assert _texts(svg, "x-label") == ["12:00:00.000"]
+
+
+def test_two_runs_are_joined_by_a_line_and_only_a_bad_figure_is_red() -> None:
+    svg = history.chart([(WEEK_AGO, 1.0), (NOW, 2.0)])
+    assert "polyline" in svg
+    assert history.BAD not in svg
+    assert history.BAD in history.chart([(NOW, 1.0)], bad=True)
+
+
+@pytest.mark.parametrize(
+    ("metric", "unit"),
+    [
+        pytest.param("median GET /v1/health (ms) [postdeploy]", "ms", id="ms"),
+        pytest.param("D1 size (bytes) [weekly]", "bytes", id="bytes"),
+        pytest.param("users [weekly]", "", id="none"),
+    ],
+)
+def test_a_series_unit_is_read_from_its_name(metric: str, unit: str) -> None:
+    assert history.unit_of(metric) == unit
 
 
 @pytest.mark.parametrize(

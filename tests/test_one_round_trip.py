@@ -95,7 +95,7 @@ def test_the_start_of_run_probe_goes_out_with_the_planned_requests(
         for event in events[:probe_answered]
         if event.startswith("start ") and not event.endswith("/v1/health")
     ]
-    assert len(arrived) >= 10, events[: probe_answered + 1]
+    assert len(arrived) >= 10, events[: probe_answered + 12]
 
 
 def test_the_target_version_is_in_the_summary_and_the_report(

@@ -72,7 +72,7 @@ def perf(
 
 
 def test_the_profile_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
-    done = perf(tmp_path, "--sandbox")
+    done = perf(tmp_path, "--umbrella-sandbox")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: PASS" in done.stdout
     verdicts = list(tmp_path.glob("perf-*-verdict.txt"))
@@ -87,14 +87,16 @@ def test_the_profile_passes_on_the_healthy_sandbox(tmp_path: Path) -> None:
 def test_a_few_slow_answers_are_not_the_p95(tmp_path: Path) -> None:
     """The gate judges the 95th percentile: 1% of discovery answers taking 800 ms (over the
     300 ms budget) among hundreds of quick ones passes."""
-    done = perf(tmp_path, "--sandbox", "--sandbox-fault=slow=/v1/artists:0,800@1")
+    done = perf(tmp_path, "--umbrella-sandbox", "--umbrella-sandbox-fault=slow=/v1/artists:0,800@1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: PASS" in done.stdout
 
 
 def test_a_slow_route_fails_its_budget_and_names_it(tmp_path: Path) -> None:
     # Longer than the others: a slow route gets fewer requests, and a P95 needs 20 of them.
-    done = perf(tmp_path, "--sandbox", "--sandbox-fault=slow=/v1/gigs:450", "-t", "8s")
+    done = perf(
+        tmp_path, "--umbrella-sandbox", "--umbrella-sandbox-fault=slow=/v1/gigs:450", "-t", "8s"
+    )
     assert done.returncode == 1
     failing = [line for line in done.stdout.splitlines() if "FAIL: P95 over budget" in line]
     assert [line.split()[0] for line in failing] == ["/v1/gigs"]
@@ -102,7 +104,7 @@ def test_a_slow_route_fails_its_budget_and_names_it(tmp_path: Path) -> None:
 
 def test_errors_above_one_percent_fail_the_error_rate(tmp_path: Path) -> None:
     # Not on health: the gate reads the environment from it first (a 500 there refuses).
-    done = perf(tmp_path, "--sandbox", "--sandbox-fault=route-5xx=/v1/artists:10")
+    done = perf(tmp_path, "--umbrella-sandbox", "--umbrella-sandbox-fault=route-5xx=/v1/artists:10")
     assert done.returncode == 1
     assert "FAIL: error rate over budget" in done.stdout
 
@@ -110,7 +112,7 @@ def test_errors_above_one_percent_fail_the_error_rate(tmp_path: Path) -> None:
 def test_a_load_that_would_trip_a_documented_limit_is_warned_about(tmp_path: Path) -> None:
     limited = FAST + '\n[security.rate_limits.public]\nlimit = 100\nwindow = "1m"\nper = "ip"\n'
     limited += 'routes = ["/v1/health"]\n'
-    done = perf(tmp_path, "--sandbox", env=_env(tmp_path, limited))
+    done = perf(tmp_path, "--umbrella-sandbox", env=_env(tmp_path, limited))
     # 10 users, 10 ms think time: 1,000 a second from one IP, 60,000 in the minute.
     assert (
         "about 60000 requests per 60 s from one ip would trip the documented limit 'public' (100)"
@@ -119,7 +121,7 @@ def test_a_load_that_would_trip_a_documented_limit_is_warned_about(tmp_path: Pat
 
 
 def test_an_endpoint_whose_requests_fail_is_never_ok(tmp_path: Path) -> None:
-    done = perf(tmp_path, "--sandbox", "--sandbox-fault=route-5xx=/v1/gigs")
+    done = perf(tmp_path, "--umbrella-sandbox", "--umbrella-sandbox-fault=route-5xx=/v1/gigs")
     assert done.returncode == 1
     failing = [line for line in done.stdout.splitlines() if "FAIL: errors 100.0%" in line]
     assert [line.split()[0] for line in failing] == ["/v1/gigs"]
@@ -213,12 +215,34 @@ def test_a_target_not_known_to_be_safe_gets_no_load(
     """Fail closed, as the pytest tiers' guard: only the health probe is sent."""
     sandbox = sandbox_server(*faults, environment=reports)
     done = perf(tmp_path, env=_env(tmp_path, API_URL=sandbox.url, ENVIRONMENT=expected))
-    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # could not run, never "too slow"
     assert "refused to load-test" in done.stderr
     assert why in done.stderr
     assert "Traceback" not in done.stderr
     state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()
     assert state["counts"].get("requests", 0) == 1  # the health probe alone
+    assert list(tmp_path.glob("perf-*")) == []  # refused before Locust: no empty CSVs
+
+
+@pytest.mark.parametrize(
+    ("expected", "remedy"),
+    [
+        pytest.param(
+            "staging",
+            "(point API_URL (or --host) at a staging, preview or development deployment)",
+            id="both-set",
+        ),
+        pytest.param(None, "(set ENVIRONMENT to the one the target reports)", id="no-environment"),
+    ],
+)
+def test_a_refusal_names_only_what_is_not_set(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox], expected: str | None, remedy: str
+) -> None:
+    sandbox = sandbox_server(environment="production")
+    extra = {"ENVIRONMENT": expected} if expected else {}
+    done = perf(tmp_path, env=_env(tmp_path, API_URL=sandbox.url, **extra))
+    assert done.returncode == 4
+    assert done.stderr.strip().endswith(remedy), done.stderr
 
 
 def test_a_staging_target_gets_its_load(
@@ -260,11 +284,14 @@ def test_plain_locust_honours_api_url_and_the_pyproject_bounds(
     done = _plain_locust(tmp_path, env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: PASS" in done.stdout  # headless, bounded, judged: [tool.locust] was read
+    reports = tmp_path / "checkout" / "reports"
+    assert "verdict: PASS" in (reports / "perf-latest-verdict.txt").read_text(encoding="utf-8")
+    assert (reports / "perf-latest.html").stat().st_size > 0
 
 
 def test_plain_locust_without_a_target_says_so_in_one_line(tmp_path: Path) -> None:
     done = _plain_locust(tmp_path, _env(tmp_path))
-    assert done.returncode == 2
+    assert done.returncode == 4
     assert "perf: no target: pass --host URL or set API_URL" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -275,7 +302,7 @@ def test_plain_locust_applies_the_gates_environment_rule(
     """No ENVIRONMENT: production is expected, and the target is never loaded."""
     target = sandbox_server(environment="production")
     done = _plain_locust(tmp_path, _env(tmp_path), f"--host={target.url}")
-    assert done.returncode == 2
+    assert done.returncode == 4
     assert "perf: refused" in done.stderr or "\nperf: " in done.stderr
     assert target.counts["requests"] <= 1  # the one health read, no load
 
@@ -295,7 +322,7 @@ def test_the_perf_command_takes_host_with_an_equals_sign(
     ("args", "extra", "fragment"),
     [
         pytest.param(
-            ["--sandbox", "--sandbox-fault=no-such-fault"],
+            ["--umbrella-sandbox", "--umbrella-sandbox-fault=no-such-fault"],
             {},
             "perf: unknown sandbox fault 'no-such-fault'",
             id="bad-fault",
@@ -317,16 +344,17 @@ def test_the_perf_command_takes_host_with_an_equals_sign(
             id="bad-config",
         ),
         pytest.param(
+            ["--sandbox"],
+            {},
+            "perf: unknown option --sandbox; did you mean --umbrella-sandbox?",
+            id="old-spelling",
+        ),
+        pytest.param(
             [],
-            {
-                "API_URL": "http://127.0.0.1:9",
-                "ENVIRONMENT": "staging",
-                "CLERK_SECRET_KEY": "sk_test_unreachable_clerk_0123",
-                "CLERK_API_URL": "http://127.0.0.1:9/v1",
-                "UMBRELLA_USER_ID": "user_1",
-            },
-            "perf: cannot mint a test token: ",
-            id="clerk-unreachable",
+            {"API_URL": "http://127.0.0.1:9", "ENVIRONMENT": "staging"},
+            "perf: refused to load-test http://127.0.0.1:9: the target at http://127.0.0.1:9 did "
+            "not say which environment it is (no health answer: ",
+            id="unreachable",
         ),
     ],
 )
@@ -340,6 +368,25 @@ def test_bad_input_to_the_perf_command_is_one_line(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(fragment), lines[0]
     assert "Traceback" not in done.stderr
+    assert list(tmp_path.glob("perf-*")) == []  # no report of a run that never was
+
+
+def test_a_token_clerk_will_not_mint_is_one_line(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    target = sandbox_server(environment="staging")
+    env = _env(
+        tmp_path,
+        API_URL=target.url,
+        ENVIRONMENT="staging",
+        CLERK_SECRET_KEY="sk_test_unreachable_clerk_0123",
+        CLERK_API_URL="http://127.0.0.1:9/v1",
+        UMBRELLA_USER_ID="user_1",
+    )
+    done = perf(tmp_path, env=env)
+    assert done.returncode == 4
+    assert done.stderr.startswith("perf: cannot mint a test token: ")
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_plain_locust_with_clerk_variables_but_no_minted_file_runs(

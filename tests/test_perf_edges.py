@@ -68,7 +68,8 @@ def test_an_unreachable_target_reports_no_environment() -> None:
 def test_no_target_is_one_line_and_exit_4(capsys: pytest.CaptureFixture[str]) -> None:
     assert perf.main([]) == 4
     assert (
-        capsys.readouterr().err == "perf: no target: set API_URL, pass --host URL, or --sandbox\n"
+        capsys.readouterr().err
+        == "perf: no target: set API_URL, pass --host URL, or --umbrella-sandbox\n"
     )
 
 

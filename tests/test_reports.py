@@ -1,14 +1,17 @@
-"""Reports as evidence: each check's entry shows what it sent and got, skips read as reasons,
+"""Reports as evidence: each check's entry shows what it sent and got and what it saw and held
+it to (every passing check, every tier), rows open with the report, skips read as reasons,
 JUnit properties are plain values, every run has a file of its own, and a title says what ran."""
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import RunChecks
 from umbrella_checks.wiring.reporting import ReportPaths
 
 
@@ -82,3 +85,78 @@ def test_two_runs_in_the_same_second_get_reports_of_their_own(tmp_path: Path) ->
     assert first.html.name == "daily-20261130T210000123Z.html"
     assert second.html != first.html
     assert second.junit != first.junit
+
+
+def _passes_without_evidence(junit: Path) -> tuple[int, list[str]]:
+    passed, bare = 0, []
+    for case in ET.parse(junit).iter("testcase"):
+        if any(case.find(kind) is not None for kind in ("skipped", "failure", "error")):
+            continue
+        passed += 1
+        if not [p for p in case.iter("property") if p.get("name") == "evidence"]:
+            bare.append(str(case.get("name")))
+    return passed, bare
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        pytest.param(("-m", "postdeploy"), id="postdeploy"),
+        pytest.param(("-m", "daily"), id="daily"),
+        pytest.param(("-m", "weekly", "--umbrella-allow-destructive"), id="weekly-destructive"),
+    ],
+)
+def test_every_passing_check_says_what_it_saw_and_held_it_to(
+    run_checks: RunChecks, suite_dir: Path, selection: tuple[str, ...]
+) -> None:
+    run_checks(*selection)
+    (junit,) = (suite_dir / "reports").glob("*-2*.xml")
+    passed, bare = _passes_without_evidence(junit)
+    assert passed >= 10
+    assert bare == []
+
+
+def test_evidence_names_the_value_and_the_threshold(tier_reports: tuple[str, str]) -> None:
+    html, xml = tier_reports
+    assert "umbrella: what it saw, and what it held it to" in html
+    assert 'name="evidence" value="data.environment = &quot;development&quot;, expected ' in xml
+    assert re.search(r'value="migrations applied = \d+, expected the \d+ in the repository', xml)
+    assert re.search(
+        r'value="GET /v1/health median server time = \d+ ms over 3 requests \(timed by '
+        r'Server-Timing total\), expected ≤ 50 ms"',
+        xml,
+    )
+
+
+def _with_the_projects_ini(suite_dir: Path) -> None:
+    (suite_dir / "pyproject.toml").write_text(
+        (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    )
+    (suite_dir / "pytest.ini").unlink()
+
+
+def test_rows_open_with_the_report(run_checks: RunChecks, suite_dir: Path) -> None:
+    # pytest-html collapses passed rows by default: their evidence would be one click away.
+    _with_the_projects_ini(suite_dir)
+    run_checks("checks/test_health.py")
+    html = (suite_dir / "reports" / "custom-latest.html").read_text(encoding="utf-8")
+    assert "&#34;renderCollapsed&#34;: [&#34;none&#34;]" in html
+
+
+def test_the_step_summary_folds_what_the_passing_checks_saw(
+    run_checks: RunChecks, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    run_checks("checks/test_health.py", f"--umbrella-summary={summary}")
+    text = summary.read_text(encoding="utf-8")
+    assert "<details><summary>What the 5 passing checks saw</summary>" in text
+    assert (
+        "| `test_health_reports_its_version` | data.version = 0.1.0, expected a non-empty" in text
+    )
+
+
+def test_the_suite_runs_without_pytest_html(run_checks: RunChecks, suite_dir: Path) -> None:
+    _with_the_projects_ini(suite_dir)  # pytest-html's keys and all
+    run = run_checks("checks/test_health.py", "-p", "no:html")
+    assert run.ret == 0, run.output + run.stderr
+    assert not list((suite_dir / "reports").glob("*.html"))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RunChecks
+from umbrella_checks.sandbox import Sandbox
 
 
 def _one_line_usage_error(result: pytest.RunResult) -> str:
@@ -63,6 +66,26 @@ def _one_line_usage_error(result: pytest.RunResult) -> str:
             "write --umbrella-app-dir=checks",
             id="path-option-without-equals",
         ),
+        pytest.param(
+            ["--base-url=http://127.0.0.1:9", "--umbrella-app-dir", "/"],
+            "write --umbrella-app-dir=/ (with '=')",
+            id="path-option-moving-the-root",
+        ),
+        pytest.param(
+            ["--umbrella-sandbox", "--umbrella-sandbox-fault=helth-500"],
+            "unknown sandbox fault 'helth-500'; did you mean health-500?",
+            id="fault-did-you-mean",
+        ),
+        pytest.param(
+            ["--umbrella-sandbx"],
+            "unknown option --umbrella-sandbx; did you mean --umbrella-sandbox?",
+            id="option-did-you-mean",
+        ),
+        pytest.param(
+            ["--umbrella-sandbox", "--base-url=http://127.0.0.1:9"],
+            "--base-url with --umbrella-sandbox: the sandbox brings its own target",
+            id="sandbox-and-another-target",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_4(
@@ -70,6 +93,8 @@ def test_bad_input_is_one_line_exit_4(
 ) -> None:
     line = _one_line_usage_error(pytester.runpytest_subprocess(*args))
     assert expected in line
+    # A run that never ran leaves no report, and no line about one.
+    assert not list(pytester.path.glob("reports/*.html"))
 
 
 @pytest.mark.parametrize(
@@ -93,6 +118,21 @@ def test_bad_input_is_one_line_exit_4(
         ),
         pytest.param("[env.qa]\n", "env.qa: unknown environment", id="unknown-env-section"),
         pytest.param("[health\n", "not valid TOML", id="not-toml"),
+        pytest.param(
+            "[http]\nread_timout = '5s'\n",
+            "http.read_timout: unknown key; did you mean http.read_timeout?",
+            id="key-did-you-mean",
+        ),
+        pytest.param(
+            "[cron]\ngrace = 30\n",
+            'cron.grace: a bare number is ambiguous; write the unit, e.g. "30m"',
+            id="bare-number-in-the-keys-unit",
+        ),
+        pytest.param(
+            '[budgets.endpoints]\n"/v1/health" = 50\n',
+            'a bare number is ambiguous; write the unit, e.g. "50ms" or "50s"',
+            id="bare-number-without-a-default",
+        ),
     ],
 )
 def test_bad_config_is_one_line_exit_4(
@@ -181,3 +221,61 @@ def test_the_report_shows_target_and_versions_and_no_secret(
 def test_custom_tier_name(run_checks: RunChecks, suite_dir: Path) -> None:
     run_checks("-m", "postdeploy or daily")
     assert (suite_dir / "reports" / "custom-latest.html").exists()
+
+
+def test_a_usage_error_found_at_collection_says_nothing_of_a_report(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    (suite_dir / "checks" / "test_wrong_severity.py").write_text(
+        "import pytest\n\n\n@pytest.mark.postdeploy\n@pytest.mark.severity('SEV-9')\n"
+        "def test_x() -> None:\n    pass\n"
+    )
+    result = pytester.runpytest_subprocess("-m", "postdeploy", "--umbrella-sandbox")
+    line = _one_line_usage_error(result)
+    assert "severity 'SEV-9' is not one of" in line
+    assert "Generated html report" not in result.stdout.str()
+    assert not list(suite_dir.glob("reports/*.html"))
+
+
+def test_an_interrupted_run_keeps_the_last_whole_report_as_latest(
+    pytester: pytest.Pytester, suite_dir: Path
+) -> None:
+    # In a subprocess: Ctrl-C inside an in-process run would stop this run too.
+    pytester.runpytest_subprocess("checks/test_health.py", "--umbrella-sandbox")
+    latest = suite_dir / "reports" / "custom-latest.html"
+    whole = latest.read_text(encoding="utf-8")
+    (suite_dir / "checks" / "test_zz_interrupt.py").write_text(
+        "def test_ctrl_c() -> None:\n    raise KeyboardInterrupt\n"
+    )
+    interrupted = pytester.runpytest_subprocess(
+        "checks/test_health.py", "checks/test_zz_interrupt.py", "--umbrella-sandbox"
+    )
+    assert interrupted.ret == pytest.ExitCode.INTERRUPTED
+    assert latest.read_text(encoding="utf-8") == whole
+    assert len(list((suite_dir / "reports").glob("custom-2*.html"))) == 2  # its own, partial
+
+
+def test_one_missing_token_is_one_strict_failure(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = sandbox_server()
+    # Every token but the user account's.
+    monkeypatch.setenv("UMBRELLA_ADMIN_TOKEN", target.accounts["admin"].token)
+    monkeypatch.setenv("UMBRELLA_LIMIT_TOKEN", target.accounts["limit"].token)
+    run = run_checks(
+        "-m",
+        "postdeploy",
+        "--umbrella-strict-skips",
+        "--umbrella-environment=development",
+        target=target.url,
+    )
+    missing = [n for n in run.failed_names() if "UMBRELLA_USER_TOKEN" in run.message_of(n)]
+    assert len(missing) == 1, run.failed_names()
+    said = f"failed once under --umbrella-strict-skips, in {missing[0]}"
+    stopped = [n for n in run.skipped_names() if said in run.message_of(n)]
+    assert len(stopped) >= 5  # the other checks that needed the user account's token
+
+
+def test_a_target_that_answered_nothing_is_said_so(run_checks: RunChecks) -> None:
+    run = run_checks("-m", "postdeploy", target="http://127.0.0.1:9")
+    assert re.search(r"umbrella: \d+ requests sent to the target, none answered", run.output)

@@ -59,7 +59,7 @@ def test_a_duration_is_read_with_its_unit(written: str, seconds: float) -> None:
 
 
 def test_a_bare_number_is_no_duration() -> None:
-    with pytest.raises(ValueError, match=r'write the unit, e\.g\. "50ms" or "50s"'):
+    with pytest.raises(ValueError, match="a bare number is ambiguous; write the unit: 50"):
         parse_duration(50)
 
 
@@ -104,13 +104,13 @@ def test_an_override_may_replace_a_list_whole(tmp_path: Path) -> None:
     [
         pytest.param(
             '[health]\nmax_clock_skeww = "60s"\n',
-            "health.max_clock_skeww: unknown key; remove it or check its spelling",
+            "health.max_clock_skeww: unknown key; did you mean health.max_clock_skew?",
             id="unknown-key",
         ),
         pytest.param(
             '[budgets.endpoints]\n"/v1/health" = "50ms"\n"/v1/gigs" = 400\n',
             'budgets.endpoints."/v1/gigs": a bare number is ambiguous; write the unit, e.g. '
-            '"400ms" or "400s"; correct the value',
+            '"400ms" or "400s"',
             id="bad-value-in-a-table-names-its-key",
         ),
         pytest.param(

@@ -7,6 +7,8 @@ from here — Locust's and Schemathesis's habit). Grouped by what a check does:
 - **declare what it sends**: ``sends``, ``Planner`` (``@sends(declare)``; docs/design.md);
 - **judge and say why not**: ``fail``, ``judged``, ``cannot_judge``, ``not_applicable``,
   ``missing_input``, ``CouldNotCheck``; an ``Answer``'s own ``expect_*`` and ``fail``;
+- **say what a pass saw**: ``saw(what, value, held_to)`` for a judgement the check makes
+  itself (``expect_*``, ``judged`` and the latency judge record their own);
 - **what fixtures hand it** (for annotations): ``Settings``, ``Answer``, ``ApiClient``,
   ``Secret``, ``Figures``, ``ReportNotes``, ``D1Backend``, ``GraphQL``, ``WranglerApp``,
   ``SentryAccess``, ``Row``, ``RequestCounter``;
@@ -35,6 +37,7 @@ from umbrella_checks.errors import (
     missing_input,
     not_applicable,
 )
+from umbrella_checks.evidence import saw
 from umbrella_checks.moments import next_utc_midnight, utc_text, window_seen
 from umbrella_checks.operations import cron, history, migrations
 from umbrella_checks.secrets import Secret
@@ -101,6 +104,7 @@ __all__ = [
     "p95_bounds",
     "read",
     "require_destructive",
+    "saw",
     "sends",
     "sentry",
     "settings_of",

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, NoReturn
 
+from umbrella_checks.evidence import saw
 from umbrella_checks.secrets import scrub
 
 
@@ -77,9 +78,10 @@ class CouldNotCheck(CheckFailed):
 
     kind = "could-not-check"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **rest: str | None) -> None:
         super().__init__(
-            message if message.startswith("could not check") else f"could not check: {message}"
+            message if message.startswith("could not check") else f"could not check: {message}",
+            **rest,
         )
 
 
@@ -138,6 +140,17 @@ class Unreachable(RootCause):
     connections; when it is broken, Cloudflare answers for it)."""
 
     kind = "unreachable"
+
+
+class ServiceDown(RootCause, CouldNotCheck):
+    """An outside service a check reads (Cloudflare's API, Sentry, D1's API) did not answer, or
+    answered 5xx: could not check — no verdict on the Umbrella service — and one failure however
+    many checks read it (the rest are stopped, naming it)."""
+
+    kind = "could-not-check"
+
+    def __init__(self, message: str, service: str) -> None:
+        super().__init__(message, f"service {service}", f"{service} did not answer")
 
 
 class NotTheApi(RootCause):
@@ -235,4 +248,5 @@ def judged(count: int, what: str) -> int:
     """``count`` things were judged; none is "cannot judge", never a pass. Returns ``count``."""
     if count <= 0:
         raise CannotJudge(f"no {what} to judge")
+    saw(what, count, "judged each")
     return count

@@ -12,9 +12,11 @@ pytest-playwright.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import os
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -69,13 +71,24 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
 )  # fmt: skip
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+# pytest-html's ini names the suite's own ini file sets (pyproject.toml): registered here, unused,
+# when pytest-html is disabled (-p no:html), so a strict run does not reject the file.
+HTML_INI: tuple[tuple[str, Literal["linelist", "string"]], ...] = (
+    ("environment_table_redact_list", "linelist"),
+    ("render_collapsed", "string"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     parser.addini(
         "umbrella_checks",
         type="bool",
         default=False,
         help="run the umbrella-checks plugin here even without umbrella.toml in the root folder",
     )
+    if pluginmanager.is_blocked("html"):
+        for name, ini_type in HTML_INI:
+            parser.addini(name, type=ini_type, help="pytest-html's (disabled here: -p no:html)")
     group = parser.getgroup("umbrella-checks", "Umbrella runbook checks (target: --base-url)")
     for flag, dest, kind, text in OPTIONS:
         if kind == "store_true":
@@ -90,6 +103,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=ENVIRONMENTS,
         help="environment the sandbox reports (default: the expected one)",
     )
+
+
+PATH_OPTIONS = (
+    "--umbrella-config",
+    "--umbrella-verdict-file",
+    "--umbrella-baseline",
+    "--umbrella-baseline-out",
+    "--umbrella-summary",
+    "--umbrella-app-dir",
+    "--umbrella-d1-sqlite",
+    "--umbrella-migrations-dir",
+    "--umbrella-reports-dir",
+)
+
+
+def _path_options_with_equals(args: list[str]) -> None:
+    # pytest picks its rootdir before plugins add their options, so in `--umbrella-app-dir DIR`
+    # it takes DIR for a test path: the run then starts from the wrong folder;
+    # `--umbrella-app-dir=DIR` is safe.
+    for flag, value in itertools.pairwise(args):
+        if flag in PATH_OPTIONS:
+            raise pytest.UsageError(
+                f"write {flag}={value} (with '='): in '{flag} {value}' pytest takes {value} "
+                "for a test path and picks the wrong root folder"
+            )
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """Before pytest acts on the command line: a path option without "=", and a misspelled
+    ``--umbrella-…`` option, named with the one it resembles — one line each, in any pytest run
+    (the path option's mistake moves the root folder, so the run may not know it is ours)."""
+    _path_options_with_equals(args)
+    known = [flag for flag, *_ in OPTIONS] + ["--umbrella-sandbox-environment"]
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("--umbrella-") and flag not in known:
+            close = difflib.get_close_matches(flag, known, n=1)
+            if close:
+                raise pytest.UsageError(f"unknown option {flag}; did you mean {close[0]}?")
 
 
 def is_wanted(config: pytest.Config) -> bool:
@@ -158,7 +210,7 @@ def _launch_sandbox(config: pytest.Config) -> None:
     try:
         faults = parse_faults(config.getoption("umbrella_sandbox_faults"), os.environ)
     except FaultError as exc:
-        raise pytest.UsageError(f"{exc}; see the README's fault table") from None
+        raise pytest.UsageError(str(exc)) from None
     sandbox = SandboxProcess.launch(faults.raw)
     config.add_cleanup(sandbox.stop)
     config.stash[launched_sandbox] = sandbox

@@ -32,15 +32,22 @@ USER_AGENT = f"umbrella-checks/{__version__} (+runbook post-launch operations)"
 
 
 class RequestCounter:
-    """Counts requests this process sent; the plugin attributes them to checks."""
+    """Counts requests this process sent (``total``) and the answers that came back
+    (``answered``: a refused connection or a timeout sends a request no one answered); the
+    plugin attributes them to checks."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.total = 0
+        self.answered = 0
 
     def add(self, _request: object = None) -> None:
         with self._lock:
             self.total += 1
+
+    def answer(self, _response: object = None) -> None:
+        with self._lock:
+            self.answered += 1
 
 
 class NoAnswer(Exception):
@@ -109,6 +116,7 @@ def new_client(
     http: Http,
     *,
     counter: RequestCounter | None = None,
+    answers: RequestCounter | None = None,
     headers: Mapping[str, str] | None = None,
     connections: int = 4,
     http2: bool = False,
@@ -116,11 +124,15 @@ def new_client(
     redirects: int = 0,
 ) -> httpx.Client:
     """An httpx client with the suite's timeouts, User-Agent, retries and request counting
-    (``counter``), pooling at most ``connections`` connections; with ``http2``, HTTP/2 where
+    (``counter``; ``answers`` counts the answers only), pooling at most ``connections``
+    connections; with ``http2``, HTTP/2 where
     the server offers it over TLS (many requests on one connection). ``tls=False`` for a
     plain-HTTP service: no CA bundle is loaded, and no https:// URL is trusted. ``redirects``:
     how many redirects to follow (0: none; the target's own redirects are answers to judge)."""
     hooks: dict[str, list[Any]] = {"request": [counter.add]} if counter else {}
+    answered = answers or counter
+    if answered is not None:
+        hooks["response"] = [answered.answer]
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     context = _tls_context(trust_store()) if tls else _no_tls_context()
     return httpx.Client(

@@ -53,6 +53,9 @@ class SandboxInfo:
     app_dir: Path
     d1_sqlite: Path
     tokens: dict[str, str] = field(repr=False)
+    # Where its Cloudflare, Sentry and Slack answer, with their credentials (services.py).
+    services: dict[str, str] = field(repr=False, default_factory=dict)
+    history: Path | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SandboxInfo:
@@ -63,6 +66,8 @@ class SandboxInfo:
             app_dir=Path(data["app_dir"]),
             d1_sqlite=Path(data["d1_sqlite"]),
             tokens=dict(data["tokens"]),
+            services=dict(data.get("services", {})),
+            history=Path(data["history"]) if data.get("history") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,7 +78,32 @@ class SandboxInfo:
             "app_dir": str(self.app_dir),
             "d1_sqlite": str(self.d1_sqlite),
             "tokens": self.tokens,
+            "services": self.services,
+            "history": str(self.history) if self.history else None,
         }
+
+    def cloudflare(self) -> CloudflareAccess | None:
+        given = self.services
+        if not given:
+            return None
+        return CloudflareAccess(
+            Secret("the sandbox's Cloudflare token", given["cloudflare_token"]),
+            given["cloudflare_account"],
+            None,
+            given["cloudflare_api"],
+            given["cloudflare_zone"],
+        )
+
+    def sentry(self) -> SentryAccess | None:
+        given = self.services
+        if not given:
+            return None
+        return SentryAccess(
+            Secret("the sandbox's Sentry token", given["sentry_token"]),
+            given["sentry_org"],
+            given["sentry_project"],
+            given["sentry_url"],
+        )
 
 
 @dataclass(frozen=True)
@@ -295,6 +325,25 @@ def _local_inputs(option: Getter, environ: Mapping[str, str]) -> tuple[Path | No
     return _path(app_value, app_source), _path(d1_value, d1_source, must_exist=False)
 
 
+def _one_target(option: Getter) -> None:
+    """``--umbrella-sandbox`` brings its own target, app dir and database: another one given on
+    the same command line would be silently ignored (the environment's are, by precedence)."""
+    given = [
+        flag
+        for name, flag in (
+            ("base_url", "--base-url"),
+            ("app_dir", "--umbrella-app-dir"),
+            ("d1_sqlite", "--umbrella-d1-sqlite"),
+        )
+        if option(name)
+    ]
+    if given:
+        raise SettingsError(
+            f"{' and '.join(given)} with --umbrella-sandbox: the sandbox brings its own target, "
+            "app dir and database; drop one or the other"
+        )
+
+
 def _env_url(environ: Mapping[str, str], name: str, default: str) -> str:
     return validate_url(environ.get(name, "").strip() or default, name)
 
@@ -429,6 +478,8 @@ def _resolve(
             f"SSL_CERT_FILE={bundle} is {problem}; point it at a PEM bundle (a proxy's or a "
             "private CA's), or unset it to trust certifi's"
         )
+    if start_sandbox is not None:
+        _one_target(option)
     sandbox = start_sandbox(environment) if start_sandbox else None
     if sandbox:
         where = _Where.sandbox(sandbox)
@@ -468,9 +519,11 @@ def _resolve(
         allow_destructive=allow_destructive,
         strict_skips=bool(option("strict_skips")),
         tokens=where.tokens,
-        cloudflare=cloudflare_access(environ),
+        # The environment's credentials win; a sandbox run without them reads the sandbox's
+        # own Cloudflare and Sentry.
+        cloudflare=cloudflare_access(environ) or (sandbox.cloudflare() if sandbox else None),
         sandbox=sandbox,
-        sentry=sentry_access(environ),
+        sentry=sentry_access(environ) or (sandbox.sentry() if sandbox else None),
         clerk=clerk_access(environ, where.tokens),
         baseline=_path(baseline, baseline_source, must_exist=False),
         baseline_out=baseline_out,

@@ -17,6 +17,7 @@ from msgspec import Meta, field
 
 from umbrella_checks import ENVIRONMENTS
 
+BARE = "a bare number is ambiguous; write the unit"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -31,9 +32,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as '500ms' or '60s'")
     if isinstance(value, int | float):
-        raise ValueError(
-            f'a bare number is ambiguous; write the unit, e.g. "{value:g}ms" or "{value:g}s"'
-        )
+        # _one_line adds the unit this key is written in (its default's), where it knows it.
+        raise ValueError(f"{BARE}: {value:g}")
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
@@ -531,10 +531,54 @@ def _one_line(source: str, error: msgspec.ValidationError, raw: dict[str, Any]) 
     if "[...]" in where:
         where = _name_the_key(raw, where)
     if what == "unknown key":
-        fix = "remove it or check its spelling against umbrella.toml's documented keys"
-    else:
-        fix = "correct the value"
-    return f"{source}: {where}: {what}; {fix}"
+        *section, name = where.split(".")
+        close = difflib.get_close_matches(name, _known_keys(section), n=1)
+        fix = (
+            f"did you mean {'.'.join([*section, close[0]])}?"
+            if close
+            else "remove it or check its spelling against umbrella.toml's documented keys "
+            "(docs/keys.md)"
+        )
+        return f"{source}: {where}: unknown key; {fix}"
+    if what.startswith(BARE):
+        number = what.rsplit(": ", 1)[-1]
+        units = [_unit_of(where)] if _unit_of(where) else ["ms", "s"]
+        example = " or ".join(f'"{number}{unit}"' for unit in units)
+        return f"{source}: {where}: {BARE}, e.g. {example}"
+    return f"{source}: {where}: {what}; correct the value"
+
+
+def _field_default(where: str) -> Any:
+    """The built-in default at a dotted key (``cron.grace``), or None."""
+    node: Any = SuiteConfig()
+    for part in where.split("."):
+        node = getattr(node, part, None)
+    return node
+
+
+def _unit_of(where: str) -> str | None:
+    """The unit a duration key is written in: its default's, as umbrella.toml writes it."""
+    default = _field_default(where)
+    if not isinstance(default, Duration):
+        return None
+    if default >= 3600 and default % 3600 == 0:
+        return "h"
+    if default >= 60 and default % 60 == 0:
+        return "m"
+    return "ms" if default < 1 else "s"
+
+
+def _known_keys(section: list[str]) -> list[str]:
+    """The keys a section (``["http"]``; ``[]`` for the top level) accepts."""
+    node: Any = SuiteConfig
+    for part in section:
+        fields = {f.name: f.type for f in msgspec.structs.fields(node)} if _is_struct(node) else {}
+        node = fields.get(part)
+    return [f.name for f in msgspec.structs.fields(node)] if _is_struct(node) else []
+
+
+def _is_struct(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
 
 
 def validate(raw: dict[str, Any]) -> SuiteConfig:

@@ -1,9 +1,11 @@
 """The release gate around Locust: budgets, the verdict table, and the ``perf`` command.
 
-``python -m umbrella_checks perf [--sandbox] [locust options]`` runs ``perf/locustfile.py``
-headless with the bounds in pyproject.toml's ``[tool.locust]``, names its reports
-``reports/perf-<UTC timestamp>.*`` and exits non-zero when a budget is broken. Locust has no
-percentile gate of its own; the locustfile calls ``judge`` from its ``quitting`` listener.
+``python -m umbrella_checks perf [--umbrella-sandbox] [locust options]`` runs
+``perf/locustfile.py`` headless with the bounds in pyproject.toml's ``[tool.locust]``, names its
+reports ``reports/perf-<UTC timestamp>.*`` and exits 1 when a budget is broken, 4 when it could
+not run (no target, a refused or unreachable one, bad input) — refused before Locust starts, so
+no report of a run that never was is left. Locust has no percentile gate of its own; the
+locustfile calls ``judge`` from its ``quitting`` listener.
 """
 
 from __future__ import annotations
@@ -169,28 +171,51 @@ def reported_environment(host: str, config: SuiteConfig) -> Reported:
 
 
 def load_test_refused(
-    host: str, environment: str, config: SuiteConfig, reported: Reported
+    host: str,
+    environment: str,
+    config: SuiteConfig,
+    reported: Reported,
+    env: Mapping[str, str] | None = None,
 ) -> str | None:
     """Why a load test must not start against this host, or None: the pytest tiers' rule for
-    destructive checks (safety.py) — the target must positively report non-production."""
+    destructive checks (safety.py) — the target must positively report non-production. The
+    remedy names only what is not already set (``env``: the process environment)."""
     reason = refusal(
         base_url=host,
         environment=environment,
         pattern=config.safety.sensitive_url,
         reported=reported,
     )
-    if reason:
-        return (
-            f"refused to load-test {host}: {reason}. Load tests run only against a target "
-            "that reports staging, preview or development (set ENVIRONMENT and API_URL to it)"
-        )
-    return None
+    if not reason:
+        return None
+    given = os.environ if env is None else env
+    if not given.get("ENVIRONMENT", "").strip():
+        remedy = "set ENVIRONMENT to the one the target reports"
+    elif reported.environment is None:
+        remedy = "the target must answer its health route with the environment it is"
+    elif reported.environment == "production":
+        remedy = "point API_URL (or --host) at a staging, preview or development deployment"
+    else:
+        remedy = f"ENVIRONMENT says {environment}, the target reports {reported.environment}"
+    return (
+        f"refused to load-test {host}: {reason}. Load tests run only against a target that "
+        f"reports staging, preview or development ({remedy})"
+    )
+
+
+COULD_NOT_RUN = 4
+
+
+def _could_not_run(message: str) -> int:
+    """One line, and 4: the gate could not run (bad input, no target, a refused or unreachable
+    one) — 1 means it judged the service slow."""
+    print(message, file=sys.stderr, flush=True)
+    return COULD_NOT_RUN
 
 
 def _bad_input(message: str) -> NoReturn:
-    """One line and exit 4, as for every bad input: 1 means the gate judged the service slow."""
-    print(message, file=sys.stderr, flush=True)
-    raise SystemExit(4)
+    """``_could_not_run`` where there is no caller to return to (the locustfile's import)."""
+    raise SystemExit(_could_not_run(message))
 
 
 def _start_sandbox(faults: list[str], env: dict[str, str]) -> SandboxProcess:
@@ -211,39 +236,56 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m umbrella_checks perf",
         description="Release gate: the Locust profile, judged against the P95 budgets.",
     )
-    parser.add_argument("--sandbox", action="store_true", help="load the bundled sandbox")
-    parser.add_argument("--sandbox-fault", action="append", default=[], metavar="NAME[=VALUE]")
+    # The same spelling as the pytest tiers' (one spelling everywhere).
+    parser.add_argument("--umbrella-sandbox", action="store_true", help="load the bundled sandbox")
+    parser.add_argument(
+        "--umbrella-sandbox-fault", action="append", default=[], metavar="NAME[=VALUE]"
+    )
     parser.add_argument("--reports-dir", default="reports")
     parser.add_argument("--perf-dir", default="perf", help="folder with locustfile.py")
     args, locust_args = parser.parse_known_args(argv)
+    for given in locust_args:
+        if given.split("=", 1)[0] in ("--sandbox", "--sandbox-fault"):
+            return _could_not_run(
+                f"perf: unknown option {given}; did you mean --umbrella-{given[2:]}?"
+            )
     env = dict(os.environ)
-    sandbox = _start_sandbox(args.sandbox_fault, env) if args.sandbox else None
+    sandbox = _start_sandbox(args.umbrella_sandbox_fault, env) if args.umbrella_sandbox else None
+    try:
+        return _gate(args, locust_args, env)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+def _gate(args: argparse.Namespace, locust_args: list[str], env: dict[str, str]) -> int:
+    """The target cleared first (no Locust, no report, when it is not), then the load."""
+    host = _host_of(locust_args) or env.get("API_URL", "").strip()
+    if not host:
+        return _could_not_run(
+            "perf: no target: set API_URL, pass --host URL, or --umbrella-sandbox"
+        )
+    if not (Path(args.perf_dir).parent / "pyproject.toml").is_file():
+        return _could_not_run(
+            f"perf: no pyproject.toml beside {args.perf_dir}/ (its [tool.locust] bounds the "
+            "run): run from the umbrella-checks checkout, or pass --perf-dir"
+        )
+    config, environment = load_suite_config(env)
+    reason = load_test_refused(host, environment, config, reported_environment(host, config), env)
+    if reason:
+        return _could_not_run(f"perf: {reason}")
     store = None
-    if not args.sandbox and not static_user_token(env):
+    if not args.umbrella_sandbox and not static_user_token(env):
         try:
             store = mint_for_locust(env)
         except ClerkError as exc:
-            print(f"perf: cannot mint a test token: {exc}", file=sys.stderr)
-            return 4
-    host = env.get("API_URL", "")
-    if not host and not _host_given(locust_args):
-        print("perf: no target: set API_URL, pass --host URL, or --sandbox", file=sys.stderr)
-        return 4
-    if not (Path(args.perf_dir).parent / "pyproject.toml").is_file():
-        print(
-            f"perf: no pyproject.toml beside {args.perf_dir}/ (its [tool.locust] bounds the "
-            "run): run from the umbrella-checks checkout, or pass --perf-dir",
-            file=sys.stderr,
-        )
-        return 4
+            return _could_not_run(f"perf: cannot mint a test token: {exc}")
     command = _locust_command(Path(args.perf_dir), Path(args.reports_dir), host, locust_args, env)
     try:
         return subprocess.run(command, env=env, check=False).returncode
     finally:
         for problem in store.close() if store else []:
             print(f"perf: {problem}", file=sys.stderr)
-        if sandbox is not None:
-            sandbox.stop()
 
 
 def _locust_command(
@@ -276,6 +318,18 @@ def _locust_command(
 def _host_given(locust_args: list[str]) -> bool:
     """``--host URL``, ``--host=URL``, ``-H URL`` or ``-HURL``, as Locust itself reads them."""
     return any(arg == "--host" or arg.startswith(("--host=", "-H")) for arg in locust_args)
+
+
+def _host_of(locust_args: list[str]) -> str:
+    """The host Locust will be given on its command line, "" when none."""
+    for index, arg in enumerate(locust_args):
+        if arg in ("--host", "-H"):
+            return locust_args[index + 1] if index + 1 < len(locust_args) else ""
+        if arg.startswith("--host="):
+            return arg.removeprefix("--host=")
+        if arg.startswith("-H"):
+            return arg.removeprefix("-H")
+    return ""
 
 
 TOKEN_FILE_ENV = "UMBRELLA_TOKEN_FILE"

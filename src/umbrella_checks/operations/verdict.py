@@ -12,7 +12,7 @@ makes the verdict ``broken``. No pytest import here.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from umbrella_checks.operations.incident import Failure, grouped
@@ -203,10 +203,12 @@ def step_summary(
     target: str,
     report: str,
     changes: Sequence[tuple[str, str, str]] = (),
+    evidence: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The verdict as Markdown for a CI job's summary page (``$GITHUB_STEP_SUMMARY``): on-call
     reads it on the run's page instead of downloading the report; with a baseline, what
-    changed since it, before and after side by side. Secrets scrubbed."""
+    changed since it, before and after side by side; folded under them, what each passing
+    check saw and held it to. Secrets scrubbed."""
     lines = [
         f"### umbrella-checks {tier} on {target}: **{verdict.word}**",
         "",
@@ -230,6 +232,18 @@ def step_summary(
         ]
         lines.append("")
     lines += [f"- {_cell(note)}" for note in notes]
+    if evidence:
+        lines += [
+            "",
+            f"<details><summary>What the {len(evidence)} passing checks saw</summary>",
+            "",
+        ]
+        lines += ["| check | saw, and held it to |", "|---|---|"]
+        lines += [
+            f"| `{name}` | {'<br>'.join(_cell(line) for line in seen)} |"
+            for name, seen in evidence.items()
+        ]
+        lines += ["", "</details>"]
     lines += ["", f"Report: `{report}`", ""]
     return "\n".join(lines)
 

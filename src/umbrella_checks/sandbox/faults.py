@@ -6,6 +6,7 @@ on it; the self-tests in ``tests/`` prove that, switch by switch.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -391,6 +392,27 @@ FAULTS: dict[str, Fault] = {
         None, "the D1 database is unreachable (file gone, routes 500, health 503)"
     ),
     "hang": Fault(None, "connections are accepted and never answered"),
+    "no-history": Fault(
+        None, "the sandbox has no past: no earlier weeks of figures for the weekly trends"
+    ),
+    "traffic-errors": Fault(
+        "PCT",
+        "Cloudflare analytics: PCT% of the Worker's invocations in the last day were errors",
+        _seconds,
+    ),
+    "traffic-drop": Fault(
+        None, "Cloudflare analytics: the Worker's requests fell to a third of the period before"
+    ),
+    "traffic-slow": Fault(
+        None, "Cloudflare analytics: the Worker's wall time P90 is 800 ms, P99 3 s (P95 > 500 ms)"
+    ),
+    "r2-full": Fault(None, "Cloudflare analytics: the R2 bucket holds 9.5 GB of its 10 GB quota"),
+    "auth-failures-surge": Fault(
+        None, "Cloudflare analytics: 401/403 at the edge this week are 30 times last week's"
+    ),
+    "cloudflare-down": Fault(None, "Cloudflare's API answers 502 to everything"),
+    "sentry-critical": Fault(None, "Sentry: a new D1_ERROR issue since yesterday (critical)"),
+    "sentry-down": Fault(None, "Sentry's API answers 502 to everything"),
 }
 
 
@@ -455,9 +477,13 @@ def parse_faults(specs: list[str], environ: Mapping[str, str] | None = None) -> 
         name, sep, value = spec.partition("=")
         fault = FAULTS.get(name)
         if fault is None:
-            raise FaultError(
-                f"unknown sandbox fault {name!r}; known faults: {', '.join(sorted(FAULTS))}"
+            close = difflib.get_close_matches(name, FAULTS, n=1)
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else "python -m umbrella_checks sandbox --fault-table lists them"
             )
+            raise FaultError(f"unknown sandbox fault {name!r}; {hint}")
         if fault.value and not sep:
             raise FaultError(f"sandbox fault {name} needs a value: {fault.usage(name)}")
         if not fault.value and sep:

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from umbrella_checks.sandbox.faults import FaultError, Faults, Outgoing, parse_faults
 from umbrella_checks.sandbox.issuers import BadToken, Issuer, kid_of
+from umbrella_checks.sandbox.services import Services, shape_services
 from umbrella_checks.sandbox.state import (
     Account,
     AppState,
@@ -99,6 +100,9 @@ class Sandbox:
         self.environment = environment
         self._version, self._daily_limit = version, daily_limit
         self.faults: Faults = Faults()
+        # Cloudflare's GraphQL API, Sentry and a Slack webhook, as the daily and weekly tiers
+        # read them (services.py); their state follows the fault switches.
+        self.services = Services()
         self.switch(faults or Faults())
         self.clock = Clock()
         # Violet's limiter keeps its own clock, like a limiter in another service would: with
@@ -167,6 +171,7 @@ class Sandbox:
         self.faults = faults
         self.version = "0.0.9" if "stale-version" in faults else self._version
         self.daily_limit = faults.limit or self._daily_limit
+        shape_services(self.services, faults)
 
     @property
     def accounts(self) -> dict[str, Account]:
@@ -182,11 +187,13 @@ class Sandbox:
 
     def describe(self) -> dict[str, Any]:
         return {
+            "services": self.services.describe(self.url),
             "url": self.url,
             "environment": self.environment,
             "version": self.version,
             "app_dir": str(self.app_dir),
             "d1_sqlite": str(self.d1_sqlite),
+            "history": str(self.state.history) if self.state.history else None,
             "tokens": {
                 **{key: account.token for key, account in self.accounts.items()},
                 **self.issued,
@@ -569,6 +576,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path = urlsplit(self.path).path.rstrip("/")
+        if self.sb.services.serves(path):  # another host in production: no target fault here
+            self._service()
+            return
         if path.startswith("/__sandbox/"):  # the sandbox's own: no fault applies to it
             self._read_body()
             try:
@@ -582,6 +592,25 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             with self.sb.serving():
                 self._dispatch_one()
+
+    def _service(self) -> None:
+        self._read_body()
+        try:
+            body = json.loads(self.raw_body) if self.raw_body else None
+        except ValueError:
+            body = None
+        status, answer, headers = self.sb.services.respond(
+            self.command, self.path, self.headers.get("Authorization", ""), body, self.sb.url
+        )
+        kind = headers.pop("Content-Type", "application/json")
+        raw = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(raw)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)
 
     def _overwhelmed(self) -> bool:
         """burst-503 and burst-stall: the platform in front of the Worker, with more requests

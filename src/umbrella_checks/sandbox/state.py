@@ -163,6 +163,9 @@ class AppState:
     app_dir: Path
     d1_sqlite: Path
     accounts: dict[str, Account]
+    # The sandbox's past: four earlier weeks of a healthy service's figures, which a run against
+    # it reads beside reports/history.sqlite (None: no past, as on a first real run).
+    history: Path | None
 
 
 def build_app(root: Path, faults: Faults, now: datetime, limit: int) -> AppState:
@@ -208,7 +211,30 @@ def build_app(root: Path, faults: Faults, now: datetime, limit: int) -> AppState
         (migrations / PENDING_MIGRATION).write_text(
             "ALTER TABLE artists ADD COLUMN payout_account TEXT;\n", encoding="utf-8"
         )
-    return AppState(app, d1_sqlite, accounts)
+    history = None if "no-history" in faults else root / "history.sqlite"
+    if history is not None:
+        seed_history(history, now)
+    return AppState(app, d1_sqlite, accounts, history)
+
+
+# Four weeks of a healthy service's figures, one run a day: the weekly trends judge on a first run
+# against the sandbox, and its charts have something to show.
+SEEDED = {
+    ("daily", "D1 users count (ms)"): 0.5,
+    ("daily", "users"): 4.0,
+    ("daily", "Workers error rate (%)"): 0.2,
+    ("postdeploy", "median GET /v1/health (ms)"): 0.2,
+    ("postdeploy", "median GET /v1/gigs (ms)"): 0.3,
+}
+
+
+def seed_history(path: Path, now: datetime) -> None:
+    from umbrella_checks.operations import history
+
+    for days in range(28, 0, -1):
+        for tier in ("daily", "postdeploy"):
+            figures = [(name, value) for (t, name), value in SEEDED.items() if t == tier]
+            history.append(path, now - timedelta(days=days), tier, "sandbox", figures)
 
 
 def take_down(state: AppState) -> None:

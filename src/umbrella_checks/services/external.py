@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from umbrella_checks.config.suite import Http
-from umbrella_checks.errors import CouldNotCheck
+from umbrella_checks.errors import CouldNotCheck, ServiceDown
 from umbrella_checks.secrets import Secret
 from umbrella_checks.transport import (
     NoAnswer,
@@ -39,7 +39,9 @@ class ReadOnlyService:
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """One request; any answer that is not 2xx raises ``CouldNotCheck`` naming the cause."""
+        """One request; any answer that is not 2xx raises ``CouldNotCheck`` naming the cause —
+        ``ServiceDown`` (a root cause: one failure for all the checks reading the service) when
+        it did not answer, or answered 5xx."""
         try:
             response = request_once(
                 self.http,
@@ -52,8 +54,10 @@ class ReadOnlyService:
                 params=params,
             )
         except NoAnswer as exc:
-            raise CouldNotCheck(str(exc)) from None
+            raise ServiceDown(str(exc), self.what) from None
         reason = could_not_check_reason(response, self.what, self.token.source)
+        if reason and response.status_code >= 500:
+            raise ServiceDown(reason, self.what)  # down: one failure for every check reading it
         if reason:
             raise CouldNotCheck(reason)
         return response

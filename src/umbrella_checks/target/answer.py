@@ -24,6 +24,7 @@ from umbrella_checks.errors import (
     EnvelopeMissing,
     RootCause,
 )
+from umbrella_checks.evidence import saw
 
 # What an error body must never carry, by what it gives away. The database's own words (D1's
 # and SQLite's error names, SQL) are a leak of their own: the schema, and where to inject.
@@ -143,7 +144,7 @@ class Answer:
         route fails for every check that asks it); with ``root``, so is any other status (an
         answer several checks read, such as health's)."""
         if self.status not in codes:
-            wanted = " or ".join(str(code) for code in codes)
+            wanted = _either(codes)
             if self.status >= 500 and not any(code >= 500 for code in codes):
                 self.route_failed(f"status {wanted}", hint)
             if root:
@@ -157,6 +158,7 @@ class Answer:
                     expected=f"status {wanted}",
                 )
             self.fail(f"status {wanted}", f"{self.status}: {self.describe_body()}", hint)
+        saw(f"{self.request_line} status", self.status, f"expected {_either(codes)}")
         return self
 
     def route_failed(self, expected: str, hint: str | None = None) -> NoReturn:
@@ -315,6 +317,7 @@ class Answer:
         actual = self.field(dotted, required)
         if actual != expected:
             self.fail(f"{dotted} {jsonlib.dumps(expected)}", jsonlib.dumps(actual), hint)
+        saw(dotted, jsonlib.dumps(actual), f"expected {jsonlib.dumps(expected)}")
         return self
 
     @property
@@ -378,6 +381,12 @@ class Answer:
                     f"{self.headers.get('Date')}, {behind:.0f} s off",
                     "a cache served an old answer, or the target's or this runner's clock is wrong",
                 )
+        offs = [abs((now - stamp).total_seconds()) for _, now in clocks]
+        saw(
+            dotted,
+            f"{raw} ({max(offs):.0f} s from {' and '.join(which for which, _ in clocks)})",
+            f"expected within {within:g} s, not from a cache",
+        )
         return self
 
     def expect_envelope(self) -> dict[str, Any]:
@@ -393,6 +402,7 @@ class Answer:
             error = body.get("error")
             if not isinstance(error, dict) or not error.get("code"):
                 self.fail('an error envelope with "error.code"', snippet(self.text))
+        saw(f"{self.request_line} envelope", "success, meta.timestamp", "expected the contract's")
         return body
 
     def expect_error_code(self, name: str) -> Answer:
@@ -408,6 +418,7 @@ class Answer:
         if not same:
             strict = " (exactly: [errors] strict_case)" if self.errors.strict_case else ""
             self.fail(f'error code "{code}"{strict}', f"{self.status} {snippet(self.text)}")
+        saw(f"{self.request_line} error code", actual, f'expected "{code}"')
         return self
 
     def expect_no_internals(self) -> Answer:
@@ -420,6 +431,7 @@ class Answer:
                 f"{self.status} whose body leaks {leaked}: {snippet(self.text)}",
                 "the error handler leaks internals; check the Worker's error middleware",
             )
+        saw(f"{self.request_line} body", "no stack trace, file path or SQL", "expected none")
         return self
 
     @property
@@ -427,6 +439,10 @@ class Answer:
         """Timed by the service's own Server-Timing (which leaves out any queue in front of
         it), not by its bytes."""
         return self.timed_by != BY_BYTES
+
+
+def _either(codes: tuple[int, ...]) -> str:
+    return " or ".join(str(code) for code in codes)
 
 
 def server_timing(header: str) -> dict[str, float]:

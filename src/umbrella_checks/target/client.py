@@ -10,7 +10,7 @@ import contextlib
 import json as jsonlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -148,7 +148,9 @@ class ApiClient:
         # check is charged for what it asked (prefetched or not); see prefetch().
         # HTTP/2 only over TLS: a plain-HTTP target (the sandbox) would not offer it anyway.
         tls = self.base_url.startswith("https://")
-        self._http = new_client(http, connections=http.concurrency, http2=tls, tls=tls)
+        self._http = new_client(
+            http, answers=counter, connections=http.concurrency, http2=tls, tls=tls
+        )
         self._timeouts = http.connect_timeout + http.read_timeout
         self.pacer = Pacer(http.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=http.concurrency, thread_name_prefix="prefetch")
@@ -226,16 +228,28 @@ class ApiClient:
                 future.cancel()
         self._planned.clear()
 
-    def prefetch(self, requests: list[tuple[Planned, set[str]]]) -> None:
-        """Send these now, paced (in this order: the planner puts timed requests last, so the
-        pacer has learned the target before they leave); a check that declared one (method,
-        path, token, headers, body) gets its answer instead of waiting a round trip of its own."""
+    def prefetch(
+        self,
+        requests: Sequence[tuple[Planned, set[str]]],
+        timed: Sequence[tuple[Planned, set[str]]] = (),
+    ) -> None:
+        """Send these now, paced, then the ``timed`` ones (latency samples): those wait until
+        the others have left, so the pacer has learned the target by then. A check that
+        declared one (method, path, token, headers, body) gets its answer instead of waiting a
+        round trip of its own."""
         with self._lock:
             for planned, owners in requests:
-                self._declared.update((planned, owner) for owner in owners)
-                future = self._pool.submit(self._exchange, planned, in_burst=True)
-                self._sent.append(future)
-                self._planned.setdefault(planned, []).append((frozenset(owners), future))
+                self.pacer.expect()
+                self._submit(planned, owners, expected=True)
+            for planned, owners in timed:
+                self._submit(planned, owners, timed=True)
+
+    def _submit(self, planned: Planned, owners: set[str], **how: bool) -> None:
+        """(Under the lock.) One prefetched request on the pool, kept for its owners."""
+        self._declared.update((planned, owner) for owner in owners)
+        future = self._pool.submit(self._exchange, planned, in_burst=True, **how)
+        self._sent.append(future)
+        self._planned.setdefault(planned, []).append((frozenset(owners), future))
 
     def _take_prefetched(self, planned: Planned, what: str) -> Future[Exchange] | None:
         """The answer prefetched for this request *for the asking check*, if it is still
@@ -292,9 +306,12 @@ class ApiClient:
         with self._lock:
             self._burst_taken += 1  # counted here, not at close
         what = f"GET {self.url(path)}"
+        self.pacer.expect()
         future = self._pool.submit(
             lambda: self._answer(
-                self._confirmed(what, planned, lambda: self._exchange(planned, in_burst=True)),
+                self._confirmed(
+                    what, planned, lambda: self._exchange(planned, in_burst=True, expected=True)
+                ),
                 "GET",
                 path,
             )
@@ -434,19 +451,31 @@ class ApiClient:
         return answer
 
     def _exchange(
-        self, planned: Planned, *, in_burst: bool = False, paced: bool = True
+        self,
+        planned: Planned,
+        *,
+        in_burst: bool = False,
+        paced: bool = True,
+        timed: bool = False,
+        expected: bool = False,
     ) -> Exchange:
         """One request on the shared pool, paced (unless sent ``alone``, which holds every
         place) and timed: wall time, time to first byte, the TCP connect time when it opened a
         connection (the round trip, for server-time estimates) and the time it waited for its
-        turn."""
+        turn. A ``timed`` one (a latency sample) leaves alone unless the target has been shown
+        to serve in parallel (``Pacer.parallel``)."""
         marks: dict[str, float] = {}
 
         def trace(event: str, _info: Any) -> None:
             marks[event] = time.perf_counter()
 
         headers = dict(planned.headers)
-        turn = self.pacer.slot() if paced else contextlib.nullcontext((0.0, 1))
+        if not paced:
+            turn: Any = contextlib.nullcontext((0.0, 1))
+        elif timed and not self._parallel_after_the_rest():
+            turn = self._alone_turn()
+        else:
+            turn = self.pacer.slot(expected)
         with turn as (queued, company):
             if paced and self.unresponsive:  # queued behind a request the target never answered
                 raise NotSent(f"{planned.method} {self.url(planned.path)}: not sent")
@@ -477,8 +506,22 @@ class ApiClient:
                 company=company,
                 in_burst=in_burst,
             )
-            self.pacer.answered(exchange.first_byte)
+            self.pacer.answered(exchange.first_byte, company)
         return exchange
+
+    def _parallel_after_the_rest(self) -> bool:
+        """Once the requests that asked before this one have left: has the target been shown
+        to serve in parallel?"""
+        if not self.pacer.parallel:
+            self.pacer.queue_left(self._timeouts)
+        return self.pacer.parallel
+
+    @contextlib.contextmanager
+    def _alone_turn(self) -> Iterator[tuple[float, int]]:
+        """A place with nothing else in flight (the time waited for it is the run's own)."""
+        asked = time.perf_counter()
+        with self.pacer.alone(timeout=self._timeouts):
+            yield time.perf_counter() - asked, 1
 
     def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check

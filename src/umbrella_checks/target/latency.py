@@ -19,6 +19,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from umbrella_checks.evidence import saw
 from umbrella_checks.target.answer import Answer
 
 
@@ -117,18 +118,36 @@ class Miss:
     got: str
 
 
+def _held(latency: Latency, limits: Limits) -> None:
+    """The evidence of a latency that held: both medians and what they were held to."""
+    route = latency.answers[0].request_line if latency.answers else "no request"
+    saw(
+        f"{route} median server time",
+        f"{latency.server * 1000:.0f} ms over {len(latency.answers)} requests "
+        f"(timed by {latency.timed_by})",
+        f"expected ≤ {limits.budget * 1000:.0f} ms",
+    )
+    saw(
+        f"{route} median wall-clock time",
+        f"{latency.wall * 1000:.0f} ms",
+        f"expected ≤ {limits.ceiling:g} s ([budgets] ceiling)",
+    )
+
+
 def judge(burst: Latency, alone: Latency | None, limits: Limits) -> Miss | None:
     """The verdict on a route's latency; None when it holds. ``burst``: the samples sent among
     the tier's requests; ``alone``: the same request sent again one at a time (None when the
     burst's miss was final, or nothing missed)."""
     missed = burst.misses(limits)
     if missed is None:
+        _held(burst, limits)
         return None
     if alone is None:
         return Miss(missed, burst.describe())
     every = burst + alone
     missed = every.misses(limits)
     if missed is None:
+        _held(every, limits)
         return None
     if not alone.answers:
         return Miss(

@@ -10,6 +10,11 @@ distant target still gets its verdict in a few round trips), shrinks by one when
 queue building (their time to first byte grows past the least seen), and halves when the target
 stalls or sheds load. A request waiting for its place waits in the run's own queue — measured,
 reported (``Answer.queued``) and never counted as the service's time.
+
+A request whose time is judged (a latency sample) leaves beside others only once answers have
+shown the target serves in parallel (``parallel``: answers that had company came back as fast
+as the fastest); until then it leaves alone, so a target that serves one request at a time never
+shows its queue behind the run's own requests as the service's time.
 """
 
 from __future__ import annotations
@@ -49,20 +54,34 @@ class Pacer:
         self._waiting: deque[_Turn] = deque()
         self._lock = threading.Lock()
         self._drained = threading.Condition(self._lock)
-        # A request being sent alone (``alone``), and how many wait to: nothing else leaves.
+        # A request being sent alone (``alone``), and how many wait to: nothing else leaves; one
+        # alone at a time.
         self._alone = 0
+        self._one_alone = threading.Lock()
+        # Answers that had company, by whether they came back as fast as the fastest.
+        self._unqueued = 0
+        self._queued = 0
+        # Requests handed to the pool that have not yet asked for their place (``expect``).
+        self._expected = 0
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
+    def expect(self) -> None:
+        """A request was handed to the pool and will ask for its place (``slot(expected=True)``)
+        soon: ``queue_left`` waits for it too."""
+        with self._lock:
+            self._expected += 1
+
     @contextlib.contextmanager
-    def slot(self) -> Iterator[tuple[float, int]]:
+    def slot(self, expected: bool = False) -> Iterator[tuple[float, int]]:
         """A place among the requests in flight, in order of asking; yields the seconds waited
         for it, and how many were in flight once it had it (itself included)."""
         asked = time.perf_counter()
         turn = _Turn()
         with self._lock:
+            self._expected -= expected
             self._waiting.append(turn)
             self._grant()
         turn.wait()
@@ -80,13 +99,24 @@ class Pacer:
         what is in flight to end): to confirm what the burst may have caused."""
         with self._lock:
             self._alone += 1
-            self._drained.wait_for(lambda: self._in_flight == 0, timeout=timeout)
         try:
-            yield
+            with self._one_alone:
+                with self._lock:
+                    self._drained.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+                yield
         finally:
             with self._lock:
                 self._alone -= 1
                 self._grant()
+
+    def queue_left(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until every request that asked, or is expected to ask,
+        for a place has it: a latency sample waits behind the rest of the burst without holding
+        it back, and by then the pacer knows more of the target (``parallel``)."""
+        with self._lock:
+            self._drained.wait_for(
+                lambda: not self._waiting and self._expected <= 0, timeout=timeout
+            )
 
     def _grant(self) -> None:
         """(Under the lock.) Let the next askers in while the window has room."""
@@ -97,11 +127,21 @@ class Pacer:
             turn.company = self._in_flight
             turn.set()
 
-    def answered(self, first_byte: float) -> None:
-        """An answer's time to first byte: grow the window, or shrink it when it shows a
-        queue at the target."""
+    @property
+    def parallel(self) -> bool:
+        """Have answers shown the target serves requests side by side (those that had company
+        came back, mostly, as fast as the fastest)?"""
+        return self._unqueued >= 2 and self._unqueued > self._queued
+
+    def answered(self, first_byte: float, company: int = 1) -> None:
+        """An answer's time to first byte, and how many were in flight with it: grow the
+        window, or shrink it when it shows a queue at the target."""
         with self._lock:
             self.least = first_byte if self.least is None else min(self.least, first_byte)
+            if company >= 2:
+                beside = first_byte - self.least <= max(TOLERANCE, 0.2 * self.least)
+                self._unqueued += beside
+                self._queued += not beside
             excess = max(first_byte - self.least - TOLERANCE, 0.0)
             queue = self.limit * excess / first_byte if first_byte > 0 else 0.0
             if queue < ALPHA:

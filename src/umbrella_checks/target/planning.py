@@ -49,6 +49,16 @@ class Planner:
         self._shared: dict[Planned, set[str]] = {}
 
     @property
+    def untimed(self) -> list[tuple[Planned, set[str]]]:
+        """The requests whose answers are judged, not their time."""
+        return list(self._untimed)
+
+    @property
+    def timed(self) -> list[tuple[Planned, set[str]]]:
+        """The requests whose time is judged (latency samples)."""
+        return list(self._timed)
+
+    @property
     def requests(self) -> list[tuple[Planned, set[str]]]:
         """Every declared request, the timed ones (latency samples) last: by the time they
         leave, the client's pacing has learned what the target handles at once, so they do not

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from umbrella_checks.operations import history, incident
-from umbrella_checks.secrets import from_env
+from umbrella_checks.secrets import Secret, from_env
 from umbrella_checks.services import slack
 from umbrella_checks.wiring.reporting import TIERS
 from umbrella_checks.wiring.runstate import Run, history_key, reports_dir
@@ -53,9 +53,6 @@ def report_failures(config: pytest.Config, run: Run) -> None:
         return
     if not config.getoption("umbrella_alert"):
         return
-    if settings.sandbox is not None:
-        run.findings.notes.append("--umbrella-alert ignored: a sandbox run alerts nobody")
-        return
     tier = run.tier
     text = incident.draft(
         failures,
@@ -68,7 +65,14 @@ def report_failures(config: pytest.Config, run: Run) -> None:
     written, new = incident.write(reports_dir(config), text, run.started, failures, tier)
     seen = "" if new else ", same incident as earlier today"
     run.findings.notes.append(f"incident draft: {written} ({incident.severity(failures)}{seen})")
-    webhook = from_env("SLACK_WEBHOOK_URL")
+    # A sandbox run alerts the sandbox's own Slack webhook, never the one in the environment.
+    sandbox = settings.sandbox
+    if sandbox is not None and sandbox.services:
+        webhook: Secret | None = Secret(
+            "the sandbox's Slack webhook", sandbox.services["slack_webhook"]
+        )
+    else:
+        webhook = from_env("SLACK_WEBHOOK_URL")
     if webhook is None:
         return
     problem = slack.post(

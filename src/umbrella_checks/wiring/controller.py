@@ -39,8 +39,14 @@ from umbrella_checks.operations.verdict import (
 from umbrella_checks.secrets import scrub
 from umbrella_checks.target.safety import normalise_url
 from umbrella_checks.wiring.aftermath import record_history, report_failures, revoke_minted
+from umbrella_checks.wiring.html import withdraw_html_report
 from umbrella_checks.wiring.keys import verdict_written
-from umbrella_checks.wiring.outcomes import DEFAULT_SEVERITY, outcome_kind, skip_reason
+from umbrella_checks.wiring.outcomes import (
+    DEFAULT_SEVERITY,
+    EVIDENCE_PROPERTY,
+    outcome_kind,
+    skip_reason,
+)
 from umbrella_checks.wiring.runstate import FIGURE, run_of, target_version
 
 # Skips --umbrella-strict-skips leaves alone: refusing is the guard's point, "not applicable" is
@@ -56,6 +62,8 @@ class Controller:
         self.run = run_of(config)
         self.passed = 0
         self.not_judged: list[NotJudged] = []
+        # --umbrella-strict-skips: each reason's first check (node id), which failed for it.
+        self.strict_reasons: dict[str, str] = {}
 
     # --- every report, in order ---------------------------------------------------------------
 
@@ -95,14 +103,27 @@ class Controller:
                 failures[index] = replace(failure, severity=level)
 
     def _strict(self, report: pytest.TestReport) -> None:
+        """``--umbrella-strict-skips``: a check that did not judge fails — once per reason, as
+        for a root cause: one missing token is one failure, the other checks it kept from
+        judging are stopped, naming it."""
         if not report.skipped or not self.run.settings.strict_skips:
             return
         if hasattr(report, "wasxfail") or outcome_kind(report) in _CHOSEN:
             return
+        reason = skip_reason(report)
+        first = self.strict_reasons.setdefault(reason, report.nodeid)
+        if first != report.nodeid:
+            report.umbrella_outcome = STOPPED  # type: ignore[attr-defined]
+            path, line, _ = report.location
+            report.longrepr = (
+                str(path),
+                (line or 0) + 1,
+                f"Skipped: {reason} (failed once under --umbrella-strict-skips, in "
+                f"{first.split('::', 1)[-1]})",
+            )
+            return
         report.outcome = "failed"
-        report.longrepr = (
-            f"--umbrella-strict-skips: this check did not judge: {skip_reason(report)}"
-        )
+        report.longrepr = f"--umbrella-strict-skips: this check did not judge: {reason}"
 
     def _tally(self, report: pytest.TestReport) -> None:
         findings = self.run.findings
@@ -111,6 +132,8 @@ class Controller:
         self._keep_for_the_baseline(report, name, kind)
         if report.when == "call" and report.passed:
             self.passed += 1
+        for title, markup in getattr(report, "umbrella_sections", ()):
+            findings.sections.append((title, markup))
         if report.skipped and not hasattr(report, "wasxfail"):
             reason = skip_reason(report)
             self.not_judged.append(NotJudged(name, kind or "skipped", reason))
@@ -135,11 +158,16 @@ class Controller:
             )
         if report.when != "teardown":
             return
+        passed = findings.outcomes.get(name) == Seen("passed")
         for key, value in report.user_properties:
             if key == "requests" and hasattr(report, "node"):  # from an xdist worker
                 findings.worker_requests += int(str(value))
+            elif key == "answered" and hasattr(report, "node"):
+                findings.worker_answered += int(str(value))
             elif key.startswith(FIGURE):
                 findings.figures[key.removeprefix(FIGURE)] = value
+            elif key == EVIDENCE_PROPERTY and passed:
+                findings.evidence.setdefault(name, []).append(str(value))
 
     def _keep_for_the_baseline(
         self, report: pytest.TestReport, name: str, kind: str | None
@@ -170,11 +198,13 @@ class Controller:
         tryfirst: before pytest-html and junitxml write their reports (and before the terminal
         summary, which pytest prints after every plain implementation)."""
         run = self.run
+        run.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         if exitstatus == pytest.ExitCode.USAGE_ERROR:
             # Nothing was judged: no history, no alert, no report — the last good evidence
             # stays where it is (see hooks.pytest_unconfigure); the entry point's cleanup
             # writes could-not-run.
             run.usage_error = True
+            withdraw_html_report(self.config)  # pytest-html's summary line: no file, no line
             self._contained("closing the target's client", run.close_client)
             self._contained("revoking minted Clerk sessions", lambda: revoke_minted(run))
             return
@@ -297,6 +327,7 @@ class Controller:
                     target=run.settings.base_url or "no target",
                     report=str(run.reports.latest if run.reports else "none"),
                     changes=run.findings.changes,
+                    evidence=run.findings.evidence,
                 )
             )
 
@@ -307,7 +338,7 @@ class Controller:
             return
         write = terminalreporter.write_line
         write(f"umbrella: Target version: {target_version(run.probe)}")
-        write(f"umbrella: {run.total_requests} requests sent to the target")
+        write(f"umbrella: {run.requests_line}")
         if run.findings.verdict is not None:
             write(f"umbrella: {run.findings.verdict.line}")
         for name, value in sorted(run.findings.figures.items()):

@@ -26,6 +26,7 @@ from umbrella_checks.errors import (
     Unreachable,
     WouldTripLimit,
 )
+from umbrella_checks.evidence import collecting
 from umbrella_checks.operations.baseline import Baseline
 from umbrella_checks.secrets import Secret
 from umbrella_checks.target.client import Planned
@@ -34,12 +35,17 @@ from umbrella_checks.wiring.declared import MARKER as SENDS_MARKER
 from umbrella_checks.wiring.declared import declared
 from umbrella_checks.wiring.fixtures import PLUGINS
 from umbrella_checks.wiring.fixtures.credentials import planning_token
-from umbrella_checks.wiring.outcomes import mapped_outcomes, severity_of
+from umbrella_checks.wiring.html import withdraw_html_report
+from umbrella_checks.wiring.outcomes import (
+    EVIDENCE_PROPERTY,
+    mapped_outcomes,
+    seen_key,
+    severity_of,
+)
 from umbrella_checks.wiring.reporting import rotate
 from umbrella_checks.wiring.runstate import (
     PENDING,
     Probe,
-    check_path_option_syntax,
     controller_run,
     informational,
     is_worker,
@@ -80,7 +86,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
     if getattr(config.option, "help", False) or getattr(config.option, "markers", False):
         return  # listing options or markers needs no settings, and must always work
-    check_path_option_syntax(config.invocation_params.args)
     run = worker_run(config) if is_worker(config) else controller_run(config)
     config.stash[run_key] = run
     add_metadata(config)
@@ -99,16 +104,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """A wrong severity marker is a usage error here, at collection (not a crash while a report
     is made). No target is a usage error only when a selected check needs one (listing never
     does)."""
-    for item in items:
-        severity_of(item)
-    if run_key not in config.stash or informational(config):
-        return
-    _refuse_to_trip_documented_limits(config, items)
-    if run_of(config).settings.base_url:
-        return
-    if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
-        run_of(config).usage_error = True
-        raise pytest.UsageError(NO_TARGET)
+    try:
+        for item in items:
+            severity_of(item)
+        if run_key not in config.stash or informational(config):
+            return
+        _refuse_to_trip_documented_limits(config, items)
+        if run_of(config).settings.base_url:
+            return
+        if any(TARGET_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in items):
+            raise pytest.UsageError(NO_TARGET)
+    except pytest.UsageError:
+        # Nothing will be judged: no report of it, and no line about one (wiring/html.py).
+        if run_key in config.stash:
+            run_of(config).usage_error = True
+        withdraw_html_report(config)
+        raise
 
 
 def _refuse_to_trip_documented_limits(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -133,7 +144,6 @@ def _refuse_to_trip_documented_limits(config: pytest.Config, items: list[pytest.
         "limit the service really has"
     )
     if not is_worker(config):
-        run_of(config).usage_error = True
         raise pytest.UsageError(message)
     # An xdist worker cannot end the run at collection (the controller takes it for a crash):
     # the first check of the target fails with this instead, the rest cannot judge.
@@ -151,9 +161,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if run.usage_error:  # pytest calls this even when collection ended in a usage error
         return
     plan: list[tuple[Planned, set[str]]] = []
+    timed: list[tuple[Planned, set[str]]] = []
     if run.settings.config.http.concurrency >= 2:
-        plan = declared(session.items, run.settings, planning_token(config)).requests
-    probe_and_prefetch(run, plan)
+        planner = declared(session.items, run.settings, planning_token(config))
+        plan, timed = planner.untimed, planner.timed
+    probe_and_prefetch(run, plan, timed)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -173,8 +185,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         revoke_minted(run)  # normally done at session end; this catches aborted runs
     run.stop_sandbox()
     if run.reports is not None and run.usage_error:
-        run.reports.discard()  # what pytest-html and junitxml wrote of a run that never ran
-    elif run.reports is not None:
+        run.reports.discard()  # what junitxml wrote of a run that never ran
+    elif run.reports is not None and not run.interrupted:
+        # An interrupted run keeps its own (partial) report; "latest" stays the last whole one.
         run.reports.publish_latest()
         rotate(reports_dir(config), run.tier, run.settings.config.reports.keep)
 
@@ -214,6 +227,7 @@ def add_metadata(config: pytest.Config, **more: str) -> None:
 
 
 _requests_before = pytest.StashKey[int]()
+_answered_before = pytest.StashKey[int]()
 _violations_before = pytest.StashKey[int]()
 
 
@@ -225,13 +239,14 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     # under another name with specname= is silently never called.)
     run = run_of(item.config)
     item.stash[_requests_before] = run.counter.total
+    item.stash[_answered_before] = run.counter.answered
     item.stash[_violations_before] = len(run.envelope_violations)
     run.start_check(
         item.nodeid,
         destructive=item.get_closest_marker("destructive") is not None,
         on_demand=item.get_closest_marker("on_demand") is not None,
     )
-    with mapped_outcomes():
+    with mapped_outcomes(), collecting(item.stash.setdefault(seen_key, [])):
         # A destructive check is refused by the safety guard first (a target that did not
         # answer, or not as the Umbrella API, reported no environment): refusing is the point.
         fixtures = getattr(item, "fixturenames", ())
@@ -292,9 +307,14 @@ def refuse_a_stranger(probe: Probe, baseline: Baseline | None = None) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    with mapped_outcomes():
-        yield
-        _judge_envelope_rule(item)
+    seen = item.stash.setdefault(seen_key, [])
+    try:
+        with mapped_outcomes(), collecting(seen):
+            yield
+            _judge_envelope_rule(item)
+    finally:
+        # JUnit reads a check's properties from its teardown report: recorded now, they are there.
+        item.user_properties.extend((EVIDENCE_PROPERTY, each.line) for each in seen)
 
 
 def _judge_envelope_rule(item: pytest.Item) -> None:
@@ -320,5 +340,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         with mapped_outcomes():
             yield
     finally:
-        spent = run_of(item.config).counter.total - item.stash.get(_requests_before, 0)
-        item.user_properties.append(("requests", spent))
+        counter = run_of(item.config).counter
+        spent = counter.total - item.stash.get(_requests_before, 0)
+        answered = counter.answered - item.stash.get(_answered_before, 0)
+        item.user_properties += [("requests", spent), ("answered", answered)]

@@ -13,6 +13,18 @@ import pytest
 from umbrella_checks.wiring.runstate import Run, run_of
 
 
+def withdraw_html_report(config: pytest.Config) -> None:
+    """A run that ended in a usage error judged nothing: pytest-html writes no report of it
+    and prints no "Generated html report" line for a file the run then removes."""
+    try:
+        from pytest_html.basereport import BaseReport  # type: ignore[import-untyped]
+    except ImportError:  # pytest-html not installed
+        return
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, BaseReport):
+            config.pluginmanager.unregister(plugin)
+
+
 class HtmlReport:
     def __init__(self, config: pytest.Config) -> None:
         self.run: Run = run_of(config)
@@ -37,10 +49,7 @@ class HtmlReport:
                 f'<p class="umbrella-verdict"><strong>Verdict: {html.escape(verdict.word)}</strong>'
                 f" — {html.escape(verdict.why)}</p>"
             )
-        prefix.append(
-            f"<p>Requests sent to the target: {run.total_requests} (including 1 start-of-run "
-            "probe)</p>"
-        )
+        prefix.append(f"<p>{html.escape(run.requests_line)} (including 1 start-of-run probe)</p>")
         for name, value in sorted(run.findings.figures.items()):
             prefix.append(f"<p>{html.escape(name)}: {html.escape(str(value))}</p>")
         for warning in run.findings.warnings:
@@ -49,6 +58,10 @@ class HtmlReport:
             )
         for note in [*run.findings.not_judged_notes(), *run.findings.notes]:
             prefix.append(f"<p>{html.escape(note)}</p>")
+        for title, markup in run.findings.sections:  # charts: in view, above every row
+            prefix.append(
+                f'<section class="umbrella-section"><h2>{html.escape(title)}</h2>{markup}</section>'
+            )
         if run.findings.changes:
             rows = "".join(
                 f"<tr><td>{html.escape(what)}</td><td>{html.escape(before)}</td>"

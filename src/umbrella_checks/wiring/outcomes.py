@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from umbrella_checks.errors import CheckFailed, NotJudged, Outcome, RootCause
+from umbrella_checks.evidence import Seen
 from umbrella_checks.operations.incident import SEVERITIES
 from umbrella_checks.wiring.runstate import run_of
 
@@ -23,6 +24,14 @@ DEFAULT_SEVERITY = "SEV-3"
 # Latency samples a check took, by request line, in ms (``Figures.samples``): carried on its
 # report to the controller, for the baseline.
 samples_key = pytest.StashKey[dict[str, list[float]]]()
+# What a check saw and held it to, in its setup and call (``evidence.py``).
+seen_key = pytest.StashKey[list[Seen]]()
+# Sections a check adds to the top of the HTML report: (title, markup) (``ReportNotes.section``).
+sections_key = pytest.StashKey[list[tuple[str, str]]]()
+# The title of the report section that holds it (the HTML row shows it expanded), and the name
+# of the user property (JUnit) that carries each line.
+EVIDENCE = "umbrella: what it saw, and what it held it to"
+EVIDENCE_PROPERTY = "evidence"
 
 if TYPE_CHECKING:
     from _pytest.outcomes import Failed, Skipped
@@ -115,6 +124,11 @@ def pytest_runtest_makereport(
     report.umbrella_severity = severity  # type: ignore[attr-defined]
     if report.when == "call" and samples_key in item.stash:
         report.umbrella_samples = item.stash[samples_key]  # type: ignore[attr-defined]
+    if report.when == "call" and sections_key in item.stash:
+        report.umbrella_sections = item.stash[sections_key]  # type: ignore[attr-defined]
+    if report.when == "call" and item.stash.get(seen_key, None):
+        lines = "\n".join(seen.line for seen in item.stash[seen_key])
+        report.sections.append((EVIDENCE, lines))
     _attach_exchanges(item, report)
     return report
 

@@ -6,7 +6,6 @@ report paths) so that the hooks in ``hooks.py`` stay short and read as "what hap
 
 from __future__ import annotations
 
-import itertools
 import os
 import shlex
 import time
@@ -87,6 +86,7 @@ class Findings:
 
     # Requests that xdist workers reported (the controller's own are in ``counter``).
     worker_requests: int = 0
+    worker_answered: int = 0
     figures: dict[str, Any] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -103,6 +103,10 @@ class Findings:
     warnings: list[str] = field(default_factory=list)
     # What changed since the baseline: (what, before, after), for the reports.
     changes: list[tuple[str, str, str]] = field(default_factory=list)
+    # Sections checks put at the top of the HTML report: (title, markup) — the trend charts.
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    # What each passing check saw and held it to (its "evidence" properties), for the summary.
+    evidence: dict[str, list[str]] = field(default_factory=dict)
 
     def not_judged_notes(self) -> list[str]:
         """ "could not judge …" lines, one per reason: 44 checks stopped by one root cause
@@ -147,6 +151,8 @@ class Run:
     reports: ReportPaths | None = None
     # The run ended in a usage error (exit 4): it judged nothing, so it reports nothing.
     usage_error: bool = False
+    # Ended by Ctrl-C (or another interruption): its report is partial.
+    interrupted: bool = False
     # Set (in an xdist worker) when the selected checks would trip a documented rate limit.
     own_traffic: str | None = None
     sandbox: SandboxProcess | None = None
@@ -175,6 +181,19 @@ class Run:
     @property
     def total_requests(self) -> int:
         return self.findings.worker_requests + self.counter.total
+
+    @property
+    def requests_line(self) -> str:
+        """How many requests went to the target, and — when fewer — how many it answered: a
+        run that reached nothing must not read as one that sent 25 requests."""
+        sent = self.total_requests
+        answered = self.findings.worker_answered + self.counter.answered
+        line = f"{sent} requests sent to the target"
+        if answered >= sent:
+            return line
+        if answered == 0:
+            return f"{line}, none answered (no connection, or no answer in time)"
+        return f"{line}, {answered} answered"
 
     def target_client(self) -> ApiClient:
         if self.client is None:
@@ -272,30 +291,6 @@ def history_key(settings: Settings) -> str:
 
 # --- setting a run up ---------------------------------------------------------------------
 
-PATH_OPTIONS = (
-    "--umbrella-config",
-    "--umbrella-verdict-file",
-    "--umbrella-baseline",
-    "--umbrella-baseline-out",
-    "--umbrella-summary",
-    "--umbrella-app-dir",
-    "--umbrella-d1-sqlite",
-    "--umbrella-migrations-dir",
-    "--umbrella-reports-dir",
-)
-
-
-def check_path_option_syntax(args: tuple[str, ...] | list[str]) -> None:
-    # pytest picks its rootdir before plugins add their options, so in `--umbrella-app-dir DIR`
-    # it takes DIR for a test path: the run then starts from the wrong folder;
-    # `--umbrella-app-dir=DIR` is safe.
-    for flag, value in itertools.pairwise(args):
-        if flag in PATH_OPTIONS:
-            raise pytest.UsageError(
-                f"write {flag}={value} (with '='): in '{flag} {value}' pytest takes {value} "
-                "for a test path and picks the wrong root folder"
-            )
-
 
 def given_on_command_line(config: pytest.Config, flag: str) -> bool:
     """Was ``flag`` given on the command line (or in PYTEST_ADDOPTS / ini addopts, which pytest
@@ -389,7 +384,11 @@ def mint_tokens(settings: Settings) -> TokenStore | None:
         raise pytest.UsageError(f"cannot mint test tokens: {exc}") from None
 
 
-def probe_and_prefetch(run: Run, plan: Sequence[tuple[Planned, set[str]]] = ()) -> None:
+def probe_and_prefetch(
+    run: Run,
+    plan: Sequence[tuple[Planned, set[str]]] = (),
+    timed: Sequence[tuple[Planned, set[str]]] = (),
+) -> None:
     """One GET of the health route — the version and environment for the report — sent
     together with the tier's planned requests, without waiting for it: the probe costs no round
     trip of its own, and checks start while it is in flight (``Run.settled_probe``)."""
@@ -400,7 +399,7 @@ def probe_and_prefetch(run: Run, plan: Sequence[tuple[Planned, set[str]]] = ()) 
     client = run.target_client()
     # The probe first, then the checks' requests.
     run.probe_answer = client.probe(settings.config.health.path)
-    client.prefetch(list(plan))
+    client.prefetch(plan, timed)
 
 
 def probe_of(answer: Future[Answer], settings: Settings) -> Probe:

@@ -19,8 +19,8 @@ from typing import Any
 from locust import FastHttpUser, between, events
 from locust.runners import WorkerRunner
 
-from umbrella_checks.config.settings import clerk_access, clerk_client
-from umbrella_checks.operations.perf import (
+from umbrella_checks.access import clerk_access, clerk_client
+from umbrella_checks.commands.perf import (
     TOKEN_FILE_ENV,
     EndpointStats,
     judge,

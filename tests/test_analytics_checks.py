@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL, FakeSentry
-from umbrella_checks.operations import history
+from umbrella_checks import history
 
 TRAFFIC = "checks/test_traffic.py"
 CAPACITY = "checks/test_capacity.py"

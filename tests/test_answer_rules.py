@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from umbrella_checks.errors import CheckFailed, RootCause
-from umbrella_checks.target.answer import BY_BYTES, Answer, server_time
+from umbrella_checks.target.answer import Answer
+from umbrella_checks.target.timing import BY_BYTES, server_time
 
 
 def _answer(status: int, enveloped: bool = True) -> Answer:

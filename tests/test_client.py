@@ -13,7 +13,8 @@ from werkzeug import Request, Response
 from umbrella_checks.config.suite import Http, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.target.answer import snippet
-from umbrella_checks.target.client import ApiClient, Planned
+from umbrella_checks.target.client import ApiClient
+from umbrella_checks.target.exchange import Planned
 from umbrella_checks.transport import RequestCounter
 
 

@@ -16,10 +16,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from umbrella_checks.config.suite import Duration, Envelope, Errors, Http, SuiteConfig
+from umbrella_checks.config.suite import Envelope, Errors, Http, SuiteConfig
+from umbrella_checks.config.units import Duration
 from umbrella_checks.errors import CheckFailed, RootCause, Unreachable
-from umbrella_checks.target.answer import BY_BYTES, Answer, envelope_problem, snippet
-from umbrella_checks.target.client import ApiClient, Exchange, Planned
+from umbrella_checks.target.answer import Answer, envelope_problem, snippet
+from umbrella_checks.target.client import ApiClient
+from umbrella_checks.target.exchange import Exchange, Planned
+from umbrella_checks.target.timing import BY_BYTES
 from umbrella_checks.transport import RequestCounter
 
 CONNECT = ("connection.connect_tcp.started", "connection.connect_tcp.complete")

@@ -41,7 +41,7 @@ def test_the_readme_opens_with_the_two_commands_ci_runs() -> None:
     block = lines[lines.index("```sh") + 1 : lines.index("```", lines.index("```sh") + 1)]
     assert len(block) == 2
     assert "pytest -m postdeploy --umbrella-sandbox" in block[0]
-    for tool in ("pytest tests", "ruff check", "ruff format --check", "mypy"):
+    for tool in ("pytest tests", "ruff check", "ruff format --check", "mypy", "lint-imports"):
         assert tool in block[1]
     assert "README.md" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks.sandbox.faults import FaultError, Outgoing, parse_faults
+from umbrella_checks.sandbox.faults import parse_faults
+from umbrella_checks.sandbox.switches import FaultError, Outgoing
 
 
 def _value(spec: str) -> object:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from umbrella_checks.operations import history
+from umbrella_checks import history
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 WEEK_AGO = NOW - timedelta(days=7)

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, RunChecks
-from umbrella_checks.target.answer import BY_BYTES, server_time, server_timing
+from umbrella_checks.target.timing import BY_BYTES, server_time, server_timing
 
 BUDGET = "test_critical_path_meets_its_latency_budget[{}]"
 ALL_BUDGETS = [BUDGET.format(n) for n in ("artists", "auth-session", "gigs", "health", "profile")]

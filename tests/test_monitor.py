@@ -20,7 +20,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.fakes import SlackHook
-from umbrella_checks.operations import monitor
+from umbrella_checks.commands import monitor
 
 HEALTHY = {"data": {"status": "healthy", "environment": "development"}}
 

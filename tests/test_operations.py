@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import RunChecks
 from tests.fakes import FakeGraphQL, FakeSentry, SlackHook
+from umbrella_checks import history
 from umbrella_checks.config.suite import Sentry
-from umbrella_checks.operations import history
 from umbrella_checks.sandbox import Sandbox, parse_faults
 from umbrella_checks.services import sentry
 

@@ -10,10 +10,11 @@ from typing import Literal
 import pytest
 
 from tests.conftest import RunChecks
-from umbrella_checks.config.suite import DocumentedLimit, Duration
+from umbrella_checks.config.suite import DocumentedLimit
+from umbrella_checks.config.units import Duration
 from umbrella_checks.secrets import Secret
-from umbrella_checks.target.client import Planned
-from umbrella_checks.target.planning import Planner, Unplannable, over_documented_limits
+from umbrella_checks.target.exchange import Planned
+from umbrella_checks.wiring.planning import Planner, Unplannable, over_documented_limits
 
 PUBLIC = """
 [security.rate_limits.public]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from umbrella_checks.commands import perf
+from umbrella_checks.commands.perf import EndpointStats, judge
 from umbrella_checks.config.suite import Budgets, SuiteConfig
-from umbrella_checks.operations import perf
-from umbrella_checks.operations.perf import EndpointStats, judge
 
 
 def _stats(name: str, p95: float, requests: int = 100) -> EndpointStats:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks.config.suite import Budgets, Safety, SuiteConfig, validate
-from umbrella_checks.operations.perf import EndpointStats, judge, limit_warnings, load_test_refused
+from umbrella_checks.commands.perf import EndpointStats, judge, limit_warnings, load_test_refused
+from umbrella_checks.config.loading import validate
+from umbrella_checks.config.suite import Budgets, Safety, SuiteConfig
 from umbrella_checks.target.safety import Reported
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from umbrella_checks.config.settings import resolve
+from umbrella_checks.settings import resolve
 
 # option -> its sources, highest first: (kind, name, value). Paths exist (made in tmp_path).
 SOURCES: dict[str, list[tuple[str, str, str]]] = {

@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import RunChecks
 from umbrella_checks.target.answer import Answer
-from umbrella_checks.wiring.runstate import Findings, not_the_api
+from umbrella_checks.wiring.probe import not_the_api
+from umbrella_checks.wiring.runstate import Findings
 
 
 def _notes(*not_judged: tuple[str, str]) -> list[str]:

@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from umbrella_checks.config.settings import (
-    SandboxInfo,
-    SettingsError,
-    clerk_access,
-    cloudflare_access,
-    resolve,
-    script_config,
-)
+from umbrella_checks.access import SettingsError, clerk_access, cloudflare_access
 from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import SandboxInfo, resolve, script_config
 
 USER_ID_VAR = "UMBRELLA_USER_ID"
 

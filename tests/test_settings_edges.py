@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from umbrella_checks.config.settings import (
-    SettingsError,
-    cloudflare_access,
-    resolve,
-    script_config,
-    sentry_access,
-    validate_url,
-)
+from umbrella_checks.access import SettingsError, cloudflare_access, sentry_access, validate_url
+from umbrella_checks.settings import resolve, script_config
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from umbrella_checks.config.suite import Duration, Http
+from umbrella_checks.config.suite import Http
+from umbrella_checks.config.units import Duration
 from umbrella_checks.secrets import Secret
 from umbrella_checks.services import slack
 

@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from umbrella_checks.config.loading import load_config
 from umbrella_checks.config.matrix import Row, load_rows
-from umbrella_checks.config.suite import (
-    ConfigError,
-    Routes,
-    SuiteConfig,
-    Violet,
-    load_config,
-    maintenance_probe,
-    parse_duration,
-    parse_size,
-)
+from umbrella_checks.config.suite import ConfigError, Routes, SuiteConfig, Violet, maintenance_probe
+from umbrella_checks.config.units import parse_duration, parse_size
 
 
 @pytest.mark.parametrize(

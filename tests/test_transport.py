@@ -16,7 +16,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.certificates import https_server, issue
-from umbrella_checks.config.suite import Duration, Http
+from umbrella_checks.config.suite import Http
+from umbrella_checks.config.units import Duration
 from umbrella_checks.transport import (
     NoAnswer,
     RequestCounter,

@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.fakes import FakeGraphQL
+from umbrella_checks.commands.watch import Analytics, Watch, verdict_of
 from umbrella_checks.config.suite import SuiteConfig
-from umbrella_checks.operations.watch import Analytics, Watch, verdict_of
 from umbrella_checks.sandbox import Sandbox, parse_faults
 from umbrella_checks.secrets import Secret
 from umbrella_checks.services.analytics import GraphQL

@@ -1,9 +1,10 @@
 """``python -m umbrella_checks <command>``: the suite's commands besides pytest.
 
-- ``perf``: the Locust release gate (``operations/perf.py``)
-- ``monitor``: the health monitor (``operations/monitor.py``)
-- ``watch``: the deploy's first 15 minutes after the gate (``operations/watch.py``)
-- ``contract diff``: where the target's shape differs from the recorded one (``target/contract.py``)
+- ``perf``: the Locust release gate (``commands/perf.py``)
+- ``monitor``: the health monitor (``commands/monitor.py``)
+- ``watch``: the deploy's first 15 minutes after the gate (``commands/watch.py``)
+- ``contract diff``: where the target's shape differs from the recorded one
+  (``commands/contract.py``)
 - ``sandbox``: the bundled sandbox on its own (``sandbox/__main__.py``; also ``umbrella-sandbox``)
 - ``docs``: rewrite the docs' generated parts from the code (``wiring/catalogue.py``)
 """
@@ -17,19 +18,19 @@ import sys
 # command -> (module, what it does)
 COMMANDS = {
     "perf": (
-        "umbrella_checks.operations.perf",
+        "umbrella_checks.commands.perf",
         "the release gate: the Locust profile against staging, P95 < 500 ms",
     ),
     "monitor": (
-        "umbrella_checks.operations.monitor",
+        "umbrella_checks.commands.monitor",
         "is it up: health every few minutes, Slack on 2 failures in a row",
     ),
     "watch": (
-        "umbrella_checks.operations.watch",
+        "umbrella_checks.commands.watch",
         "after the gate: judge the deploy every minute for 15 minutes; roll back on 2 bad in a row",
     ),
     "contract": (
-        "umbrella_checks.target.contract",
+        "umbrella_checks.commands.contract",
         "contract diff: where the target's shape differs from umbrella.toml, read-only",
     ),
     "sandbox": (

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import pytest
 
+from umbrella_checks import history
+from umbrella_checks.access import SentryAccess
 from umbrella_checks.config.matrix import Row
-from umbrella_checks.config.settings import SentryAccess, Settings
 from umbrella_checks.config.suite import maintenance_probe
 from umbrella_checks.config.wrangler import WranglerApp, WranglerError
 from umbrella_checks.errors import (
@@ -39,25 +40,26 @@ from umbrella_checks.errors import (
 )
 from umbrella_checks.evidence import saw
 from umbrella_checks.moments import next_utc_midnight, utc_text, window_seen
-from umbrella_checks.operations import cron, history, migrations
+from umbrella_checks.operations import cron, migrations
 from umbrella_checks.secrets import Secret
 from umbrella_checks.services import sentry, tls
 from umbrella_checks.services.analytics import GraphQL, Invocations, p95_bounds
 from umbrella_checks.services.clerk import jwt_expiry
 from umbrella_checks.services.d1 import D1Backend, D1Error, is_missing_table, read
+from umbrella_checks.settings import Settings
 from umbrella_checks.target import forgery
 from umbrella_checks.target.answer import Answer
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.target.clock import TargetClock
 from umbrella_checks.target.latency import Latency, Limits
 from umbrella_checks.target.latency import judge as judge_latency
-from umbrella_checks.target.planning import Planner
 from umbrella_checks.target.violet import Exhaustion, Usage, exhaust
 from umbrella_checks.transport import RequestCounter
 from umbrella_checks.wiring.declared import sends
 from umbrella_checks.wiring.fixtures.credentials import credential
 from umbrella_checks.wiring.fixtures.evidence import Figures, ReportNotes
 from umbrella_checks.wiring.fixtures.target import HEALTH_FAILING, matrix_rows, require_destructive
+from umbrella_checks.wiring.planning import Planner
 from umbrella_checks.wiring.runstate import run_of
 
 __all__ = [

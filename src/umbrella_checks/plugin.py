@@ -204,8 +204,9 @@ def _launch_sandbox(config: pytest.Config) -> None:
     learns the environment to report once settings are resolved (``runstate.sandbox_starter``).
     However the run ends, it is stopped."""
     # Imported here: every pytest run in the environment loads this module, few start a sandbox.
-    from umbrella_checks.sandbox.faults import FaultError, parse_faults
+    from umbrella_checks.sandbox.faults import parse_faults
     from umbrella_checks.sandbox.process import SandboxProcess
+    from umbrella_checks.sandbox.switches import FaultError
 
     try:
         faults = parse_faults(config.getoption("umbrella_sandbox_faults"), os.environ)

@@ -12,7 +12,9 @@ from typing import Any
 
 import msgspec
 
-from umbrella_checks.config.suite import FLOORS, Duration, Size, SuiteConfig
+from umbrella_checks.config.loading import FLOORS
+from umbrella_checks.config.suite import SuiteConfig
+from umbrella_checks.config.units import Duration, Size
 
 HEADER = """# Every key of umbrella.toml
 

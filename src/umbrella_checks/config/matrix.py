@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, field
 
-from umbrella_checks.config.suite import ConfigError, Routes, fillable, one_line_error
+from umbrella_checks.config.loading import fillable, one_line_error
+from umbrella_checks.config.suite import ConfigError, Routes
 
 Who = Literal["anonymous", "user", "admin", "invalid-token", "limit-exhausted"]
 Status = Annotated[int, Meta(ge=100, le=599)]

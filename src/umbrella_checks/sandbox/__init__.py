@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from umbrella_checks.sandbox.faults import FAULTS, FaultError, Faults, fault_table, parse_faults
+from umbrella_checks.sandbox.faults import FAULTS, Faults, fault_table, parse_faults
+from umbrella_checks.sandbox.switches import FaultError
 
 if TYPE_CHECKING:
     from umbrella_checks.sandbox.server import Sandbox

@@ -13,8 +13,9 @@ import sys
 import threading
 
 from umbrella_checks import ENVIRONMENTS
-from umbrella_checks.sandbox.faults import FAULTS, FAULTS_ENV, FaultError, fault_table, parse_faults
+from umbrella_checks.sandbox.faults import FAULTS, FAULTS_ENV, fault_table, parse_faults
 from umbrella_checks.sandbox.server import Sandbox
+from umbrella_checks.sandbox.switches import FaultError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,154 +7,28 @@ on it; the self-tests in ``tests/`` prove that, switch by switch.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from umbrella_checks.sandbox.switches import (
+    Fault,
+    FaultError,
+    Outgoing,
+    credentials_on_preflights,
+    milliseconds,
+    parse_5xx,
+    parse_limit,
+    parse_slow,
+    preflight_200,
+    route_code,
+    route_ms,
+    route_value,
+    seconds,
+    without_max_age,
+)
+
 FAULTS_ENV = "UMBRELLA_SANDBOX_FAULTS"
-
-
-@dataclass
-class Outgoing:
-    """An answer the sandbox is about to send, which a fault may reshape in place: its status
-    and headers (the body is fixed by then). The request's method and path say which."""
-
-    method: str
-    path: str
-    status: int
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One switch: what its value looks like (None: a plain switch) and what it does.
-
-    A fault that changes how answers look (a header, a status) says how in ``reshape`` — the
-    server applies it to every answer, so such a fault lives here whole; faults that change
-    what the service does (a delay, a crash, a wrong count) are honoured by the server."""
-
-    value: str | None
-    effect: str
-    # Turns the text after ``=`` into what the server reads (``Faults.values_of``).
-    parse: Callable[[str], Any] | None = None
-    # (the answer about to go out, the switch's value or None) -> None: reshape it in place.
-    reshape: Callable[[Outgoing, Any], None] | None = None
-
-    def usage(self, name: str) -> str:
-        return f"{name}={self.value}" if self.value else name
-
-
-class FaultError(ValueError):
-    """An unknown or malformed fault switch, phrased for the user."""
-
-
-@dataclass(frozen=True)
-class Delay:
-    route: str
-    # (cumulative probability upper bound in 0..1, delay seconds), checked in order.
-    steps: tuple[tuple[float, float], ...]
-
-
-def _parse_slow(value: str) -> Delay:
-    route, sep, spec = value.rpartition(":")
-    if not sep or not route:
-        raise FaultError(f"slow={value}: expected slow=ROUTE:MS, e.g. slow=/v1/artists:800")
-    explicit: list[tuple[float, float]] = []
-    base: float | None = None
-    for part in spec.split(","):
-        ms, at, pct = part.partition("@")
-        try:
-            seconds = float(ms) / 1000
-            share = float(pct) / 100 if at else None
-        except ValueError:
-            raise FaultError(f"slow={value}: {part!r} is not MS or MS@PCT") from None
-        if share is None:
-            base = seconds
-        else:
-            explicit.append((share, seconds))
-    steps: list[tuple[float, float]] = []
-    bound = 0.0
-    for share, seconds in explicit:
-        bound += share
-        steps.append((bound, seconds))
-    if bound > 1:
-        raise FaultError(f"slow={value}: the percentages add up to more than 100")
-    rest = base if base is not None else 0.0  # no base: the other answers are not delayed
-    steps.append((1.0 + 1e-9, rest))
-    return Delay(route, tuple(steps))
-
-
-def _parse_5xx(value: str) -> tuple[str, float]:
-    route, sep, pct = value.partition(":")
-    if not route:
-        raise FaultError("route-5xx needs a route, e.g. route-5xx=/v1/gigs or route-5xx=*:5")
-    try:
-        share = float(pct) / 100 if sep else 1.0
-    except ValueError:
-        raise FaultError(f"route-5xx={value}: {pct!r} is not a percentage") from None
-    return route, share
-
-
-def _parse_limit(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise FaultError(f"{value!r}: give a whole number of at least 1, e.g. 100")
-    return int(value)
-
-
-def _route(value: str) -> str:
-    return value
-
-
-def _without_max_age(answer: Outgoing, _: object) -> None:
-    if answer.method == "OPTIONS":
-        answer.headers.pop("Access-Control-Max-Age", None)
-
-
-def _preflight_200(answer: Outgoing, _: object) -> None:
-    if answer.method == "OPTIONS" and answer.status == 204:
-        answer.status = 200
-
-
-def _credentials_on_preflights(answer: Outgoing, _: object) -> None:
-    if answer.method == "OPTIONS":
-        answer.headers["Access-Control-Allow-Credentials"] = "true"
-
-
-def _seconds(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise FaultError(f"{value!r} is not a number of seconds, e.g. 120 or -60") from None
-
-
-def _milliseconds(value: str) -> float:
-    try:
-        seconds = float(value) / 1000
-    except ValueError:
-        seconds = -1.0
-    if seconds < 0:
-        raise FaultError(f"{value!r} is not a number of milliseconds, e.g. 200")
-    return seconds
-
-
-def _route_code(value: str) -> tuple[str, str]:
-    route, sep, code = value.partition(":")
-    if not route or not sep or not code:
-        raise FaultError(
-            f"error-code={value}: expected ROUTE:CODE, e.g. error-code=/v1/profile:UNAUTHORIZED"
-        )
-    return route, code
-
-
-def _route_ms(value: str) -> tuple[str, float]:
-    route, sep, ms = value.rpartition(":")
-    try:
-        seconds = float(ms) / 1000
-    except ValueError:
-        seconds = -1.0
-    if not sep or not route or seconds < 0:
-        raise FaultError(f"{value}: expected ROUTE:MS, e.g. /v1/health:80")
-    return route, seconds
 
 
 # name -> switch. The README's fault table is generated from this (``fault_table``), and a
@@ -178,7 +52,7 @@ FAULTS: dict[str, Fault] = {
     "health-clock": Fault(
         "SECONDS",
         "health's timestamp is SECONDS ahead of the real time (negative: behind)",
-        _seconds,
+        seconds,
     ),
     "stale-version": Fault(
         None, "health reports the previous version 0.0.9 (deploy did not roll out)"
@@ -187,7 +61,7 @@ FAULTS: dict[str, Fault] = {
         "MS",
         "every answer arrives MS ms later, as from a distant edge: network time, outside the "
         "service's own (its Server-Timing leaves it out)",
-        _milliseconds,
+        milliseconds,
     ),
     "routes-lost": Fault(
         None, "every API route answers the 404 envelope, health too (the Worker lost its routes)"
@@ -205,46 +79,46 @@ FAULTS: dict[str, Fault] = {
         "ROUTE:MS[,MS@PCT...]",
         "delay answers on routes starting with ROUTE (`*` = all) by MS ms; "
         "`100,600@10` delays 10% of answers by 600 ms and the rest by 100 ms",
-        _parse_slow,
+        parse_slow,
     ),
     "slow-but-first": Fault(
         "ROUTE:MS",
         "delay every answer on ROUTE by MS ms except the first: most samples over a budget, "
         "not all",
-        _route_ms,
+        route_ms,
     ),
     "slow-every-other": Fault(
         "ROUTE:MS",
         "delay every other answer on ROUTE by MS ms, the first among them: a route whose "
         "latency varies on its own, alone as in a burst",
-        _route_ms,
+        route_ms,
     ),
     "slow-at-first": Fault(
         "ROUTE:MS",
         "the first 3 answers on ROUTE (the tier's samples among its burst) take MS ms, as its "
         "own Server-Timing says; later ones, sent alone, are fast",
-        _route_ms,
+        route_ms,
     ),
     "burst-503": Fault(
         "N",
         "with more than N requests in flight, the platform answers the extra ones with its own "
         "503 HTML page (a dev server shedding load)",
-        _parse_limit,
+        parse_limit,
     ),
     "burst-stall": Fault(
         "N",
         "with more than N requests in flight, the extra ones stall until the client gives up "
         "(one workerd process under a burst), and are answered alone",
-        _parse_limit,
+        parse_limit,
     ),
     "platform-503": Fault(
         None, "every route answers 503 with the platform's own HTML error page, health too"
     ),
     "route-5xx": Fault(
-        "ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)", _parse_5xx
+        "ROUTE[:PCT]", "answer 500 on routes starting with ROUTE (PCT% of requests)", parse_5xx
     ),
     "envelope-missing": Fault(
-        "ROUTE", "successful answers on ROUTE are bare JSON, no envelope", _route
+        "ROUTE", "successful answers on ROUTE are bare JSON, no envelope", route_value
     ),
     "usage-in-body": Fault(
         None,
@@ -275,14 +149,14 @@ FAULTS: dict[str, Fault] = {
         "ROUTE",
         "routes starting with ROUTE answer 500 with D1's own words in the body (D1_ERROR: no "
         "such table … SQLITE_ERROR)",
-        _route,
+        route_value,
     ),
     "cors-missing": Fault(None, "no Access-Control-Allow-Origin on any answer"),
     "preflight-max-age": Fault(
         "SECONDS",
         "preflight answers say Access-Control-Max-Age: SECONDS (browsers then ask again that "
         "often before every cross-origin call)",
-        _seconds,
+        seconds,
         reshape=lambda answer, seconds: (
             answer.headers.update({"Access-Control-Max-Age": f"{seconds:g}"})
             if answer.method == "OPTIONS"
@@ -292,25 +166,25 @@ FAULTS: dict[str, Fault] = {
     "preflight-no-max-age": Fault(
         None,
         "preflight answers carry no Access-Control-Max-Age (browsers reuse them for 5 s)",
-        reshape=_without_max_age,
+        reshape=without_max_age,
     ),
     "cors-any-origin": Fault(None, "any Origin is reflected with credentials"),
     "preflight-200": Fault(
         None,
         "harmless: preflight answers are 200 instead of 204 (as many CORS middlewares answer)",
-        reshape=_preflight_200,
+        reshape=preflight_200,
     ),
     "credentials-on-every-preflight": Fault(
         None,
         "harmless: every preflight carries Access-Control-Allow-Credentials: true, an origin "
         "that is not allowed too (it still gets no Access-Control-Allow-Origin)",
-        reshape=_credentials_on_preflights,
+        reshape=credentials_on_preflights,
     ),
     "cors-no-credentials": Fault(
         None, "allowed origins get no Access-Control-Allow-Credentials (cookies dropped)"
     ),
     "error-code": Fault(
-        "ROUTE:CODE", "errors on routes starting with ROUTE carry the code CODE", _route_code
+        "ROUTE:CODE", "errors on routes starting with ROUTE carry the code CODE", route_code
     ),
     "success-on-error": Fault(None, 'error envelopes say "success": true'),
     "echo-token": Fault(None, "401 and 403 messages echo the request's bearer token"),
@@ -355,7 +229,7 @@ FAULTS: dict[str, Fault] = {
     "limit-account-exhausted": Fault(
         None, "the limit test account has used up today's Violet quota before the run"
     ),
-    "violet-limit": Fault("N", "Violet's daily limit is N instead of 50", _parse_limit),
+    "violet-limit": Fault("N", "Violet's daily limit is N instead of 50", parse_limit),
     "rate-limit-global": Fault(None, "one Violet quota shared by all accounts"),
     "rate-limit-remaining-wrong": Fault(
         None,
@@ -370,7 +244,7 @@ FAULTS: dict[str, Fault] = {
     "reset-off": Fault(
         "SECONDS",
         "Violet's X-RateLimit-Reset and Retry-After point SECONDS past the real reset",
-        _seconds,
+        seconds,
     ),
     "pending-migration": Fault(None, "the repo has a migration the database has not applied"),
     "unknown-migration": Fault(None, "the database records a migration the repo does not have"),
@@ -398,7 +272,7 @@ FAULTS: dict[str, Fault] = {
     "traffic-errors": Fault(
         "PCT",
         "Cloudflare analytics: PCT% of the Worker's invocations in the last day were errors",
-        _seconds,
+        seconds,
     ),
     "traffic-drop": Fault(
         None, "Cloudflare analytics: the Worker's requests fell to a third of the period before"
@@ -425,10 +299,12 @@ class Faults:
     raw: tuple[str, ...] = ()
 
     def __contains__(self, name: object) -> bool:
-        return name in self.names
+        """Is the switch ``name`` on? Looked up through the registry: a name no fault has (a
+        typo in the sandbox's code) raises instead of reading as "off" forever."""
+        return _known(name) in self.names
 
     def values_of(self, name: str) -> tuple[Any, ...]:
-        return self.values.get(name, ())
+        return self.values.get(_known(name), ())
 
     @property
     def limit(self) -> int | None:
@@ -464,6 +340,12 @@ class Faults:
             if route == "*" or path.startswith(route):
                 return float(share)
         return 0.0
+
+
+def _known(name: object) -> object:
+    if name not in FAULTS:
+        raise KeyError(f"no sandbox fault is called {name!r} (sandbox/faults.py's FAULTS)")
+    return name
 
 
 def parse_faults(specs: list[str], environ: Mapping[str, str] | None = None) -> Faults:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
+from umbrella_checks import history
 from umbrella_checks.sandbox.faults import Faults
 
 # The same DDL wrangler runs before applying migrations.
@@ -229,8 +230,8 @@ SEEDED = {
 
 
 def seed_history(path: Path, now: datetime) -> None:
-    from umbrella_checks.operations import history
-
+    """Four weeks of the daily and post-deploy figures, one run a day, in the trend store's
+    own format (``history.py``): the weekly trends judge on a first run."""
     for days in range(28, 0, -1):
         for tier in ("daily", "postdeploy"):
             figures = [(name, value) for (t, name), value in SEEDED.items() if t == tier]

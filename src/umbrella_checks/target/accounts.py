@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from umbrella_checks.config.settings import TOKEN_VARS
 from umbrella_checks.errors import MissingInput, fail
 from umbrella_checks.secrets import Secret
 from umbrella_checks.services.clerk import (
@@ -24,6 +23,20 @@ from umbrella_checks.services.clerk import (
     TokenStore,
     jwt_expiry,
 )
+
+# account -> environment variables that may hold its token, first wins.
+TOKEN_VARS: dict[str, tuple[str, ...]] = {
+    # An account already over today's Violet quota (the sandbox has one); without it, the
+    # destructive level uses up the limit account's.
+    "exhausted": ("UMBRELLA_EXHAUSTED_TOKEN",),
+    "user": ("UMBRELLA_USER_TOKEN", "SMOKE_TEST_TOKEN"),
+    "admin": ("UMBRELLA_ADMIN_TOKEN",),
+    "limit": ("UMBRELLA_LIMIT_TOKEN",),
+    # Real tokens for the forged-token review: one of the target's own Clerk instance kept
+    # past its expiry, and a live one from another instance (e.g. development's for production).
+    "expired": ("UMBRELLA_EXPIRED_TOKEN",),
+    "other-issuer": ("UMBRELLA_OTHER_ISSUER_TOKEN",),
+}
 
 # The matrix's "invalid-token" caller: a token no Clerk instance signed.
 INVALID_TOKEN = Secret("invalid-token", "invalid.token.for-umbrella-checks")

@@ -7,7 +7,6 @@ traceback full of locals can carry a token into a report. No pytest import here.
 
 from __future__ import annotations
 
-import contextlib
 import json as jsonlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,34 +24,11 @@ from umbrella_checks.errors import (
     RootCause,
 )
 from umbrella_checks.evidence import saw
-
-# What an error body must never carry, by what it gives away. The database's own words (D1's
-# and SQLite's error names, SQL) are a leak of their own: the schema, and where to inject.
-_DATABASE_WORDS = (
-    "D1_ERROR",
-    "SQLITE_",
-    "sqlite3.",
-    "SELECT ",
-    "INSERT INTO",
-    "UPDATE ",
-    "DELETE FROM",
-    "no such table",
-    "no such column",
-)
-_STACK_MARKERS = {
-    "Traceback (most recent call last)": "a Python traceback",
-    'File "/': "a file path",
-    "    at ": "a stack frame (at …)",
-    ".js:": "a source position (.js:)",
-    ".ts:": "a source position (.ts:)",
-}
+from umbrella_checks.target.leaks import leak_in
+from umbrella_checks.target.timing import BY_BYTES
 
 # Headers that say an answer came from a cache, not from the Worker just now.
 _CACHE_HITS = ("HIT", "STALE", "UPDATING", "REVALIDATED")
-
-
-# How an answer's service time was measured, for the figures and the failure message.
-BY_BYTES = "time to first byte less a round trip"
 
 
 def snippet(text: str, limit: int = 160) -> str:
@@ -206,17 +182,8 @@ class Answer:
         return f" — and the body leaks {leaked}" if leaked else ""
 
     def leak(self) -> str | None:
-        """What the body gives away that it must not: the database's own words, a stack trace
-        or a file path; None when nothing."""
-        for word in _DATABASE_WORDS:
-            if word in self.text:
-                return (
-                    f"the database's own words ({word.strip()!r}: the schema, and where to inject)"
-                )
-        for marker, what in _STACK_MARKERS.items():
-            if marker in self.text:
-                return what
-        return None
+        """What the body gives away that it must not (``leaks.py``); None when nothing."""
+        return leak_in(self.text)
 
     def json(self) -> Any:
         try:
@@ -389,6 +356,23 @@ class Answer:
         )
         return self
 
+    def envelope_violation(self) -> str | None:
+        """What breaks the contract's envelope rule in this answer, for any check that sent
+        it: a JSON answer of a route not recorded as bare, without ``success`` and
+        ``meta.timestamp``. None when the rule holds, or does not apply."""
+        if not self.enveloped or "json" not in self.headers.get("content-type", ""):
+            return None
+        try:
+            body = self.parsed()
+        except ValueError:  # UnicodeDecodeError too: the checks that read it say so
+            return None
+        if not envelope_problem(body):
+            return None
+        return (
+            f"{self.what}: expected a JSON envelope with success and meta.timestamp, "
+            f"got {self.status} {snippet(self.text)}"
+        )
+
     def expect_envelope(self) -> dict[str, Any]:
         """The contract's envelope: ``success`` and ``meta.timestamp``; errors need a code.
         A route recorded as bare answers without one, by design."""
@@ -443,32 +427,3 @@ class Answer:
 
 def _either(codes: tuple[int, ...]) -> str:
     return " or ".join(str(code) for code in codes)
-
-
-def server_timing(header: str) -> dict[str, float]:
-    """``Server-Timing`` as metric name -> seconds (metrics without ``dur`` left out; the first
-    of a repeated name counts). Grammar: ``name;dur=12.5;desc="x", other;dur=3``."""
-    metrics: dict[str, float] = {}
-    for entry in header.split(","):
-        name, *params = (part.strip() for part in entry.split(";"))
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "dur" and name and name not in metrics:
-                # A malformed dur is no figure: the answer is then timed by its bytes.
-                with contextlib.suppress(ValueError):
-                    metrics[name] = float(value.strip().strip('"')) / 1000
-    return metrics
-
-
-def server_time(
-    response: httpx.Response, ttfb: float, rtt: float | None, metrics: tuple[str, ...]
-) -> tuple[float, str]:
-    """The service's own time for an answer, and how it was measured: the first of
-    ``metrics`` its ``Server-Timing`` reports (a metric that times the whole answer), else
-    time to first byte less one network round trip. A metric that times a part (``db``) is
-    never taken for the whole: a Worker timing only its query would pass any budget."""
-    reported = server_timing(response.headers.get("Server-Timing", ""))
-    for name in metrics:
-        if name in reported:
-            return reported[name], f"Server-Timing {name}"
-    return max(ttfb - (rtt or 0.0), 0.0), BY_BYTES

@@ -7,110 +7,25 @@ Answers and their expectations are ``answer.py``; how much is in flight at once 
 from __future__ import annotations
 
 import contextlib
-import json as jsonlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any, NoReturn
-
-import httpx
 
 from umbrella_checks.config.suite import Envelope, Errors, Http, SuiteConfig
 from umbrella_checks.errors import UNREACHABLE, UNRESPONSIVE, RootCause, Unreachable
 from umbrella_checks.secrets import Secret, scrub
-from umbrella_checks.target.answer import Answer, envelope_problem, server_time, snippet
+from umbrella_checks.target.answer import Answer
+from umbrella_checks.target.exchange import (
+    Exchange,
+    NotSent,
+    Overwhelmed,
+    Planned,
+    is_platform_page,
+)
 from umbrella_checks.target.pacing import Pacer
 from umbrella_checks.transport import NoAnswer, RequestCounter, new_client, send
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A request by what identifies it: the same method, path, credential, headers and body
-    get the same answer, whether prefetched or sent when a check asks."""
-
-    method: str
-    path: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes | None
-
-    @classmethod
-    def of(
-        cls,
-        method: str,
-        path: str,
-        token: Secret | None = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        content: str | bytes | None = None,
-    ) -> Planned:
-        sent = dict(headers or {})
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token.reveal()}"
-        body: bytes | None = content.encode() if isinstance(content, str) else content
-        if json is not None:
-            body = jsonlib.dumps(json, separators=(",", ":")).encode()
-            sent.setdefault("Content-Type", "application/json")
-        return cls(method, path, tuple(sorted(sent.items())), body)
-
-    def __repr__(self) -> str:  # never the Authorization header
-        return f"Planned({self.method} {self.path})"
-
-
-@dataclass
-class Exchange:
-    response: httpx.Response
-    started: float
-    finished: float
-    marks: dict[str, float]
-    # Seconds spent waiting for a place among the requests in flight (the run's own queue),
-    # and how many were in flight with it.
-    queued: float = 0.0
-    company: int = 1
-    in_burst: bool = False
-
-    @property
-    def rtt(self) -> float | None:
-        """TCP connect time, when this exchange opened its connection."""
-        start = self.marks.get("connection.connect_tcp.started")
-        done = self.marks.get("connection.connect_tcp.complete")
-        return done - start if start is not None and done is not None else None
-
-    def _mark(self, event: str, default: float) -> float:
-        for protocol in ("http11", "http2"):
-            if f"{protocol}.{event}" in self.marks:
-                return self.marks[f"{protocol}.{event}"]
-        return default
-
-    @property
-    def first_byte(self) -> float:
-        """Seconds from sending the request's headers to its answer's headers."""
-        sent = self._mark("send_request_headers.started", self.started)
-        return self._mark("receive_response_headers.complete", self.finished) - sent
-
-    def answer(
-        self,
-        method: str,
-        url: str,
-        rtt: float | None,
-        errors: Errors,
-        enveloped: bool,
-        metrics: tuple[str, ...],
-    ) -> Answer:
-        spent, timed_by = server_time(self.response, self.first_byte, self.rtt or rtt, metrics)
-        return Answer(
-            method,
-            url,
-            self.response,
-            self.finished - self.started,
-            server_time=spent,
-            timed_by=timed_by,
-            errors=errors,
-            enveloped=enveloped,
-            queued=self.queued,
-            in_burst=self.in_burst,
-        )
 
 
 class ApiClient:
@@ -333,7 +248,7 @@ class ApiClient:
         except NoAnswer as exc:
             self._no_answer(what, exc)  # no connection at all: nothing to confirm
         else:
-            if not _platform_page(first):
+            if not is_platform_page(first):
                 return first
             seen, company = f"the platform's own {first.response.status_code} page", first.company
         self.pacer.overwhelmed(company)
@@ -342,7 +257,7 @@ class ApiClient:
                 alone = self._received(what, lambda: self._exchange(planned, paced=False))
             finally:
                 self.counter.add()  # sent as well: the run's count says so
-        if not _platform_page(alone):
+        if not is_platform_page(alone):
             with self._lock:
                 self.overwhelmed.append((what, seen))
         return alone
@@ -472,8 +387,8 @@ class ApiClient:
         headers = dict(planned.headers)
         if not paced:
             turn: Any = contextlib.nullcontext((0.0, 1))
-        elif timed and not self._parallel_after_the_rest():
-            turn = self._alone_turn()
+        elif timed:
+            turn = self.pacer.timed_slot(self._timeouts)
         else:
             turn = self.pacer.slot(expected)
         with turn as (queued, company):
@@ -509,68 +424,15 @@ class ApiClient:
             self.pacer.answered(exchange.first_byte, company)
         return exchange
 
-    def _parallel_after_the_rest(self) -> bool:
-        """Once the requests that asked before this one have left: has the target been shown
-        to serve in parallel?"""
-        if not self.pacer.parallel:
-            self.pacer.queue_left(self._timeouts)
-        return self.pacer.parallel
-
-    @contextlib.contextmanager
-    def _alone_turn(self) -> Iterator[tuple[float, int]]:
-        """A place with nothing else in flight (the time waited for it is the run's own)."""
-        asked = time.perf_counter()
-        with self.pacer.alone(timeout=self._timeouts):
-            yield time.perf_counter() - asked, 1
-
     def _check_envelope(self, answer: Answer) -> None:
         """Remember JSON answers without the contract's envelope; the plugin fails the check
         that sent the request (in its call phase, once), unless that check failed already."""
-        if not answer.enveloped or "json" not in answer.headers.get("content-type", ""):
-            return
-        try:
-            body = answer.parsed()
-        except ValueError:  # UnicodeDecodeError too
-            return  # not JSON after all: the checks that read it say so
-        if envelope_problem(body):
-            self.envelope_violations.append(
-                (
-                    answer.route,
-                    f"{answer.what}: expected a JSON envelope with success and meta.timestamp, "
-                    f"got {answer.status} {snippet(answer.text)}",
-                )
-            )
+        violation = answer.envelope_violation()
+        if violation is not None:
+            self.envelope_violations.append((answer.route, violation))
 
     def get(self, path: str, **kwargs: Any) -> Answer:
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> Answer:
         return self.request("POST", path, **kwargs)
-
-
-class NotSent(NoAnswer):
-    """A prefetched request the client dropped before sending: the target had stopped
-    answering."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, timed_out=False)
-
-
-class Overwhelmed(NoAnswer):
-    """A request of the tier's burst that got no answer in time, and how many were in flight
-    with it: to be asked again alone before it counts as a hang."""
-
-    def __init__(self, message: str, company: int) -> None:
-        super().__init__(message, timed_out=True)
-        self.company = company
-
-
-def _platform_page(exchange: Exchange) -> bool:
-    """A 5xx whose body is no JSON: the platform's error page, not the Worker's answer."""
-    if exchange.response.status_code < 500:
-        return False
-    try:
-        exchange.response.json()
-    except ValueError:  # UnicodeDecodeError too
-        return True
-    return False

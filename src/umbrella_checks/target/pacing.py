@@ -118,6 +118,22 @@ class Pacer:
                 lambda: not self._waiting and self._expected <= 0, timeout=timeout
             )
 
+    @contextlib.contextmanager
+    def timed_slot(self, timeout: float) -> Iterator[tuple[float, int]]:
+        """A place for a request whose time is judged (a latency sample): once the requests
+        that asked before it have theirs, beside others if answers have shown the target serves
+        in parallel, else alone — a target that serves one at a time would otherwise show its
+        queue behind the run's own requests as the service's time."""
+        if not self.parallel:
+            self.queue_left(timeout)
+        if self.parallel:
+            with self.slot() as turn:
+                yield turn
+            return
+        asked = time.perf_counter()
+        with self.alone(timeout=timeout):
+            yield time.perf_counter() - asked, 1
+
     def _grant(self) -> None:
         """(Under the lock.) Let the next askers in while the window has room."""
         while self._waiting and not self._alone and self._in_flight < int(self.limit):

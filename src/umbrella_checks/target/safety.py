@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 HOW_TO_OPT_IN = (
     "run destructive checks against staging: pytest -m destructive --umbrella-allow-destructive "
-    "--umbrella-environment=staging --base-url=https://<staging host>"
+    "--umbrella-environment=staging --base-url=https://<staging host> (on the bundled sandbox: "
+    "pytest -m destructive --umbrella-sandbox --umbrella-allow-destructive)"
 )
 
 # What a target must answer for destructive checks to run against it (and what the run must be

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from umbrella_checks.operations import history, incident
+from umbrella_checks import history
+from umbrella_checks.operations import incident
 from umbrella_checks.secrets import Secret, from_env
 from umbrella_checks.services import slack
 from umbrella_checks.wiring.reporting import TIERS

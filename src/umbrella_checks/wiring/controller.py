@@ -47,7 +47,8 @@ from umbrella_checks.wiring.outcomes import (
     outcome_kind,
     skip_reason,
 )
-from umbrella_checks.wiring.runstate import FIGURE, run_of, target_version
+from umbrella_checks.wiring.probe import target_version
+from umbrella_checks.wiring.runstate import FIGURE, run_of
 
 # Skips --umbrella-strict-skips leaves alone: refusing is the guard's point, "not applicable" is
 # a choice made in the config, and a stopped check's defect already failed once.

@@ -1,6 +1,6 @@
 """The ``sends`` marker and reading it: what each selected check declared it will send.
 
-The planner and what it plans are domain code (``target/planning.py``); this is where pytest's
+The planner and what it plans are domain code (``wiring/planning.py``); this is where pytest's
 markers and items meet them.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella_checks.config.settings import Settings
-from umbrella_checks.target.planning import Declare, Planner, TokenSource
+from umbrella_checks.settings import Settings
+from umbrella_checks.wiring.planning import Declare, Planner, TokenSource
 
 MARKER = "sends"
 

@@ -14,7 +14,6 @@ import pytest
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
 from umbrella_checks import __version__
-from umbrella_checks.config.settings import NO_TARGET, TOKEN_VARS
 from umbrella_checks.errors import (
     NOT_THE_API,
     PLATFORM_PAGE,
@@ -29,8 +28,9 @@ from umbrella_checks.errors import (
 from umbrella_checks.evidence import collecting
 from umbrella_checks.operations.baseline import Baseline
 from umbrella_checks.secrets import Secret
-from umbrella_checks.target.client import Planned
-from umbrella_checks.target.planning import over_documented_limits
+from umbrella_checks.settings import NO_TARGET
+from umbrella_checks.target.accounts import TOKEN_VARS
+from umbrella_checks.target.exchange import Planned
 from umbrella_checks.wiring.declared import MARKER as SENDS_MARKER
 from umbrella_checks.wiring.declared import declared
 from umbrella_checks.wiring.fixtures import PLUGINS
@@ -42,20 +42,11 @@ from umbrella_checks.wiring.outcomes import (
     seen_key,
     severity_of,
 )
+from umbrella_checks.wiring.planning import over_documented_limits
+from umbrella_checks.wiring.probe import PENDING, Probe, probe_and_prefetch
 from umbrella_checks.wiring.reporting import rotate
-from umbrella_checks.wiring.runstate import (
-    PENDING,
-    Probe,
-    controller_run,
-    informational,
-    is_worker,
-    probe_and_prefetch,
-    reports_dir,
-    run_key,
-    run_of,
-    worker_run,
-    worker_share,
-)
+from umbrella_checks.wiring.runstate import informational, is_worker, reports_dir, run_key, run_of
+from umbrella_checks.wiring.startup import controller_run, worker_run, worker_share
 
 MARKERS = {
     "postdeploy": "runs right after a deploy; CI decides on rollback from it (fast, read-only)",

@@ -28,12 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from umbrella_checks.config.settings import (
-    SettingsError,
-    cloudflare_access,
-    script_config,
-    validate_url,
-)
+from umbrella_checks.access import SettingsError, cloudflare_access, validate_url
 from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.config.wrangler import WranglerApp, WranglerError
 from umbrella_checks.errors import CheckFailed, CouldNotCheck, RootCause, Unreachable
@@ -41,6 +36,7 @@ from umbrella_checks.operations.baseline import Baseline, BaselineError
 from umbrella_checks.operations.verdict import BROKEN, COULD_NOT_RUN, DEGRADED, HEALTHY
 from umbrella_checks.secrets import SecretError, scrub
 from umbrella_checks.services.analytics import GraphQL, p95_bounds
+from umbrella_checks.settings import script_config
 from umbrella_checks.target.accounts import Accounts
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.transport import RequestCounter

@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from umbrella_checks.config.settings import SettingsError, script_config, validate_url
+from umbrella_checks.access import SettingsError, validate_url
 from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.secrets import from_env
 from umbrella_checks.services.slack import post
+from umbrella_checks.settings import script_config
 from umbrella_checks.target.client import ApiClient
 
 THRESHOLD = 2  # consecutive failures before alerting (runbook › Monitoring › Application Health)

@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from umbrella_checks.config.settings import Settings
 from umbrella_checks.config.suite import DocumentedLimit
 from umbrella_checks.secrets import Secret
-from umbrella_checks.target.client import Planned
+from umbrella_checks.settings import Settings
+from umbrella_checks.target.exchange import Planned
 
 
 class Unplannable(Exception):

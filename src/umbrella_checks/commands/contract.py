@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from umbrella_checks import ENVIRONMENTS
-from umbrella_checks.config.settings import Settings, SettingsError, resolve
+from umbrella_checks.access import SettingsError
 from umbrella_checks.config.suite import ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
 from umbrella_checks.secrets import Secret
+from umbrella_checks.settings import Settings, resolve
 from umbrella_checks.target.answer import Answer, envelope_problem
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.target.safety import read_reported

@@ -20,17 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from umbrella_checks.config.settings import (
-    SettingsError,
-    clerk_access,
-    clerk_client,
-    script_config,
-)
+from umbrella_checks.access import SettingsError, clerk_access, clerk_client
 from umbrella_checks.config.suite import Budgets, ConfigError, SuiteConfig
 from umbrella_checks.errors import CheckFailed
-from umbrella_checks.sandbox.faults import FaultError, parse_faults
+from umbrella_checks.sandbox.faults import parse_faults
 from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
+from umbrella_checks.sandbox.switches import FaultError
 from umbrella_checks.services.clerk import ClerkError, TokenStore
+from umbrella_checks.settings import script_config
 from umbrella_checks.target.accounts import Accounts
 from umbrella_checks.target.client import ApiClient
 from umbrella_checks.target.safety import Reported, read_reported, refusal

@@ -301,7 +301,7 @@ class Faults:
     def __contains__(self, name: object) -> bool:
         """Is the switch ``name`` on? Looked up through the registry: a name no fault has (a
         typo in the sandbox's code) raises instead of reading as "off" forever."""
-        return _known(name) in self.names
+        return _known(str(name)) in self.names
 
     def values_of(self, name: str) -> tuple[Any, ...]:
         return self.values.get(_known(name), ())
@@ -342,7 +342,7 @@ class Faults:
         return 0.0
 
 
-def _known(name: object) -> object:
+def _known(name: str) -> str:
     if name not in FAULTS:
         raise KeyError(f"no sandbox fault is called {name!r} (sandbox/faults.py's FAULTS)")
     return name

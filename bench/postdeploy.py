@@ -172,7 +172,7 @@ def main() -> None:
         + (f" {'after s, pip install . only':>28}" if runtime else "")
     )
     failed = 0
-    for latency in (0, 200):
+    for latency in (0, 50, 200):
         results = {}
         runs_of = {"before": {"config": SERIAL_CONFIG}, "after": {}}
         if runtime:

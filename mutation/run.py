@@ -110,12 +110,31 @@ class Outcome:
         return self.killed + len(self.survivors)
 
 
-def load_scope(path: Path) -> tuple[dict[str, Any], list[Target], list[Equivalent]]:
+MAP = REPO / "mutation" / "map.json"
+
+
+def tests_of(module: str, mapped: dict[str, list[str]]) -> tuple[str, ...]:
+    """A module's self-tests, from coverage (``mutation/map.json``, made by ``--map``): the
+    test files that executed one of its lines, in-process or in a subprocess."""
+    if module not in mapped:
+        raise SystemExit(
+            f"mutation/map.json names no self-test for {module}: run `python mutation/run.py "
+            "--map` (the whole self-test suite, once, under coverage)"
+        )
+    return tuple(mapped[module])
+
+
+def load_scope(
+    path: Path, mapped: dict[str, list[str]] | None = None
+) -> tuple[dict[str, Any], list[Target], list[Equivalent]]:
+    """The scope; a target's self-tests are its ``tests`` when given, else the map's."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if mapped is None:
+        mapped = json.loads(MAP.read_text(encoding="utf-8"))["modules"] if MAP.exists() else {}
     targets = [
         Target(
             module=entry["module"],
-            tests=tuple(entry["tests"]),
+            tests=tuple(entry["tests"]) if "tests" in entry else tests_of(entry["module"], mapped),
             only=tuple(entry.get("only", ())),
             timeout=float(entry.get("timeout", data["run"]["timeout"])),
         )
@@ -306,6 +325,76 @@ def baseline(
     }
     plan_path(slug).write_text(json.dumps(plan), encoding="utf-8")
     return None
+
+
+def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
+    """Run every self-test once, unmutated, under coverage with each test's node id as its
+    context (``contexts.py``; subprocesses count for the test that started them), and return,
+    per module in scope, the test files that executed one of its lines."""
+    lane = make_lane(0)
+    data_file = WORK / "map.coverage"
+    for stale in WORK.glob("map.coverage*"):
+        stale.unlink()
+    rcfile = WORK / "map.coveragerc"
+    rcfile.write_text(
+        "[run]\n"
+        f"data_file = {data_file}\n"
+        "include =\n" + "".join(f"    */{module}\n" for module in modules) + "parallel = true\n"
+        "context = ${MUTATION_CONTEXT-}\n",
+        encoding="utf-8",
+    )
+    env = lane_env(lane)
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "-p",
+                "contexts",
+                "-n",
+                str(lanes),
+                "tests",
+            ],
+            cwd=lane,
+            env={
+                **env,
+                "PYTHONPATH": os.pathsep.join([str(REPO / "mutation"), env["PYTHONPATH"]]),
+                "COVERAGE_PROCESS_START": str(rcfile),
+            },
+            timeout=7200,
+            check=False,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "coverage", "combine", f"--rcfile={rcfile}", "-q"],
+            cwd=lane,
+            env=env,
+            check=True,
+        )
+    finally:
+        shutil.rmtree(lane, ignore_errors=True)
+    import coverage
+
+    data = coverage.CoverageData(basename=str(data_file))
+    data.read()
+    found: dict[str, set[str]] = {module: set() for module in modules}
+    for measured in data.measured_files():
+        module = next((m for m in modules if measured.endswith("/" + m)), None)
+        if module is None:
+            continue
+        for contexts in data.contexts_by_lineno(measured).values():
+            # A node id under the lane's tests/ folder: its file is the self-test to run.
+            found[module].update(
+                "tests/" + context.split("::", 1)[0].removeprefix("tests/")
+                for context in contexts
+                if context
+            )
+    return {module: sorted(tests) for module, tests in found.items()}
 
 
 def scope_lines(module: Path, names: tuple[str, ...]) -> list[range]:
@@ -739,6 +828,7 @@ def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome
 
 
 def main(argv: list[str] | None = None) -> int:
+    global WORK  # --all-operators keeps its sessions apart
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scope", type=Path, default=REPO / "mutation" / "scope.toml")
     parser.add_argument("--lanes", type=int, default=os.cpu_count() or 1)
@@ -784,7 +874,25 @@ def main(argv: list[str] | None = None) -> int:
         help="only the modules changed since the merge base with BASE (default: origin/main, "
         "else main), uncommitted edits included: fast enough before every stop",
     )
+    parser.add_argument(
+        "--map",
+        action="store_true",
+        help="run the whole self-test suite once under coverage and write mutation/map.json: "
+        "each module's self-tests, by the lines they execute (run it after moving tests)",
+    )
     args = parser.parse_args(argv)
+    if args.map:
+        data = tomllib.loads(args.scope.read_text(encoding="utf-8"))
+        WORK.mkdir(parents=True, exist_ok=True)
+        modules = [entry["module"] for entry in data["target"]]
+        mapped = make_map(modules, args.lanes)
+        unreached = [module for module, tests in mapped.items() if not tests]
+        MAP.write_text(
+            json.dumps({"made": time.strftime("%Y-%m-%d"), "modules": mapped}, indent=1) + "\n",
+            encoding="utf-8",
+        )
+        print(f"mutation/map.json: {len(mapped)} modules; no self-test reaches: {unreached}")
+        return 1 if unreached else 0
     try:
         import cosmic_ray  # noqa: F401
     except ImportError as exc:
@@ -821,7 +929,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.all_operators:
         # Its sessions and lanes apart: a comparison never replaces the scored sessions.
-        global WORK
         WORK = WORK / "all-operators"
     WORK.mkdir(parents=True, exist_ok=True)
     stamp = WORK / "source.sha256"

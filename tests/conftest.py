@@ -8,6 +8,7 @@ import os
 import pkgutil
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -262,3 +263,39 @@ def static_site(tmp_path: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def _children() -> dict[int, str]:
+    """This process's live child processes (Linux /proc), by pid, with their command lines."""
+    me = str(os.getpid())
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[1] == me and fields[0] != "Z":  # ppid; a zombie has ended
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(stat.parent.name)] = command.decode(errors="replace").strip()
+        except (OSError, IndexError):
+            continue  # it ended while we looked
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_process() -> Iterator[None]:
+    """A process a self-test starts must end with it: one left running (a sandbox, a Locust
+    worker) would be charged to whichever test the garbage collector happens to meet it in, as
+    an unrelated ``ResourceWarning``. Set up first and torn down last, this fails the test that
+    started it, naming the command."""
+    if not Path("/proc/self/stat").exists():  # not Linux: nothing to look at
+        yield
+        return
+    before = set(_children())
+    yield
+    deadline = time.monotonic() + 5  # what a test stopped may take a moment to end
+    leaked = {pid: cmd for pid, cmd in _children().items() if pid not in before}
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.05)
+        leaked = {pid: cmd for pid, cmd in _children().items() if pid not in before}
+    if leaked:
+        listed = "; ".join(f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(leaked.items()))
+        pytest.fail(f"this test left {len(leaked)} process(es) running: {listed}")

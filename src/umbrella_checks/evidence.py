@@ -63,3 +63,14 @@ def collecting(into: list[Seen] | None = None) -> Iterator[list[Seen]]:
         yield collected
     finally:
         _collected.reset(token)
+
+
+@contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """Judgements made here are no check's evidence (the guard reading the probe's answer,
+    whichever check first waits for it)."""
+    token = _collected.set(None)
+    try:
+        yield
+    finally:
+        _collected.reset(token)

@@ -91,12 +91,13 @@ class SandboxProcess:
     def url(self) -> str:
         return str(self.info["url"])
 
-    def stop(self) -> None:
-        """End it (SIGTERM: it removes its temporary app checkout and database)."""
+    def stop(self, grace: float = 10.0) -> None:
+        """End it (SIGTERM: it removes its temporary app checkout and database); killed when it
+        has not ended ``grace`` seconds later."""
         if self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

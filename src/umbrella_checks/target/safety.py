@@ -25,6 +25,7 @@ import httpx
 
 from umbrella_checks import ENVIRONMENTS
 from umbrella_checks.errors import CheckFailed
+from umbrella_checks.evidence import unrecorded
 
 if TYPE_CHECKING:
     from umbrella_checks.target.answer import Answer
@@ -114,8 +115,9 @@ def read_reported(health: Answer, field_path: str) -> Reported:
     if not field_path:
         return Reported(None, "[health] environment_field is empty: the target does not say")
     try:
-        health.expect_status(200)
-        return Reported.of(health.field(field_path), health.what)
+        with unrecorded():
+            health.expect_status(200)
+            return Reported.of(health.field(field_path), health.what)
     except CheckFailed as exc:
         return Reported(None, exc.message)
 

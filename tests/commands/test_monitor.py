@@ -21,6 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.fakes import SlackHook
 from umbrella_checks.commands import monitor
+from umbrella_checks.config.suite import SuiteConfig
 
 HEALTHY = {"data": {"status": "healthy", "environment": "development"}}
 
@@ -257,3 +258,37 @@ def test_a_healthy_check_is_printed_before_the_next_one(health: HTTPServer, tmp_
     printed = _first_lines(args, env, 1)
     assert len(printed) == 1
     assert printed[0].endswith(" ok (consecutive failures: 0)")
+
+
+@pytest.mark.parametrize(
+    ("status", "down"),
+    [
+        pytest.param(200, False, id="200-up"),
+        pytest.param(204, True, id="204-down"),
+        pytest.param(301, True, id="redirect-down"),
+        pytest.param(404, True, id="404-down"),
+        pytest.param(503, True, id="503-down"),
+    ],
+)
+def test_down_is_anything_but_a_200(health: HTTPServer, status: int, down: bool) -> None:
+    """The runbook's rule: health answering anything but 200 (or nothing) is down."""
+    _answer(health, HEALTHY, status=status)
+    seen = monitor.observe_health(health.url_for("/").rstrip("/"), SuiteConfig())
+    assert (seen.problem is not None) is down
+    if down:
+        assert f"HTTP {status}" in (seen.problem or "")
+
+
+def test_the_second_failure_in_a_row_alerts_once_and_recovery_once() -> None:
+    state = monitor.State()
+    said = [monitor.step(state, problem) for problem in ("a", "b", "c", None, None)]
+    assert said[0] is None  # one failure is a blip
+    assert said[1] == ":red_circle: health failing 2 checks in a row: b"
+    assert said[2] is None  # still down: no second page
+    assert said[3] == ":white_check_mark: recovered: c"
+    assert said[4] is None
+
+
+def test_a_failure_between_successes_never_alerts() -> None:
+    state = monitor.State()
+    assert [monitor.step(state, p) for p in ("a", None, "b", None)] == [None] * 4

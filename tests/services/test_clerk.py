@@ -248,7 +248,7 @@ def test_the_sandbox_verifies_signature_and_expiry(target: Sandbox, clerk: FakeC
 def test_locust_users_share_one_minted_session(
     tmp_path: Path, target: Sandbox, clerk: FakeClerk
 ) -> None:
-    from tests.test_perf import FAST, perf
+    from tests.commands.test_perf import FAST, perf
 
     (tmp_path / "umbrella.toml").write_text(FAST, "utf-8")
     env = {

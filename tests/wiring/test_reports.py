@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunChecks
+from tests.conftest import REPO, RunChecks
 from umbrella_checks.wiring.reporting import ReportPaths
 
 
@@ -129,9 +129,7 @@ def test_evidence_names_the_value_and_the_threshold(tier_reports: tuple[str, str
 
 
 def _with_the_projects_ini(suite_dir: Path) -> None:
-    (suite_dir / "pyproject.toml").write_text(
-        (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    )
+    (suite_dir / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     (suite_dir / "pytest.ini").unlink()
 
 

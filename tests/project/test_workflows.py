@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands.test_perf import FAST
 from tests.conftest import REPO
 from tests.fakes import FakeClerk, FakeGraphQL, FakeSentry, SlackHook
-from tests.test_perf import FAST
 from tests.workflow_runner import JobRun, Workflow
 from umbrella_checks import history
 from umbrella_checks.sandbox import Sandbox, parse_faults

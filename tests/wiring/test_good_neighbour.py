@@ -96,7 +96,9 @@ def test_a_run_works_with_an_optional_plugin_disabled(
     """The hooks for xdist and pytest-html are optional: a run without them is not a crash."""
     result = pytester.runpytest_subprocess(*disabled, "--umbrella-sandbox", "checks/test_health.py")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
-    result.assert_outcomes(passed=5)
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] >= 1
+    assert "failed" not in outcomes
 
 
 @pytest.mark.parametrize(

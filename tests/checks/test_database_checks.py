@@ -397,3 +397,71 @@ def test_the_suite_never_writes_to_d1(sandbox_server: Callable[..., Sandbox]) ->
     ):
         with pytest.raises(D1Error, match="not a single SELECT"):
             backend.query(sql)
+
+
+def _add_runs(path: Path, job: str, status: str, starts: list[datetime]) -> None:
+    """Rows as the cron handler writes them, for ``job``."""
+    with sqlite3.connect(path) as db:
+        for start in starts:
+            error = "boom" if status == "failed" else None
+            db.execute(
+                "INSERT INTO cron_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    f"{job}_{start:%Y%m%d%H%M%S}_{status}",
+                    job,
+                    start.isoformat().replace("+00:00", "Z"),
+                    (start + timedelta(seconds=4)).isoformat().replace("+00:00", "Z"),
+                    4000,
+                    1,
+                    int(status == "failed"),
+                    status,
+                    error,
+                    "{}",
+                    start.isoformat().replace("+00:00", "Z"),
+                ),
+            )
+
+
+@pytest.mark.parametrize(
+    ("rows", "failed"),
+    [
+        pytest.param("another-job-fails-newer", [], id="only-the-analytics-job-is-read"),
+        pytest.param(
+            "latest-of-many-failed",
+            ["test_analytics_cron_last_run_did_not_fail"],
+            id="the-newest-rows-are-read-not-the-oldest",
+        ),
+    ],
+)
+def test_the_cron_checks_read_the_jobs_newest_rows(
+    run_checks: RunChecks, sandbox_server: Callable[..., Sandbox], rows: str, failed: list[str]
+) -> None:
+    """The cron query's window: the configured job's rows only (another job's failures are not
+    the analytics cron's), newest first (a failure yesterday, after 60 good nights, is news; the
+    oldest rows are not)."""
+    sandbox = sandbox_server()
+    now = datetime.now(UTC).replace(microsecond=0)
+    if rows == "another-job-fails-newer":
+        _add_runs(
+            sandbox.d1_sqlite,
+            "cleanup",
+            "failed",
+            [now - timedelta(minutes=m) for m in range(1, 70)],
+        )
+    else:
+        old = [now - timedelta(days=d + 2) for d in range(60)]
+        _add_runs(sandbox.d1_sqlite, "analytics_aggregation", "completed", old)
+        _add_runs(
+            sandbox.d1_sqlite, "analytics_aggregation", "failed", [now - timedelta(minutes=5)]
+        )
+    run = run_checks(
+        DATABASE,
+        "-k",
+        "cron",
+        "--umbrella-environment=development",
+        f"--umbrella-d1-sqlite={sandbox.d1_sqlite}",
+        f"--umbrella-app-dir={sandbox.app_dir}",
+        target=sandbox.url,
+    )
+    assert run.failed_names() == failed
+    assert run.passed_names()

@@ -1,6 +1,6 @@
 """The verdict as a pure function of the typed findings (docs/verdict.md's precedence), and the
 CI step summary: what a workflow decides a rollback on and what on-call reads on the run's page.
-The situations themselves, against real servers, are tests/test_verdict_model.py."""
+The situations themselves, against real servers, are tests/operations/test_verdict_model.py."""
 
 from __future__ import annotations
 

@@ -206,7 +206,7 @@ def full_listener() -> Iterator[str]:
 def test_connect_timeout(verdict_of: VerdictOf, full_listener: str) -> None:
     config = (
         REPO / "umbrella.toml"
-    ).read_text() + '\n[env.development.http]\nconnect_timeout = "1s"\n'
+    ).read_text() + '\n[env.development.http]\nconnect_timeout = "0.2s"\n'
     word, run = verdict_of(
         "-m",
         "postdeploy",

@@ -26,7 +26,7 @@ from umbrella_checks.wiring.keys import launched_sandbox, verdict_written
 ENTRY_POINT = "umbrella_checks"
 
 
-# (flag, dest, metavar or action, help). Path options are written with "=" (see runstate).
+# (flag, dest, metavar or action, help). Path options are written with "=" (see _path_options_with_equals).
 # Every flag and dest carries the umbrella prefix: the entry point registers them in every
 # pytest run of the environment, beside other plugins' and conftests' own --environment or
 # --alert (pytest-django's --ds, pytest-base-url's --base-url do the same).
@@ -201,7 +201,7 @@ def _nothing_runs(config: pytest.Config) -> bool:
 
 def _launch_sandbox(config: pytest.Config) -> None:
     """Start the sandbox's process now: it sets itself up while this one loads the suite, and
-    learns the environment to report once settings are resolved (``runstate.sandbox_starter``).
+    learns the environment to report once settings are resolved (``startup.sandbox_starter``).
     However the run ends, it is stopped."""
     # Imported here: every pytest run in the environment loads this module, few start a sandbox.
     from umbrella_checks.sandbox.faults import parse_faults

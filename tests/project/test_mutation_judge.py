@@ -131,3 +131,19 @@ def test_trusting_coverage_asks_only_the_picked_tests(project: Path) -> None:
 
 def test_an_unmutated_module_survives(project: Path) -> None:
     assert _judge(project).returncode == 0
+
+
+def test_every_module_in_scope_has_its_self_tests_from_coverage() -> None:
+    """mutation/map.json (``python mutation/run.py --map``) names, for every module in
+    mutation/scope.toml, test files that exist: a module added to the scope, or tests moved,
+    without a new map stop here, not hours into a mutation run."""
+    import tomllib
+
+    scope = tomllib.loads((REPO / "mutation" / "scope.toml").read_text(encoding="utf-8"))
+    mapped = json.loads((REPO / "mutation" / "map.json").read_text(encoding="utf-8"))["modules"]
+    modules = [target["module"] for target in scope["target"]]
+    assert sorted(m for m in modules if m not in mapped) == []
+    for module in modules:
+        assert mapped[module], f"no self-test reaches {module}"
+        missing = [test for test in mapped[module] if not (REPO / test).is_file()]
+        assert missing == [], f"{module}: run `python mutation/run.py --map` ({missing[:3]})"

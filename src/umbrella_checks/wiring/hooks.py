@@ -1,6 +1,6 @@
 """The hooks of an umbrella-checks run (registered by ``plugin.py`` only where the suite is
 meant to run), on the controller and on xdist workers alike. Each hook says *when* something
-happens; ``runstate`` says how a run is set up, ``outcomes`` how a check's outcome is typed,
+happens; ``startup`` says how a run is set up, ``outcomes`` how a check's outcome is typed,
 and ``controller`` — registered only where reports are made into a verdict — what they add
 up to.
 """

@@ -299,3 +299,19 @@ def no_leaked_process() -> Iterator[None]:
     if leaked:
         listed = "; ".join(f"pid {pid}: {cmd[:200]}" for pid, cmd in sorted(leaked.items()))
         pytest.fail(f"this test left {len(leaked)} process(es) running: {listed}")
+
+
+def checks_in(module: str, *, destructive: bool | None = None) -> list[str]:
+    """The checks a module of ``checks/`` defines, sorted (``destructive``: only those marked
+    so, or only those not): self-tests read them from the module, so a new check is never a
+    list to extend by hand."""
+    import ast
+
+    tree = ast.parse((REPO / "checks" / module).read_text(encoding="utf-8"))
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            marked = any("destructive" in ast.unparse(d) for d in node.decorator_list)
+            if destructive is None or marked is destructive:
+                found.append(node.name)
+    return sorted(found)

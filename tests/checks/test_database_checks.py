@@ -10,21 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, CheckRun, RunChecks
+from tests.conftest import REPO, CheckRun, RunChecks, checks_in
 from tests.fakes import FakeD1Api
 from umbrella_checks.sandbox import Sandbox
 
 DATABASE = "checks/test_database.py"
-ALL = [
-    "test_analytics_cron_last_run_did_not_fail",
-    "test_analytics_cron_ran_on_schedule",
-    "test_database_is_reachable",
-    "test_each_cron_run_logs_one_row",
-    "test_migration_files_are_numbered_in_sequence",
-    "test_no_cron_run_is_stuck",
-    "test_no_migration_is_pending",
-    "test_no_unknown_migration_is_applied",
-]
+ALL = checks_in("test_database.py")
 
 
 def test_database_checks_pass_on_the_healthy_sandbox(

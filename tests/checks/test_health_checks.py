@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunChecks, assert_on_call_message
+from tests.conftest import RunChecks, assert_on_call_message, checks_in
 
-HEALTH = [
-    "test_health_answers_200",
-    "test_health_reports_its_version",
-    "test_health_reports_the_expected_environment",
-    "test_health_says_healthy",
-    "test_health_timestamp_is_current",
-]
+HEALTH = checks_in("test_health.py")
 
 
 def test_health_passes_on_the_healthy_sandbox(run_checks: RunChecks) -> None:

@@ -11,21 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunChecks, assert_on_call_message
+from tests.conftest import RunChecks, assert_on_call_message, checks_in
 from umbrella_checks.sandbox import Sandbox
 
-READ_ONLY = [
-    "test_violet_limit_is_the_documented_one",
-    "test_violet_remaining_matches_usage",
-    "test_violet_window_is_daily",
-]
-DESTRUCTIVE = [
-    "test_another_account_is_unaffected",
-    "test_every_429_is_a_proper_429",
-    "test_exactly_the_remaining_quota_is_accepted",
-    "test_quota_stays_closed_after_a_minute",
-    "test_the_prompt_past_the_limit_gets_429_envelope",
-]
+READ_ONLY = checks_in("test_rate_limit.py", destructive=False)
+DESTRUCTIVE = checks_in("test_rate_limit.py", destructive=True)
 ALLOW = ("checks/test_rate_limit.py", "--umbrella-allow-destructive")
 
 

@@ -15,8 +15,9 @@ from umbrella_checks.access import (
     sentry_access,
     validate_url,
 )
+from umbrella_checks.sandbox.info import SandboxInfo
 from umbrella_checks.secrets import Secret
-from umbrella_checks.settings import SandboxInfo, resolve, script_config
+from umbrella_checks.settings import resolve, script_config
 
 USER_ID_VAR = "UMBRELLA_USER_ID"
 

@@ -26,7 +26,8 @@ from umbrella_checks.wiring.keys import launched_sandbox, verdict_written
 ENTRY_POINT = "umbrella_checks"
 
 
-# (flag, dest, metavar or action, help). Path options are written with "=" (see _path_options_with_equals).
+# (flag, dest, metavar or action, help). Path options are written with "="
+# (see _path_options_with_equals).
 # Every flag and dest carries the umbrella prefix: the entry point registers them in every
 # pytest run of the environment, beside other plugins' and conftests' own --environment or
 # --alert (pytest-django's --ds, pytest-base-url's --base-url do the same).

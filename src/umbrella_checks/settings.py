@@ -8,7 +8,7 @@ command line, where they would land in shell history and CI logs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from umbrella_checks.access import (
 )
 from umbrella_checks.config.loading import load_config
 from umbrella_checks.config.suite import SuiteConfig
+from umbrella_checks.sandbox.info import SandboxInfo
 from umbrella_checks.secrets import Secret, SecretError, from_env
 from umbrella_checks.services.clerk import ID_VARS
 from umbrella_checks.target.accounts import TOKEN_VARS
@@ -32,67 +33,31 @@ from umbrella_checks.target.safety import sensitive_reason
 from umbrella_checks.transport import bundle_problem, given_trust_store
 
 
-@dataclass(frozen=True)
-class SandboxInfo:
-    """What a running sandbox tells the suite about itself."""
+def sandbox_cloudflare(sandbox: SandboxInfo) -> CloudflareAccess | None:
+    """The sandbox's own Cloudflare (services.py), as the run reads a real one."""
+    given = sandbox.services
+    if not given:
+        return None
+    return CloudflareAccess(
+        Secret("the sandbox's Cloudflare token", given["cloudflare_token"]),
+        given["cloudflare_account"],
+        None,
+        given["cloudflare_api"],
+        given["cloudflare_zone"],
+    )
 
-    url: str
-    environment: str
-    version: str
-    app_dir: Path
-    d1_sqlite: Path
-    tokens: dict[str, str] = field(repr=False)
-    # Where its Cloudflare, Sentry and Slack answer, with their credentials (services.py).
-    services: dict[str, str] = field(repr=False, default_factory=dict)
-    history: Path | None = None
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SandboxInfo:
-        return cls(
-            url=data["url"],
-            environment=data["environment"],
-            version=data["version"],
-            app_dir=Path(data["app_dir"]),
-            d1_sqlite=Path(data["d1_sqlite"]),
-            tokens=dict(data["tokens"]),
-            services=dict(data.get("services", {})),
-            history=Path(data["history"]) if data.get("history") else None,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "environment": self.environment,
-            "version": self.version,
-            "app_dir": str(self.app_dir),
-            "d1_sqlite": str(self.d1_sqlite),
-            "tokens": self.tokens,
-            "services": self.services,
-            "history": str(self.history) if self.history else None,
-        }
-
-    def cloudflare(self) -> CloudflareAccess | None:
-        given = self.services
-        if not given:
-            return None
-        return CloudflareAccess(
-            Secret("the sandbox's Cloudflare token", given["cloudflare_token"]),
-            given["cloudflare_account"],
-            None,
-            given["cloudflare_api"],
-            given["cloudflare_zone"],
-        )
-
-    def sentry(self) -> SentryAccess | None:
-        given = self.services
-        if not given:
-            return None
-        return SentryAccess(
-            Secret("the sandbox's Sentry token", given["sentry_token"]),
-            given["sentry_org"],
-            given["sentry_project"],
-            given["sentry_url"],
-        )
+def sandbox_sentry(sandbox: SandboxInfo) -> SentryAccess | None:
+    """The sandbox's own Sentry (services.py), as the run reads a real one."""
+    given = sandbox.services
+    if not given:
+        return None
+    return SentryAccess(
+        Secret("the sandbox's Sentry token", given["sentry_token"]),
+        given["sentry_org"],
+        given["sentry_project"],
+        given["sentry_url"],
+    )
 
 
 @dataclass(frozen=True)
@@ -384,9 +349,9 @@ def _resolve(
         tokens=where.tokens,
         # The environment's credentials win; a sandbox run without them reads the sandbox's
         # own Cloudflare and Sentry.
-        cloudflare=cloudflare_access(environ) or (sandbox.cloudflare() if sandbox else None),
+        cloudflare=cloudflare_access(environ) or (sandbox_cloudflare(sandbox) if sandbox else None),
         sandbox=sandbox,
-        sentry=sentry_access(environ) or (sandbox.sentry() if sandbox else None),
+        sentry=sentry_access(environ) or (sandbox_sentry(sandbox) if sandbox else None),
         clerk=clerk_access(environ, where.tokens),
         baseline=_path(baseline, baseline_source, must_exist=False),
         baseline_out=baseline_out,

@@ -147,7 +147,7 @@ def test_the_step_summary_folds_what_the_passing_checks_saw(
     summary = tmp_path / "summary.md"
     run_checks("checks/test_health.py", f"--umbrella-summary={summary}")
     text = summary.read_text(encoding="utf-8")
-    assert "<details><summary>What the 5 passing checks saw</summary>" in text
+    assert re.search(r"<details><summary>What the \d+ passing checks saw</summary>", text)
     assert (
         "| `test_health_reports_its_version` | data.version = 0.1.0, expected a non-empty" in text
     )

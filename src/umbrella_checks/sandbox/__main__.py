@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         help=f"inject a fault (repeatable; also ${FAULTS_ENV}, comma-separated)",
     )
     parser.add_argument(
-        "--fault-table", action="store_true", help="print the fault table (docs/sandbox.md) and exit"
+        "--fault-table",
+        action="store_true",
+        help="print the fault table (docs/sandbox.md) and exit",
     )
     parser.add_argument(
         "--real-minutes",

@@ -23,6 +23,7 @@ from typing import Any
 
 from umbrella_checks.sandbox.faults import Faults
 from umbrella_checks.sandbox.handler import Handler
+from umbrella_checks.sandbox.info import SandboxInfo
 from umbrella_checks.sandbox.issuers import Issuer
 from umbrella_checks.sandbox.routes import VERSION, ApiError
 from umbrella_checks.sandbox.services import Services, shape_services
@@ -162,21 +163,23 @@ class Sandbox:
     def d1_sqlite(self) -> Path:
         return self.state.d1_sqlite
 
+    @property
+    def info(self) -> SandboxInfo:
+        """What the sandbox tells a run about itself (the process prints it as one line)."""
+        return SandboxInfo(
+            url=self.url,
+            environment=self.environment,
+            version=self.version,
+            app_dir=self.app_dir,
+            d1_sqlite=self.d1_sqlite,
+            tokens={**{key: a.token for key, a in self.accounts.items()}, **self.issued},
+            services=self.services.describe(self.url),
+            history=self.state.history,
+            faults=self.faults.raw,
+        )
+
     def describe(self) -> dict[str, Any]:
-        return {
-            "services": self.services.describe(self.url),
-            "url": self.url,
-            "environment": self.environment,
-            "version": self.version,
-            "app_dir": str(self.app_dir),
-            "d1_sqlite": str(self.d1_sqlite),
-            "history": str(self.state.history) if self.state.history else None,
-            "tokens": {
-                **{key: account.token for key, account in self.accounts.items()},
-                **self.issued,
-            },
-            "faults": list(self.faults.raw),
-        }
+        return self.info.to_dict()
 
     def start(self) -> Sandbox:
         self._serving = True

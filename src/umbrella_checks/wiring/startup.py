@@ -19,9 +19,10 @@ from umbrella_checks.access import SettingsError, clerk_client
 from umbrella_checks.config.matrix import Row, load_rows
 from umbrella_checks.config.suite import ConfigError
 from umbrella_checks.operations.baseline import Baseline, BaselineError
+from umbrella_checks.sandbox.info import SandboxInfo
 from umbrella_checks.sandbox.process import SandboxNotStarted
 from umbrella_checks.services.clerk import ClerkError, TokenStore
-from umbrella_checks.settings import SandboxInfo, Settings, resolve
+from umbrella_checks.settings import Settings, resolve
 from umbrella_checks.wiring.keys import launched_sandbox
 from umbrella_checks.wiring.reporting import ReportPaths, tier_of
 

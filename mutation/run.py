@@ -378,6 +378,12 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
         )
     finally:
         shutil.rmtree(lane, ignore_errors=True)
+    return map_from(data_file, modules)
+
+
+def map_from(data_file: Path, modules: list[str]) -> dict[str, list[str]]:
+    """Per module, the test files whose node ids are the contexts of a line run only when one
+    of its functions is called (``body_lines``)."""
     import coverage
 
     data = coverage.CoverageData(basename=str(data_file))
@@ -387,7 +393,10 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
         module = next((m for m in modules if measured.endswith("/" + m)), None)
         if module is None:
             continue
-        for contexts in data.contexts_by_lineno(measured).values():
+        body = body_lines(REPO / module)
+        for line, contexts in data.contexts_by_lineno(measured).items():
+            if body and line not in body:
+                continue  # run on import (a def, a constant): whichever test imported it
             # A node id under the lane's tests/ folder: its file is the self-test to run.
             found[module].update(
                 "tests/" + context.split("::", 1)[0].removeprefix("tests/")
@@ -395,6 +404,20 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
                 if context
             )
     return {module: sorted(tests) for module, tests in found.items()}
+
+
+def body_lines(module: Path) -> set[int]:
+    """The lines that run only when a function of the module is called: a test that executes
+    one exercises the module; a test that only imported it did not."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for statement in node.body:
+                lines.update(
+                    range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)
+                )
+    return lines
 
 
 def scope_lines(module: Path, names: tuple[str, ...]) -> list[range]:

@@ -103,7 +103,9 @@ def _take_environment(sandbox: Sandbox) -> bool:
 
     def watch() -> None:
         sys.stdin.read()
-        os.kill(os.getpid(), signal.SIGTERM)
+        # Ends the serving loop from here (no signal to wait on): main's ``finally`` then
+        # stops the sandbox and removes its app checkout and database.
+        sandbox.shutdown()
 
     threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
     return True

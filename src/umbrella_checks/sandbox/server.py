@@ -196,6 +196,11 @@ class Sandbox:
         self._serving = True
         self._server.serve_forever()
 
+    def shutdown(self) -> None:
+        """End ``serve_forever`` (from another thread); ``stop`` then cleans up."""
+        self._stopping.set()
+        self._server.shutdown()
+
     def stop(self) -> None:
         self._stopping.set()
         if self._serving:  # shutdown() waits for a serving loop: without one it never returns

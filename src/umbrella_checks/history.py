@@ -45,13 +45,26 @@ def append(
     path: Path, run_at: datetime, tier: str, target: str, figures: Iterable[tuple[str, float]]
 ) -> str | None:
     """Add a run's figures; a note when an unreadable history had to be set aside first."""
+    return append_runs(path, [(run_at, tier, target, figures)])
+
+
+def append_runs(
+    path: Path, runs: Iterable[tuple[datetime, str, str, Iterable[tuple[str, float]]]]
+) -> str | None:
+    """Add several runs' figures in one transaction (one write to disk, not one per run)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [(run_at.isoformat(), tier, target, name, float(value)) for name, value in figures]
+    runs = list(runs)
+    rows = [
+        (run_at.isoformat(), tier, target, name, float(value))
+        for run_at, tier, target, figures in runs
+        for name, value in figures
+    ]
     note = None
     try:
         _insert(path, rows)
     except sqlite3.DatabaseError as exc:
-        aside = set_aside(path, run_at)
+        # The set-aside file is named after the newest run being added (the run that found it).
+        aside = set_aside(path, max(run[0] for run in runs))
         note = f"{path.name} was unreadable ({exc}): set aside as {aside.name}; trends start afresh"
         _insert(path, rows)
     return note

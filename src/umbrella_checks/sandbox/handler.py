@@ -285,12 +285,11 @@ class Handler(BaseHTTPRequestHandler):
         the client gives up. True when this request got no answer from the Worker."""
         faults, sb = self.sb.faults, self.sb
         shed, stall = faults.value("burst-503"), faults.value("burst-stall")
-        crowd = sb.crowd
-        if shed is not None and crowd > shed:
+        if shed is not None and sb.crowd_past(shed):
             self._read_body()
             self._send(503, PLATFORM_PAGE, "text/html", {})
             return True
-        if stall is not None and crowd > stall:
+        if stall is not None and sb.crowd_past(stall):
             self._read_body()
             with sb.stalled():
                 self._wait_for_the_client_to_leave()

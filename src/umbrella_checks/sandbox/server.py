@@ -36,6 +36,10 @@ from umbrella_checks.sandbox.state import (
     utc_day,
 )
 
+# burst-503 / burst-stall: how long a request waits for a burst's crowd to form (see
+# ``Sandbox.crowd_past``); once one has, nobody waits.
+CROWD_WAIT = 0.5
+
 
 class Clock:
     """Real time plus an offset (only ``Sandbox.limiter_clock`` ever gets one)."""
@@ -95,6 +99,10 @@ class Sandbox:
         self._busy = 0
         # Requests stalled by burst-stall: in flight, but no longer taking the server's time.
         self._stalled = 0
+        # burst-503 / burst-stall: told when the crowd grows, and whether it has ever been
+        # more than the platform takes (see ``crowd_past``).
+        self._crowding = threading.Condition(self._lock)
+        self._overflowed = False
         # The latest 10,000 only: a long-lived sandbox must not grow without bound.
         self.events: deque[str] = deque(maxlen=10_000)
         self._stopping = threading.Event()
@@ -274,6 +282,7 @@ class Sandbox:
             self._busy += 1
             self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self._busy)
             self.events.append(f"start {what}")
+            self._crowding.notify_all()
         try:
             yield
         finally:
@@ -281,11 +290,19 @@ class Sandbox:
                 self._busy -= 1
                 self.events.append(f"end {what}")
 
-    @property
-    def crowd(self) -> int:
-        """Requests being worked on now, this one included (stalled ones left out)."""
-        with self._lock:
-            return self._busy - self._stalled
+    def crowd_past(self, limit: int) -> bool:
+        """Whether more than ``limit`` requests are being worked on now, this one included.
+        Until that has happened once, a request waits up to ``CROWD_WAIT`` seconds for the
+        crowd to form: the burst's requests leave the client close together, but a busy
+        machine can spread them so thin that none overlap, and the fault would never see the
+        burst it stands for (a real Worker takes time to answer; the sandbox takes almost none)."""
+        with self._crowding:
+            past = self._crowding.wait_for(
+                lambda: self._overflowed or self._busy - self._stalled > limit, CROWD_WAIT
+            )
+            crowded = bool(past) and self._busy - self._stalled > limit
+            self._overflowed = self._overflowed or crowded
+            return crowded
 
     def count(self, what: str) -> int:
         """How many times ``what`` has happened, this time included."""

@@ -232,10 +232,19 @@ SEEDED = {
 def seed_history(path: Path, now: datetime) -> None:
     """Four weeks of the daily and post-deploy figures, one run a day, in the trend store's
     own format (``history.py``): the weekly trends judge on a first run."""
-    for days in range(28, 0, -1):
-        for tier in ("daily", "postdeploy"):
-            figures = [(name, value) for (t, name), value in SEEDED.items() if t == tier]
-            history.append(path, now - timedelta(days=days), tier, "sandbox", figures)
+    history.append_runs(
+        path,
+        [
+            (
+                now - timedelta(days=days),
+                tier,
+                "sandbox",
+                [(name, value) for (t, name), value in SEEDED.items() if t == tier],
+            )
+            for days in range(28, 0, -1)
+            for tier in ("daily", "postdeploy")
+        ],
+    )
 
 
 def take_down(state: AppState) -> None:

@@ -113,14 +113,23 @@ def test_a_run_stopped_from_outside_takes_its_sandbox_along(
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        # Ctrl-C as a terminal delivers it: a self-test run started in the background (`&`,
+        # nohup) inherits SIGINT ignored, and Python then never turns it into an interrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    assert run.stdout is not None
-    line = next(line for line in run.stdout if line.startswith("{"))
-    app_dir = Path(json.loads(line)["app_dir"])
-    assert app_dir.exists()
-    run.send_signal(getattr(signal, signal_name))
-    # Generous: under coverage (mutation testing) every process of the run is traced.
-    run.communicate(timeout=90)
+    try:
+        assert run.stdout is not None
+        line = next(line for line in run.stdout if line.startswith("{"))
+        app_dir = Path(json.loads(line)["app_dir"])
+        assert app_dir.exists()
+        run.send_signal(getattr(signal, signal_name))
+        # Generous: under coverage (mutation testing) every process of the run is traced.
+        run.communicate(timeout=90)
+    finally:
+        # A run that did not stop fails this test, not a later one with its ResourceWarning.
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
     deadline = time.monotonic() + 30
     while app_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -297,10 +297,10 @@ class Sandbox:
         machine can spread them so thin that none overlap, and the fault would never see the
         burst it stands for (a real Worker takes time to answer; the sandbox takes almost none)."""
         with self._crowding:
-            past = self._crowding.wait_for(
+            self._crowding.wait_for(
                 lambda: self._overflowed or self._busy - self._stalled > limit, CROWD_WAIT
             )
-            crowded = bool(past) and self._busy - self._stalled > limit
+            crowded = self._busy - self._stalled > limit
             self._overflowed = self._overflowed or crowded
             return crowded
 

@@ -91,7 +91,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     with 4, 3 min 09 s with 8 (docs/design.md). ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist's own hook reads it
-    return 2 * len(os.sched_getaffinity(0))  # the cores this run may use
+    # The cores this run may use (Linux); elsewhere (macOS, Windows) the machine's.
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    return 2 * cores
 
 
 @dataclass

@@ -1,9 +1,11 @@
-"""A pytest plugin for the mutation run's baseline: each test's coverage is recorded under its
+"""A pytest plugin for the mutation run's baselines: each test's coverage is recorded under its
 node id (``coverage run -m pytest -p contexts``), so ``mutation/judge.py`` can run, for a mutant,
 first the tests that execute the changed line.
 
 Loaded only by ``mutation/run.py``; pytester's inner runs never see it, so their lines count
-for the outer test that started them.
+for the outer test that started them. Works under xdist too (the shared baseline, ``--map``):
+each worker switches contexts for its own tests; the controller, which sees every test's
+report, writes the order file.
 """
 
 from __future__ import annotations
@@ -35,30 +37,33 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
             current.switch_context("")
 
 
-_seconds: dict[str, float] = {}
+# Node id -> [the judge's argument for it, seconds over its phases, passed so far].
+_ran: dict[str, list[object]] = {}
+_root: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _root.append(config.rootpath)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _seconds[report.nodeid] = _seconds.get(report.nodeid, 0.0) + report.duration
+    entry = _ran.setdefault(report.nodeid, [_argument(report.nodeid), 0.0, True])
+    entry[1] = float(entry[1]) + report.duration  # type: ignore[arg-type]
+    entry[2] = bool(entry[2]) and not report.failed
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The tests in the order they ran, with how long each took, for the judge."""
+    """The tests in the order they ran, with how long each took and whether it passed, for
+    the judge (on the controller only: a worker saw its share)."""
     target = os.environ.get("MUTATION_ORDER_FILE")
-    if target:
+    if target and not hasattr(session.config, "workerinput"):
         Path(target).write_text(
-            # Node ids are relative to the rootdir, which need not be the working directory:
-            # the judge passes each test by its file's path from the working directory.
-            json.dumps(
-                [
-                    [item.nodeid, _argument(item), _seconds.get(item.nodeid, 0.0)]
-                    for item in session.items
-                ]
-            ),
-            encoding="utf-8",
+            json.dumps([[nodeid, *entry] for nodeid, entry in _ran.items()]), encoding="utf-8"
         )
 
 
-def _argument(item: pytest.Item) -> str:
-    # Relative to the lane (the working directory), so a resumed run may use another lane.
-    return f"{os.path.relpath(item.path)}::{item.nodeid.partition('::')[2]}"
+def _argument(nodeid: str) -> str:
+    # Relative to the working directory (the lane), so a resumed run may use another lane:
+    # node ids are relative to the rootdir, which need not be the working directory.
+    path, _, rest = nodeid.partition("::")
+    return f"{os.path.relpath(_root[0] / path)}::{rest}"

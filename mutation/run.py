@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import queue
+import random
 import re
 import shutil
 import sqlite3
@@ -101,6 +102,7 @@ class Outcome:
     stale: bool = False  # with --summary: the module or its self-tests changed since
     trusted: bool = False  # with --summary: judged with --trust-coverage (a lower bound)
     to_run: int = 0  # with --count: the mutants that would be judged
+    population: int = 0  # with --sample: the mutants the judged ones were drawn from
     baseline_failed: str | None = None
     refused: str | None = None  # --survivors on a module changed since its session: why not
     seconds: float = 0.0
@@ -175,6 +177,26 @@ def make_lane(number: int) -> Path:
         if source.is_file():
             (lane / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, lane / name)
+    # Compiled once, here: the runs in a lane write no bytecode (PYTHONDONTWRITEBYTECODE), so
+    # without it every mutant's pytest compiled the whole package again (about a third of a
+    # second). Checked by the source's hash, never its mtime: a mutant written in place is
+    # always compiled from its own text.
+    folders = [str(lane / f) for f in ("src", "tests", "checks", "perf") if (lane / f).is_dir()]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "checked-hash",
+            *folders,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return lane
 
 
@@ -250,8 +272,7 @@ def baseline(
     data_file = WORK / f"{slug}.coverage"
     data_file.unlink(missing_ok=True)
     order_file = WORK / f"{slug}.order.json"
-    pristine = WORK / f"{slug}.pristine.py"
-    shutil.copy2(lane / target.module, pristine)
+    shutil.copy2(lane / target.module, WORK / f"{slug}.pristine.py")
     for stale in WORK.glob(f"{slug}.coverage*"):
         stale.unlink()
     rcfile = WORK / f"{slug}.coveragerc"
@@ -295,12 +316,18 @@ def baseline(
     )
     data = coverage.CoverageData(basename=str(data_file))
     data.read()
-    # The judge runs picked tests in the order the baseline ran them.
-    ran: list[tuple[str, str, float]] = json.loads(order_file.read_text(encoding="utf-8"))
+    write_plan(target, slug, json.loads(order_file.read_text(encoding="utf-8")), data, confirm)
+    return None
+
+
+def write_plan(target: Target, slug: str, ran: list[list[Any]], data: Any, confirm: bool) -> float:
+    """Write the judge's plan for ``target`` from a baseline's coverage ``data`` (contexts are
+    node ids) and ``ran`` (``[node id, argument, seconds, passed]`` per test, contexts.py);
+    returns the seconds its tests took."""
     # The judge runs the picked tests fastest first: a mutant is usually noticed by several,
     # and the first failure ends the run.
-    ran.sort(key=lambda test: test[2])
-    position = {nodeid: number for number, (nodeid, _, _) in enumerate(ran)}
+    ran = sorted(ran, key=lambda test: test[2])
+    position = {test[0]: number for number, test in enumerate(ran)}
     covered: dict[int, set[int]] = {}
     for measured_file in data.measured_files():
         if not measured_file.endswith("/" + target.module):
@@ -308,31 +335,68 @@ def baseline(
         for line, contexts in data.contexts_by_lineno(measured_file).items():
             # "" is no test (an import, a session fixture's start): such a line is run by
             # everything, so every test judges its mutants (judge.EVERY_TEST).
-            # An unknown context (a test of an inner run) counts as no test too: never narrow
-            # the judging on a guess.
+            # An unknown context (a test of an inner run, or one outside the module's list)
+            # counts as no test too: never narrow the judging on a guess.
             covered.setdefault(line, set()).update(
                 position.get(context, EVERY_TEST) for context in contexts
             )
     plan = {
         # Relative to the lane the judge runs in (Cosmic Ray's working directory).
         "module": target.module,
-        "pristine": str(pristine),
+        "pristine": str(WORK / f"{slug}.pristine.py"),
         "pytest": pytest_command(target, ()),
         "tests": list(target.tests),
-        "order": [argument for _, argument, _ in ran],
+        "order": [test[1] for test in ran],
         "confirm": confirm,
         "covered": {str(line): sorted(tests) for line, tests in covered.items() if tests},
     }
     plan_path(slug).write_text(json.dumps(plan), encoding="utf-8")
-    return None
+    return float(sum(test[2] for test in ran))
+
+
+@dataclass
+class Shared:
+    """The map's run as every module's baseline: the whole self-test suite, once, under
+    coverage with a context per test (``--map``), made on the code as it is and passing."""
+
+    data: Any  # coverage.CoverageData
+    ran: list[list[Any]]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def plan(self, target: Target, lane: Path, slug: str, confirm: bool) -> float:
+        """Write ``target``'s plan from the shared run: its tests are those of its list."""
+        shutil.copy2(lane / target.module, WORK / f"{slug}.pristine.py")
+        files = set(_test_paths(target.tests))
+        mine = [test for test in self.ran if test[1].split("::", 1)[0] in files]
+        with self.lock:  # one coverage database, read by every lane's thread
+            return write_plan(target, slug, mine, self.data, confirm)
+
+
+def load_shared(stamp: str) -> Shared | None:
+    """The map's run, when it was made on this code (``stamp``) and every test passed."""
+    import coverage
+
+    made = WORK / "map.made.json"
+    if not made.exists():
+        return None
+    info = json.loads(made.read_text(encoding="utf-8"))
+    if info.get("stamp") != stamp or info.get("failed"):
+        return None
+    data = coverage.CoverageData(basename=str(WORK / "map.coverage"))
+    data.read()
+    return Shared(data, json.loads((WORK / "map.order.json").read_text(encoding="utf-8")))
 
 
 def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
     """Run every self-test once, unmutated, under coverage with each test's node id as its
     context (``contexts.py``; subprocesses count for the test that started them), and return,
     per module in scope, the test files that executed one of its lines."""
+    stamp = source_stamp()
     lane = make_lane(0)
     data_file = WORK / "map.coverage"
+    order_file = WORK / "map.order.json"
+    made = WORK / "map.made.json"
+    made.unlink(missing_ok=True)
     for stale in WORK.glob("map.coverage*"):
         stale.unlink()
     rcfile = WORK / "map.coveragerc"
@@ -358,7 +422,8 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
                 "-p",
                 "contexts",
                 "-n",
-                str(lanes),
+                # Two workers per core, as the self-tests run: half their time is waiting.
+                str(2 * lanes),
                 "tests",
             ],
             cwd=lane,
@@ -366,6 +431,7 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
                 **env,
                 "PYTHONPATH": os.pathsep.join([str(REPO / "mutation"), env["PYTHONPATH"]]),
                 "COVERAGE_PROCESS_START": str(rcfile),
+                "MUTATION_ORDER_FILE": str(order_file),
             },
             timeout=7200,
             check=False,
@@ -378,6 +444,12 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
         )
     finally:
         shutil.rmtree(lane, ignore_errors=True)
+    # The run is every module's baseline too (load_shared), on this code, if nothing failed.
+    ran = json.loads(order_file.read_text(encoding="utf-8")) if order_file.exists() else []
+    failed = [test[0] for test in ran if not test[3]] if ran else ["(no test ran)"]
+    made.write_text(json.dumps({"stamp": stamp, "failed": failed}), encoding="utf-8")
+    if failed:
+        print(f"not a baseline: {len(failed)} self-test(s) failed unmutated: {failed[:5]}")
     return map_from(data_file, modules)
 
 
@@ -494,6 +566,37 @@ def filter_session(
             )
 
 
+def sampled(jobs: list[str], percent: float, seed: str) -> set[str]:
+    """A random ``percent`` of ``jobs``, at least one of any; the same for the same jobs and
+    seed, whatever order they come in."""
+    if not jobs:
+        return set()
+    size = min(len(jobs), max(1, round(len(jobs) * percent / 100)))
+    return set(random.Random(seed).sample(sorted(jobs), size))
+
+
+def sample_session(session: Path, target: Target, percent: float) -> int:
+    """Keep a random sample of ``percent`` of the mutants left to judge (at least one), the
+    others marked skipped: a quick estimate of the score over every module (random mutant
+    sampling). The sample is the same for the same code (seeded by the module's name).
+    Returns how many there were to sample from."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session)) as db:
+        # By what each mutant is (Cosmic Ray's job ids are new with every session).
+        pending = {
+            f"{item.mutations[0].operator_name}#{item.mutations[0].occurrence}": item.job_id
+            for item in db.pending_work_items
+        }
+        kept = sampled(list(pending), percent, target.module)
+        db.set_multiple_results(
+            [job for key, job in pending.items() if key not in kept],
+            WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="not in the sample", diff=None),
+        )
+    return len(pending)
+
+
 def prepare_session(
     target: Target,
     lane: Path,
@@ -527,6 +630,8 @@ def run_target(
     resume: bool = False,
     copied: float = 0.0,
     more_lanes: tuple[Path, ...] = (),
+    shared: Shared | None = None,
+    sample: float = 0.0,
 ) -> Outcome:
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -542,6 +647,7 @@ def run_target(
         # An interrupted run of the same code: Cosmic Ray runs only the mutants still pending.
         counts = json.loads(filtered.read_text(encoding="utf-8"))
         outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts[:3]
+        outcome.population = counts[4] if len(counts) > 4 else 0
     else:
         session.unlink(missing_ok=True)
     # Each mutant is judged by mutation/judge.py: the tests covering its line first.
@@ -549,20 +655,34 @@ def run_target(
     timeout = target.timeout
     if not count_only and not resumed:
         took = time.monotonic()
-        failed = baseline(target, lane, env, slug, confirm)
-        if failed is not None:
-            outcome.baseline_failed = failed
-            return outcome
+        if shared is not None:
+            # The tests' own time in the shared run stands for the baseline's.
+            took -= shared.plan(target, lane, slug, confirm)
+        else:
+            failed = baseline(target, lane, env, slug, confirm)
+            if failed is not None:
+                outcome.baseline_failed = failed
+                return outcome
         # A mutant that hangs the self-tests counts as killed: never one that is merely slow
         # because both lanes are busy. The baseline ran under coverage, slower than a mutant.
         timeout = max(timeout, 3 * (time.monotonic() - took))
     if not resumed:
         prepare_session(target, lane, env, config, session, timeout, command)
         filter_session(session, lane, target, keep, equivalents, outcome)
+        if sample:
+            outcome.population = sample_session(session, target, sample)
         # With the time this run copied its lanes: what the session judged is the code as it
         # was then, however late the session is written.
         filtered.write_text(
-            json.dumps([outcome.equivalent, outcome.in_messages, outcome.out_of_scope, copied]),
+            json.dumps(
+                [
+                    outcome.equivalent,
+                    outcome.in_messages,
+                    outcome.out_of_scope,
+                    copied,
+                    outcome.population,
+                ]
+            ),
             encoding="utf-8",
         )
     if count_only:
@@ -826,6 +946,7 @@ def stored(targets: list[Target], equivalents: list[Equivalent]) -> list[Outcome
             continue
         counts = json.loads(filtered.read_text(encoding="utf-8"))
         outcome.equivalent, outcome.in_messages, outcome.out_of_scope = counts[:3]
+        outcome.population = counts[4] if len(counts) > 4 else 0
         collect(outcome, session, equivalents)
         plan = plan_path(slug)
         if plan.exists():
@@ -898,6 +1019,15 @@ def main(argv: list[str] | None = None) -> int:
         "else main), uncommitted edits included: fast enough before every stop",
     )
     parser.add_argument(
+        "--sample",
+        type=float,
+        default=0.0,
+        metavar="PERCENT",
+        help="judge a random PERCENT of each module's mutants (at least one; the same ones for "
+        "the same code): an estimate of the score over every module, with its 95%% interval, in "
+        "a fraction of a whole run's time",
+    )
+    parser.add_argument(
         "--map",
         action="store_true",
         help="run the whole self-test suite once under coverage and write mutation/map.json: "
@@ -958,8 +1088,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and (not stamp.exists() or stamp.read_text() != source_stamp()):
         print("--resume: the code changed since the interrupted run (or there was none); run again")
         return 2
+    current = source_stamp()
     if not args.count and not args.survivors:
-        stamp.write_text(source_stamp())
+        stamp.write_text(current)
+    # One baseline for every module: the map's run, when it was made on this code (--map).
+    shared = None if args.count or args.survivors else load_shared(current)
+    if not args.count and not args.survivors:
+        print(
+            "baseline: the map's run (every self-test once, on this code)"
+            if shared is not None
+            else "baseline: each module's self-tests under coverage, module by module (run "
+            "`python mutation/run.py --map` first to share one run: faster)",
+            flush=True,
+        )
     copied = time.time()  # the lanes' copy of the code, recorded with each session
     lanes: queue.Queue[Path] = queue.Queue()
     # Counting runs no tests: one lane is enough.
@@ -997,6 +1138,8 @@ def main(argv: list[str] | None = None) -> int:
                     resume=args.resume,
                     copied=copied,
                     more_lanes=more_lanes,
+                    shared=shared,
+                    sample=args.sample,
                 )
             )
             with lock:
@@ -1032,6 +1175,7 @@ def _line(outcome: Outcome) -> str:
         f"({outcome.timeouts} by timeout; {outcome.equivalent} equivalent, "
         f"{outcome.in_messages} in message text, "
         f"{outcome.out_of_scope} outside the judging code) "
+        + (f"a sample of {outcome.population}; " if outcome.population else "")
         + (f"made {outcome.made} UTC" if outcome.made else f"in {outcome.seconds:.0f} s")
         + (f"; {outcome.pending} NOT JUDGED YET" if outcome.pending else "")
         + ("; STALE: changed since" if outcome.stale else "")
@@ -1069,6 +1213,17 @@ def report(outcomes: list[Outcome], minimum: float, seconds: float) -> int:
         "text (not counted), "
         f"{len(outcomes)} modules, {seconds / 60:.0f} min"
     )
+    sampled = [o for o in outcomes if o.population]
+    if sampled and judged:
+        from scipy.stats import binomtest
+
+        interval = binomtest(killed, judged).proportion_ci(method="wilson")
+        print(
+            f"an estimate: {len(sampled)} module(s) judged on a random sample "
+            f"({sum(o.judged for o in sampled)} of {sum(o.population for o in sampled)} "
+            f"mutants); 95% interval {100 * interval.low:.1f}–{100 * interval.high:.1f}%"
+        )
+        score = min(score, 100 * interval.low)  # the minimum must hold at the interval's foot
     unjudged = [o.target.module for o in outcomes if o.pending or o.stale]
     if unjudged:
         # A score over part of the scope is no score: say so rather than pass.

@@ -16,15 +16,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "mutation" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"mutation_{name}", REPO / "mutation" / f"{name}.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered first: its dataclasses look their module up while they are made.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
 judge = _load("judge")
+run = _load("run")
 
 
 @pytest.mark.parametrize(
@@ -147,3 +152,23 @@ def test_every_module_in_scope_has_its_self_tests_from_coverage() -> None:
         assert mapped[module], f"no self-test reaches {module}"
         missing = [test for test in mapped[module] if not (REPO / test).is_file()]
         assert missing == [], f"{module}: run `python mutation/run.py --map` ({missing[:3]})"
+
+
+@pytest.mark.parametrize(
+    ("jobs", "percent", "size"),
+    [
+        pytest.param(100, 15, 15, id="fifteen-percent"),
+        pytest.param(4, 15, 1, id="at-least-one"),
+        pytest.param(3, 100, 3, id="all"),
+        pytest.param(0, 15, 0, id="none-to-sample"),
+    ],
+)
+def test_a_sample_is_its_share_of_the_mutants(jobs: int, percent: float, size: int) -> None:
+    assert len(run.sampled([f"op#{n}" for n in range(jobs)], percent, "m.py")) == size
+
+
+def test_the_same_code_gives_the_same_sample_whatever_the_order() -> None:
+    jobs = [f"op#{n}" for n in range(50)]
+    first = run.sampled(jobs, 20, "m.py")
+    assert run.sampled(list(reversed(jobs)), 20, "m.py") == first
+    assert run.sampled(jobs, 20, "other.py") != first  # each module its own draw

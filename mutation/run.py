@@ -181,6 +181,7 @@ def make_lane(number: int) -> Path:
     # without it every mutant's pytest compiled the whole package again (about a third of a
     # second). Checked by the source's hash, never its mtime: a mutant written in place is
     # always compiled from its own text.
+    make_venv(lane)
     folders = [str(lane / f) for f in ("src", "tests", "checks", "perf") if (lane / f).is_dir()]
     subprocess.run(
         [
@@ -198,6 +199,47 @@ def make_lane(number: int) -> Path:
         capture_output=True,
     )
     return lane
+
+
+def venv_of(lane: Path) -> Path:
+    return lane.with_name(lane.name + "-venv")
+
+
+def make_venv(lane: Path) -> Path:
+    """The lane's own Python: this environment's packages, the lane's ``src`` first, and not
+    this checkout's editable install. A self-test that starts Python with a scrubbed
+    environment (no ``PYTHONPATH``: the watch command's, the workflow steps') would otherwise
+    import the checkout's code, never the mutant, and every mutant it alone can notice would
+    survive. Its ``bin`` holds this environment's commands (pytest, locust…) run by it."""
+    import sysconfig
+    import venv
+
+    made = venv_of(lane)
+    shutil.rmtree(made, ignore_errors=True)
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(made)
+    ours = Path(sysconfig.get_paths()["purelib"])
+    theirs = Path(sysconfig.get_paths(vars={"base": str(made), "platbase": str(made)})["purelib"])
+    startup = [
+        line
+        for pth in sorted(ours.glob("*.pth"))
+        if not pth.name.startswith("__editable__")
+        for line in pth.read_text(encoding="utf-8").splitlines()
+        if line.startswith("import ")  # coverage's start-up hook, for the baselines
+    ]
+    # A .pth's path lines join sys.path in order, after the lane's src.
+    (theirs / "00_lane.pth").write_text(
+        "\n".join([str(lane / "src"), str(ours), *startup]) + "\n", encoding="utf-8"
+    )
+    python = str(made / "bin" / "python")
+    for script in BIN.iterdir():
+        if script.is_symlink() or not script.is_file() or (made / "bin" / script.name).exists():
+            continue
+        text = script.read_bytes()
+        if text.startswith(b"#!") and str(BIN).encode() in text.split(b"\n", 1)[0]:
+            target = made / "bin" / script.name
+            target.write_bytes(b"#!" + python.encode() + b"\n" + text.split(b"\n", 1)[1])
+            target.chmod(0o755)
+    return made
 
 
 def changed_files(base: str) -> set[str]:
@@ -224,8 +266,10 @@ def changed_files(base: str) -> set[str]:
 
 def lane_env(lane: Path) -> dict[str, str]:
     env = dict(os.environ)
-    # The self-tests' subprocesses start `python`, `pytest`: this environment's, first.
-    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    # The self-tests' subprocesses start `python`, `pytest`: the lane's, first.
+    made = venv_of(lane)
+    env["PATH"] = os.pathsep.join([str(made / "bin"), str(BIN), env.get("PATH", "")])
+    env["VIRTUAL_ENV"] = str(made)
     env["PYTHONPATH"] = os.pathsep.join([str(lane / "src"), env.get("PYTHONPATH", "")]).rstrip(
         os.pathsep
     )
@@ -236,8 +280,9 @@ def lane_env(lane: Path) -> dict[str, str]:
 
 
 def pytest_command(target: Target, tests: tuple[str, ...] | None = None) -> list[str]:
+    # `python` from the lane's PATH: the lane's own Python (make_venv), whichever lane.
     return [
-        sys.executable,
+        "python",
         "-m",
         "pytest",
         "-x",
@@ -411,7 +456,7 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
     try:
         subprocess.run(
             [
-                sys.executable,
+                "python",  # the lane's (lane_env's PATH)
                 "-m",
                 "pytest",
                 "-q",
@@ -444,6 +489,7 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
         )
     finally:
         shutil.rmtree(lane, ignore_errors=True)
+        shutil.rmtree(venv_of(lane), ignore_errors=True)
     # The run is every module's baseline too (load_shared), on this code, if nothing failed.
     ran = json.loads(order_file.read_text(encoding="utf-8")) if order_file.exists() else []
     failed = [test[0] for test in ran if not test[3]] if ran else ["(no test ran)"]
@@ -1155,6 +1201,7 @@ def main(argv: list[str] | None = None) -> int:
         worker.join()
     for lane in (*made, *more_lanes):
         shutil.rmtree(lane, ignore_errors=True)
+        shutil.rmtree(venv_of(lane), ignore_errors=True)
     if args.count:
         print(f"\n== {sum(o.to_run for o in outcomes)} mutants to judge in {len(outcomes)} modules")
         return 0

@@ -172,3 +172,26 @@ def test_the_same_code_gives_the_same_sample_whatever_the_order() -> None:
     first = run.sampled(jobs, 20, "m.py")
     assert run.sampled(list(reversed(jobs)), 20, "m.py") == first
     assert run.sampled(jobs, 20, "other.py") != first  # each module its own draw
+
+
+def test_a_lane_python_sees_the_lanes_code_even_with_a_scrubbed_environment(
+    tmp_path: Path,
+) -> None:
+    """A self-test that starts Python without PYTHONPATH (the watch command's, the workflow
+    steps') must still run the mutant: in a lane, `python` and the commands beside it import
+    the lane's src, never the checkout's editable install."""
+    lane = tmp_path / "lane"
+    (lane / "src" / "umbrella_checks").mkdir(parents=True)
+    (lane / "src" / "umbrella_checks" / "__init__.py").write_text("WHERE = 'the lane'\n")
+    made = run.make_venv(lane)
+    seen = subprocess.run(
+        ["python", "-c", "import umbrella_checks, httpx; print(umbrella_checks.WHERE)"],
+        env={"PATH": f"{made / 'bin'}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert seen.stdout.strip() == "the lane", seen.stderr
+    pytest_script = (made / "bin" / "pytest").read_text().splitlines()[0]
+    assert pytest_script == f"#!{made / 'bin' / 'python'}"

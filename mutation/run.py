@@ -217,18 +217,24 @@ def make_venv(lane: Path) -> Path:
     made = venv_of(lane)
     shutil.rmtree(made, ignore_errors=True)
     venv.EnvBuilder(with_pip=False, symlinks=True).create(made)
-    ours = Path(sysconfig.get_paths()["purelib"])
     theirs = Path(sysconfig.get_paths(vars={"base": str(made), "platbase": str(made)})["purelib"])
-    startup = [
+    # This interpreter's package folders (in a lane's own Python: its own and the one it reads).
+    ours = [
+        Path(entry)
+        for entry in sys.path
+        if Path(entry).name == "site-packages" and Path(entry).is_dir() and Path(entry) != theirs
+    ]
+    startup = dict.fromkeys(
         line
-        for pth in sorted(ours.glob("*.pth"))
+        for folder in ours
+        for pth in sorted(folder.glob("*.pth"))
         if not pth.name.startswith("__editable__")
         for line in pth.read_text(encoding="utf-8").splitlines()
         if line.startswith("import ")  # coverage's start-up hook, for the baselines
-    ]
+    )
     # A .pth's path lines join sys.path in order, after the lane's src.
     (theirs / "00_lane.pth").write_text(
-        "\n".join([str(lane / "src"), str(ours), *startup]) + "\n", encoding="utf-8"
+        "\n".join([str(lane / "src"), *map(str, ours), *startup]) + "\n", encoding="utf-8"
     )
     python = str(made / "bin" / "python")
     for script in BIN.iterdir():

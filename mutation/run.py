@@ -937,7 +937,7 @@ def rejudge_survivors(
                 )
     # The session now stands for the self-tests as they are: its figure is not stale, and
     # after the whole list it is no longer a lower bound.
-    counts[3:] = [copied]
+    counts[3:4] = [copied]  # (a sample's size, after it, stays)
     filtered.write_text(json.dumps(counts), encoding="utf-8")
     plan["confirm"] = plan["confirm"] or confirm
     plan["tests"] = list(target.tests)

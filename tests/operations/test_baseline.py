@@ -7,12 +7,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CheckRun, RunChecks, sandbox_requests
+from umbrella_checks.config.suite import Baseline as Rules
+from umbrella_checks.operations.baseline import (
+    CLOCK_SLACK,
+    Baseline,
+    Identity,
+    Seen,
+    Shift,
+    changes,
+    pre_existing,
+    shifts,
+    taken,
+)
+from umbrella_checks.operations.incident import Failure
 from umbrella_checks.sandbox import Sandbox, parse_faults
 
 TOKENS = {"user": "UMBRELLA_USER_TOKEN", "admin": "UMBRELLA_ADMIN_TOKEN"}
@@ -272,3 +286,127 @@ def test_the_reports_show_before_and_after(
     )
     html = (suite_dir / "reports" / "postdeploy-latest.html").read_text(encoding="utf-8")
     assert "Since the baseline" in html
+
+
+# The comparison's own rules, without a run: each edge a deploy's baseline can sit on.
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+IDENTITY = Identity(
+    url="https://staging.umbrella.app",
+    umbrella=True,
+    environment="staging",
+    version="1.2.3",
+    expected_environment="staging",
+)
+
+
+def _taken(*, at: datetime = NOW, version: str | None = "1.2.3", **kwargs: object) -> Baseline:
+    identity = Identity(**{**asdict(IDENTITY), "version": version})
+    return Baseline(taken_at=at, identity=identity, **kwargs)  # type: ignore[arg-type]
+
+
+def _refusal(baseline: Baseline, now: datetime) -> str | None:
+    return baseline.refusal("https://staging.umbrella.app", "staging", now, 3600.0)
+
+
+def test_a_baseline_exactly_max_age_old_is_still_used() -> None:
+    assert _refusal(_taken(), NOW + timedelta(seconds=3600)) is None
+    assert "more than [baseline] max_age" in str(_refusal(_taken(), NOW + timedelta(seconds=3601)))
+
+
+def test_a_baseline_stamped_up_to_five_minutes_ahead_is_still_used() -> None:
+    assert timedelta(minutes=5) == CLOCK_SLACK
+    assert _refusal(_taken(at=NOW + CLOCK_SLACK), NOW) is None
+    ahead = _refusal(_taken(at=NOW + CLOCK_SLACK + timedelta(seconds=1)), NOW)
+    assert "ahead of this machine's clock" in str(ahead)
+
+
+@pytest.mark.parametrize(
+    ("version", "described"),
+    [
+        pytest.param("1.2.3", "the baseline taken at 2026-12-06 12:00:00Z, version 1.2.3", id="v"),
+        pytest.param(None, "the baseline taken at 2026-12-06 12:00:00Z", id="no-version"),
+    ],
+)
+def test_a_baseline_describes_itself_with_its_version(version: str | None, described: str) -> None:
+    assert _taken(version=version).described == described
+
+
+def test_only_a_judged_failure_with_a_reason_can_be_pre_existing() -> None:
+    before = _taken(checks={"test_x": Seen("failed", "failed", "sig", "500")})
+    same = Failure(nodeid="checks/t.py::test_x", message="500", signature="sig")
+    assert pre_existing(same, before)
+    assert not pre_existing(replace(same, kind="could-not-check"), before)
+    assert not pre_existing(replace(same, signature=None), before)
+
+
+def test_the_changes_name_what_the_deploy_fixed_and_what_it_slowed() -> None:
+    before = _taken(
+        checks={
+            "test_x": Seen("failed", "failed", "sig", "it answered 500"),
+            "test_y": Seen("passed"),
+        }
+    )
+    rows = changes(
+        [],
+        {"test_x": Seen("passed"), "test_y": Seen("passed")},
+        before,
+        [Shift("GET /v1/gigs", [10.0, 12.0], [40.0, 44.0], 0.001)],
+    )
+    assert rows == [
+        ("test_x", "failed: it answered 500", "passed (fixed by the deploy)"),
+        ("GET /v1/gigs", "median 11 ms", "median 42 ms (slower, p = 0.001)"),
+    ]
+
+
+def test_latency_is_kept_to_the_microsecond_and_written_where_asked(tmp_path: Path) -> None:
+    kept = taken(
+        taken_at=NOW,
+        identity=IDENTITY,
+        outcomes=[],
+        causes=[],
+        latency={"GET /v1/health": [12.345678]},
+    )
+    assert kept.latency == {"GET /v1/health": [12.346]}
+    path = tmp_path / "not" / "yet" / "baseline.json"
+    kept.write(path)
+    assert Baseline.load(path) == kept
+
+
+def test_the_file_format_is_version_1() -> None:
+    """A format bump must be deliberate: files written by the version before are refused."""
+    assert json.loads(_taken().to_json())["format"] == 1
+
+
+def _shifts(old: list[float], new: list[float], alpha: float | None = None) -> list[str]:
+    rules = Rules() if alpha is None else Rules(alpha=alpha)
+    return [s.route for s in shifts({"GET /r": old}, {"GET /r": new}, rules)]
+
+
+def _around(median: float) -> list[float]:
+    return [median - 2, median - 1, median, median + 1, median + 2]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "alpha", "found"),
+    [
+        pytest.param([10.0, 11.0], [100.0, 101.0], 0.4, True, id="two-samples-each"),
+        pytest.param([10.0], [100.0, 101.0], 0.4, False, id="one-sample-before"),
+        pytest.param([10.0, 11.0], [100.0], 0.4, False, id="one-sample-after"),
+        pytest.param([10.0, 11.0], [100.0, 101.0], 1 / 6, False, id="p-exactly-alpha"),
+        pytest.param(_around(50), _around(75), None, True, id="grew-exactly-min-shift"),
+        pytest.param(_around(10), _around(30), None, False, id="grew-under-min-shift"),
+        pytest.param(_around(100), _around(150), None, True, id="exactly-min-ratio"),
+        pytest.param(_around(100), _around(140), None, False, id="under-min-ratio"),
+    ],
+)
+def test_a_route_is_slower_only_past_every_rule(
+    old: list[float], new: list[float], alpha: float | None, found: bool
+) -> None:
+    assert _shifts(old, new, alpha) == (["GET /r"] if found else [])
+
+
+def test_a_route_with_too_few_samples_does_not_end_the_comparison() -> None:
+    before = {"GET /a": [10.0], "GET /b": _around(10)}
+    after = {"GET /a": [90.0], "GET /b": _around(100)}
+    assert [s.route for s in shifts(before, after, Rules())] == ["GET /b"]

@@ -9,8 +9,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SUITE_VARIABLES
+from umbrella_checks.commands.contract import HEALTH_FACTS, Difference, admin, prompt, usage
+from umbrella_checks.config.suite import SuiteConfig
 from umbrella_checks.sandbox import Sandbox
+from umbrella_checks.secrets import Secret
+from umbrella_checks.target.client import ApiClient
+from umbrella_checks.transport import RequestCounter
 
 
 def _run(cwd: Path | None = None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -254,3 +261,70 @@ def test_the_block_to_paste_records_a_worker_like_the_real_one_in_one_pass(
     config.write_text("\n".join(line.strip() for line in block.splitlines()) + "\n")
     again = _run(None, **env, **tokens)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_target_compared_without_tokens_exits_0_saying_what_it_did_not_ask(
+    sandbox_server: Callable[..., Sandbox],
+) -> None:
+    """What was not asked is not a difference: no token, no failing exit."""
+    sandbox = sandbox_server()
+    done = _run(None, API_URL=sandbox.url, ENVIRONMENT="development")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "- not asked: set UMBRELLA_USER_TOKEN" in done.stdout
+
+
+def _nowhere() -> ApiClient:
+    return ApiClient.for_target("http://127.0.0.1:9", SuiteConfig(), RequestCounter())
+
+
+TOKEN = Secret("UMBRELLA_USER_TOKEN", "t")
+
+
+@pytest.mark.parametrize(
+    ("ask", "said"),
+    [
+        pytest.param(
+            lambda api: admin(api, SuiteConfig(), None), "UMBRELLA_ADMIN_TOKEN", id="admin"
+        ),
+        pytest.param(
+            lambda api: usage(api, SuiteConfig(), None), "UMBRELLA_USER_TOKEN", id="usage"
+        ),
+        pytest.param(
+            lambda api: prompt(api, SuiteConfig(), None, "development"),
+            "UMBRELLA_USER_TOKEN",
+            id="prompt-without-token",
+        ),
+        pytest.param(
+            lambda api: prompt(api, SuiteConfig(), TOKEN, "production"),
+            "only to a target that says it is not production",
+            id="prompt-to-production",
+        ),
+    ],
+)
+def test_what_cannot_be_asked_is_not_asked_and_said_so(
+    ask: Callable[[ApiClient], list[Difference]], said: str
+) -> None:
+    api = _nowhere()
+    found = ask(api)
+    assert [(d.not_asked, said in d.line) for d in found] == [(True, True)]
+    assert api.counter.total == 0
+
+
+@pytest.mark.parametrize(
+    ("fact", "value", "holds"),
+    [
+        pytest.param("status_field", "healthy", True, id="status-healthy"),
+        pytest.param("status_field", "down", False, id="status-down"),
+        pytest.param("version_field", "1.2.3", True, id="version-text"),
+        pytest.param("version_field", 123, False, id="version-a-number"),
+        pytest.param("timestamp_field", "2026-12-06T12:00:00Z", True, id="timestamp-iso"),
+        pytest.param("timestamp_field", "yesterday", False, id="timestamp-words"),
+        pytest.param("timestamp_field", 1765022400, False, id="timestamp-a-number"),
+        pytest.param("dependencies_field", {"d1": "healthy"}, True, id="dependencies-object"),
+        pytest.param("dependencies_field", "healthy", False, id="dependencies-text"),
+    ],
+)
+def test_a_health_fact_is_recognised_by_what_its_field_holds(
+    fact: str, value: object, holds: bool
+) -> None:
+    assert HEALTH_FACTS[fact][1]("field", value, SuiteConfig()) is holds

@@ -301,6 +301,19 @@ def test_plain_locust_honours_api_url_and_the_pyproject_bounds(
     assert (reports / "perf-latest.html").stat().st_size > 0
 
 
+def test_plain_locust_writes_its_verdict_where_asked_making_the_folder(
+    tmp_path: Path, sandbox_server: Callable[..., Sandbox]
+) -> None:
+    target = sandbox_server()
+    verdict = tmp_path / "not" / "yet" / "verdict.txt"
+    env = _env(tmp_path, API_URL=target.url, ENVIRONMENT="development")
+    env["UMBRELLA_USER_TOKEN"] = target.accounts["user"].token
+    env["UMBRELLA_PERF_VERDICT"] = str(verdict)
+    done = _plain_locust(tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verdict: PASS" in verdict.read_text(encoding="utf-8")
+
+
 def test_plain_locust_without_a_target_says_so_in_one_line(tmp_path: Path) -> None:
     done = _plain_locust(tmp_path, _env(tmp_path))
     assert done.returncode == 4

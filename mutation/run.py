@@ -112,7 +112,8 @@ class Outcome:
         return self.killed + len(self.survivors)
 
 
-MAP = REPO / "mutation" / "map.json"
+MAP_NAME = "mutation/map.json"
+MAP = REPO / MAP_NAME
 
 
 def tests_of(module: str, mapped: dict[str, list[str]]) -> tuple[str, ...]:
@@ -157,10 +158,11 @@ def tracked() -> list[str]:
     ).stdout.splitlines()
 
 
-def source_stamp() -> str:
-    """A digest of every file a lane copies: a run resumes only on the code it started with."""
+def source_stamp(leaving: tuple[str, ...] = ()) -> str:
+    """A digest of every file a lane copies (but ``leaving``): a run resumes only on the code
+    it started with."""
     digest = hashlib.sha256()
-    for name in sorted(tracked()):
+    for name in sorted(set(tracked()) - set(leaving)):
         if (REPO / name).is_file():
             digest.update(name.encode() + b"\0" + (REPO / name).read_bytes() + b"\0")
     return digest.hexdigest()
@@ -442,7 +444,9 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
     """Run every self-test once, unmutated, under coverage with each test's node id as its
     context (``contexts.py``; subprocesses count for the test that started them), and return,
     per module in scope, the test files that executed one of its lines."""
-    stamp = source_stamp()
+    # The code measured, but the map it writes (mutation/map.json): main() stamps the run with
+    # the code as it is once the map is written, if nothing else changed meanwhile.
+    stamp = source_stamp(leaving=(MAP_NAME,))
     lane = make_lane(0)
     data_file = WORK / "map.coverage"
     order_file = WORK / "map.order.json"
@@ -1096,6 +1100,11 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"made": time.strftime("%Y-%m-%d"), "modules": mapped}, indent=1) + "\n",
             encoding="utf-8",
         )
+        stamped = WORK / "map.made.json"
+        info = json.loads(stamped.read_text(encoding="utf-8"))
+        if info["stamp"] == source_stamp(leaving=(MAP_NAME,)):
+            info["stamp"] = source_stamp()  # the code measured, with the map it made
+            stamped.write_text(json.dumps(info), encoding="utf-8")
         print(f"mutation/map.json: {len(mapped)} modules; no self-test reaches: {unreached}")
         return 1 if unreached else 0
     try:

@@ -98,6 +98,8 @@ def test_health_500_is_explained(run_checks: RunChecks) -> None:
     run = run_checks("checks/test_health.py", faults=["health-500"])
     assert "expected status 200, got 500" in run.message_of("test_health_answers_200")
     assert "consider rollback" in run.message_of("test_health_answers_200")
+    # The root cause, named once for every check it stops and every alert it sends.
+    assert "root cause: GET /v1/health answers 500" in run.message_of("test_health_answers_200")
 
 
 def test_version_mismatch_fails_the_version_check(run_checks: RunChecks) -> None:

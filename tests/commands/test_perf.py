@@ -539,3 +539,18 @@ def test_the_locust_host_is_api_url_unless_given(
     command = gate._locust_command(Path("perf"), tmp_path, host, args, {})
     added = [command[i + 1] for i, arg in enumerate(command) if arg == "--host"]
     assert added == hosts
+
+
+@pytest.mark.parametrize(
+    ("locust_args", "host"),
+    [
+        pytest.param(["-u", "5", "--host", "http://a"], "http://a", id="host-then-url"),
+        pytest.param(["-H", "http://b", "-u", "5"], "http://b", id="short-then-url"),
+        pytest.param(["--host=http://c"], "http://c", id="host-equals"),
+        pytest.param(["-Hhttp://d"], "http://d", id="short-joined"),
+        pytest.param(["-u", "5", "--host"], "", id="host-last-without-url"),
+        pytest.param(["-u", "5"], "", id="no-host"),
+    ],
+)
+def test_the_host_is_read_as_locust_reads_it(locust_args: list[str], host: str) -> None:
+    assert gate._host_of(locust_args) == host

@@ -114,3 +114,16 @@ def test_a_long_refusal_is_cut_to_80_characters(httpserver: HTTPServer) -> None:
     httpserver.expect_request(PATH, method="POST").respond_with_data("x" * 100, status=500)
     problem = slack.post(_hook(httpserver), "SEV-1", Http())
     assert problem == "could not alert Slack: HTTP 500 " + "x" * 80
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        pytest.param("https://hooks.slack.com/services/x", None, id="https-with-host"),
+        pytest.param("ftp://hooks.slack.com/services/x", "is not an http(s) URL", id="ftp"),
+        pytest.param("https:///services/x", "is not an http(s) URL", id="no-host"),
+    ],
+)
+def test_a_webhook_is_an_http_url_with_a_host(url: str, problem: str | None) -> None:
+    found = slack.webhook_problem(url)
+    assert found == problem if problem is None else problem in str(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -27,6 +28,10 @@ def test_database_checks_pass_on_the_healthy_sandbox(
     report = (suite_dir / "reports" / "custom-latest.html").read_text(encoding="utf-8")
     for figure in ("D1 users count (ms)", "D1 size (bytes)", "users"):
         assert figure in report
+    # What each passing check saw, as the reports show it.
+    (xml,) = [p.read_text(encoding="utf-8") for p in (suite_dir / "reports").glob("*.xml")]
+    assert 'value="migrations applied that the repository lacks = 0, expected none (' in xml
+    assert re.search(r'value="latest [\w-]+ run = \w+, started \d{4}-\d\d-\d\d ', xml), xml
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from tests.conftest import REPO, RunChecks, arrived_while_the_probe_waited, sand
 from tests.fakes import minting_clerk
 from umbrella_checks.sandbox import Sandbox
 from umbrella_checks.target.answer import Answer
-from umbrella_checks.wiring.probe import not_the_api
+from umbrella_checks.wiring.probe import not_the_api, platform_page
 from umbrella_checks.wiring.runstate import Findings
 
 
@@ -61,6 +61,21 @@ def _health(status: int, body: bytes) -> Answer:
 )
 def test_a_health_answer_is_the_api_or_a_stranger(status: int, body: bytes, stranger: bool) -> None:
     assert (not_the_api(_health(status, body)) is not None) is stranger
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "platform"),
+    [
+        pytest.param(500, b"<html>error 500</html>", True, id="500-page-is-the-platform"),
+        pytest.param(503, b"<html>error 503</html>", True, id="503-page-is-the-platform"),
+        pytest.param(500, b'{"success": false}', False, id="500-json-is-the-worker"),
+        pytest.param(499, b"<html>hi</html>", False, id="499-is-no-platform-error"),
+    ],
+)
+def test_a_5xx_page_in_front_of_the_worker_is_the_platform(
+    status: int, body: bytes, platform: bool
+) -> None:
+    assert (platform_page(_health(status, body)) is not None) is platform
 
 
 def test_a_second_run_writes_beside_the_first(run_checks: RunChecks, suite_dir: Path) -> None:

@@ -435,7 +435,10 @@ def load_shared(stamp: str) -> Shared | None:
     info = json.loads(made.read_text(encoding="utf-8"))
     if info.get("stamp") != stamp or info.get("failed"):
         return None
-    data = coverage.CoverageData(basename=str(WORK / "map.coverage"))
+    # A copy of its own: a --map started meanwhile rewrites the map's files.
+    mine = WORK / f"map.{os.getpid()}.coverage"
+    shutil.copy2(WORK / "map.coverage", mine)
+    data = coverage.CoverageData(basename=str(mine))
     data.read()
     return Shared(data, json.loads((WORK / "map.order.json").read_text(encoding="utf-8")))
 
@@ -1217,6 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
     for lane in (*made, *more_lanes):
         shutil.rmtree(lane, ignore_errors=True)
         shutil.rmtree(venv_of(lane), ignore_errors=True)
+    (WORK / f"map.{os.getpid()}.coverage").unlink(missing_ok=True)  # load_shared's copy
     if args.count:
         print(f"\n== {sum(o.to_run for o in outcomes)} mutants to judge in {len(outcomes)} modules")
         return 0

@@ -121,6 +121,17 @@ def _analytics(api: FakeGraphQL) -> Analytics:
     return Analytics(graphql, "umbrella-api-dev")
 
 
+def _watching_traffic(sandbox: Sandbox, traffic: FakeGraphQL) -> Watch:
+    """A watch of the sandbox that also reads the Worker's traffic, a minute per interval."""
+    return Watch(
+        sandbox.url,
+        SuiteConfig(),
+        accounts=_accounts(sandbox),
+        analytics=_analytics(traffic),
+        every=60,
+    )
+
+
 @pytest.mark.parametrize(
     ("errors", "words", "verdict"),
     [
@@ -138,13 +149,7 @@ def test_the_workers_real_error_rate_is_judged_by_the_runbook(
     verdict: str,
 ) -> None:
     sandbox = sandbox_server()
-    watch = Watch(
-        sandbox.url,
-        SuiteConfig(),
-        accounts=_accounts(sandbox),
-        analytics=_analytics(traffic),
-        every=60,
-    )
+    watch = _watching_traffic(sandbox, traffic)
 
     def more_errors() -> None:
         traffic.current = {**traffic.current, "errors": errors}
@@ -505,13 +510,7 @@ def test_the_traffic_window_is_the_interval_before_now(
     sandbox_server: Callable[..., Sandbox], traffic: FakeGraphQL
 ) -> None:
     sandbox = sandbox_server()
-    watch = Watch(
-        sandbox.url,
-        SuiteConfig(),
-        accounts=_accounts(sandbox),
-        analytics=_analytics(traffic),
-        every=60,
-    )
+    watch = _watching_traffic(sandbox, traffic)
     now = datetime.now(UTC)
     watch.interval(1, now)
     assert traffic.windows[-1][1:] == (now - timedelta(seconds=60), now)

@@ -107,13 +107,9 @@ def platform_page(health: Answer) -> str | None:
     """What came back, when health answered a 5xx that is no JSON: an error page of the
     platform in front of the Worker (Cloudflare's 5xx pages, a dev server's 503), which every
     route then answers — one root cause, not one failure per route."""
-    if health.status < 500:
+    if not health.is_platform_page:  # the rule is the answer's own (Answer.is_platform_page)
         return None
-    try:
-        health.parsed()
-    except ValueError:  # UnicodeDecodeError too
-        return f"{health.what} answered {health.status} {health.describe_body()}"
-    return None
+    return f"{health.what} answered {health.status} {health.describe_body()}"
 
 
 def not_the_api(health: Answer) -> str | None:

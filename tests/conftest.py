@@ -87,26 +87,39 @@ SUITE_VARIABLES = (
 # used (or alerted) by a self-test.
 SUITE_PREFIXES = ("SLACK_", "SENTRY_", "CLERK_", "CLOUDFLARE_", "UMBRELLA_")
 
-INNER_INI = """[pytest]
+# The project's own pytest options (pyproject.toml's [tool.pytest.ini_options]) as an ini file,
+# so an inner run is configured as a user's is, plus two of the harness's own: no cache folder,
+# and pytest-randomly's shuffling off. (``--assert=plain`` also spares each inner run
+# rewriting the checks it copied.) tests/project/test_design.py holds the two to each other.
+HARNESS_OPTS = "-p no:cacheprovider -p no:randomly"
+INNER_INI = f"""[pytest]
+minversion = 9.0
 testpaths = checks
 strict = true
-addopts = -p no:cacheprovider -p no:randomly
+addopts = -p no:anyio -ra --assert=plain {HARNESS_OPTS}
 filterwarnings =
     error
+environment_table_redact_list =
+    (?i)token
+    (?i)secret
+    (?i)webhook
+    (?i)password
+render_collapsed = none
 """
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` for the self-tests: two workers per core. About half of a self-test's time
-    is waiting (real sockets, sandbox processes, timeouts a check must see), so one worker per
-    core leaves the cores idle half the time: on 2 cores, 4 min 09 s with 2 workers, 2 min 45 s
-    with 4, 3 min 09 s with 8 (docs/design.md). ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins."""
+    """``-n auto`` for the self-tests: four workers per core. About half of a self-test's time
+    is waiting (real sockets, sandbox processes, timeouts a check must see), and a machine busy
+    with something else shares its cores by runnable process: on 2 cores with a busy loop on
+    each, 4 workers took 4 min 06 s, 6 took 3 min 29 s, 8 took 3 min 13 s; idle, 4 and 8 both
+    about 2 min 35 s (docs/design.md). ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist's own hook reads it
     # The cores this run may use (Linux); elsewhere (macOS, Windows) the machine's.
     affinity = getattr(os, "sched_getaffinity", None)
     cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
-    return 2 * cores
+    return 4 * cores
 
 
 @dataclass

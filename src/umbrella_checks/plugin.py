@@ -13,6 +13,7 @@ pytest-playwright.
 from __future__ import annotations
 
 import difflib
+import importlib
 import itertools
 import os
 from pathlib import Path
@@ -167,7 +168,21 @@ def pytest_configure(config: pytest.Config) -> None:
         _verdict_first_and_always(config)
         if config.getoption("umbrella_sandbox") and not _nothing_runs(config):
             _launch_sandbox(config)
-        config.pluginmanager.import_plugin("umbrella_checks.wiring.hooks")
+        _register_hooks(config.pluginmanager)
+
+
+def _register_hooks(manager: pytest.PytestPluginManager) -> None:
+    """The hooks, then the fixtures and outcome mapping they come with, registered by name
+    (what ``import_plugin`` would do, without its scan of the installed entry points per name).
+    """
+    from umbrella_checks.wiring import hooks
+
+    for name, module in (
+        ("umbrella_checks.wiring.hooks", hooks),
+        *((name, importlib.import_module(name)) for name in hooks.COMPANIONS),
+    ):
+        if manager.get_plugin(name) is None and not manager.is_blocked(name):
+            manager.register(module, name)
 
 
 def _verdict_first_and_always(config: pytest.Config) -> None:

@@ -32,6 +32,7 @@ from umbrella_checks.sandbox.state import (
     AppState,
     build_app,
     cron_run,
+    open_database,
     take_down,
     utc_day,
 )
@@ -113,7 +114,7 @@ class Sandbox:
         if "database-down" in self.faults:
             take_down(self.state)
         else:
-            self.db = sqlite3.connect(self.state.d1_sqlite, check_same_thread=False)
+            self.db = open_database(self.state.d1_sqlite)
         self.by_token = {account.token: account for account in self.state.accounts.values()}
         # Its own Clerk-like instance and another one: real tokens for the forged-token review.
         self.own_issuer, self.other_issuer = Issuer("umbrella"), Issuer("elsewhere")

@@ -63,6 +63,14 @@ def make_accounts() -> dict[str, Account]:
     }
 
 
+def open_database(path: Path) -> sqlite3.Connection:
+    """The sandbox's own connection to its D1 file. Not synced to disk at each commit: the file
+    lives as long as the sandbox, and other readers (the D1 checks) still see every commit."""
+    db = sqlite3.connect(path, check_same_thread=False)
+    db.execute("PRAGMA synchronous = OFF")
+    return db
+
+
 def apply_migrations(db: sqlite3.Connection, folder: Path) -> list[str]:
     """Apply pending ``*.sql`` files in numeric order and record each by name, as wrangler does."""
     db.execute(D1_MIGRATIONS_DDL)
@@ -186,7 +194,7 @@ def build_app(root: Path, faults: Faults, now: datetime, limit: int) -> AppState
     digest = hashlib.sha256(b"umbrella-sandbox:DB").hexdigest()
     d1_sqlite = state / f"{digest}.sqlite"
     accounts = make_accounts()
-    db = sqlite3.connect(d1_sqlite)
+    db = open_database(d1_sqlite)
     try:
         apply_migrations(db, migrations)
         _seed(db, accounts, now, limit, "art_" if "ids-differ" in faults else "artist_")

@@ -63,9 +63,10 @@ MARKERS = {
     "incident draft and the Slack alert",
 }
 
-# The fixtures the checks use, and the outcome mapping; loaded with these hooks, never in
-# other projects.
-pytest_plugins = [*PLUGINS, "umbrella_checks.wiring.outcomes"]
+# The fixtures the checks use, and the outcome mapping: registered with these hooks
+# (``plugin.py``), never in other projects. Not ``pytest_plugins``: pytest scans every installed
+# distribution's entry points once per name listed there, a fifth of a short run's own CPU.
+COMPANIONS = (*PLUGINS, "umbrella_checks.wiring.outcomes")
 
 # Fixtures that talk to the target: a selected check that uses one needs a base URL.
 # (Not ``base_url``: pytest-base-url's autouse fixture puts it in every check's closure.)

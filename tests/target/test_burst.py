@@ -67,6 +67,24 @@ def test_the_window_shrinks_when_answers_show_a_queue() -> None:
     assert pacer.limit == 10 + 1 - 5
 
 
+@pytest.mark.parametrize(
+    ("company", "parallel"),
+    [
+        pytest.param(1, False, id="answers-alone-show-nothing"),
+        pytest.param(2, True, id="two-answered-side-by-side-show-it"),
+    ],
+)
+def test_parallel_service_is_shown_only_by_answers_that_had_company(
+    company: int, parallel: bool
+) -> None:
+    # A fast answer sent alone says nothing of how the target serves two at once; two sent
+    # together and both as fast as the fastest do.
+    pacer = Pacer(48)
+    for _ in range(2):
+        pacer.answered(0.01, company=company)
+    assert pacer.parallel is parallel
+
+
 def test_a_stall_caps_the_window_below_its_company_for_good() -> None:
     pacer = Pacer(48, start=20)
     pacer.overwhelmed(company=5)

@@ -515,6 +515,28 @@ def test_under_xdist_the_step_summary_is_written_once(
     assert summary.read_text(encoding="utf-8").count("Report: `") == 1
 
 
+def test_under_xdist_a_partly_answered_run_says_how_many_were_answered(
+    run_checks: RunChecks,
+    sandbox_server: Callable[..., Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each check's answered count travels with its teardown report like its sent count: the
+    # controller adds up what each check got, not what its worker had got by then.
+    sandbox = sandbox_server("slow=/v1/gigs:5000")
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
+    run = run_checks(
+        "checks/test_smoke.py",
+        "-n",
+        "2",
+        "--umbrella-environment=development",
+        target=sandbox.url,
+        config='[http]\nread_timeout = "1s"\n',
+    )
+    said = re.search(r"umbrella: (\d+) requests sent to the target, (\d+) answered", run.output)
+    assert said is not None, run.output
+    assert 0 < int(said.group(2)) < int(said.group(1)), said.group(0)
+
+
 # The slowest last: mutation/run.py --survivors runs this file with -x.
 def test_under_xdist_every_request_sent_is_counted(
     run_checks: RunChecks,

@@ -112,7 +112,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` for the self-tests: four workers per core. About half of a self-test's time
     is waiting (real sockets, sandbox processes, timeouts a check must see), and a machine busy
     with something else shares its cores by runnable process: on 2 cores with a busy loop on
-    each, 4 workers took 4 min 06 s, 6 took 3 min 29 s, 8 took 3 min 13 s; idle, 4 and 8 both
+    each, 4 workers took 4 min 06 s, 6 took 3 min 29 s, 8 a median 3 min 13 s; idle, 4 and 8 both
     about 2 min 35 s (docs/design.md). ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist's own hook reads it

@@ -71,9 +71,7 @@ def _fallback_page(unknown: Answer) -> str | None:
 
 
 def _is_the_fallback(answer: Answer, fallback: str | None) -> bool:
-    if fallback is None or not 200 <= answer.status < 300:
-        return False
-    return _fallback_page(answer) == fallback
+    return fallback is not None and _fallback_page(answer) == fallback
 
 
 # What an anonymous caller's answer says about a maintenance route, by status class.

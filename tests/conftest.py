@@ -11,6 +11,7 @@ import shutil
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -87,25 +88,24 @@ SUITE_VARIABLES = (
 # used (or alerted) by a self-test.
 SUITE_PREFIXES = ("SLACK_", "SENTRY_", "CLERK_", "CLOUDFLARE_", "UMBRELLA_")
 
-# The project's own pytest options (pyproject.toml's [tool.pytest.ini_options]) as an ini file,
-# so an inner run is configured as a user's is, plus two of the harness's own: no cache folder,
-# and pytest-randomly's shuffling off. (``--assert=plain`` also spares each inner run
-# rewriting the checks it copied.) tests/project/test_design.py holds the two to each other.
-HARNESS_OPTS = "-p no:cacheprovider -p no:randomly"
-INNER_INI = f"""[pytest]
-minversion = 9.0
-testpaths = checks
-strict = true
-addopts = -p no:anyio -ra --assert=plain {HARNESS_OPTS}
-filterwarnings =
-    error
-environment_table_redact_list =
-    (?i)token
-    (?i)secret
-    (?i)webhook
-    (?i)password
-render_collapsed = none
-"""
+
+def _inner_ini() -> str:
+    """The project's own pytest options (pyproject.toml's [tool.pytest.ini_options]) as an ini
+    file, so an inner run is configured as a user's is (``--assert=plain`` among them, which also
+    spares each inner run rewriting the checks it copied), plus two of the harness's own: no
+    cache folder, and pytest-randomly's shuffling off."""
+    shipped = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    options = dict(shipped["tool"]["pytest"]["ini_options"])
+    options["addopts"] = [*options["addopts"], "-p", "no:cacheprovider", "-p", "no:randomly"]
+    lines = ["[pytest]"]
+    for key, value in options.items():
+        values = value if isinstance(value, list) else [value]
+        words = [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+        lines.append(f"{key} = " + "\n    ".join(words))  # a list: one word a line
+    return "\n".join(lines) + "\n"
+
+
+INNER_INI = _inner_ini()
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

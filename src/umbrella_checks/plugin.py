@@ -177,12 +177,9 @@ def _register_hooks(manager: pytest.PytestPluginManager) -> None:
     """
     from umbrella_checks.wiring import hooks
 
-    for name, module in (
-        ("umbrella_checks.wiring.hooks", hooks),
-        *((name, importlib.import_module(name)) for name in hooks.COMPANIONS),
-    ):
+    for name in ("umbrella_checks.wiring.hooks", *hooks.COMPANIONS):
         if manager.get_plugin(name) is None and not manager.is_blocked(name):
-            manager.register(module, name)
+            manager.register(importlib.import_module(name), name)
 
 
 def _verdict_first_and_always(config: pytest.Config) -> None:

@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
-_KNOWN: set[str] = set()
-# _KNOWN longest first (a secret that contains another is replaced whole), sorted again only
-# when a new value is known: scrub runs on every line of evidence.
-_LONGEST_FIRST: list[tuple[str, ...]] = [()]
+# Every form of every secret met, longest first (a secret that contains another is replaced
+# whole): sorted when one is added, not on every scrub, which runs on every line of evidence.
+_KNOWN: tuple[str, ...] = ()
 
 # A control character (a line break pasted into a CI secret, a NUL) cannot travel in an HTTP
 # header: the client would refuse it with an error that quotes the whole value.
@@ -49,10 +48,10 @@ class Secret:
     _value: str  # never printed: __repr__ below
 
     def __post_init__(self) -> None:
-        new = forms(self._value) - _KNOWN
+        global _KNOWN
+        new = forms(self._value).difference(_KNOWN)
         if new:
-            _KNOWN.update(new)
-            _LONGEST_FIRST[0] = tuple(sorted(_KNOWN, key=len, reverse=True))
+            _KNOWN = tuple(sorted({*_KNOWN, *new}, key=len, reverse=True))
 
     def reveal(self) -> str:
         return self._value
@@ -81,7 +80,6 @@ def from_env(*names: str) -> Secret | None:
 
 def scrub(text: str) -> str:
     """Replace every known secret value in ``text`` with ``***``."""
-    for value in _LONGEST_FIRST[0]:
-        if value in text:
-            text = text.replace(value, "***")
+    for value in _KNOWN:
+        text = text.replace(value, "***")
     return text

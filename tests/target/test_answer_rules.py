@@ -53,8 +53,9 @@ def test_without_server_timing_or_a_round_trip_the_time_is_time_to_first_byte() 
     ("status", "body", "platform"),
     [
         pytest.param(500, b"<html>500</html>", True, id="500-page"),
-        pytest.param(500, b'{"success": false}', False, id="500-json"),
-        pytest.param(499, b"<html>499</html>", False, id="499-page"),
+        pytest.param(503, b"<html>503</html>", True, id="503-page"),
+        pytest.param(500, b'{"success": false}', False, id="500-json-is-the-workers"),
+        pytest.param(499, b"<html>499</html>", False, id="499-is-no-platform-error"),
     ],
 )
 def test_a_5xx_page_that_is_no_json_is_the_platforms(

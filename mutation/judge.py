@@ -8,6 +8,12 @@ whole list: a survivor of the picked tests is judged by every test before it cou
 line no test executed in-process (module level, or reached only in a subprocess) runs the whole
 list at once, fastest first.
 
+Each test may take at most ``SLOWER`` times the slowest of the tests run (their baseline time,
+under coverage, so already slower than a mutant's) plus ``GRACE`` seconds (pytest-timeout's
+``--timeout``): a mutant that makes a test that long has hung it, and is killed, within a
+minute or so, not after the module's whole-list timeout (a pacing mutant that only slows the
+burst kept a lane for half an hour).
+
 Usage: ``python mutation/judge.py MAP.json`` from the lane, with the mutant written in place.
 """
 
@@ -18,12 +24,16 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 # pytest's exit codes that say nothing about the mutant: a usage error (a node id no longer
 # found) or nothing collected. The whole list decides instead.
 INCONCLUSIVE = {4, 5}
 # A plan's mark for a line executed outside any test (at import): every test may depend on it.
 EVERY_TEST = -1
+# A test slower than this many times the slowest of its run's baselines, plus the grace, hangs.
+SLOWER = 3.0
+GRACE = 20.0
 
 
 def changed_lines(pristine: list[str], mutated: list[str]) -> set[int]:
@@ -51,6 +61,23 @@ def picked_tests(covered: dict[str, list[int]], order: list[str], lines: set[int
     return [order[index] for index in sorted(picked)]
 
 
+def per_test_limit(plan: dict[str, Any], tests: list[str]) -> float:
+    """Seconds any one of ``tests`` may take before it counts as hung (``SLOWER``, the plan's
+    grace or ``GRACE``); a test the baseline did not time (a file's name) is allowed the slowest
+    of the plan's."""
+    seconds: dict[str, float] = dict(zip(plan["order"], plan.get("seconds", ()), strict=False))
+    untimed = max(seconds.values(), default=0.0)
+    slowest = max(seconds.get(test, untimed) for test in tests)
+    grace: float = plan.get("grace", GRACE)
+    return SLOWER * slowest + grace
+
+
+def run(plan: dict[str, Any], tests: list[str]) -> int:
+    limit = per_test_limit(plan, tests)
+    command = [*plan["pytest"], f"--timeout={limit:g}", *tests]
+    return subprocess.run(command, check=False).returncode
+
+
 def main(argv: list[str]) -> int:
     plan = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     pristine = Path(plan["pristine"]).read_text(encoding="utf-8").splitlines()
@@ -58,15 +85,15 @@ def main(argv: list[str]) -> int:
     picked = picked_tests(plan["covered"], plan["order"], changed_lines(pristine, mutated))
     # A line no test executed in-process (a default, a decorator: run at import) is judged by
     # every test, still fastest first.
-    first = subprocess.run([*plan["pytest"], *(picked or plan["order"])], check=False).returncode
+    first = run(plan, picked or plan["order"])
     if first in INCONCLUSIVE:
-        return subprocess.run([*plan["pytest"], *plan["tests"]], check=False).returncode
+        return run(plan, plan["tests"])
     if first != 0 or not plan["confirm"] or not picked:
         return first
     # Every other test of the list too (those that reach the line only in a subprocess, or
     # through a session fixture another test started); the picked ones have passed.
     rest = [test for test in plan["order"] if test not in set(picked)]
-    return subprocess.run([*plan["pytest"], *rest], check=False).returncode if rest else 0
+    return run(plan, rest) if rest else 0
 
 
 if __name__ == "__main__":

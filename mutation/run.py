@@ -400,6 +400,7 @@ def write_plan(target: Target, slug: str, ran: list[list[Any]], data: Any, confi
         "pytest": pytest_command(target, ()),
         "tests": list(target.tests),
         "order": [test[1] for test in ran],
+        "seconds": [test[2] for test in ran],
         "confirm": confirm,
         "covered": {str(line): sorted(tests) for line, tests in covered.items() if tests},
     }

@@ -138,6 +138,34 @@ def test_an_unmutated_module_survives(project: Path) -> None:
     assert _judge(project).returncode == 0
 
 
+def test_a_mutant_that_only_slows_a_test_is_killed_at_the_tests_limit(project: Path) -> None:
+    # A pacing mutant slows the burst instead of breaking it: the test is stopped at a few times
+    # its baseline's time (pytest-timeout), not after the module's whole-list timeout.
+    plan = json.loads((project / "plan.json").read_text())
+    plan.update(seconds=[0.5, 0.5], grace=1)
+    (project / "plan.json").write_text(json.dumps(plan))
+    source = (project / "calc.py").read_text()
+    (project / "calc.py").write_text(
+        "import time\n" + source.replace("return x * 2", "time.sleep(60)\n    return x * 2")
+    )
+    judged = _judge(project)
+    assert judged.returncode == 1
+    assert "Timeout (>2.5s)" in judged.stdout
+
+
+@pytest.mark.parametrize(
+    ("tests", "limit"),
+    [
+        pytest.param(["a"], 3 * 2.0 + 20, id="its-own-time"),
+        pytest.param(["a", "b"], 3 * 5.0 + 20, id="the-slowest-run"),
+        pytest.param(["file.py"], 3 * 5.0 + 20, id="untimed-the-plans-slowest"),
+    ],
+)
+def test_each_test_may_take_a_few_times_its_baseline(tests: list[str], limit: float) -> None:
+    plan = {"order": ["a", "b"], "seconds": [2.0, 5.0]}
+    assert judge.per_test_limit(plan, tests) == limit
+
+
 def test_every_module_in_scope_has_its_self_tests_from_coverage() -> None:
     """mutation/map.json (``python mutation/run.py --map``) names, for every module in
     mutation/scope.toml, test files that exist: a module added to the scope, or tests moved,

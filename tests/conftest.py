@@ -309,18 +309,31 @@ def static_site(tmp_path: Path) -> Iterator[str]:
 
 
 def _children() -> dict[int, str]:
-    """This process's live child processes (Linux /proc), by pid, with their command lines."""
-    me = str(os.getpid())
-    found: dict[int, str] = {}
+    """This process's live child processes (Linux /proc), by pid, with their command lines. The
+    sandbox launcher lives as long as this process (``sandbox/launcher.py``): it is not one, but
+    the sandboxes it forked are."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if fields[1] == me and fields[0] != "Z":  # ppid; a zombie has ended
-                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
-                found[int(stat.parent.name)] = command.decode(errors="replace").strip()
+            if fields[0] != "Z":  # a zombie has ended
+                parents[int(stat.parent.name)] = int(fields[1])
         except (OSError, IndexError):
             continue  # it ended while we looked
-    return found
+
+    def command(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            return ""
+
+    children = {pid: command(pid) for pid, parent in parents.items() if parent == me}
+    launchers = {pid for pid, cmd in children.items() if "umbrella_checks.sandbox.launcher" in cmd}
+    forked = {pid for pid, parent in parents.items() if parent in launchers}
+    return {pid: cmd for pid, cmd in children.items() if pid not in launchers} | {
+        pid: "a sandbox (forked by the launcher)" for pid in forked
+    }
 
 
 @pytest.fixture(autouse=True)

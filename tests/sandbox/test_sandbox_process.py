@@ -18,9 +18,10 @@ from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
 
 STARTER = """
 import json, time
-from umbrella_checks.sandbox.process import SandboxProcess
+from umbrella_checks.sandbox.process import SandboxProcess, _Launcher
 sandbox = SandboxProcess.spawn(("health-500",), "staging")
-print(json.dumps({"pid": sandbox._process.pid, **sandbox.info}), flush=True)
+launcher = _Launcher.process.pid
+print(json.dumps({"pid": sandbox.pid, "launcher": launcher, **sandbox.info}), flush=True)
 time.sleep(120)
 """
 
@@ -59,6 +60,21 @@ def test_it_ends_when_the_process_that_started_it_is_killed() -> None:
         time.sleep(0.05)
     assert _gone(info["pid"]), "the sandbox outlived the run that started it"
     assert not Path(info["app_dir"]).exists()
+    assert _gone(info["launcher"]), "the launcher outlived the run that started it"
+
+
+def test_sandboxes_are_forked_by_one_launcher_that_ends_with_its_process() -> None:
+    first = SandboxProcess.spawn((), "development")
+    second = SandboxProcess.spawn(("health-500",), "development")
+    try:
+        launcher = Path(f"/proc/{first.pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        assert Path(f"/proc/{second.pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == launcher
+        assert int(launcher) != os.getpid()
+        assert httpx.get(f"{second.url}/v1/health", timeout=5).status_code == 500
+    finally:
+        first.stop()
+        second.stop()
+    assert (first.returncode, second.returncode) == (0, 0)
 
 
 def test_one_that_cannot_start_says_so_in_one_line() -> None:
@@ -67,14 +83,14 @@ def test_one_that_cannot_start_says_so_in_one_line() -> None:
         SandboxNotStarted, match=r"^the sandbox ended with exit status 2 before it listened"
     ):
         sandbox.ready("nowhere")  # not an environment: it refuses to serve
-    assert sandbox._process.poll() is not None
+    assert sandbox.returncode == 2
 
 
 def test_it_ended_before_being_told_the_environment_is_one_line() -> None:
     """A sandbox that died at once (here: a fault it does not know) closed its stdin: telling
     it the environment must not raise a broken pipe at the user."""
     sandbox = SandboxProcess.launch(("no-such-fault",))
-    sandbox._process.wait(timeout=30)
+    assert sandbox.wait(timeout=30) == 2
     with pytest.raises(SandboxNotStarted, match=r"ended with exit status 2 before it listened"):
         sandbox.ready("development")
 
@@ -89,11 +105,9 @@ def test_the_switches_come_from_the_arguments_only(monkeypatch: pytest.MonkeyPat
         assert httpx.get(f"{sandbox.url}/v1/health", timeout=5).status_code == 200
     finally:
         sandbox.stop()
-    assert sandbox._process.stdin is not None
-    assert sandbox._process.stdin.closed
-    assert sandbox._process.stdout is not None
-    assert sandbox._process.stdout.closed
-    assert sandbox._process.returncode is not None
+    assert sandbox.stdin.closed
+    assert sandbox.stdout.closed
+    assert sandbox.returncode == 0
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])

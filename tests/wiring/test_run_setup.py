@@ -455,8 +455,11 @@ def test_a_sandbox_that_dies_at_start_is_one_line(
     # ends in one usage-error line, not a traceback from inside pytest_configure.
     site = tmp_path / "site"
     site.mkdir()
+    # In the sandbox launcher, every sandbox it forks ends at once.
     (site / "sitecustomize.py").write_text(
-        "import os, sys\nif '--stdin-control' in sys.argv:\n    os._exit(3)\n",
+        "import os, sys\n"
+        "if any('sandbox.launcher' in arg for arg in sys.orig_argv):\n"
+        "    os.register_at_fork(after_in_child=lambda: os._exit(3))\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))

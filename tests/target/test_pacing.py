@@ -1,0 +1,88 @@
+"""The pacer's rules, one at a time, on the numbers that decide them: how many requests leave
+at once, when answers show the target serves side by side, and how long a latency sample waits
+for the rest of the burst (``target/pacing.py``; the burst itself is in ``test_burst.py``)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from umbrella_checks.target.pacing import START, Pacer
+
+
+@pytest.mark.parametrize(
+    ("ceiling", "limit"),
+    [
+        pytest.param(1, 1.0, id="concurrency-1-one-at-a-time"),
+        pytest.param(0, 1.0, id="never-less-than-one"),
+        pytest.param(100, float(START), id="a-browsers-handful-first"),
+    ],
+)
+def test_the_window_starts_within_the_ceiling(ceiling: int, limit: float) -> None:
+    pacer = Pacer(ceiling)
+    assert (pacer.ceiling, pacer.limit) == (max(ceiling, 1), limit)
+
+
+def test_an_answer_without_queueing_grows_the_window_by_one() -> None:
+    pacer = Pacer(10)
+    pacer.answered(0.0)  # no time at all: nothing queued, and no division by it
+    assert pacer.limit == START + 1
+
+
+def test_an_answer_that_queued_shrinks_the_window_by_one() -> None:
+    pacer = Pacer(10)
+    pacer.answered(0.1)
+    pacer.answered(0.5)  # 0.4 s over the least: about five requests waited ahead of it
+    assert pacer.limit == START + 1 - 1
+
+
+@pytest.mark.parametrize(
+    ("first_byte", "parallel"),
+    [
+        # 0.125 s over the least of 0.625 s is exactly a fifth of it: still beside the fastest.
+        pytest.param(0.75, True, id="a-fifth-slower-is-beside"),
+        pytest.param(1.0, False, id="three-fifths-slower-queued"),
+    ],
+)
+def test_answers_with_company_show_parallel_service_within_a_fifth_of_the_fastest(
+    first_byte: float, parallel: bool
+) -> None:
+    pacer = Pacer(10)
+    pacer.answered(0.625)
+    pacer.answered(first_byte, company=2)
+    pacer.answered(first_byte, company=2)
+    assert pacer.parallel is parallel
+
+
+@pytest.mark.parametrize(
+    ("company", "ceiling"),
+    [
+        pytest.param(4, 3, id="one-fewer-than-stalled-it"),
+        pytest.param(1, 1, id="never-less-than-one"),
+    ],
+)
+def test_a_stall_caps_the_window_below_what_caused_it(company: int, ceiling: int) -> None:
+    pacer = Pacer(10)
+    pacer.overwhelmed(company)
+    assert (pacer.ceiling, pacer.limit) == (ceiling, float(ceiling))
+
+
+def test_a_sample_waits_for_a_request_expected_but_not_yet_asking() -> None:
+    pacer = Pacer(10)
+    pacer.expect()
+    started = time.monotonic()
+    pacer.queue_left(timeout=0.2)
+    assert time.monotonic() - started >= 0.2
+
+
+def test_a_sample_does_not_wait_once_the_expected_request_had_its_place() -> None:
+    # A request counted once as expected is no longer waited for once it asked: a latency sample
+    # on a one-at-a-time target must not wait out its whole timeout behind nothing.
+    pacer = Pacer(10)
+    pacer.expect()
+    with pacer.slot(expected=True):
+        pass
+    started = time.monotonic()
+    pacer.queue_left(timeout=5)
+    assert time.monotonic() - started < 2

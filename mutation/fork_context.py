@@ -3,9 +3,9 @@ process forked while coverage measures it records its lines under the test that 
 
 The sandbox launcher (``src/umbrella_checks/sandbox/launcher.py``) forks each sandbox after
 setting the environment of the process that asked, ``MUTATION_CONTEXT`` (the running test,
-``contexts.py``) among it; the launcher's own coverage context is the test that started the
-launcher. coverage's ``patch = fork`` restarts measurement in the child, and ``patch = _exit``
-saves it when the child ends; this hook, registered after coverage's own, names the context.
+``contexts.py``) among it; the launcher's own measurement names the test that started the
+launcher. So the child stops the measurement it inherited and starts its own from the run's
+rcfile, whose context is ``${MUTATION_CONTEXT}``; ``patch = _exit`` saves it when it ends.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 
 
-def _name_the_test() -> None:
+def _measure_for_the_test_that_asked() -> None:
     import coverage
 
-    current = coverage.Coverage.current()
-    if current is not None:
-        current.config.context = None  # the launcher's test, not this child's
-        current.switch_context(os.environ.get("MUTATION_CONTEXT", ""))
+    inherited = coverage.Coverage.current()
+    if inherited is not None:
+        inherited.stop()
+        coverage.process_startup(force=True)
 
 
-os.register_at_fork(after_in_child=_name_the_test)
+os.register_at_fork(after_in_child=_measure_for_the_test_that_asked)

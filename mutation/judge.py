@@ -73,8 +73,9 @@ def per_test_limit(plan: dict[str, Any], tests: list[str]) -> float:
 
 
 def run(plan: dict[str, Any], tests: list[str]) -> int:
-    limit = per_test_limit(plan, tests)
-    command = [*plan["pytest"], f"--timeout={limit:g}", *tests]
+    # A plan written before tests were timed sets no limit (the module's timeout still holds).
+    limit = [f"--timeout={per_test_limit(plan, tests):g}"] if plan.get("seconds") else []
+    command = [*plan["pytest"], *limit, *tests]
     return subprocess.run(command, check=False).returncode
 
 

@@ -235,7 +235,7 @@ def make_venv(lane: Path) -> Path:
         if line.startswith("import ")  # coverage's start-up hook, for the baselines
     )
     # A .pth's path lines join sys.path in order, after the lane's src; its import lines run
-    # in order too: coverage's start-up hook, then fork_context's (which must come after it).
+    # in order too: coverage's start-up hook, then fork_context's.
     shutil.copy2(REPO / "mutation" / "fork_context.py", theirs / "mutation_fork_context.py")
     (theirs / "00_lane.pth").write_text(
         "\n".join([str(lane / "src"), *map(str, ours), *startup, "import mutation_fork_context"])
@@ -345,9 +345,9 @@ def baseline(
         # names it in MUTATION_CONTEXT); each process writes a data file of its own.
         "parallel = true\n"
         "context = ${MUTATION_CONTEXT-}\n"
-        # A sandbox is forked by its launcher: measured from the fork (named by fork_context.py)
-        # and saved at its os._exit.
-        "patch =\n    fork\n    _exit\n",
+        # A sandbox is forked by its launcher: measured from the fork (fork_context.py) and
+        # saved at its os._exit.
+        "patch = _exit\n",
         encoding="utf-8",
     )
     measured = subprocess.run(
@@ -471,7 +471,7 @@ def make_map(modules: list[str], lanes: int) -> dict[str, list[str]]:
         f"data_file = {data_file}\n"
         "include =\n" + "".join(f"    */{module}\n" for module in modules) + "parallel = true\n"
         "context = ${MUTATION_CONTEXT-}\n"
-        "patch =\n    fork\n    _exit\n",  # forked sandboxes, as in baseline()
+        "patch = _exit\n",  # forked sandboxes, as in baseline()
         encoding="utf-8",
     )
     env = lane_env(lane)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +76,56 @@ def test_sandboxes_are_forked_by_one_launcher_that_ends_with_its_process() -> No
         first.stop()
         second.stop()
     assert (first.returncode, second.returncode) == (0, 0)
+
+
+LAUNCHER_DIES = """
+import os, sys
+if any("sandbox.launcher" in arg for arg in sys.orig_argv):
+    os._exit(5)
+"""
+
+UNANSWERED = """
+import os
+from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
+before = len(os.listdir("/proc/self/fd"))
+try:
+    SandboxProcess.launch(())
+except SandboxNotStarted as exc:
+    print(exc)
+print(len(os.listdir("/proc/self/fd")) - before)
+"""
+
+
+def test_a_launcher_that_cannot_start_is_one_line_and_leaves_nothing_open(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(LAUNCHER_DIES, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    said = subprocess.run(
+        [sys.executable, "-c", UNANSWERED], env=env, capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    assert said[0].startswith("the sandbox launcher did not answer")
+    assert said[0].endswith("; run `python -m umbrella_checks sandbox` to see why")
+    # Its pipes are closed again (the socket to the launcher is kept, to start it again).
+    assert said[1:] == ["1"], said
+
+
+def test_sandboxes_still_stop_when_their_launcher_was_killed() -> None:
+    first = SandboxProcess.spawn((), "development")
+    second = SandboxProcess.spawn((), "development")
+    launcher = int(Path(f"/proc/{first.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(launcher, signal.SIGKILL)
+    # Nobody is left to report the first's end: stopping it must not wait on the second, which
+    # runs on (a sandbox holds no other sandbox's status pipe).
+    stopping = threading.Thread(target=first.stop, kwargs={"grace": 1})
+    stopping.start()
+    stopping.join(timeout=10)
+    hung = stopping.is_alive()
+    second.stop()
+    stopping.join()
+    assert not hung, "stopping a sandbox waited for another one"
+    deadline = time.monotonic() + 10
+    while Path(first.info["app_dir"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(first.info["app_dir"]).exists()
 
 
 def test_one_that_cannot_start_says_so_in_one_line() -> None:

@@ -7,10 +7,11 @@ about 0.1 s of CPU in the interpreter's start and the imports, and a process tha
 everything imported. The launcher is a fresh Python with no threads (forking is safe), started
 on first use; it ends when the process that started it does (its end of the socket closes).
 
-A request is one message on a Unix ``SOCK_SEQPACKET`` socket: JSON with the sandbox's
-arguments, environment and working directory, carrying four descriptors (its stdin, stdout,
-stderr and a status pipe). The launcher answers with the child's pid and, when the child ends,
-writes its exit status (``os.waitstatus_to_exitcode``) to the status pipe. The environment is
+A request on the Unix socket it shares with its caller is JSON with the sandbox's arguments,
+environment and working directory, after its length (4 bytes), carrying four descriptors (its
+stdin, stdout, stderr and a status pipe). The launcher answers with the child's pid (4 bytes)
+and, when the child ends, writes its exit status (``os.waitstatus_to_exitcode``) to the status
+pipe. The environment is
 set in the launcher before the fork, so the child starts with it as a process started by its
 caller would (its working directory, stdin and stdout as well).
 """
@@ -23,12 +24,24 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import traceback
 from typing import Any
 
-# The largest request: the arguments and the caller's whole environment.
-MESSAGE_LIMIT = 1 << 20
+# A request's length, and the answer (a pid): 4 bytes, network order.
+SIZE = struct.Struct("!i")
+
+
+def exactly(channel: socket.socket, size: int, start: bytes = b"") -> bytes:
+    """``size`` bytes from ``channel`` (fewer only when it closed)."""
+    data = start
+    while len(data) < size:
+        more = channel.recv(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def serve(fd: int) -> None:
@@ -51,10 +64,12 @@ def serve(fd: int) -> None:
             _report_ended(statuses)
         if channel.fileno() not in ready:
             continue
-        message, fds, _, _ = socket.recv_fds(channel, MESSAGE_LIMIT, 4)
-        if not message:
+        # The descriptors come with the request's first bytes.
+        head, fds, _, _ = socket.recv_fds(channel, SIZE.size, 4)
+        head = exactly(channel, SIZE.size, head)
+        if len(head) < SIZE.size:
             break  # the process that started it has ended
-        request: dict[str, Any] = json.loads(message)
+        request: dict[str, Any] = json.loads(exactly(channel, SIZE.unpack(head)[0]))
         os.environ.clear()
         os.environ.update(request["env"])
         pid = os.fork()
@@ -68,7 +83,7 @@ def serve(fd: int) -> None:
         for given in fds[:3]:
             os.close(given)
         statuses[pid] = fds[3]
-        channel.sendall(str(pid).encode())
+        channel.sendall(SIZE.pack(pid))
     # Sandboxes still running end when their own caller's pipe closes; nothing is left to
     # report their status to.
     for status in statuses.values():

@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from umbrella_checks.sandbox.faults import FAULTS_ENV
-from umbrella_checks.sandbox.launcher import MESSAGE_LIMIT
+from umbrella_checks.sandbox.launcher import SIZE, exactly
 
 START_TIMEOUT = 30.0
 
@@ -43,26 +43,29 @@ class _Launcher:
     def fork(cls, request: bytes, fds: list[int]) -> int:
         """Send one request with its descriptors; the forked sandbox's pid."""
         with cls.lock:
-            if cls.process is None or cls.process.poll() is not None:
-                cls._start()
-            assert cls.channel is not None
             try:
-                socket.send_fds(cls.channel, [request], fds)
-                answer = cls.channel.recv(32)
-            except OSError as exc:
-                answer = str(exc).encode()
-        if not answer.isdigit():
+                if cls.process is None or cls.process.poll() is not None:
+                    cls._start()
+                assert cls.channel is not None
+                message = SIZE.pack(len(request)) + request
+                sent = socket.send_fds(cls.channel, [message], fds)
+                cls.channel.sendall(message[sent:])
+                answer = exactly(cls.channel, SIZE.size)
+                why = "" if len(answer) == SIZE.size else " (it ended)"
+            except OSError as exc:  # it could not start, or it ended
+                why = f" ({exc})"
+        if why:
             raise SandboxNotStarted(
-                "the sandbox launcher did not answer"
-                + (f" ({answer.decode(errors='replace')})" if answer else "")
-                + "; run `python -m umbrella_checks sandbox` to see why"
+                f"the sandbox launcher did not answer{why}; "
+                "run `python -m umbrella_checks sandbox` to see why"
             )
-        return int(answer)
+        pid: int = SIZE.unpack(answer)[0]
+        return pid
 
     @classmethod
     def _start(cls) -> None:
         cls.close()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with theirs:
             cls.process = subprocess.Popen(
                 [
@@ -114,8 +117,6 @@ class SandboxProcess:
         # The switches are all on the command line: the variable would add them twice.
         env = {k: v for k, v in os.environ.items() if k != FAULTS_ENV}
         request = json.dumps({"args": args, "env": env, "cwd": os.getcwd()}).encode()
-        if len(request) > MESSAGE_LIMIT:
-            raise SandboxNotStarted("the environment is too large to start the sandbox with")
         its_stdin, to_it = os.pipe()
         from_it, its_stdout = os.pipe()
         status, its_status = os.pipe()

@@ -108,6 +108,32 @@ def test_a_launcher_that_cannot_start_is_one_line_and_leaves_nothing_open(tmp_pa
     assert said[1:] == ["1"], said
 
 
+SANDBOX_CRASHES = """
+import os, sys
+def crash(args):
+    raise RuntimeError("the sandbox broke")
+def broken():
+    sys.modules["umbrella_checks.sandbox.__main__"].main = crash
+if any("sandbox.launcher" in arg for arg in sys.orig_argv):
+    os.register_at_fork(after_in_child=broken)
+"""
+
+LAUNCH_AND_WAIT = """
+from umbrella_checks.sandbox.process import SandboxProcess
+print(SandboxProcess.launch(()).wait(timeout=30))
+"""
+
+
+def test_a_sandbox_that_crashes_ends_with_status_1_and_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(SANDBOX_CRASHES, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    ended = subprocess.run(
+        [sys.executable, "-c", LAUNCH_AND_WAIT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ended.stdout.strip() == "1", ended.stderr
+    assert "RuntimeError: the sandbox broke" in ended.stderr
+
+
 def test_sandboxes_still_stop_when_their_launcher_was_killed() -> None:
     first = SandboxProcess.spawn((), "development")
     second = SandboxProcess.spawn((), "development")
@@ -122,10 +148,28 @@ def test_sandboxes_still_stop_when_their_launcher_was_killed() -> None:
     second.stop()
     stopping.join()
     assert not hung, "stopping a sandbox waited for another one"
+    assert first.returncode == -signal.SIGKILL  # what the launcher's end says of it
     deadline = time.monotonic() + 10
     while Path(first.info["app_dir"]).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(first.info["app_dir"]).exists()
+
+
+def test_the_launcher_outlives_a_ctrl_c_to_its_process_group() -> None:
+    # Ctrl-C in a terminal reaches every process of the run's group, the launcher among them:
+    # it must go on serving (and reporting its sandboxes' ends), not die with a traceback.
+    first = SandboxProcess.spawn((), "development")
+    launcher = int(Path(f"/proc/{first.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(launcher, signal.SIGINT)
+    second = SandboxProcess.spawn((), "development")
+    try:
+        assert Path(f"/proc/{second.pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(
+            launcher
+        )
+    finally:
+        first.stop()
+        second.stop()
+    assert (first.returncode, second.returncode) == (0, 0)
 
 
 def test_one_that_cannot_start_says_so_in_one_line() -> None:

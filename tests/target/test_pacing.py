@@ -86,3 +86,20 @@ def test_a_sample_does_not_wait_once_the_expected_request_had_its_place() -> Non
     started = time.monotonic()
     pacer.queue_left(timeout=5)
     assert time.monotonic() - started < 2
+
+
+def test_a_place_says_how_long_it_was_waited_for_and_its_company() -> None:
+    pacer = Pacer(10)
+    with pacer.slot() as (waited, company):
+        assert 0 <= waited < 1
+        assert company == 1
+
+
+def test_a_sample_sent_alone_had_no_company() -> None:
+    # Until answers show parallel service a sample leaves alone: counted as having had company,
+    # its own fast answer would soon "show" a one-at-a-time target serving in parallel.
+    pacer = Pacer(10)
+    assert not pacer.parallel
+    with pacer.timed_slot(timeout=1) as (waited, company):
+        assert 0 <= waited < 1
+        assert company == 1

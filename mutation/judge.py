@@ -19,8 +19,11 @@ Usage: ``python mutation/judge.py MAP.json`` from the lane, with the mutant writ
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,7 +79,14 @@ def run(plan: dict[str, Any], tests: list[str]) -> int:
     # A plan written before tests were timed sets no limit (the module's timeout still holds).
     limit = [f"--timeout={per_test_limit(plan, tests):g}"] if plan.get("seconds") else []
     command = [*plan["pytest"], *limit, *tests]
-    return subprocess.run(command, check=False).returncode
+    # A session of its own: whatever the mutant left running when pytest ended (a sandbox
+    # launcher mutated never to leave its loop, spinning a core) ends with it, not beside the
+    # mutants judged next.
+    with subprocess.Popen(command, start_new_session=True) as tested:
+        code = tested.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(tested.pid, signal.SIGKILL)
+    return code
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -136,6 +137,26 @@ def test_trusting_coverage_asks_only_the_picked_tests(project: Path) -> None:
 
 def test_an_unmutated_module_survives(project: Path) -> None:
     assert _judge(project).returncode == 0
+
+
+def test_what_a_mutant_leaves_running_ends_with_its_judging(project: Path) -> None:
+    # A mutated sandbox launcher that never leaves its loop outlived the tests that started it,
+    # spinning a core through the rest of the run.
+    (project / "test_calc.py").write_text(
+        "import subprocess, sys\n"
+        "from calc import double, half\n\n"
+        "def test_double():\n"
+        "    left = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "    open('left.pid', 'w').write(str(left.pid))\n"
+        "    assert double(3) == 6\n\n"
+        "def test_half():\n    assert half(9) == 4\n"
+    )
+    assert _judge(project).returncode == 0
+    pid = int((project / "left.pid").read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()
 
 
 def test_a_mutant_that_only_slows_a_test_is_killed_at_the_tests_limit(project: Path) -> None:

@@ -27,6 +27,10 @@ time.sleep(120)
 """
 
 
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def _gone(pid: int) -> bool:
     # An ended process may linger as a zombie until someone reaps it: that counts as ended.
     try:
@@ -68,9 +72,7 @@ def test_sandboxes_are_forked_by_one_launcher_that_ends_with_its_process() -> No
     first = SandboxProcess.spawn((), "development")
     second = SandboxProcess.spawn(("health-500",), "development")
     try:
-        launcher = Path(f"/proc/{first.pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-        assert Path(f"/proc/{second.pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == launcher
-        assert int(launcher) != os.getpid()
+        assert _parent_of(second.pid) == _parent_of(first.pid) != os.getpid()
         assert httpx.get(f"{second.url}/v1/health", timeout=5).status_code == 500
     finally:
         first.stop()
@@ -137,7 +139,7 @@ def test_a_sandbox_that_crashes_ends_with_status_1_and_its_traceback(tmp_path: P
 def test_sandboxes_still_stop_when_their_launcher_was_killed() -> None:
     first = SandboxProcess.spawn((), "development")
     second = SandboxProcess.spawn((), "development")
-    launcher = int(Path(f"/proc/{first.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    launcher = _parent_of(first.pid)
     os.kill(launcher, signal.SIGKILL)
     # Nobody is left to report the first's end: stopping it must not wait on the second, which
     # runs on (a sandbox holds no other sandbox's status pipe).
@@ -159,13 +161,11 @@ def test_the_launcher_outlives_a_ctrl_c_to_its_process_group() -> None:
     # Ctrl-C in a terminal reaches every process of the run's group, the launcher among them:
     # it must go on serving (and reporting its sandboxes' ends), not die with a traceback.
     first = SandboxProcess.spawn((), "development")
-    launcher = int(Path(f"/proc/{first.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    launcher = _parent_of(first.pid)
     os.kill(launcher, signal.SIGINT)
     second = SandboxProcess.spawn((), "development")
     try:
-        assert Path(f"/proc/{second.pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(
-            launcher
-        )
+        assert _parent_of(second.pid) == launcher
     finally:
         first.stop()
         second.stop()

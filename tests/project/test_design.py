@@ -25,3 +25,24 @@ def test_the_self_tests_mirror_the_package() -> None:
     packages = {p.parent.name for p in SRC.glob("*/__init__.py")}
     folders = {p.parent.name for p in (REPO / "tests").glob("*/__init__.py")}
     assert packages - folders == set()
+
+
+def test_every_thread_a_self_test_starts_is_a_daemon() -> None:
+    """A thread a self-test starts must not keep its pytest alive: when the code under test
+    breaks (a mutant that never grants a place), the test fails on its ``join`` timeout, and
+    a non-daemon thread still waiting would then block the interpreter's exit for good —
+    a mutation lane once waited 20 minutes on one."""
+    import ast
+
+    found = []
+    for path in (REPO / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) in ("threading.Thread", "Thread")
+                and not any(
+                    k.arg == "daemon" and ast.unparse(k.value) == "True" for k in node.keywords
+                )
+            ):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert found == [], "start it with daemon=True: " + ", ".join(found)

@@ -143,7 +143,7 @@ def test_sandboxes_still_stop_when_their_launcher_was_killed() -> None:
     os.kill(launcher, signal.SIGKILL)
     # Nobody is left to report the first's end: stopping it must not wait on the second, which
     # runs on (a sandbox holds no other sandbox's status pipe).
-    stopping = threading.Thread(target=first.stop, kwargs={"grace": 1})
+    stopping = threading.Thread(target=first.stop, kwargs={"grace": 1}, daemon=True)
     stopping.start()
     stopping.join(timeout=10)
     hung = stopping.is_alive()

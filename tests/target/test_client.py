@@ -89,7 +89,7 @@ def test_a_prefetched_request_not_yet_sent_is_cancelled_at_close(httpserver: HTT
     api = ApiClient.for_target(httpserver.url_for("/"), config, counter)
     api.prefetch([(Planned.of("GET", path), {path}) for path in ("/a", "/b", "/c")])
     assert started.wait(timeout=10)
-    closing = threading.Thread(target=api.close)
+    closing = threading.Thread(target=api.close, daemon=True)
     closing.start()
     release.set()
     closing.join(timeout=20)

@@ -163,10 +163,10 @@ def test_places_are_granted_in_order_of_asking() -> None:
             order.append(number)
             hold.wait()
 
-    first = threading.Thread(target=ask, args=(0,))
+    first = threading.Thread(target=ask, args=(0,), daemon=True)
     first.start()
     time.sleep(0.05)
-    waiting = [threading.Thread(target=ask, args=(n,)) for n in range(1, 4)]
+    waiting = [threading.Thread(target=ask, args=(n,), daemon=True) for n in range(1, 4)]
     for thread in waiting:
         thread.start()
         time.sleep(0.02)  # asked in this order
@@ -186,7 +186,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
             release.wait()
             events.append("in flight ended")
 
-    busy = threading.Thread(target=in_flight)
+    busy = threading.Thread(target=in_flight, daemon=True)
     busy.start()
     time.sleep(0.05)
 
@@ -196,7 +196,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
             time.sleep(0.05)
             events.append("alone ended")
 
-    lone = threading.Thread(target=alone)
+    lone = threading.Thread(target=alone, daemon=True)
     lone.start()
     time.sleep(0.05)
 
@@ -204,7 +204,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
         _answered(pacer, 0.01, 1)
         events.append("later")
 
-    later = threading.Thread(target=later_request)
+    later = threading.Thread(target=later_request, daemon=True)
     later.start()
     time.sleep(0.05)
     release.set()

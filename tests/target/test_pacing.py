@@ -28,14 +28,14 @@ def test_the_window_starts_within_the_ceiling(ceiling: int, limit: float) -> Non
 
 def test_an_answer_without_queueing_grows_the_window_by_one() -> None:
     pacer = Pacer(10)
-    pacer.answered(0.0)  # no time at all: nothing queued, and no division by it
+    pacer.answered(0.0, company=1)  # no time at all: nothing queued, and no division by it
     assert pacer.limit == START + 1
 
 
 def test_an_answer_that_queued_shrinks_the_window_by_one() -> None:
     pacer = Pacer(10)
-    pacer.answered(0.1)
-    pacer.answered(0.5)  # 0.4 s over the least: about five requests waited ahead of it
+    pacer.answered(0.1, company=1)
+    pacer.answered(0.5, company=1)  # 0.4 s over the least: about five requests waited ahead of it
     assert pacer.limit == START + 1 - 1
 
 
@@ -51,7 +51,7 @@ def test_answers_with_company_show_parallel_service_within_a_fifth_of_the_fastes
     first_byte: float, parallel: bool
 ) -> None:
     pacer = Pacer(10)
-    pacer.answered(0.625)
+    pacer.answered(0.625, company=1)
     pacer.answered(first_byte, company=2)
     pacer.answered(first_byte, company=2)
     assert pacer.parallel is parallel
@@ -110,7 +110,7 @@ def test_a_sample_sent_alone_had_no_company() -> None:
 def _answered(pacer: Pacer, seconds: float, times: int) -> None:
     for _ in range(times):
         with pacer.slot():
-            pacer.answered(seconds)
+            pacer.answered(seconds, company=1)
 
 
 def test_the_window_grows_while_answers_show_no_queue() -> None:

@@ -49,7 +49,6 @@ class Pacer:
         self.ceiling = max(ceiling, 1)
         self.limit = float(min(start, self.ceiling))
         self.least: float | None = None  # the least time to first byte seen
-        self.most_in_flight = 0
         self._in_flight = 0
         self._waiting: deque[_Turn] = deque()
         self._lock = threading.Lock()
@@ -138,7 +137,6 @@ class Pacer:
         """(Under the lock.) Let the next askers in while the window has room."""
         while self._waiting and not self._alone and self._in_flight < int(self.limit):
             self._in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self._in_flight)
             turn = self._waiting.popleft()
             turn.company = self._in_flight
             turn.set()
@@ -149,7 +147,7 @@ class Pacer:
         came back, mostly, as fast as the fastest)?"""
         return self._unqueued >= 2 and self._unqueued > self._queued
 
-    def answered(self, first_byte: float, company: int = 1) -> None:
+    def answered(self, first_byte: float, company: int) -> None:
         """An answer's time to first byte, and how many were in flight with it: grow the
         window, or shrink it when it shows a queue at the target."""
         with self._lock:

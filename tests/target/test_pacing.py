@@ -57,6 +57,33 @@ def test_answers_with_company_show_parallel_service_within_a_fifth_of_the_fastes
     assert pacer.parallel is parallel
 
 
+def test_a_queue_seen_at_a_window_of_two_brings_it_back_to_one_at_a_time() -> None:
+    pacer = Pacer(10, start=1)
+    pacer.answered(0.1, company=1)  # the fastest: the window grows to two
+    pacer.answered(1.0, company=1)  # then a queue at the target
+    assert pacer.limit == 1
+
+
+@pytest.mark.parametrize(
+    ("beside", "queued", "parallel"),
+    [
+        pytest.param(1, 0, False, id="one-answer-beside-is-not-enough"),
+        pytest.param(2, 3, False, id="more-queued-than-beside"),
+        pytest.param(3, 2, True, id="more-beside-than-queued"),
+    ],
+)
+def test_parallel_service_takes_two_answers_beside_the_fastest_and_more_than_queued(
+    beside: int, queued: int, parallel: bool
+) -> None:
+    pacer = Pacer(10)
+    pacer.answered(0.1, company=1)  # the fastest
+    for _ in range(beside):
+        pacer.answered(0.1, company=2)
+    for _ in range(queued):
+        pacer.answered(1.0, company=2)
+    assert pacer.parallel is parallel
+
+
 @pytest.mark.parametrize(
     ("company", "ceiling"),
     [

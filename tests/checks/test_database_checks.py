@@ -447,9 +447,13 @@ def test_the_cron_checks_read_the_jobs_newest_rows(
     else:
         old = [now - timedelta(days=d + 2) for d in range(60)]
         _add_runs(sandbox.d1_sqlite, "analytics_aggregation", "completed", old)
-        _add_runs(
-            sandbox.d1_sqlite, "analytics_aggregation", "failed", [now - timedelta(minutes=5)]
-        )
+        # The newest row of all: the sandbox seeds tonight's good run at 00:00:02 UTC, so "five
+        # minutes ago" would be older than it in the first minutes after midnight.
+        with sqlite3.connect(sandbox.d1_sqlite) as db:
+            (seeded,) = db.execute("SELECT MAX(start_time) FROM cron_logs").fetchone()
+        newest = datetime.fromisoformat(seeded.replace("Z", "+00:00")) + timedelta(seconds=1)
+        failed_at = max(now - timedelta(minutes=5), newest)
+        _add_runs(sandbox.d1_sqlite, "analytics_aggregation", "failed", [failed_at])
     run = run_checks(
         DATABASE,
         "-k",

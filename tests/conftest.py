@@ -101,10 +101,11 @@ HARNESS_ONLY = ("pytest_httpserver", "locust", "platformdirs")
 
 def _inner_ini() -> str:
     """The project's own pytest options (pyproject.toml's [tool.pytest.ini_options]) as an ini
-    file, so an inner run is configured as a user's is (``--assert=plain`` among them, which also
-    spares each inner run rewriting the checks it copied), plus the harness's own: no cache
-    folder, pytest-randomly's shuffling off, and none of the plugins installed beside the suite
-    that it does not use (``HARNESS_ONLY``)."""
+    file, so an inner run is configured as a user's is (``--assert=plain`` among them: the inner
+    run does not rewrite the checks it copied, and ``python_files`` in tests/pytest.ini keeps the
+    outer run's rewriter off them too), plus the harness's own: no cache folder,
+    pytest-randomly's shuffling off, and none of the plugins installed beside the suite that it
+    does not use (``HARNESS_ONLY``)."""
     shipped = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     options = dict(shipped["tool"]["pytest"]["ini_options"])
     blocked = ("cacheprovider", "randomly", *HARNESS_ONLY)

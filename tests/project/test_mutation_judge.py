@@ -208,20 +208,18 @@ def test_every_listed_equivalent_names_a_line_that_exists() -> None:
     matches nothing: it reads as reasoning kept while it covers no mutant. Each must match a
     whole line of its module as it is, so moving code means re-reading the reason with it."""
     import re
-    import tomllib
 
-    scope = tomllib.loads((REPO / "mutation" / "scope.toml").read_text(encoding="utf-8"))
-    modules = [target["module"] for target in scope["target"]]
+    _, targets, equivalents = run.load_scope(REPO / "mutation" / "scope.toml")
     lines = {
-        module: [line.strip() for line in (REPO / module).read_text(encoding="utf-8").splitlines()]
-        for module in modules
+        t.module: [line.strip() for line in (REPO / t.module).read_text("utf-8").splitlines()]
+        for t in targets
     }
     stale = [
-        f"{entry['module']}: {entry['line']}"
-        for entry in scope["equivalent"]
+        f"{entry.module}: {entry.line}"
+        for entry in equivalents
         if not any(
-            re.fullmatch(entry["line"], line)
-            for module in (modules if entry["module"] == "*" else [entry["module"]])
+            re.fullmatch(entry.line, line)
+            for module in (list(lines) if entry.module == "*" else [entry.module])
             for line in lines.get(module, [])
         )
     ]

@@ -19,13 +19,14 @@ from umbrella_checks.sandbox.process import SandboxProcess
 from umbrella_checks.target.pacing import START
 
 
-def _signed_in(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
-    monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.accounts["user"].token)
-    monkeypatch.setenv("UMBRELLA_ADMIN_TOKEN", sandbox.accounts["admin"].token)
+def _signed_in(monkeypatch: pytest.MonkeyPatch, tokens: dict[str, str]) -> None:
+    """The user's and the admin's tokens of a sandbox, in-process or a process of its own."""
+    monkeypatch.setenv("UMBRELLA_USER_TOKEN", tokens["user"])
+    monkeypatch.setenv("UMBRELLA_ADMIN_TOKEN", tokens["admin"])
 
 
-def _state(sandbox: Sandbox) -> dict[str, int]:
-    counts: dict[str, int] = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]
+def _state(url: str) -> dict[str, int]:
+    counts: dict[str, int] = httpx.get(f"{url}/__sandbox/state", timeout=5).json()["counts"]
     return counts
 
 
@@ -41,12 +42,11 @@ def test_the_planned_requests_are_in_flight_together(
     )
     sandbox = SandboxProcess.spawn(slow, "development")
     try:
-        monkeypatch.setenv("UMBRELLA_USER_TOKEN", sandbox.info["tokens"]["user"])
-        monkeypatch.setenv("UMBRELLA_ADMIN_TOKEN", sandbox.info["tokens"]["admin"])
+        _signed_in(monkeypatch, sandbox.info["tokens"])
         run = run_checks(
             "-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url
         )
-        state = httpx.get(f"{sandbox.url}/__sandbox/state", timeout=5).json()["counts"]
+        state = _state(sandbox.url)
     finally:
         sandbox.stop()
     assert run.failed_names() == []
@@ -60,7 +60,7 @@ def test_concurrency_1_sends_as_checks_ask(
     suite_dir: Path,
 ) -> None:
     sandbox = sandbox_server()
-    _signed_in(monkeypatch, sandbox)
+    _signed_in(monkeypatch, sandbox.info.tokens)
     config = (
         suite_dir / "umbrella.toml"
     ).read_text() + "\n[env.development.http]\nconcurrency = 1\n"
@@ -68,7 +68,7 @@ def test_concurrency_1_sends_as_checks_ask(
         "-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url, config=config
     )
     assert run.failed_names() == []
-    assert _state(sandbox)["max_in_flight"] == 1
+    assert _state(sandbox.url)["max_in_flight"] == 1
 
 
 def test_every_request_sent_is_counted_and_the_tier_stays_under_60(
@@ -78,13 +78,13 @@ def test_every_request_sent_is_counted_and_the_tier_stays_under_60(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox = sandbox_server()
-    _signed_in(monkeypatch, sandbox)
+    _signed_in(monkeypatch, sandbox.info.tokens)
     result = pytester.runpytest_subprocess(
         "-m", "postdeploy", f"--base-url={sandbox.url}", "--umbrella-environment=development"
     )
     reported = re.search(r"umbrella: (\d+) requests sent to the target", result.stdout.str())
     assert reported is not None
-    assert int(reported.group(1)) == _state(sandbox)["requests"] <= 60
+    assert int(reported.group(1)) == _state(sandbox.url)["requests"] <= 60
 
 
 def test_the_start_of_run_probe_goes_out_with_the_planned_requests(
@@ -97,7 +97,7 @@ def test_the_start_of_run_probe_goes_out_with_the_planned_requests(
     # arrive while it waits. (How many more follow depends on how fast the others come back:
     # on a loaded machine the pacer reads their spread as a queue and narrows the window.)
     sandbox = sandbox_server("slow=/v1/health:1000")
-    _signed_in(monkeypatch, sandbox)
+    _signed_in(monkeypatch, sandbox.info.tokens)
     run_checks("-m", "postdeploy", "--umbrella-environment=development", target=sandbox.url)
     arrived = arrived_while_the_probe_waited(sandbox)
     assert len(arrived) >= START - 1, arrived

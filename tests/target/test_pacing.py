@@ -39,21 +39,31 @@ def test_an_answer_that_queued_shrinks_the_window_by_one() -> None:
     assert pacer.limit == START + 1 - 1
 
 
+FASTEST, BESIDE, QUEUED = (0.1, 1), (0.1, 2), (1.0, 2)
+
+
 @pytest.mark.parametrize(
-    ("first_byte", "parallel"),
+    ("answers", "parallel"),
     [
         # 0.125 s over the least of 0.625 s is exactly a fifth of it: still beside the fastest.
-        pytest.param(0.75, True, id="a-fifth-slower-is-beside"),
-        pytest.param(1.0, False, id="three-fifths-slower-queued"),
+        pytest.param([(0.625, 1), (0.75, 2), (0.75, 2)], True, id="a-fifth-slower-is-beside"),
+        pytest.param([(0.625, 1), (0.8, 2), (0.8, 2)], False, id="more-than-a-fifth-queued"),
+        pytest.param([(0.625, 1), (1.0, 2), (1.0, 2)], False, id="three-fifths-slower-queued"),
+        # A fast answer sent alone says nothing of how the target serves two at once.
+        pytest.param([FASTEST, FASTEST], False, id="answers-alone-show-nothing"),
+        pytest.param([BESIDE, BESIDE], True, id="two-answered-side-by-side-show-it"),
+        pytest.param([FASTEST, BESIDE], False, id="one-answer-beside-is-not-enough"),
+        pytest.param([FASTEST, *[BESIDE] * 2, *[QUEUED] * 3], False, id="more-queued-than-beside"),
+        pytest.param([FASTEST, *[BESIDE] * 2, *[QUEUED] * 2], False, id="as-many-queued-as-beside"),
+        pytest.param([FASTEST, *[BESIDE] * 3, *[QUEUED] * 2], True, id="more-beside-than-queued"),
     ],
 )
-def test_answers_with_company_show_parallel_service_within_a_fifth_of_the_fastest(
-    first_byte: float, parallel: bool
+def test_parallel_service_takes_two_answers_with_company_beside_the_fastest_and_more_than_queued(
+    answers: list[tuple[float, int]], parallel: bool
 ) -> None:
     pacer = Pacer(10)
-    pacer.answered(0.625, company=1)
-    pacer.answered(first_byte, company=2)
-    pacer.answered(first_byte, company=2)
+    for first_byte, company in answers:
+        pacer.answered(first_byte, company=company)
     assert pacer.parallel is parallel
 
 
@@ -62,26 +72,6 @@ def test_a_queue_seen_at_a_window_of_two_brings_it_back_to_one_at_a_time() -> No
     pacer.answered(0.1, company=1)  # the fastest: the window grows to two
     pacer.answered(1.0, company=1)  # then a queue at the target
     assert pacer.limit == 1
-
-
-@pytest.mark.parametrize(
-    ("beside", "queued", "parallel"),
-    [
-        pytest.param(1, 0, False, id="one-answer-beside-is-not-enough"),
-        pytest.param(2, 3, False, id="more-queued-than-beside"),
-        pytest.param(3, 2, True, id="more-beside-than-queued"),
-    ],
-)
-def test_parallel_service_takes_two_answers_beside_the_fastest_and_more_than_queued(
-    beside: int, queued: int, parallel: bool
-) -> None:
-    pacer = Pacer(10)
-    pacer.answered(0.1, company=1)  # the fastest
-    for _ in range(beside):
-        pacer.answered(0.1, company=2)
-    for _ in range(queued):
-        pacer.answered(1.0, company=2)
-    assert pacer.parallel is parallel
 
 
 @pytest.mark.parametrize(
@@ -152,24 +142,6 @@ def test_the_window_shrinks_when_answers_show_a_queue() -> None:
     _answered(pacer, 0.01, 1)  # the least seen: 10 ms
     _answered(pacer, 0.1, 5)  # ten times that: a queue at the target
     assert pacer.limit == 10 + 1 - 5
-
-
-@pytest.mark.parametrize(
-    ("company", "parallel"),
-    [
-        pytest.param(1, False, id="answers-alone-show-nothing"),
-        pytest.param(2, True, id="two-answered-side-by-side-show-it"),
-    ],
-)
-def test_parallel_service_is_shown_only_by_answers_that_had_company(
-    company: int, parallel: bool
-) -> None:
-    # A fast answer sent alone says nothing of how the target serves two at once; two sent
-    # together and both as fast as the fastest do.
-    pacer = Pacer(48)
-    for _ in range(2):
-        pacer.answered(0.01, company=company)
-    assert pacer.parallel is parallel
 
 
 def test_a_stall_caps_the_window_below_its_company_for_good() -> None:

@@ -60,8 +60,10 @@ def test_it_ends_when_the_process_that_started_it_is_killed() -> None:
         assert not _gone(info["pid"])
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=10)
+    # Each sees its caller's end on its own (the sandbox its stdin, the launcher its socket), so
+    # either may be the last to leave: wait for both.
     deadline = time.monotonic() + 10
-    while not _gone(info["pid"]) and time.monotonic() < deadline:
+    while not (_gone(info["pid"]) and _gone(info["launcher"])) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(info["pid"]), "the sandbox outlived the run that started it"
     assert not Path(info["app_dir"]).exists()

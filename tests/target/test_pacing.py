@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -164,11 +165,11 @@ def test_places_are_granted_in_order_of_asking() -> None:
 
     first = threading.Thread(target=ask, args=(0,), daemon=True)
     first.start()
-    time.sleep(0.05)
+    _until(lambda: pacer.in_flight == 1)
     waiting = [threading.Thread(target=ask, args=(n,), daemon=True) for n in range(1, 4)]
-    for thread in waiting:
+    for asked, thread in enumerate(waiting, start=1):
         thread.start()
-        time.sleep(0.02)  # asked in this order
+        _until(lambda: len(pacer._waiting) == asked)  # noqa: B023 (asked in this order; read at once)
     hold.set()
     for thread in [first, *waiting]:
         thread.join(timeout=5)
@@ -187,7 +188,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
 
     busy = threading.Thread(target=in_flight, daemon=True)
     busy.start()
-    time.sleep(0.05)
+    _until(lambda: pacer.in_flight == 1)
 
     def alone() -> None:
         with pacer.alone(timeout=5):
@@ -197,7 +198,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
 
     lone = threading.Thread(target=alone, daemon=True)
     lone.start()
-    time.sleep(0.05)
+    _until(lambda: pacer._alone == 1)
 
     def later_request() -> None:
         _answered(pacer, 0.01, 1)
@@ -205,8 +206,17 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
 
     later = threading.Thread(target=later_request, daemon=True)
     later.start()
-    time.sleep(0.05)
+    _until(lambda: len(pacer._waiting) == 1)
     release.set()
     for thread in (busy, lone, later):
         thread.join(timeout=5)
     assert events == ["in flight ended", "alone", "alone ended", "later"]
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait (at most 5 s) until the pacer is in the state a step needs: a thread's start says
+    nothing of when it reaches the pacer, and a busy machine can delay it past any sleep."""
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, "the pacer never reached the state the test needs"
+        time.sleep(0.005)

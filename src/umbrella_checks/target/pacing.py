@@ -39,7 +39,7 @@ TOLERANCE = 0.005
 class _Turn(threading.Event):
     """A request's turn to leave, and how many were in flight once it left (itself included)."""
 
-    company = 1
+    company: int  # set by the pacer when it grants the turn, before the turn is read
 
 
 class Pacer:

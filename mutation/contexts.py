@@ -39,11 +39,14 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
 
 # Node id -> [the judge's argument for it, seconds over its phases, passed so far].
 _ran: dict[str, list[object]] = {}
+# The rootdir (node ids are relative to it) and the directory the run started in (the lane).
 _root: list[Path] = []
+_start: list[Path] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     _root.append(config.rootpath)
+    _start.append(config.invocation_params.dir)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -63,7 +66,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _argument(nodeid: str) -> str:
-    # Relative to the working directory (the lane), so a resumed run may use another lane:
-    # node ids are relative to the rootdir, which need not be the working directory.
+    # Relative to the directory the run started in (the lane), so a resumed run may use another
+    # lane: node ids are relative to the rootdir, which need not be that directory. Never to
+    # the working directory when the test reports: a test that moved into a scratch folder
+    # (pytester, monkeypatch.chdir) would be named through it, a path into this lane that
+    # another lane cannot run; the judge then found nothing and ran the module's whole list.
     path, _, rest = nodeid.partition("::")
-    return f"{os.path.relpath(_root[0] / path)}::{rest}"
+    return f"{os.path.relpath(_root[0] / path, _start[0])}::{rest}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -267,3 +268,41 @@ def test_a_lane_python_sees_the_lanes_code_even_with_a_scrubbed_environment(
     assert seen.stdout.strip() == "the lane", seen.stderr
     pytest_script = (made / "bin" / "pytest").read_text().splitlines()[0]
     assert pytest_script == f"#!{made / 'bin' / 'python'}"
+
+
+def test_the_order_file_names_each_test_from_where_the_run_started(tmp_path: Path) -> None:
+    # A test that moves into a scratch folder (pytester, monkeypatch.chdir) is still named from
+    # the lane the run started in: the judge runs these names from a lane, and a name through
+    # the scratch folder pointed into the baseline's lane, so a mutant judged in another lane
+    # ran the module's whole list instead of the few tests that execute its line.
+    pytest.importorskip("coverage", reason="the mutation run's extra: pip install -e '.[mutation]'")
+    tests = tmp_path / "lane" / "tests"
+    tests.mkdir(parents=True)
+    (tests / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tests / "test_moves.py").write_text(
+        "import pytest\n"
+        "@pytest.fixture\n"
+        "def elsewhere(tmp_path, monkeypatch):\n"
+        "    monkeypatch.chdir(tmp_path)  # at setup, as pytester does\n"
+        "def test_moves_away(elsewhere):\n"
+        "    pass\n"
+        "def test_stays():\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    order = tmp_path / "order.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "contexts", "-p", "no:randomly", "tests"],
+        cwd=tests.parent,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO / "mutation"),
+            "MUTATION_ORDER_FILE": str(order),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    named = sorted(entry[1] for entry in json.loads(order.read_text(encoding="utf-8")))
+    assert named == ["tests/test_moves.py::test_moves_away", "tests/test_moves.py::test_stays"]

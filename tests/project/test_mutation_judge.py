@@ -275,7 +275,6 @@ def test_the_order_file_names_each_test_from_where_the_run_started(tmp_path: Pat
     # the lane the run started in: the judge runs these names from a lane, and a name through
     # the scratch folder pointed into the baseline's lane, so a mutant judged in another lane
     # ran the module's whole list instead of the few tests that execute its line.
-    pytest.importorskip("coverage", reason="the mutation run's extra: pip install -e '.[mutation]'")
     tests = tmp_path / "lane" / "tests"
     tests.mkdir(parents=True)
     (tests / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")

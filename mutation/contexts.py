@@ -69,7 +69,8 @@ def _argument(nodeid: str) -> str:
     # Relative to the directory the run started in (the lane), so a resumed run may use another
     # lane: node ids are relative to the rootdir, which need not be that directory. Never to
     # the working directory when the test reports: a test that moved into a scratch folder
-    # (pytester, monkeypatch.chdir) would be named through it, a path into this lane that
-    # another lane cannot run; the judge then found nothing and ran the module's whole list.
+    # (pytester, monkeypatch.chdir) would be named through it, a path into this lane: another
+    # lane's pytest, given names in both lanes, stops on the two tests/conftest.py (exit 4), and
+    # the judge then ran the module's whole list.
     path, _, rest = nodeid.partition("::")
     return f"{os.path.relpath(_root[0] / path, _start[0])}::{rest}"

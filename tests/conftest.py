@@ -373,6 +373,18 @@ def no_leaked_process() -> Iterator[None]:
         pytest.fail(f"this test left {len(leaked)} process(es) running: {listed}")
 
 
+def eventually(condition: Callable[[], bool], within: float) -> bool:
+    """Whether ``condition`` holds within ``within`` seconds, asked every few milliseconds: a
+    self-test waits for the state it needs (a process gone, a thread queued), never a fixed
+    sleep, which a busy machine outlasts."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def checks_in(module: str, *, destructive: bool | None = None) -> list[str]:
     """The checks a module of ``checks/`` defines, sorted (``destructive``: only those marked
     so, or only those not): self-tests read them from the module, so a new check is never a

@@ -8,11 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.conftest import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,10 +155,7 @@ def test_what_a_mutant_leaves_running_ends_with_its_judging(project: Path) -> No
     )
     assert _judge(project).returncode == 0
     pid = int((project / "left.pid").read_text())
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not Path(f"/proc/{pid}").exists()
+    assert eventually(lambda: not Path(f"/proc/{pid}").exists(), within=10)
 
 
 def test_a_mutant_that_only_slows_a_test_is_killed_at_the_tests_limit(project: Path) -> None:

@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import eventually
 from umbrella_checks.sandbox.process import SandboxNotStarted, SandboxProcess
 
 STARTER = """
@@ -62,9 +62,7 @@ def test_it_ends_when_the_process_that_started_it_is_killed() -> None:
         run.wait(timeout=10)
     # Each sees its caller's end on its own (the sandbox its stdin, the launcher its socket), so
     # either may be the last to leave: wait for both.
-    deadline = time.monotonic() + 10
-    while not (_gone(info["pid"]) and _gone(info["launcher"])) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: _gone(info["pid"]) and _gone(info["launcher"]), within=10)
     assert _gone(info["pid"]), "the sandbox outlived the run that started it"
     assert not Path(info["app_dir"]).exists()
     assert _gone(info["launcher"]), "the launcher outlived the run that started it"
@@ -153,10 +151,7 @@ def test_sandboxes_still_stop_when_their_launcher_was_killed() -> None:
     stopping.join()
     assert not hung, "stopping a sandbox waited for another one"
     assert first.returncode == -signal.SIGKILL  # what the launcher's end says of it
-    deadline = time.monotonic() + 10
-    while Path(first.info["app_dir"]).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not Path(first.info["app_dir"]).exists()
+    assert eventually(lambda: not Path(first.info["app_dir"]).exists(), within=10)
 
 
 def test_the_launcher_outlives_a_ctrl_c_to_its_process_group() -> None:
@@ -241,7 +236,6 @@ def test_a_run_stopped_from_outside_takes_its_sandbox_along(
         if run.poll() is None:
             run.kill()
             run.communicate()
-    deadline = time.monotonic() + 30
-    while app_dir.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not app_dir.exists(), "the sandbox outlived the run that started it"
+    assert eventually(lambda: not app_dir.exists(), within=30), (
+        "the sandbox outlived the run that started it"
+    )

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import eventually
 from umbrella_checks.target.pacing import START, Pacer
 
 
@@ -165,11 +165,12 @@ def test_places_are_granted_in_order_of_asking() -> None:
 
     first = threading.Thread(target=ask, args=(0,), daemon=True)
     first.start()
-    _until(lambda: pacer.in_flight == 1)
+    assert eventually(lambda: pacer.in_flight == 1, within=5)
     waiting = [threading.Thread(target=ask, args=(n,), daemon=True) for n in range(1, 4)]
     for asked, thread in enumerate(waiting, start=1):
         thread.start()
-        _until(lambda: len(pacer._waiting) == asked)  # noqa: B023 (asked in this order; read at once)
+        # Asked in this order: each waits in the queue before the next starts (read at once).
+        assert eventually(lambda: len(pacer._waiting) == asked, within=5)  # noqa: B023
     hold.set()
     for thread in [first, *waiting]:
         thread.join(timeout=5)
@@ -188,7 +189,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
 
     busy = threading.Thread(target=in_flight, daemon=True)
     busy.start()
-    _until(lambda: pacer.in_flight == 1)
+    assert eventually(lambda: pacer.in_flight == 1, within=5)
 
     def alone() -> None:
         with pacer.alone(timeout=5):
@@ -198,7 +199,7 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
 
     lone = threading.Thread(target=alone, daemon=True)
     lone.start()
-    _until(lambda: pacer._alone == 1)
+    assert eventually(lambda: pacer._alone == 1, within=5)
 
     def later_request() -> None:
         _answered(pacer, 0.01, 1)
@@ -206,17 +207,8 @@ def test_alone_waits_for_what_is_in_flight_and_lets_nothing_else_leave() -> None
 
     later = threading.Thread(target=later_request, daemon=True)
     later.start()
-    _until(lambda: len(pacer._waiting) == 1)
+    assert eventually(lambda: len(pacer._waiting) == 1, within=5)
     release.set()
     for thread in (busy, lone, later):
         thread.join(timeout=5)
     assert events == ["in flight ended", "alone", "alone ended", "later"]
-
-
-def _until(condition: Callable[[], bool]) -> None:
-    """Wait (at most 5 s) until the pacer is in the state a step needs: a thread's start says
-    nothing of when it reaches the pacer, and a busy machine can delay it past any sleep."""
-    deadline = time.monotonic() + 5
-    while not condition():
-        assert time.monotonic() < deadline, "the pacer never reached the state the test needs"
-        time.sleep(0.005)
